@@ -1,0 +1,149 @@
+// Node: one recorded operation. `record` is how every op attaches its backward rule (and its
+// forward-mode rule) to its output; ops are written once, forward and backward together.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "autograd/tensor.h"
+
+namespace dagrad {
+
+using GradList = std::vector<Tensor>;     // one gradient per input; undefined = no gradient
+using TangentList = std::vector<Tensor>;  // one tangent per input (zeros when none was given)
+
+struct Edge {
+  std::shared_ptr<Node> node;  // null when that input does not require grad
+};
+
+struct Node : std::enable_shared_from_this<Node> {
+  explicit Node(const char* op_name);
+  virtual ~Node();  // iterative: a 100,000-node chain is freed without deep recursion
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Gradients with respect to the inputs, given the gradient of the output.
+  virtual GradList apply(const Tensor& grad_output) = 0;
+  // Drops saved values (after a backward without retain_graph).
+  virtual void release() {}
+  virtual bool is_accumulator() const { return false; }
+  // The leaf a gradient accumulator feeds (null for op nodes).
+  virtual TensorImpl* leaf() const { return nullptr; }
+
+  const char* name;
+  uint64_t seq;             // creation order: the position on the tape
+  std::vector<Edge> next;   // one per input
+  Shape out_shape;
+  Dtype out_dtype = Dtype::float32;
+  bool released = false;
+  bool once_differentiable = false;  // its backward runs raw kernels: no double backward
+  std::weak_ptr<TensorImpl> output;  // for names, retain_grad and graph pictures
+
+  // Scratch state of the engine during one backward.
+  int pending = 0;
+  bool queued = false;
+  Tensor grad_buffer;
+};
+
+// The sink of a leaf's gradient: sums every incoming gradient into leaf.grad.
+struct AccumulateGrad final : Node {
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf);
+  GradList apply(const Tensor& grad_output) override;
+  bool is_accumulator() const override { return true; }
+  TensorImpl* leaf() const override { return leaf_.get(); }
+  std::shared_ptr<TensorImpl> leaf_;
+};
+
+// A tensor saved for backward, with the version it had when saved: using it after an
+// in-place change is an error naming the op.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const Tensor& t, const char* op) : t_(t), version_(t.defined() ? t.version() : 0), op_(op) {}
+  const Tensor& get() const;
+  bool defined() const { return t_.defined(); }
+
+ private:
+  Tensor t_;
+  uint64_t version_ = 0;
+  const char* op_ = "";
+};
+
+// The edge a tensor's gradient flows into: its producer, or its leaf accumulator.
+std::shared_ptr<Node> gradient_edge(const Tensor& t);
+uint64_t next_sequence_number();
+bool grad_mode_enabled();
+bool any_requires_grad(std::initializer_list<Tensor> inputs);
+
+namespace detail {
+
+template <typename Backward>
+struct LambdaNode final : Node {
+  LambdaNode(const char* n, Backward&& b) : Node(n), backward(std::move(b)) {}
+  GradList apply(const Tensor& g) override;
+  void release() override {
+    backward.reset();
+    saved_output = SavedTensor();
+  }
+  std::optional<Backward> backward;
+  SavedTensor saved_output;  // detached output, when the op asked to keep it
+};
+
+[[noreturn]] void throw_released(const Node& n);
+[[noreturn]] void throw_no_forward_rule(const char* op);
+Tensor reattach_output(const Tensor& detached_output, Node& node);
+Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
+                           const Tensor& out, const void* jvp_ctx,
+                           Tensor (*call)(const void*, const TangentList&, const Tensor&));
+void attach_node(Tensor& out, const std::shared_ptr<Node>& node,
+                 std::initializer_list<Tensor> inputs);
+
+template <typename Backward>
+GradList LambdaNode<Backward>::apply(const Tensor& g) {
+  if (!backward) throw_released(*this);
+  Tensor out;
+  if (saved_output.defined()) out = reattach_output(saved_output.get(), *this);
+  return (*backward)(g, out);
+}
+
+struct NoJvp {};
+
+}  // namespace detail
+
+inline constexpr detail::NoJvp no_jvp{};
+enum class KeepOutput : bool { no = false, yes = true };
+
+// Attaches `backward` (and the forward-mode rule `jvp`) to `out`, computed from `inputs`.
+//   backward: (const Tensor& grad_out, const Tensor& out) -> GradList, one entry per input.
+//             `out` is defined only with KeepOutput::yes (then it is the op's output, linked
+//             to this node under create_graph so second derivatives flow through it).
+//   jvp:      (const TangentList& tangents, const Tensor& out) -> Tensor, the output tangent.
+// Backward rules are written with Tensor ops so that create_graph can record them.
+template <typename Backward, typename Jvp>
+Tensor record(const char* op, Tensor out, std::initializer_list<Tensor> inputs,
+              Backward&& backward, Jvp&& jvp, KeepOutput keep = KeepOutput::no) {
+  out.impl().op = op;
+  bool has_tangent = false;
+  for (const Tensor& t : inputs) has_tangent |= t.impl().tangent != nullptr;
+  if (has_tangent) {
+    if constexpr (std::is_same_v<std::decay_t<Jvp>, detail::NoJvp>) {
+      detail::throw_no_forward_rule(op);
+    } else {
+      using J = std::decay_t<Jvp>;
+      out.impl().tangent = detail::compute_tangent_for(
+          op, inputs, out, &jvp,
+          [](const void* ctx, const TangentList& t, const Tensor& o) {
+            return (*static_cast<const J*>(ctx))(t, o);
+          }).impl_ptr();
+    }
+  }
+  if (!grad_mode_enabled() || !any_requires_grad(inputs)) return out;
+  auto node = std::make_shared<detail::LambdaNode<std::decay_t<Backward>>>(
+      op, std::forward<Backward>(backward));
+  if (keep == KeepOutput::yes) node->saved_output = SavedTensor(out.detach(), op);
+  detail::attach_node(out, node, inputs);
+  return out;
+}
+
+}  // namespace dagrad

@@ -1,0 +1,279 @@
+#include "autograd/ops/elementwise.h"
+
+#include <cmath>
+
+#include "autograd/node.h"
+#include "autograd/ops/kernels.h"
+#include "autograd/ops/reduction.h"
+#include "autograd/ops/unary.h"
+
+namespace dagrad {
+
+using kernels::map_binary;
+using kernels::map_unary;
+
+// ---------------------------------------------------------------- tensor–tensor arithmetic
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "add", [](auto x, auto y) { return x + y; });
+  return record(
+      "add", out, {a, b},
+      // d(a+b)/da = 1, d(a+b)/db = 1, each summed back over broadcast axes
+      [sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) -> GradList {
+        return {sum_to(g, sa), sum_to(g, sb)};
+      },
+      [](const TangentList& t, const Tensor&) { return t[0] + t[1]; });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "sub", [](auto x, auto y) { return x - y; });
+  return record(
+      "sub", out, {a, b},
+      [sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) -> GradList {
+        return {sum_to(g, sa), sum_to(-g, sb)};
+      },
+      [](const TangentList& t, const Tensor&) { return t[0] - t[1]; });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "mul", [](auto x, auto y) { return x * y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record(
+      "mul", out, {a, b},
+      // d(ab)/da = b, d(ab)/db = a
+      [a = SavedTensor(gb ? a : Tensor(), "mul"), b = SavedTensor(ga ? b : Tensor(), "mul"),
+       sa = a.shape(), sb = b.shape(), ga, gb](const Tensor& g, const Tensor&) -> GradList {
+        return {ga ? sum_to(g * b.get(), sa) : Tensor(), gb ? sum_to(g * a.get(), sb) : Tensor()};
+      },
+      [a, b](const TangentList& t, const Tensor&) { return t[0] * b + a * t[1]; });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "div", [](auto x, auto y) { return x / y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record(
+      "div", out, {a, b},
+      // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+      [a = SavedTensor(gb ? a : Tensor(), "div"), b = SavedTensor(b, "div"), sa = a.shape(),
+       sb = b.shape(), ga, gb](const Tensor& g, const Tensor&) -> GradList {
+        const Tensor& bv = b.get();
+        return {ga ? sum_to(g / bv, sa) : Tensor(),
+                gb ? sum_to(-g * a.get() / (bv * bv), sb) : Tensor()};
+      },
+      [a, b](const TangentList& t, const Tensor&) { return (t[0] * b - a * t[1]) / (b * b); });
+}
+
+// ---------------------------------------------------------------- tensor–scalar arithmetic
+
+Tensor add(const Tensor& a, double s) {
+  Tensor out = map_unary(a, [s](auto x) { return x + s; });
+  return record(
+      "add_scalar", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {g}; },
+      [](const TangentList& t, const Tensor&) { return t[0]; });
+}
+
+Tensor mul(const Tensor& a, double s) {
+  Tensor out = map_unary(a, [s](auto x) { return x * s; });
+  return record(
+      "mul_scalar", out, {a},
+      [s](const Tensor& g, const Tensor&) -> GradList { return {g * s}; },
+      [s](const TangentList& t, const Tensor&) { return t[0] * s; });
+}
+
+Tensor rsub(double s, const Tensor& a) {
+  Tensor out = map_unary(a, [s](auto x) { return s - x; });
+  return record(
+      "rsub_scalar", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {-g}; },
+      [](const TangentList& t, const Tensor&) { return -t[0]; });
+}
+
+Tensor rdiv(double s, const Tensor& a) {
+  Tensor out = map_unary(a, [s](auto x) { return s / x; });
+  return record(
+      "rdiv_scalar", out, {a},
+      // d(s/a)/da = -s/a^2
+      [a = SavedTensor(a, "rdiv_scalar"), s](const Tensor& g, const Tensor&) -> GradList {
+        const Tensor& av = a.get();
+        return {g * (-s) / (av * av)};
+      },
+      [a, s](const TangentList& t, const Tensor&) { return t[0] * (-s) / (a * a); });
+}
+
+Tensor neg(const Tensor& a) {
+  Tensor out = map_unary(a, [](auto x) { return -x; });
+  return record(
+      "neg", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {-g}; },
+      [](const TangentList& t, const Tensor&) { return -t[0]; });
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
+Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+Tensor operator/(const Tensor& a, double s) { return mul(a, 1.0 / s); }
+Tensor operator+(double s, const Tensor& a) { return add(a, s); }
+Tensor operator-(double s, const Tensor& a) { return rsub(s, a); }
+Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+Tensor operator/(double s, const Tensor& a) { return rdiv(s, a); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+
+// ---------------------------------------------------------------- powers
+
+Tensor pow(const Tensor& x, double p) {
+  Tensor out = p == 2.0 ? map_unary(x, [](auto v) { return v * v; })
+                        : map_unary(x, [p](auto v) { return std::pow(v, p); });
+  return record(
+      "pow", out, {x},
+      // d/dx x^p = p x^(p-1)
+      [x = SavedTensor(x, "pow"), p](const Tensor& g, const Tensor&) -> GradList {
+        if (p == 0.0) return {zeros_like(g)};
+        if (p == 1.0) return {g};
+        if (p == 2.0) return {g * x.get() * 2.0};
+        return {g * pow(x.get(), p - 1.0) * p};
+      },
+      [x, p](const TangentList& t, const Tensor&) {
+        return p == 0.0 ? zeros_like(x) : t[0] * pow(x, p - 1.0) * p;
+      });
+}
+
+Tensor square(const Tensor& x) { return pow(x, 2.0); }
+
+Tensor pow(const Tensor& x, const Tensor& p) {
+  Tensor out = map_binary(x, p, "pow", [](auto a, auto b) { return std::pow(a, b); });
+  const bool gp = p.requires_grad();
+  return record(
+      "pow_tensor", out, {x, p},
+      // d/dx x^p = p x^(p-1);  d/dp x^p = x^p log x (taken as 0 where x == 0)
+      [x = SavedTensor(x, "pow_tensor"), p = SavedTensor(p, "pow_tensor"), gp](
+          const Tensor& g, const Tensor& out) -> GradList {
+        const Tensor &xv = x.get(), &pv = p.get();
+        Tensor gx = sum_to(g * pv * pow(xv, pv - 1.0), xv.shape());
+        if (!gp) return {gx, Tensor()};
+        Tensor safe_log = log(where(eq(xv, 0.0), ones_like(xv), xv));
+        return {gx, sum_to(g * out * safe_log, pv.shape())};
+      },
+      [x, p](const TangentList& t, const Tensor& out) {
+        Tensor safe_log = log(where(eq(x, 0.0), ones_like(x), x));
+        return t[0] * p * pow(x, p - 1.0) + t[1] * out * safe_log;
+      },
+      KeepOutput::yes);
+}
+
+// ---------------------------------------------------------------- max / min / clamp / where
+
+namespace {
+// Mask of where a wins over b, with ties counting one half.
+Tensor win_mask(const Tensor& a, const Tensor& b, bool larger) {
+  return map_binary(a, b, larger ? "maximum" : "minimum", [larger](auto x, auto y) {
+    using T = decltype(x);
+    if (x == y) return T(0.5);
+    return (larger ? x > y : x < y) ? T(1) : T(0);
+  });
+}
+
+Tensor extremum(const Tensor& a, const Tensor& b, bool larger) {
+  const char* op = larger ? "maximum" : "minimum";
+  Tensor out = larger ? map_binary(a, b, op, [](auto x, auto y) { return x >= y ? x : y; })
+                      : map_binary(a, b, op, [](auto x, auto y) { return x <= y ? x : y; });
+  // d max(a,b)/da = [a > b] + 0.5 [a == b]
+  return record(
+      op, out, {a, b},
+      [a = SavedTensor(a, op), b = SavedTensor(b, op), larger](const Tensor& g,
+                                                                const Tensor&) -> GradList {
+        const Tensor &av = a.get(), &bv = b.get();
+        Tensor m = win_mask(av, bv, larger);
+        return {sum_to(g * m, av.shape()), sum_to(g * (1.0 - m), bv.shape())};
+      },
+      [a, b, larger](const TangentList& t, const Tensor&) {
+        Tensor m = win_mask(a, b, larger);
+        return t[0] * m + t[1] * (1.0 - m);
+      });
+}
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  if (lo > hi)
+    throw std::invalid_argument(fmt::format("clamp: lower bound {} exceeds upper bound {}", lo, hi));
+  Tensor out = map_unary(x, [lo, hi](auto v) {
+    using T = decltype(v);
+    return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
+  });
+  auto inside = [lo, hi](const Tensor& v) {
+    return map_unary(v, [lo, hi](auto e) {
+      using T = decltype(e);
+      return (e >= T(lo) && e <= T(hi)) ? T(1) : T(0);
+    });
+  };
+  // d clamp(x)/dx = 1 inside [lo, hi], 0 outside
+  return record(
+      "clamp", out, {x},
+      [x = SavedTensor(x, "clamp"), inside](const Tensor& g, const Tensor&) -> GradList {
+        return {g * inside(x.get())};
+      },
+      [x, inside](const TangentList& t, const Tensor&) { return t[0] * inside(x); });
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  kernels::check_same_dtype(a, b, "where");
+  const Shape shape =
+      broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  // Broadcast all three to the output shape (raw copies), then select.
+  const Tensor zero = zeros(shape, a.dtype());
+  auto expand = [&zero](const Tensor& t) {
+    return map_binary(t, zero, "where", [](auto x, auto z) { return x + z; });
+  };
+  Tensor c = cond.dtype() == a.dtype() ? cond : cond.detach().to(a.dtype());
+  Tensor mask = map_binary(c, zero, "where", [](auto m, auto z) { return m != 0 ? z + 1 : z; });
+  Tensor out = expand(a);
+  const Tensor bv = expand(b);
+  DAGRAD_DISPATCH(out.dtype(), {
+    T* po = out.data<T>();
+    const T* pm = mask.data<T>();
+    const T* pb = bv.data<T>();
+    for (int64_t i = 0, n = out.numel(); i < n; ++i) po[i] = pm[i] != 0 ? po[i] : pb[i];
+  });
+  // d where(c,a,b)/da = c, /db = 1 - c
+  return record(
+      "where", out, {a, b},
+      [mask, sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) -> GradList {
+        return {sum_to(g * mask, sa), sum_to(g * (1.0 - mask), sb)};
+      },
+      [mask](const TangentList& t, const Tensor&) { return t[0] * mask + t[1] * (1.0 - mask); });
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  return where(mask, full(Shape{}, value, x.dtype()), x);
+}
+
+// ---------------------------------------------------------------- comparisons
+
+#define DAGRAD_COMPARE(NAME, OP)                                                         \
+  Tensor NAME(const Tensor& a, const Tensor& b) {                                        \
+    return map_binary(a, b, #NAME, [](auto x, auto y) { return x OP y ? 1.0 : 0.0; }); \
+  }
+DAGRAD_COMPARE(eq, ==)
+DAGRAD_COMPARE(ne, !=)
+DAGRAD_COMPARE(lt, <)
+DAGRAD_COMPARE(le, <=)
+DAGRAD_COMPARE(gt, >)
+DAGRAD_COMPARE(ge, >=)
+#undef DAGRAD_COMPARE
+
+#define DAGRAD_COMPARE_SCALAR(NAME, OP) \
+  Tensor NAME(const Tensor& a, double s) { \
+    return map_unary(a, [s](auto x) { return x OP s ? 1.0 : 0.0; }); \
+  }
+DAGRAD_COMPARE_SCALAR(gt, >)
+DAGRAD_COMPARE_SCALAR(lt, <)
+DAGRAD_COMPARE_SCALAR(ge, >=)
+DAGRAD_COMPARE_SCALAR(le, <=)
+DAGRAD_COMPARE_SCALAR(eq, ==)
+#undef DAGRAD_COMPARE_SCALAR
+
+}  // namespace dagrad

@@ -1,0 +1,118 @@
+// Raw loops shared by the ops: elementwise maps with NumPy broadcasting, and axis reductions.
+// Internal header: ops call these from their forward (and heavy backward) code.
+#pragma once
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "autograd/tensor.h"
+
+namespace dagrad::kernels {
+
+inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() != b.dtype())
+    throw std::invalid_argument(fmt::format("{}: dtype mismatch: {} {} vs {} {}", op,
+                                            dtype_name(a.dtype()), to_string(a.shape()),
+                                            dtype_name(b.dtype()), to_string(b.shape())));
+}
+
+inline void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.shape() != b.shape())
+    throw std::invalid_argument(fmt::format("{}: shape mismatch: {} vs {}", op,
+                                            to_string(a.shape()), to_string(b.shape())));
+}
+
+// out[i] = f(x[i]); f is a generic lambda over the element type.
+template <typename F>
+Tensor map_unary(const Tensor& x, F f) {
+  Tensor out = empty_like(x);
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    const int64_t n = x.numel();
+    for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(px[i]));
+  });
+  return out;
+}
+
+// out = f(a, b) with NumPy broadcasting. Fast paths: same shape, a scalar side, and a
+// contiguous innermost run (bias-add); otherwise an odometer over the outer dimensions.
+template <typename F>
+Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
+  check_same_dtype(a, b, op);
+  const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = empty(out_shape, a.dtype());
+  const int64_t n = out.numel();
+  if (n == 0) return out;
+  DAGRAD_DISPATCH(a.dtype(), {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    if (a.shape() == b.shape()) {
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
+    } else if (b.numel() == 1) {
+      const T vb = pb[0];
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(pa[i], vb));
+    } else if (a.numel() == 1) {
+      const T va = pa[0];
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(va, pb[i]));
+    } else {
+      // Strides of a and b over the output's dimensions (0 where broadcast).
+      const int nd = out_shape.size();
+      Shape sa, sb;
+      {
+        const Shape ca = contiguous_strides(a.shape()), cb = contiguous_strides(b.shape());
+        for (int i = 0; i < nd; ++i) {
+          const int ia = a.dim() - nd + i, ib = b.dim() - nd + i;
+          sa.push_back(ia >= 0 && a.shape()[ia] != 1 ? ca[ia] : 0);
+          sb.push_back(ib >= 0 && b.shape()[ib] != 1 ? cb[ib] : 0);
+        }
+      }
+      const int64_t inner = out_shape[nd - 1];
+      const int64_t ia_step = sa[nd - 1], ib_step = sb[nd - 1];
+      int64_t index[Shape::max_dims] = {};
+      int64_t off_a = 0, off_b = 0;
+      for (int64_t base = 0; base < n; base += inner) {
+        T* o = po + base;
+        const T* ra = pa + off_a;
+        const T* rb = pb + off_b;
+        if (ia_step == 1 && ib_step == 1) {
+          for (int64_t j = 0; j < inner; ++j) o[j] = static_cast<T>(f(ra[j], rb[j]));
+        } else if (ia_step == 1) {
+          const T vb = rb[0];
+          for (int64_t j = 0; j < inner; ++j) o[j] = static_cast<T>(f(ra[j], vb));
+        } else if (ib_step == 1) {
+          const T va = ra[0];
+          for (int64_t j = 0; j < inner; ++j) o[j] = static_cast<T>(f(va, rb[j]));
+        } else {
+          const T v = static_cast<T>(f(ra[0], rb[0]));
+          for (int64_t j = 0; j < inner; ++j) o[j] = v;
+        }
+        // Advance the odometer over dimensions nd-2 ... 0.
+        for (int d = nd - 2; d >= 0; --d) {
+          off_a += sa[d];
+          off_b += sb[d];
+          if (++index[d] < out_shape[d]) break;
+          off_a -= sa[d] * out_shape[d];
+          off_b -= sb[d] * out_shape[d];
+          index[d] = 0;
+        }
+      }
+    }
+  });
+  return out;
+}
+
+// Views a tensor as (outer, axis, inner) around `axis` for axis-wise kernels.
+struct AxisSplit {
+  int64_t outer = 1, len = 1, inner = 1;
+};
+inline AxisSplit split_at_axis(const Shape& s, int axis) {
+  AxisSplit r;
+  for (int i = 0; i < axis; ++i) r.outer *= s[i];
+  r.len = s[axis];
+  for (int i = axis + 1; i < s.size(); ++i) r.inner *= s[i];
+  return r;
+}
+
+}  // namespace dagrad::kernels

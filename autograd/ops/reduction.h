@@ -1,0 +1,35 @@
+// Reductions over all elements or one axis (negative axes count from the end).
+#pragma once
+#include <vector>
+
+#include "autograd/tensor.h"
+
+namespace dagrad {
+
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, int64_t axis, bool keepdim = false);
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, int64_t axis, bool keepdim = false);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
+// max/min: the gradient is shared equally among tied maxima (PyTorch's amax/amin).
+Tensor max(const Tensor& x);
+Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);
+Tensor min(const Tensor& x);
+Tensor min(const Tensor& x, int64_t axis, bool keepdim = false);
+// Variance; unbiased divides by n-1 (PyTorch's default), else by n.
+Tensor var(const Tensor& x, bool unbiased = true);
+Tensor var(const Tensor& x, int64_t axis, bool keepdim = false, bool unbiased = true);
+Tensor var(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false,
+           bool unbiased = true);
+// log(sum(exp(x))) computed as m + log(sum(exp(x - m))).
+Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim = false);
+Tensor logsumexp(const Tensor& x);
+// Index of the largest value along an axis, as a float tensor (not differentiable).
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);
+Tensor argmin(const Tensor& x, int64_t axis, bool keepdim = false);
+
+// Sums a broadcast gradient back to `shape` (the one shared helper for broadcasting ops).
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+}  // namespace dagrad

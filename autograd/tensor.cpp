@@ -1,0 +1,403 @@
+#include "autograd/tensor.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <ostream>
+#include <stdexcept>
+
+#include "autograd/engine.h"
+#include "autograd/node.h"
+#include "autograd/ops/elementwise.h"
+#include "autograd/ops/reduction.h"
+#include "autograd/ops/shape_ops.h"
+
+namespace dagrad {
+
+// ---------------------------------------------------------------- storage
+
+Storage::Storage(std::size_t n) : nbytes(n) {
+  // 64-byte alignment for AVX-512 loads; aligned_alloc needs a multiple of the alignment.
+  const std::size_t rounded = ((n + 63) / 64) * 64;
+  data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!data) throw std::bad_alloc();
+}
+
+Storage::~Storage() { std::free(data); }
+
+// ---------------------------------------------------------------- tensor basics
+
+TensorImpl& Tensor::impl() const {
+  if (!impl_) throw std::logic_error("dagrad: use of an undefined tensor");
+  return *impl_;
+}
+
+void Tensor::check_dtype(Dtype d, const char* op) const {
+  if (dtype() != d)
+    throw std::invalid_argument(fmt::format("{}: tensor has dtype {}, expected {}", op,
+                                            dtype_name(dtype()), dtype_name(d)));
+}
+
+int64_t Tensor::size(int64_t axis) const {
+  return shape()[normalize_axis(axis, dim(), "size")];
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw std::invalid_argument(fmt::format(
+        "item: only a one-element tensor can be converted to a number, got shape {}",
+        to_string(shape())));
+  double v = 0;
+  DAGRAD_DISPATCH(dtype(), v = static_cast<double>(data<T>()[0]));
+  return v;
+}
+
+std::vector<double> Tensor::to_vector() const {
+  std::vector<double> out(numel());
+  DAGRAD_DISPATCH(dtype(), {
+    const T* p = data<T>();
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = p[i];
+  });
+  return out;
+}
+
+double Tensor::at(std::initializer_list<int64_t> index) const {
+  if (static_cast<int>(index.size()) != dim())
+    throw std::invalid_argument(fmt::format("at: {} indices for a tensor of shape {}",
+                                            index.size(), to_string(shape())));
+  int64_t flat = 0;
+  int i = 0;
+  for (int64_t ix : index) {
+    const int64_t n = shape()[i];
+    if (ix < -n || ix >= n)
+      throw std::out_of_range(fmt::format("at: index {} is out of range for axis {} of size {}",
+                                          ix, i, n));
+    flat = flat * n + (ix < 0 ? ix + n : ix);
+    ++i;
+  }
+  double v = 0;
+  DAGRAD_DISPATCH(dtype(), v = static_cast<double>(data<T>()[flat]));
+  return v;
+}
+
+Tensor& Tensor::requires_grad_(bool on) {
+  if (!is_leaf())
+    throw std::invalid_argument(fmt::format(
+        "requires_grad_: only leaf tensors can change requires_grad (this one was produced by "
+        "'{}'); use detach() first",
+        impl().grad_fn->name));
+  impl().requires_grad = on;
+  return *this;
+}
+
+void Tensor::set_grad(const Tensor& g) {
+  if (g.defined() && (g.shape() != shape() || g.dtype() != dtype()))
+    throw std::invalid_argument(fmt::format(
+        "set_grad: gradient of shape {} ({}) does not match tensor of shape {} ({})",
+        to_string(g.shape()), dtype_name(g.dtype()), to_string(shape()), dtype_name(dtype())));
+  impl().grad = g.impl_ptr();
+}
+
+void Tensor::zero_grad() { impl().grad.reset(); }
+
+Tensor& Tensor::retain_grad() {
+  if (!requires_grad())
+    throw std::invalid_argument("retain_grad: the tensor does not require grad");
+  if (is_leaf()) return *this;  // leaves keep their gradient anyway
+  impl().retains_grad = true;
+  impl().grad_fn->output = impl_;
+  return *this;
+}
+
+void Tensor::backward(const Tensor& grad, BackwardOptions opts) const {
+  dagrad::backward({*this}, {grad}, opts);
+}
+
+Tensor Tensor::detach() const {
+  auto p = std::make_shared<TensorImpl>();
+  p->storage = impl().storage;
+  p->offset = impl().offset;
+  p->shape = impl().shape;
+  p->dtype = impl().dtype;
+  p->name = impl().name;
+  return Tensor(std::move(p));
+}
+
+Tensor& Tensor::set_name(std::string n) {
+  impl().name = std::move(n);
+  return *this;
+}
+
+Tensor Tensor::reshape(const Shape& s) const { return dagrad::reshape(*this, s); }
+Tensor Tensor::flatten(int64_t a, int64_t b) const { return dagrad::flatten(*this, a, b); }
+Tensor Tensor::transpose(int64_t a, int64_t b) const { return dagrad::transpose(*this, a, b); }
+Tensor Tensor::t() const {
+  if (dim() != 2)
+    throw std::invalid_argument(
+        fmt::format("t: expects a 2-D tensor, got shape {}", to_string(shape())));
+  return dagrad::transpose(*this, 0, 1);
+}
+Tensor Tensor::sum() const { return dagrad::sum(*this); }
+Tensor Tensor::mean() const { return dagrad::mean(*this); }
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype());
+  std::memcpy(out.raw_data(), raw_data(), numel() * dtype_size(dtype()));
+  return record(
+      "clone", out, {*this}, [](const Tensor& g, const Tensor&) -> GradList { return {g}; },
+      [](const TangentList& t, const Tensor&) { return t[0].clone(); });
+}
+
+Tensor Tensor::to(Dtype d) const {
+  if (d == dtype()) return *this;
+  Tensor out = empty(shape(), d);
+  DAGRAD_DISPATCH(dtype(), {
+    using Src = T;
+    const Src* s = data<Src>();
+    DAGRAD_DISPATCH(d, {
+      T* o = out.data<T>();
+      for (int64_t i = 0, n = numel(); i < n; ++i) o[i] = static_cast<T>(s[i]);
+    });
+  });
+  const Dtype src = dtype();
+  return record(
+      "to", out, {*this},
+      [src](const Tensor& g, const Tensor&) -> GradList { return {g.to(src)}; },
+      [d](const TangentList& t, const Tensor&) { return t[0].to(d); });
+}
+
+// ---------------------------------------------------------------- in-place
+
+static void check_inplace(const Tensor& t, const char* op) {
+  if (t.requires_grad() && grad_mode_enabled())
+    throw std::invalid_argument(fmt::format(
+        "{}: in-place change of a tensor that requires grad{}; wrap it in no_grad or use "
+        "detach()",
+        op, t.is_leaf() ? " (a leaf)" : ""));
+}
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace(*this, "fill_");
+  DAGRAD_DISPATCH(dtype(), {
+    T* p = data<T>();
+    const T v = static_cast<T>(value);
+    for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = v;
+  });
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  if (src.shape() != shape())
+    throw std::invalid_argument(fmt::format("copy_: source shape {} does not match {}",
+                                            to_string(src.shape()), to_string(shape())));
+  Tensor s = src.to(dtype());
+  std::memmove(raw_data(), s.raw_data(), numel() * dtype_size(dtype()));
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace(*this, "add_");
+  if (other.shape() != shape() || other.dtype() != dtype())
+    throw std::invalid_argument(fmt::format(
+        "add_: operand of shape {} ({}) does not match shape {} ({})", to_string(other.shape()),
+        dtype_name(other.dtype()), to_string(shape()), dtype_name(dtype())));
+  DAGRAD_DISPATCH(dtype(), {
+    T* p = data<T>();
+    const T* q = other.data<T>();
+    const T a = static_cast<T>(alpha);
+    if (alpha == 1.0) {
+      for (int64_t i = 0, n = numel(); i < n; ++i) p[i] += q[i];
+    } else {
+      for (int64_t i = 0, n = numel(); i < n; ++i) p[i] += a * q[i];
+    }
+  });
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::mul_(double s) {
+  check_inplace(*this, "mul_");
+  DAGRAD_DISPATCH(dtype(), {
+    T* p = data<T>();
+    const T v = static_cast<T>(s);
+    for (int64_t i = 0, n = numel(); i < n; ++i) p[i] *= v;
+  });
+  bump_version();
+  return *this;
+}
+
+// ---------------------------------------------------------------- printing
+
+static void format_values(std::string& out, const Tensor& t, const std::vector<double>& v,
+                          int axis, int64_t offset, int indent, int width, int precision,
+                          bool summarize) {
+  const Shape& s = t.shape();
+  const int64_t n = s[axis];
+  int64_t stride = 1;
+  for (int i = axis + 1; i < s.size(); ++i) stride *= s[i];
+  out += '[';
+  const int64_t edge = 3;
+  for (int64_t i = 0; i < n; ++i) {
+    if (summarize && n > 2 * edge && i == edge) {
+      out += axis + 1 == s.size() ? "..., " : fmt::format("...,\n{:{}}", "", indent + 1);
+      i = n - edge;
+    }
+    if (axis + 1 == s.size()) {
+      out += fmt::format("{:{}.{}f}", v[offset + i], width, precision);
+    } else {
+      format_values(out, t, v, axis + 1, offset + i * stride, indent + 1, width, precision,
+                    summarize);
+    }
+    if (i + 1 < n) {
+      if (axis + 1 == s.size()) {
+        out += ", ";
+      } else {
+        out += ',';
+        out.append(s.size() - axis - 1, '\n');
+        out.append(indent + 1, ' ');
+      }
+    }
+  }
+  out += ']';
+}
+
+std::string Tensor::str(int precision) const {
+  if (!defined()) return "tensor(undefined)";
+  const std::vector<double> v = to_vector();
+  std::string out = "tensor(";
+  if (dim() == 0) {
+    out += fmt::format("{:.{}f}", v[0], precision);
+  } else if (numel() == 0) {
+    out += "[]";
+  } else {
+    double maxabs = 0;
+    bool neg = false;
+    for (double x : v) {
+      if (std::isfinite(x)) maxabs = std::max(maxabs, std::abs(x));
+      neg |= x < 0;
+    }
+    int digits = maxabs >= 1 ? static_cast<int>(std::floor(std::log10(maxabs))) + 1 : 1;
+    const int width = digits + 1 + precision + (neg ? 1 : 0);
+    format_values(out, *this, v, 0, 0, 7, width, precision, numel() > 1000);
+  }
+  if (dim() != 1 || numel() == 0) out += fmt::format(", shape={}", to_string(shape()));
+  if (dtype() == float64) out += ", dtype=float64";
+  if (defined() && grad_fn()) {
+    out += fmt::format(", grad_fn={}", grad_fn()->name);
+  } else if (requires_grad()) {
+    out += ", requires_grad=true";
+  }
+  if (!name().empty()) out += fmt::format(", name='{}'", name());
+  return out + ")";
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
+
+// ---------------------------------------------------------------- factories
+
+Tensor empty(const Shape& shape, Dtype dtype) {
+  for (int64_t d : shape)
+    if (d < 0)
+      throw std::invalid_argument(
+          fmt::format("empty: negative dimension in shape {}", to_string(shape)));
+  auto p = std::make_shared<TensorImpl>();
+  p->storage = std::make_shared<Storage>(shape.numel() * dtype_size(dtype));
+  p->shape = shape;
+  p->dtype = dtype;
+  return Tensor(std::move(p));
+}
+
+Tensor full(const Shape& shape, double value, Dtype dtype) {
+  Tensor t = empty(shape, dtype);
+  DAGRAD_DISPATCH(dtype, {
+    T* p = t.data<T>();
+    const T v = static_cast<T>(value);
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = v;
+  });
+  return t;
+}
+
+Tensor zeros(const Shape& shape, Dtype dtype) {
+  Tensor t = empty(shape, dtype);
+  std::memset(t.raw_data(), 0, t.numel() * dtype_size(dtype));
+  return t;
+}
+Tensor ones(const Shape& shape, Dtype dtype) { return full(shape, 1.0, dtype); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
+Tensor full_like(const Tensor& t, double v) { return full(t.shape(), v, t.dtype()); }
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype()); }
+Tensor scalar_tensor(double value, Dtype dtype) { return full(Shape{}, value, dtype); }
+
+Tensor arange(double start, double stop, double step, Dtype dtype) {
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
+    throw std::invalid_argument(
+        fmt::format("arange: invalid range start={} stop={} step={}", start, stop, step));
+  const double count = std::ceil((stop - start) / step);
+  const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  Tensor t = empty({n}, dtype);
+  DAGRAD_DISPATCH(dtype, {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + i * step);
+  });
+  return t;
+}
+
+Tensor arange(int64_t n, Dtype dtype) { return arange(0.0, static_cast<double>(n), 1.0, dtype); }
+
+Tensor linspace(double start, double stop, int64_t num, Dtype dtype) {
+  if (num < 0) throw std::invalid_argument(fmt::format("linspace: negative count {}", num));
+  Tensor t = empty({num}, dtype);
+  DAGRAD_DISPATCH(dtype, {
+    T* p = t.data<T>();
+    const double step = num > 1 ? (stop - start) / static_cast<double>(num - 1) : 0.0;
+    for (int64_t i = 0; i < num; ++i) p[i] = static_cast<T>(start + i * step);
+    if (num > 1) p[num - 1] = static_cast<T>(stop);
+  });
+  return t;
+}
+
+Tensor eye(int64_t n, Dtype dtype) {
+  Tensor t = zeros({n, n}, dtype);
+  DAGRAD_DISPATCH(dtype, {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i * n + i] = T(1);
+  });
+  return t;
+}
+
+Tensor tensor(const std::vector<double>& values, const Shape& shape, Dtype dtype) {
+  const Shape s = shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape;
+  if (s.numel() != static_cast<int64_t>(values.size()))
+    throw std::invalid_argument(fmt::format("tensor: {} values do not fill shape {} ({} elements)",
+                                            values.size(), to_string(s), s.numel()));
+  Tensor t = empty(s, dtype);
+  DAGRAD_DISPATCH(dtype, {
+    T* p = t.data<T>();
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+  });
+  return t;
+}
+
+Tensor tensor(std::initializer_list<double> values, const Shape& shape, Dtype dtype) {
+  return tensor(std::vector<double>(values), shape, dtype);
+}
+
+Tensor from_blob(const float* data, const Shape& shape) {
+  Tensor t = empty(shape, float32);
+  std::memcpy(t.raw_data(), data, shape.numel() * sizeof(float));
+  return t;
+}
+
+Tensor from_blob(const double* data, const Shape& shape) {
+  Tensor t = empty(shape, float64);
+  std::memcpy(t.raw_data(), data, shape.numel() * sizeof(double));
+  return t;
+}
+
+}  // namespace dagrad

@@ -1,0 +1,82 @@
+// float32 GEMM throughput through dagrad::blas (1024 x 1024 x 1024 by default).
+//
+//   bench_blas [--threads N] [--size N]
+//
+// Prints the median of 20 timed runs after a warm-up, and blas::info() so the numbers can be
+// tied to the OpenBLAS core that produced them. Compare cores with OPENBLAS_CORETYPE=Haswell etc.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "autograd/blas.h"
+
+namespace {
+
+int parse_positive(const char* flag, const char* text) {
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || v < 1 || v > 1 << 16) {
+    std::fprintf(stderr, "bench_blas: %s needs a positive integer, got '%s'\n", flag, text);
+    std::exit(2);
+  }
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 0;  // 0: keep OpenBLAS's default (OPENBLAS_NUM_THREADS or all cores)
+  int n = 1024;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      threads = parse_positive("--threads", argv[++i]);
+    } else if (std::strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
+      n = parse_positive("--size", argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--size N]\n", argv[0]);
+      return 2;
+    }
+  }
+
+  try {
+    namespace blas = dagrad::blas;
+    if (threads > 0) blas::set_num_threads(threads);
+
+    std::vector<float> a(std::size_t(n) * n), b(std::size_t(n) * n), c(std::size_t(n) * n);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = float(int(i % 13) - 6) / 8.0f;
+      b[i] = float(int(i % 7) - 3) / 4.0f;
+    }
+    auto run = [&] {
+      blas::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    };
+
+    // Warm-up: loads the library, starts its threads, faults in the pages.
+    for (int i = 0; i < 3; ++i) run();
+
+    constexpr int runs = 20;
+    std::vector<double> ms;
+    for (int i = 0; i < runs; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run();
+      const auto t1 = std::chrono::steady_clock::now();
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    const double median = (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+    const double gflops = 2.0 * double(n) * n * n / (median * 1e-3) / 1e9;
+
+    std::printf("%s\n", blas::info().c_str());
+    std::printf("sgemm %dx%dx%d, %d runs: median %.2f ms (min %.2f, max %.2f), %.1f GFLOP/s\n", n,
+                n, n, runs, median, ms.front(), ms.back(), gflops);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_blas: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
