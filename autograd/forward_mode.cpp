@@ -1,0 +1,1 @@
+#include "autograd/forward_mode.h"

@@ -1,0 +1,1 @@
+#include "autograd/graph.h"
