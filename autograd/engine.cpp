@@ -15,6 +15,7 @@ namespace {
 thread_local bool t_grad_enabled = true;
 thread_local bool t_anomaly = false;
 thread_local uint64_t t_sequence = 0;
+thread_local bool t_tangents_suspended = false;
 }  // namespace
 
 bool grad_mode_enabled() { return t_grad_enabled; }
@@ -69,8 +70,10 @@ GradList AccumulateGrad::apply(const Tensor& g) {
   if (!old.defined()) {
     // Keep the incoming buffer when nobody else can see it; otherwise copy so that later
     // in-place accumulation never writes into someone else's tensor.
+    // The engine's local handle is then the only one: a count of 2 would mean that another
+    // consumer (e.g. a second leaf fed the same tensor by add's backward) holds it too.
     const bool sole_owner =
-        g.impl_ptr().use_count() <= 2 && g.impl().storage.use_count() == 1 && !g.requires_grad();
+        g.impl_ptr().use_count() == 1 && g.impl().storage.use_count() == 1 && !g.requires_grad();
     leaf_->grad = (grad_mode_enabled() || sole_owner) ? g.impl_ptr() : g.detach().clone().impl_ptr();
   } else if (grad_mode_enabled() || old.requires_grad()) {
     leaf_->grad = (old + g).impl_ptr();  // create_graph: the sum is part of the new graph
@@ -129,6 +132,8 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
   return Tensor(std::move(p));
 }
 
+bool tangents_suspended() { return t_tangents_suspended; }
+
 Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs, const Tensor& out,
                            const void* ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&)) {
@@ -138,6 +143,12 @@ Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
     tangents.push_back(t.impl().tangent ? Tensor(t.impl().tangent) : zeros_like(t));
   Tensor result;
   {
+    // The rule reads the dual inputs themselves: their tangents must not propagate again.
+    struct Suspend {
+      bool prev = t_tangents_suspended;
+      Suspend() { t_tangents_suspended = true; }
+      ~Suspend() { t_tangents_suspended = prev; }
+    } suspend;
     no_grad guard;
     result = call(ctx, tangents, out.detach());
   }
@@ -150,10 +161,14 @@ Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
 
 void attach_node(Tensor& out, const std::shared_ptr<Node>& node,
                  std::initializer_list<Tensor> inputs) {
-  node->next.reserve(inputs.size());
-  for (const Tensor& t : inputs)
-    node->next.push_back(Edge{t.impl().requires_grad ? gradient_edge(t) : nullptr});
   TensorImpl& o = out.impl();
+  node->next.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    // An op must return a new tensor: re-recording an input would rewrite its history.
+    if (&t.impl() == &o)
+      throw std::logic_error(fmt::format("{}: record() was given an input as the output", node->name));
+    node->next.push_back(Edge{t.impl().requires_grad ? gradient_edge(t) : nullptr});
+  }
   node->out_shape = o.shape;
   node->out_dtype = o.dtype;
   node->output = out.impl_ptr();
@@ -267,17 +282,21 @@ bool has_non_finite(const Tensor& t) {
   return bad;
 }
 
-void accumulate(Tensor& buffer, const Tensor& g) {
-  buffer = buffer.defined() ? buffer + g : g;
+void accumulate(Tensor& buffer, Tensor g) {
+  buffer = buffer.defined() ? buffer + g : std::move(g);
 }
 
-std::vector<Node*> prepare_roots(const std::vector<Tensor>& outputs,
-                                 const std::vector<Tensor>& grad_outputs,
-                                 std::vector<Tensor>& root_grads, const char* who) {
+// The root nodes come back as owning handles: a leaf output's accumulator may exist only
+// for the duration of this backward.
+std::vector<std::shared_ptr<Node>> prepare_roots(const std::vector<Tensor>& outputs,
+                                                 const std::vector<Tensor>& grad_outputs,
+                                                 std::vector<Tensor>& root_grads, const char* who) {
   if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
     throw std::invalid_argument(fmt::format("{}: {} outputs but {} upstream gradients", who,
                                             outputs.size(), grad_outputs.size()));
-  std::vector<Node*> roots;
+  std::vector<std::shared_ptr<Node>> roots;
+  roots.reserve(outputs.size());
+  root_grads.reserve(outputs.size());
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const Tensor& out = outputs[i];
     if (!out.requires_grad()) throw_no_grad(out);
@@ -296,7 +315,7 @@ std::vector<Node*> prepare_roots(const std::vector<Tensor>& outputs,
           dtype_name(out.dtype())));
     }
     root_grads.push_back(g);
-    roots.push_back(gradient_edge(out).get());
+    roots.push_back(gradient_edge(out));
   }
   return roots;
 }
@@ -307,19 +326,22 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
              BackwardOptions opts, const std::vector<Node*>& capture,
              std::vector<Tensor>* captured, const char* who) {
   std::vector<Tensor> root_grads;
-  std::vector<Node*> roots = prepare_roots(outputs, grad_outputs, root_grads, who);
+  // Owning handles keep the roots alive while we run, whatever the caller does with its own.
+  const std::vector<std::shared_ptr<Node>> roots =
+      prepare_roots(outputs, grad_outputs, root_grads, who);
   const bool retain = opts.retain_graph || opts.create_graph;
-  // Keep the roots alive while we run, whatever the caller does with its handles.
-  std::vector<std::shared_ptr<Node>> keep;
-  for (Node* r : roots) keep.push_back(r->shared_from_this());
+  std::vector<Node*> root_ptrs;
+  root_ptrs.reserve(roots.size());
+  for (const auto& r : roots) root_ptrs.push_back(r.get());
 
-  std::vector<Node*> found = discover(roots);
+  std::vector<Node*> found = discover(root_ptrs);
   struct Cleanup {
     const std::vector<Node*>& f;
     ~Cleanup() { reset_scratch(f); }
   } cleanup{found};
   std::vector<Node*> order = kahn_order(found);
-  for (std::size_t i = 0; i < roots.size(); ++i) accumulate(roots[i]->grad_buffer, root_grads[i]);
+  for (std::size_t i = 0; i < roots.size(); ++i)
+    accumulate(roots[i]->grad_buffer, std::move(root_grads[i]));
 
   // A node's gradient is wanted by a capture slot: mark through a small linear scan, since
   // capture lists are short.
@@ -328,19 +350,36 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
       if (capture[k] == n) return static_cast<int>(k);
     return -1;
   };
+  // grad() runs only the nodes that lead to a captured one (like PyTorch): the rest of the
+  // graph is neither executed nor freed. `order` lists consumers before their inputs, so one
+  // reverse sweep finds them.
+  std::vector<char> needed;
+  if (!capture.empty()) {
+    // kahn_order left every pending count at 0: borrow it as the node's position in `order`.
+    for (std::size_t i = 0; i < order.size(); ++i) order[i]->pending = static_cast<int>(i);
+    needed.assign(order.size(), 0);
+    for (std::size_t i = order.size(); i-- > 0;) {
+      Node* n = order[i];
+      bool want = false;
+      for (const Edge& e : n->next)
+        if (e.node && (needed[e.node->pending] || capture_index(e.node.get()) >= 0)) want = true;
+      needed[i] = want;
+    }
+  }
 
   std::optional<no_grad> off;
   std::optional<enable_grad> on;
   if (opts.create_graph) on.emplace(); else off.emplace();
 
-  for (Node* n : order) {
+  for (std::size_t step = 0; step < order.size(); ++step) {
+    Node* n = order[step];
     Tensor g = std::move(n->grad_buffer);
     n->grad_buffer = Tensor();
     if (!g.defined()) continue;  // nothing flowed here (e.g. only undefined gradients)
     if (!capture.empty()) {
       const int k = capture_index(n);
       if (k >= 0) (*captured)[k] = (*captured)[k].defined() ? (*captured)[k] + g : g;
-      if (n->is_accumulator()) continue;
+      if (!needed[step]) continue;
     }
     if (n->is_accumulator()) {
       n->apply(g);
@@ -380,10 +419,12 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
     for (std::size_t i = 0; i < grads.size(); ++i) {
       Node* m = n->next[i].node.get();
       if (!m || !grads[i].defined()) continue;
-      if (grads[i].shape() != m->out_shape)
+      if (grads[i].shape() != m->out_shape || grads[i].dtype() != m->out_dtype)
         throw std::logic_error(fmt::format(
-            "backward of '{}' (node #{}) returned a gradient of shape {} for input {} of shape {}",
-            n->name, n->seq, to_string(grads[i].shape()), i, to_string(m->out_shape)));
+            "backward of '{}' (node #{}) returned a gradient of shape {} ({}) for input {} of "
+            "shape {} ({})",
+            n->name, n->seq, to_string(grads[i].shape()), dtype_name(grads[i].dtype()), i,
+            to_string(m->out_shape), dtype_name(m->out_dtype)));
       if (anomaly_mode_enabled() && has_non_finite(grads[i]))
         throw std::runtime_error(fmt::format(
             "anomaly detected: the backward of '{}' (node #{}, output shape {}) produced NaN or "
@@ -403,7 +444,6 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
 
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               BackwardOptions opts) {
-  // A leaf root: its gradient is just the upstream gradient.
   execute(outputs, grad_outputs, opts, {}, nullptr, "backward");
 }
 

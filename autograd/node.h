@@ -90,6 +90,10 @@ struct LambdaNode final : Node {
   SavedTensor saved_output;  // detached output, when the op asked to keep it
 };
 
+// True while a forward-mode rule runs: tangents are first order, so the ops inside a jvp rule
+// compute values only (otherwise a rule reading a dual input would recurse forever).
+bool tangents_suspended();
+
 [[noreturn]] void throw_released(const Node& n);
 [[noreturn]] void throw_no_forward_rule(const char* op);
 Tensor reattach_output(const Tensor& detached_output, Node& node);
@@ -126,7 +130,7 @@ Tensor record(const char* op, Tensor out, std::initializer_list<Tensor> inputs,
   out.impl().op = op;
   bool has_tangent = false;
   for (const Tensor& t : inputs) has_tangent |= t.impl().tangent != nullptr;
-  if (has_tangent) {
+  if (has_tangent && !detail::tangents_suspended()) {
     if constexpr (std::is_same_v<std::decay_t<Jvp>, detail::NoJvp>) {
       detail::throw_no_forward_rule(op);
     } else {

@@ -19,13 +19,19 @@ namespace dagrad {
 // ---------------------------------------------------------------- storage
 
 Storage::Storage(std::size_t n) : nbytes(n) {
+  if (n <= inline_bytes) {
+    data = inline_data;
+    return;
+  }
   // 64-byte alignment for AVX-512 loads; aligned_alloc needs a multiple of the alignment.
   const std::size_t rounded = ((n + 63) / 64) * 64;
-  data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  data = std::aligned_alloc(64, rounded);
   if (!data) throw std::bad_alloc();
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() {
+  if (data != inline_data) std::free(data);
+}
 
 // ---------------------------------------------------------------- tensor basics
 
@@ -233,61 +239,109 @@ Tensor& Tensor::mul_(double s) {
 
 // ---------------------------------------------------------------- printing
 
-static void format_values(std::string& out, const Tensor& t, const std::vector<double>& v,
-                          int axis, int64_t offset, int indent, int width, int precision,
-                          bool summarize) {
-  const Shape& s = t.shape();
+namespace {
+
+// How every element of one tensor is written: one width for all, so that columns line up.
+// Fixed point with `precision` decimals, or scientific notation when that would hide values
+// (a nonzero that would print as 0.0000, or magnitudes of 1e8 and more).
+struct ValueFormat {
+  bool sci = false;
+  int width = 0;
+  int precision = 4;
+
+  ValueFormat(const std::vector<double>& v, int prec) : precision(prec) {
+    double maxabs = 0, minabs = 0;
+    bool neg = false;
+    for (double x : v) {
+      if (!std::isfinite(x)) {
+        neg |= x < 0;
+        continue;
+      }
+      const double a = std::abs(x);
+      maxabs = std::max(maxabs, a);
+      if (a > 0 && (minabs == 0 || a < minabs)) minabs = a;
+      neg |= x < 0;
+    }
+    sci = maxabs >= 1e8 || (minabs > 0 && minabs < 0.5 * std::pow(10.0, -precision));
+    const int fraction = precision > 0 ? precision + 1 : 0;  // ".dddd"
+    if (sci) {
+      width = 1 + fraction + 4;  // d.dddde+xx
+      if (maxabs >= 1e100 || (minabs > 0 && minabs < 1e-99)) ++width;
+    } else {
+      // Digits of the largest value as printed: 9.99996 shows as 10.0000.
+      const double scale = std::pow(10.0, precision);
+      const double shown = std::round(maxabs * scale) / scale;
+      const int digits = shown >= 1 ? static_cast<int>(std::floor(std::log10(shown))) + 1 : 1;
+      width = digits + fraction;
+    }
+    width += neg ? 1 : 0;
+  }
+
+  void append(std::string& out, double x) const {
+    if (!std::isfinite(x))  // right-aligned like the numbers (fmt pads "inf" on the right)
+      out += fmt::format("{:>{}}", std::isnan(x) ? "nan" : (x > 0 ? "inf" : "-inf"), width);
+    else if (sci)
+      out += fmt::format("{:{}.{}e}", x, width, precision);
+    else
+      out += fmt::format("{:{}.{}f}", x, width, precision);
+  }
+};
+
+// Nested brackets like NumPy: rows aligned under each other, one blank line between blocks,
+// and "..." for the middle of a long axis when summarizing.
+void format_values(std::string& out, const Shape& s, const std::vector<double>& v, int axis,
+                   int64_t offset, int indent, const ValueFormat& f, bool summarize) {
   const int64_t n = s[axis];
+  const bool last = axis + 1 == s.size();
   int64_t stride = 1;
   for (int i = axis + 1; i < s.size(); ++i) stride *= s[i];
+  auto separator = [&] {
+    if (last) {
+      out += ", ";
+    } else {
+      out += ',';
+      out.append(s.size() - axis - 1, '\n');
+      out.append(indent + 1, ' ');
+    }
+  };
   out += '[';
   const int64_t edge = 3;
   for (int64_t i = 0; i < n; ++i) {
     if (summarize && n > 2 * edge && i == edge) {
-      out += axis + 1 == s.size() ? "..., " : fmt::format("...,\n{:{}}", "", indent + 1);
+      out += "...";
+      separator();
       i = n - edge;
     }
-    if (axis + 1 == s.size()) {
-      out += fmt::format("{:{}.{}f}", v[offset + i], width, precision);
-    } else {
-      format_values(out, t, v, axis + 1, offset + i * stride, indent + 1, width, precision,
-                    summarize);
-    }
-    if (i + 1 < n) {
-      if (axis + 1 == s.size()) {
-        out += ", ";
-      } else {
-        out += ',';
-        out.append(s.size() - axis - 1, '\n');
-        out.append(indent + 1, ' ');
-      }
-    }
+    if (last)
+      f.append(out, v[offset + i]);
+    else
+      format_values(out, s, v, axis + 1, offset + i * stride, indent + 1, f, summarize);
+    if (i + 1 < n) separator();
   }
   out += ']';
 }
 
+}  // namespace
+
+// Examples: tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]], shape=(2, 2)),
+// tensor([0.5000, 1.5000], dtype=float64), tensor(2.5000), tensor([], shape=(0, 3)).
+// The shape is shown unless the brackets already say it (a vector, or a scalar).
 std::string Tensor::str(int precision) const {
   if (!defined()) return "tensor(undefined)";
   const std::vector<double> v = to_vector();
   std::string out = "tensor(";
   if (dim() == 0) {
-    out += fmt::format("{:.{}f}", v[0], precision);
+    ValueFormat f(v, precision);
+    f.width = 0;
+    f.append(out, v[0]);
   } else if (numel() == 0) {
     out += "[]";
   } else {
-    double maxabs = 0;
-    bool neg = false;
-    for (double x : v) {
-      if (std::isfinite(x)) maxabs = std::max(maxabs, std::abs(x));
-      neg |= x < 0;
-    }
-    int digits = maxabs >= 1 ? static_cast<int>(std::floor(std::log10(maxabs))) + 1 : 1;
-    const int width = digits + 1 + precision + (neg ? 1 : 0);
-    format_values(out, *this, v, 0, 0, 7, width, precision, numel() > 1000);
+    format_values(out, shape(), v, 0, 0, 7, ValueFormat(v, precision), numel() > 1000);
   }
-  if (dim() != 1 || numel() == 0) out += fmt::format(", shape={}", to_string(shape()));
+  if (dim() > 1 || numel() == 0) out += fmt::format(", shape={}", to_string(shape()));
   if (dtype() == float64) out += ", dtype=float64";
-  if (defined() && grad_fn()) {
+  if (grad_fn()) {
     out += fmt::format(", grad_fn={}", grad_fn()->name);
   } else if (requires_grad()) {
     out += ", requires_grad=true";

@@ -25,9 +25,13 @@ struct Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
-  void* data = nullptr;
+  void* data = nullptr;  // 64-byte aligned when heap-allocated; at least 16 when inline
   std::size_t nbytes = 0;
   uint64_t version = 0;
+  // Small tensors (scalars, short vectors, their gradients) keep their values here, which
+  // saves an aligned allocation per tensor: most of the cost of a tiny op.
+  static constexpr std::size_t inline_bytes = 64;
+  alignas(16) unsigned char inline_data[inline_bytes];
 };
 
 struct TensorImpl {

@@ -27,7 +27,7 @@ constexpr uint64_t max_decoded_bytes = uint64_t{1} << 30;
 constexpr uint8_t png_signature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
 
 [[noreturn]] void fail(const std::string& path, std::string_view problem) {
-  throw std::runtime_error(fmt::format("read_image: {}: {}", path, problem));
+  throw std::runtime_error(fmt::format("read_image: '{}': {}", path, problem));
 }
 
 std::vector<uint8_t> read_whole_file(const std::string& path) {
@@ -72,34 +72,45 @@ uint8_t paeth(int a, int b, int c) {
 }
 
 // Inflates exactly `expected` bytes; more or less data than the header implies is an error.
+// The buffer grows as data actually arrives, so a corrupt header claiming a huge image cannot
+// make a tiny file allocate the full claimed size.
 std::vector<uint8_t> inflate_exact(const std::vector<uint8_t>& in, size_t expected,
                                    const std::string& path) {
-  // One spare byte lets us notice a stream that decodes to more than the header promised.
-  std::vector<uint8_t> out(expected + 1);
+  std::vector<uint8_t> out;
   z_stream zs{};
   if (inflateInit(&zs) != Z_OK) fail(path, "zlib inflateInit failed");
   zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());  // IDAT total is bounded by the file size check
-  zs.next_out = out.data();
-  zs.avail_out = static_cast<uInt>(out.size());
-  int ret = inflate(&zs, Z_FINISH);
-  std::string msg = zs.msg ? zs.msg : "";
-  size_t produced = zs.total_out;
+  zs.avail_in = static_cast<uInt>(in.size());  // callers keep IDAT below 4 GiB
+  int ret = Z_OK;
+  // One byte beyond `expected` lets us notice a stream that decodes to more than promised.
+  const size_t limit = expected + 1;
+  while (ret == Z_OK) {
+    if (zs.total_out == out.size()) {
+      if (out.size() == limit) break;
+      out.resize(std::min(limit, std::max<size_t>(size_t{1} << 16, out.size() * 2)));
+    }
+    zs.next_out = out.data() + zs.total_out;
+    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
+    ret = inflate(&zs, Z_NO_FLUSH);
+    if (ret == Z_BUF_ERROR && zs.avail_in == 0) break;  // input ran out mid-stream
+  }
+  const std::string msg = zs.msg ? zs.msg : "zlib";
+  const size_t produced = zs.total_out;
   inflateEnd(&zs);
-  if (ret == Z_DATA_ERROR || ret == Z_NEED_DICT || ret == Z_STREAM_ERROR) {
-    fail(path, fmt::format("corrupt compressed image data ({})", msg.empty() ? "zlib" : msg));
+  if (ret == Z_DATA_ERROR || ret == Z_NEED_DICT || ret == Z_STREAM_ERROR || ret == Z_MEM_ERROR) {
+    fail(path, fmt::format("corrupt compressed image data ({})", msg));
   }
   if (produced > expected) {
-    fail(path, fmt::format("image data longer than the header implies (more than {} bytes)",
-                           expected));
+    fail(path,
+         fmt::format("image data longer than the header implies (more than {} bytes)", expected));
   }
   if (ret != Z_STREAM_END) {
-    fail(path, fmt::format("truncated image data (decompressed {} of {} bytes)", produced,
-                           expected));
+    fail(path,
+         fmt::format("truncated image data (decompressed {} of {} bytes)", produced, expected));
   }
   if (produced < expected) {
-    fail(path, fmt::format("image data too short (decompressed {} of {} bytes)", produced,
-                           expected));
+    fail(path,
+         fmt::format("image data too short (decompressed {} of {} bytes)", produced, expected));
   }
   out.resize(expected);
   return out;
@@ -157,8 +168,8 @@ Image decode_png(const std::vector<uint8_t>& buf, const std::string& path) {
         fail(path, fmt::format("bad PNG header: invalid colour type {}", color_type));
       }
       if (!ok_depth) {
-        fail(path, fmt::format("bad PNG header: bit depth {} is invalid for colour type {}",
-                               depth, color_type));
+        fail(path, fmt::format("bad PNG header: bit depth {} is invalid for colour type {}", depth,
+                               color_type));
       }
       if (data[10] != 0) fail(path, "bad PNG header: unknown compression method");
       if (data[11] != 0) fail(path, "bad PNG header: unknown filter method");
@@ -183,16 +194,19 @@ Image decode_png(const std::vector<uint8_t>& buf, const std::string& path) {
   if (idat.size() > std::numeric_limits<uInt>::max()) fail(path, "compressed data too large");
   if (color_type == 3 && palette.empty()) fail(path, "palette PNG without a PLTE chunk");
 
-  const int in_channels = color_type == 0 ? 1 : color_type == 2 ? 3 : color_type == 3 ? 1
-                        : color_type == 4 ? 2 : 4;
+  const int in_channels = color_type == 0   ? 1
+                          : color_type == 2 ? 3
+                          : color_type == 3 ? 1
+                          : color_type == 4 ? 2
+                                            : 4;
   // tRNS on gray/RGB is a single transparent colour key; on a palette it is per-entry alpha.
   bool key_alpha = false;
   if (color_type == 0 && trns.size() == 2) key_alpha = true;
   if (color_type == 2 && trns.size() == 6) key_alpha = true;
   if (color_type == 3 && trns.size() > palette.size() / 3) fail(path, "tRNS longer than PLTE");
   const bool palette_alpha = color_type == 3 && !trns.empty();
-  const int out_channels = color_type == 3 ? (palette_alpha ? 4 : 3)
-                                           : in_channels + (key_alpha ? 1 : 0);
+  const int out_channels =
+      color_type == 3 ? (palette_alpha ? 4 : 3) : in_channels + (key_alpha ? 1 : 0);
 
   const uint64_t bits_per_pixel = uint64_t(in_channels) * depth;
   const uint64_t stride64 = (uint64_t{width} * bits_per_pixel + 7) / 8;
@@ -213,7 +227,8 @@ Image decode_png(const std::vector<uint8_t>& buf, const std::string& path) {
     uint8_t* cur = row + 1;
     const uint8_t* prev = y == 0 ? zero_row.data() : cur - (stride + 1);
     switch (filter) {
-      case 0: break;
+      case 0:
+        break;
       case 1:
         for (size_t i = bpp; i < stride; ++i) cur[i] = static_cast<uint8_t>(cur[i] + cur[i - bpp]);
         break;
@@ -233,7 +248,8 @@ Image decode_png(const std::vector<uint8_t>& buf, const std::string& path) {
           cur[i] = static_cast<uint8_t>(cur[i] + paeth(left, prev[i], up_left));
         }
         break;
-      default: fail(path, fmt::format("bad filter type {} in row {}", filter, y));
+      default:
+        fail(path, fmt::format("bad filter type {} in row {}", filter, y));
     }
   }
 
@@ -313,8 +329,8 @@ struct PnmCursor {
   unsigned read_uint(std::string_view what, bool in_header) {
     skip_space_and_comments();
     if (pos >= buf.size()) {
-      fail(path, fmt::format("truncated {} {} (missing {})", format,
-                             in_header ? "header" : "data", what));
+      fail(path, fmt::format("truncated {} {} (missing {})", format, in_header ? "header" : "data",
+                             what));
     }
     if (buf[pos] < '0' || buf[pos] > '9') {
       fail(path, fmt::format("bad {} {}: expected a number for {}", format,
@@ -326,8 +342,8 @@ struct PnmCursor {
       if (v > 0x7fffffffu) fail(path, fmt::format("bad {} file: {} is too large", format, what));
     }
     if (pos < buf.size() && !is_space(buf[pos]) && buf[pos] != '#') {
-      fail(path, fmt::format("bad {} {}: junk after {}", format, in_header ? "header" : "data",
-                             what));
+      fail(path,
+           fmt::format("bad {} {}: junk after {}", format, in_header ? "header" : "data", what));
     }
     return static_cast<unsigned>(v);
   }
@@ -356,22 +372,22 @@ Image decode_pnm(const std::vector<uint8_t>& buf, const std::string& path) {
     return static_cast<uint8_t>((uint64_t{v} * 255 + maxval / 2) / maxval);
   };
 
+  // Check that the file can hold the raster before allocating it: every ASCII sample takes at
+  // least a digit and a separator.
+  const size_t sample_bytes = maxval > 255 ? 2 : 1;
+  const uint64_t need = binary ? n_samples * sample_bytes + 1 : 2 * n_samples - 1;
+  const uint64_t have = buf.size() - cur.pos;
+  if (have < need) {
+    fail(path, fmt::format("truncated {} data (expected {} samples, file too short)", cur.format,
+                           n_samples));
+  }
   Image img;
   img.width = static_cast<int>(width);
   img.height = static_cast<int>(height);
   img.channels = channels;
   img.pixels.resize(static_cast<size_t>(n_samples));
   if (binary) {
-    // Exactly one whitespace byte separates maxval from the raster.
-    if (cur.pos >= buf.size()) fail(path, fmt::format("truncated {} file (no pixel data)", cur.format));
-    ++cur.pos;
-    const size_t sample_bytes = maxval > 255 ? 2 : 1;
-    const uint64_t need = n_samples * sample_bytes;
-    const uint64_t have = buf.size() - cur.pos;
-    if (have < need) {
-      fail(path, fmt::format("truncated {} data (expected {} bytes, found {})", cur.format,
-                             need, have));
-    }
+    ++cur.pos;  // exactly one whitespace byte separates maxval from the raster
     const uint8_t* p = &buf[cur.pos];
     for (size_t i = 0; i < n_samples; ++i) {
       unsigned v = sample_bytes == 2 ? (unsigned{p[2 * i]} << 8) | p[2 * i + 1] : p[i];
@@ -389,7 +405,7 @@ Image decode_pnm(const std::vector<uint8_t>& buf, const std::string& path) {
 }
 
 [[noreturn]] void fail_write(const std::string& path, std::string_view problem) {
-  throw std::runtime_error(fmt::format("write_png: {}: {}", path, problem));
+  throw std::runtime_error(fmt::format("write_png: '{}': {}", path, problem));
 }
 
 // Write to a sibling temp file and rename it into place, so readers never see a partial file.
@@ -422,7 +438,8 @@ void append_chunk(std::vector<uint8_t>& out, const char* type, const uint8_t* da
   size_t type_pos = out.size();
   out.insert(out.end(), type, type + 4);
   out.insert(out.end(), data, data + len);
-  put_be32(out, static_cast<uint32_t>(crc32(crc32(0, nullptr, 0), &out[type_pos], len + 4)));
+  put_be32(out, static_cast<uint32_t>(
+                    crc32(crc32(0, nullptr, 0), &out[type_pos], static_cast<uInt>(len + 4))));
 }
 
 // Byte value mapped to the "minimum sum of absolute differences" cost used to pick a filter.
@@ -462,10 +479,18 @@ Image read_image(const std::string& path) {
   }
   if (buf.size() >= 2 && buf[0] == 'P') {
     switch (buf[1]) {
-      case '2': case '3': case '5': case '6': return decode_pnm(buf, path);
-      case '1': case '4': fail(path, "PBM bitmaps (P1/P4) not supported");
-      case '7': fail(path, "PAM (P7) not supported");
-      default: break;
+      case '2':
+      case '3':
+      case '5':
+      case '6':
+        return decode_pnm(buf, path);
+      case '1':
+      case '4':
+        fail(path, "PBM bitmaps (P1/P4) not supported");
+      case '7':
+        fail(path, "PAM (P7) not supported");
+      default:
+        break;
     }
   }
   fail(path, "unknown image format (expected PNG, PGM or PPM)");
@@ -473,7 +498,7 @@ Image read_image(const std::string& path) {
 
 void write_png(const std::string& path, const Image& img) {
   auto invalid = [&](std::string_view problem) {
-    throw std::invalid_argument(fmt::format("write_png: {}: {}", path, problem));
+    throw std::invalid_argument(fmt::format("write_png: '{}': {}", path, problem));
   };
   if (img.channels < 1 || img.channels > 4) {
     invalid(fmt::format("unsupported channel count {} (expected 1-4)", img.channels));
@@ -502,8 +527,11 @@ void write_png(const std::string& path, const Image& img) {
       for (size_t i = 0; i < stride; ++i) {
         int left = i >= bpp ? cur[i - bpp] : 0;
         int up_left = i >= bpp ? prev[i - bpp] : 0;
-        int pred = f == 0 ? 0 : f == 1 ? left : f == 2 ? prev[i]
-                 : f == 3 ? (left + prev[i]) >> 1 : paeth(left, prev[i], up_left);
+        int pred = f == 0   ? 0
+                   : f == 1 ? left
+                   : f == 2 ? prev[i]
+                   : f == 3 ? (left + prev[i]) >> 1
+                            : paeth(left, prev[i], up_left);
         candidate[i] = static_cast<uint8_t>(cur[i] - pred);
         cost += filter_cost(candidate[i]);
       }
@@ -547,9 +575,9 @@ Image to_grayscale(const Image& img) {
   }
   const size_t n = size_t(img.width) * img.height;
   if (img.pixels.size() != n * img.channels) {
-    throw std::invalid_argument(fmt::format(
-        "to_grayscale: pixel buffer has {} bytes, {}x{}x{} needs {}", img.pixels.size(),
-        img.width, img.height, img.channels, n * img.channels));
+    throw std::invalid_argument(
+        fmt::format("to_grayscale: pixel buffer has {} bytes, {}x{}x{} needs {}", img.pixels.size(),
+                    img.width, img.height, img.channels, n * img.channels));
   }
   Image out{img.width, img.height, 1, std::vector<uint8_t>(n)};
   const uint8_t* p = img.pixels.data();
@@ -610,9 +638,9 @@ Image tile_grid(const std::vector<float>& data, int n, int c, int h, int w, int 
     throw std::invalid_argument(fmt::format("tile_grid: c must be 1 or 3, got {}", c));
   }
   if (padding < 0 || upscale < 1) {
-    throw std::invalid_argument(fmt::format(
-        "tile_grid: need padding >= 0 and upscale >= 1, got padding={} upscale={}", padding,
-        upscale));
+    throw std::invalid_argument(
+        fmt::format("tile_grid: need padding >= 0 and upscale >= 1, got padding={} upscale={}",
+                    padding, upscale));
   }
   const size_t per_image = size_t(c) * h * w;
   if (data.size() != per_image * n) {
@@ -652,8 +680,7 @@ Image tile_grid(const std::vector<float>& data, int n, int c, int h, int w, int 
 
 Image from_float(const float* data, int h, int w, bool normalize) {
   if (h <= 0 || w <= 0) {
-    throw std::invalid_argument(
-        fmt::format("from_float: size must be positive, got {}x{}", h, w));
+    throw std::invalid_argument(fmt::format("from_float: size must be positive, got {}x{}", h, w));
   }
   if (data == nullptr) throw std::invalid_argument("from_float: data is null");
   const size_t n = size_t(h) * w;

@@ -29,11 +29,21 @@ std::string xml_escape(std::string_view s) {
   out.reserve(s.size());
   for (char ch : s) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // Control characters other than tab/newline are not allowed in XML 1.0 at all.
         if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n') {
@@ -54,9 +64,7 @@ struct Axis {
   std::vector<std::string> labels;
 
   // Halving first keeps hi - lo finite even for values near the double limits.
-  double unit(double axis_value) const {
-    return (axis_value / 2 - lo / 2) / (hi / 2 - lo / 2);
-  }
+  double unit(double axis_value) const { return (axis_value / 2 - lo / 2) / (hi / 2 - lo / 2); }
   double to_axis(double v) const { return log ? std::log10(v) : v; }
 };
 
@@ -165,8 +173,9 @@ Axis log_axis(double lo, double hi, int target_ticks) {
     a.hi = k;
     return a;
   }
-  // 1-2-5 candidates; bounds snap to the candidates just outside the data.
-  static constexpr int mantissas[] = {1, 2, 5};
+  // Candidates m * 10^k with m in 1-2-5 (only 1 from two decades up, where 2s and 5s would
+  // crowd); the bounds snap to the candidates just outside the data.
+  const std::vector<int> mantissas = lb - la >= 2 ? std::vector<int>{1} : std::vector<int>{1, 2, 5};
   std::vector<std::pair<double, std::string>> cands;
   for (int k = static_cast<int>(std::floor(la)) - 1; k <= static_cast<int>(std::ceil(lb)); ++k) {
     for (int m : mantissas) cands.emplace_back(k + std::log10(m), power_label(m, k));
@@ -204,8 +213,9 @@ struct Point {
 
 std::vector<Point> series_points(const Series& s, bool log_y) {
   if (!s.x.empty() && s.x.size() != s.y.size()) {
-    throw std::invalid_argument(fmt::format("render_svg: series '{}' has {} x values but {} y values",
-                                            s.label, s.x.size(), s.y.size()));
+    throw std::invalid_argument(
+        fmt::format("render_svg: series '{}' has {} x values but {} y values", s.label, s.x.size(),
+                    s.y.size()));
   }
   std::vector<Point> pts(s.y.size());
   for (size_t i = 0; i < s.y.size(); ++i) {
@@ -228,8 +238,9 @@ void text(std::string& out, double x, double y, std::string_view anchor, int siz
 // Appends one chart's elements, in a group translated to (ox, oy).
 void render_chart(std::string& out, const Chart& chart, int width, int height, int ox, int oy) {
   if (width < min_width || height < min_height) {
-    throw std::invalid_argument(fmt::format("render_svg: chart size {}x{} is too small (minimum {}x{})",
-                                            width, height, min_width, min_height));
+    throw std::invalid_argument(
+        fmt::format("render_svg: chart size {}x{} is too small (minimum {}x{})", width, height,
+                    min_width, min_height));
   }
   std::vector<std::vector<Point>> all;
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
@@ -288,19 +299,21 @@ void render_chart(std::string& out, const Chart& chart, int width, int height, i
     ticks += fmt::format("M{} {}h-4", coord(left), coord(y));
     text(out, left - 7, y + 4, "end", 11, ya.labels[i]);
   }
-  out += fmt::format("<path d=\"{}\" stroke=\"#e3e3e3\" stroke-width=\"1\" fill=\"none\"/>\n", grid);
+  out +=
+      fmt::format("<path d=\"{}\" stroke=\"#e3e3e3\" stroke-width=\"1\" fill=\"none\"/>\n", grid);
   out += fmt::format("<path d=\"{}\" stroke=\"#444\" stroke-width=\"1\" fill=\"none\"/>\n", ticks);
   out += fmt::format(
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" stroke=\"#444\" fill=\"none\"/>\n",
       coord(left), coord(top), coord(right - left), coord(bottom - top));
-  if (!chart.x_label.empty()) text(out, (left + right) / 2, height - 10, "middle", 12, chart.x_label);
+  if (!chart.x_label.empty())
+    text(out, (left + right) / 2, height - 10, "middle", 12, chart.x_label);
   if (!chart.y_label.empty()) {
     const double x = 16, y = (top + bottom) / 2;
     text(out, x, y, "middle", 12, chart.y_label,
          fmt::format(" transform=\"rotate(-90 {} {})\"", coord(x), coord(y)));
   }
-  if (!any) text(out, (left + right) / 2, (top + bottom) / 2, "middle", 13, "no data",
-                 " fill=\"#888\"");
+  if (!any)
+    text(out, (left + right) / 2, (top + bottom) / 2, "middle", 13, "no data", " fill=\"#888\"");
 
   // Series: a skipped point breaks the line; a point with no drawable neighbour gets a dot so
   // that it does not vanish. Pixel positions (with points along each segment) are kept to place
@@ -347,14 +360,16 @@ void render_chart(std::string& out, const Chart& chart, int width, int height, i
   }
   if (entries > 0) {
     const double w = 38 + char_width * longest, h = 8 + 18.0 * entries;
-    const double x_right = std::max(left + 4, right - 8 - w), y_bottom = std::max(top + 8, bottom - 8 - h);
+    const double x_right = std::max(left + 4, right - 8 - w),
+                 y_bottom = std::max(top + 8, bottom - 8 - h);
     const std::pair<double, double> corners[] = {
         {x_right, top + 8}, {left + 8, top + 8}, {x_right, y_bottom}, {left + 8, y_bottom}};
     double lx = corners[0].first, ly = corners[0].second;
     size_t best = std::numeric_limits<size_t>::max();
     for (const auto& [cx, cy] : corners) {
       size_t covered = 0;
-      for (const auto& [x, y] : drawn) covered += x >= cx - 3 && x <= cx + w + 3 && y >= cy - 3 && y <= cy + h + 3;
+      for (const auto& [x, y] : drawn)
+        covered += x >= cx - 3 && x <= cx + w + 3 && y >= cy - 3 && y <= cy + h + 3;
       if (covered < best) best = covered, lx = cx, ly = cy;
     }
     out += fmt::format(
@@ -365,9 +380,8 @@ void render_chart(std::string& out, const Chart& chart, int width, int height, i
     for (size_t si = 0; si < chart.series.size(); ++si) {
       const Series& s = chart.series[si];
       if (s.label.empty()) continue;
-      out += fmt::format(
-          "<path d=\"M{} {}h20\" stroke=\"{}\" stroke-width=\"2\"/>\n", coord(lx + 6), coord(ey),
-          colors[si]);
+      out += fmt::format("<path d=\"M{} {}h20\" stroke=\"{}\" stroke-width=\"2\"/>\n",
+                         coord(lx + 6), coord(ey), colors[si]);
       if (s.markers) {
         out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"{}\"/>\n", coord(lx + 16),
                            coord(ey), colors[si]);
@@ -394,22 +408,22 @@ void write_file_atomic(const std::string& path, const std::string& bytes, const 
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {
-      throw std::runtime_error(fmt::format("{}: {}: cannot open '{}' for writing ({})", who, path,
+      throw std::runtime_error(fmt::format("{}: '{}': cannot open '{}' for writing ({})", who, path,
                                            tmp, std::strerror(errno)));
     }
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.close();
     if (!out) {
       std::filesystem::remove(tmp, ec);
-      throw std::runtime_error(fmt::format("{}: {}: error while writing '{}'", who, path, tmp));
+      throw std::runtime_error(fmt::format("{}: '{}': error while writing '{}'", who, path, tmp));
     }
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
-    throw std::runtime_error(fmt::format("{}: {}: cannot rename '{}' into place ({})", who, path,
-                                         tmp, ec.message()));
+    throw std::runtime_error(
+        fmt::format("{}: '{}': cannot rename '{}' into place ({})", who, path, tmp, ec.message()));
   }
 }
 
@@ -427,7 +441,8 @@ std::string render_charts_svg(const std::vector<Chart>& charts, int columns, int
                               int chart_height) {
   if (charts.empty()) throw std::invalid_argument("render_charts_svg: no charts given");
   if (columns < 1) {
-    throw std::invalid_argument(fmt::format("render_charts_svg: columns must be >= 1, got {}", columns));
+    throw std::invalid_argument(
+        fmt::format("render_charts_svg: columns must be >= 1, got {}", columns));
   }
   const int cols = std::min<int>(columns, static_cast<int>(charts.size()));
   const int rows = (static_cast<int>(charts.size()) + cols - 1) / cols;
@@ -445,7 +460,7 @@ void save_svg(const std::string& path, const Chart& chart, int width, int height
   try {
     svg = render_svg(chart, width, height);
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(fmt::format("save_svg: {}: {}", path, e.what()));
+    throw std::invalid_argument(fmt::format("save_svg: '{}': {}", path, e.what()));
   }
   write_file_atomic(path, svg, "save_svg");
 }
@@ -456,7 +471,7 @@ void save_charts_svg(const std::string& path, const std::vector<Chart>& charts, 
   try {
     svg = render_charts_svg(charts, columns, chart_width, chart_height);
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(fmt::format("save_charts_svg: {}: {}", path, e.what()));
+    throw std::invalid_argument(fmt::format("save_charts_svg: '{}': {}", path, e.what()));
   }
   write_file_atomic(path, svg, "save_charts_svg");
 }

@@ -7,10 +7,10 @@
 namespace dagrad::data {
 
 struct Series {
-  std::string label;        // shown in the legend; an empty label is left out of it
+  std::string label;         // shown in the legend; an empty label is left out of it
   std::vector<double> x, y;  // x empty = 0, 1, 2, ... (e.g. per-iteration losses)
-  std::string color;        // any SVG colour; empty = next colour of the built-in palette
-  bool markers = false;     // draw a dot at every point
+  std::string color;         // any SVG colour; empty = next colour of the built-in palette
+  bool markers = false;      // draw a dot at every point
 };
 
 struct Chart {

@@ -1,1 +1,389 @@
 #include "autograd/ops/conv.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "autograd/blas.h"
+#include "autograd/engine.h"
+#include "autograd/node.h"
+#include "autograd/ops/kernels.h"
+
+namespace dagrad {
+
+namespace {
+
+// Everything the kernels need to know about one convolution.
+struct ConvGeom {
+  int64_t N, C, H, W;     // input
+  int64_t F, KH, KW;      // weight
+  int64_t SH, SW, PH, PW; // stride, padding
+  int64_t OH, OW;         // output
+  int64_t P() const { return OH * OW; }       // output positions per image
+  int64_t K() const { return C * KH * KW; }   // rows of the im2col matrix
+  bool pointwise() const {  // 1x1, stride 1, no padding: the image itself is the im2col matrix
+    return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;
+  }
+};
+
+// Images per GEMM: several small images share one wide GEMM (fewer, better-shaped BLAS calls),
+// with the im2col buffer kept to about `budget` elements.
+int64_t images_per_chunk(const ConvGeom& g) {
+  static const int64_t budget = std::getenv("CONV_BUDGET") ? std::atol(std::getenv("CONV_BUDGET")) : int64_t{1} << 19;
+  const int64_t per_image = g.K() * g.P();
+  return std::clamp<int64_t>(budget / std::max<int64_t>(per_image, 1), 1, std::max<int64_t>(g.N, 1));
+}
+
+// im2col works on a zero-padded copy of one image, so that every kernel row is a plain
+// strided read with no bounds checks (small images make per-row branching the bottleneck).
+template <typename T>
+void pad_image(const T* x, const ConvGeom& g, T* xp) {
+  const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW;
+  if (g.PH == 0 && g.PW == 0) {
+    std::memcpy(xp, x, g.C * g.H * g.W * sizeof(T));
+    return;
+  }
+  for (int64_t c = 0; c < g.C; ++c) {
+    T* dc = xp + c * Hp * Wp;
+    const T* sc = x + c * g.H * g.W;
+    std::fill(dc, dc + g.PH * Wp, T(0));
+    for (int64_t h = 0; h < g.H; ++h) {
+      T* d = dc + (g.PH + h) * Wp;
+      for (int64_t j = 0; j < g.PW; ++j) d[j] = T(0);
+      const T* s = sc + h * g.W;
+      for (int64_t j = 0; j < g.W; ++j) d[g.PW + j] = s[j];
+      for (int64_t j = g.PW + g.W; j < Wp; ++j) d[j] = T(0);
+    }
+    std::fill(dc + (g.PH + g.H) * Wp, dc + Hp * Wp, T(0));
+  }
+}
+
+// cols[(c, p, q), (i, j)] = xp[c, i*sh + p, j*sw + q] for the padded image xp; cols has row
+// stride ld.
+template <typename T>
+void im2col(const T* xp, const ConvGeom& g, T* cols, int64_t ld) {
+  const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW, OW = g.OW, SW = g.SW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t p = 0; p < g.KH; ++p)
+      for (int64_t q = 0; q < g.KW; ++q) {
+        T* row = cols + ((c * g.KH + p) * g.KW + q) * ld;
+        const T* src = xp + (c * Hp + p) * Wp + q;
+        for (int64_t i = 0; i < g.OH; ++i) {
+          T* __restrict d = row + i * OW;
+          const T* __restrict s = src + i * g.SH * Wp;
+          if (SW == 1) {
+            for (int64_t j = 0; j < OW; ++j) d[j] = s[j];
+          } else {
+            for (int64_t j = 0; j < OW; ++j) d[j] = s[j * SW];
+          }
+        }
+      }
+}
+
+// The adjoint of im2col into a padded gradient buffer: dxp[c, i*sh + p, j*sw + q] +=
+// cols[(c, p, q), (i, j)].
+template <typename T>
+void col2im(const T* cols, int64_t ld, const ConvGeom& g, T* dxp) {
+  const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW, OW = g.OW, SW = g.SW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t p = 0; p < g.KH; ++p)
+      for (int64_t q = 0; q < g.KW; ++q) {
+        const T* row = cols + ((c * g.KH + p) * g.KW + q) * ld;
+        T* dst = dxp + (c * Hp + p) * Wp + q;
+        for (int64_t i = 0; i < g.OH; ++i) {
+          const T* __restrict s = row + i * OW;
+          T* __restrict d = dst + i * g.SH * Wp;
+          if (SW == 1) {
+            for (int64_t j = 0; j < OW; ++j) d[j] += s[j];
+          } else {
+            for (int64_t j = 0; j < OW; ++j) d[j * SW] += s[j];
+          }
+        }
+      }
+}
+
+// dx = the interior of the padded gradient dxp.
+template <typename T>
+void unpad_image(const T* dxp, const ConvGeom& g, T* dx) {
+  const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t h = 0; h < g.H; ++h) {
+      const T* s = dxp + (c * Hp + g.PH + h) * Wp + g.PW;
+      T* d = dx + (c * g.H + h) * g.W;
+      for (int64_t j = 0; j < g.W; ++j) d[j] = s[j];
+    }
+}
+
+// out = conv(x, w) + b (b may be null), all raw.
+template <typename T>
+void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g) {
+  const int64_t P = g.P(), K = g.K(), F = g.F;
+  const int64_t in_img = g.C * g.H * g.W, out_img = F * P;
+  auto fill_bias = [&](T* o) {  // o is (F, P) with row stride P
+    for (int64_t f = 0; f < F; ++f) std::fill(o + f * P, o + (f + 1) * P, b ? b[f] : T(0));
+  };
+  if (g.pointwise()) {  // out_n (F, P) = w (F, C) . x_n (C, P)
+    for (int64_t n = 0; n < g.N; ++n) {
+      T* o = out + n * out_img;
+      if (b) fill_bias(o);
+      blas::gemm(false, false, F, P, K, T(1), w, K, x + n * in_img, P, b ? T(1) : T(0), o, P);
+    }
+    return;
+  }
+  const int64_t G = images_per_chunk(g);
+  std::vector<T> cols(static_cast<std::size_t>(K * G * P));
+  std::vector<T> tmp(G > 1 ? static_cast<std::size_t>(F * G * P) : 0);
+  const bool padded = g.PH > 0 || g.PW > 0;
+  std::vector<T> xp(padded ? static_cast<std::size_t>(g.C * (g.H + 2 * g.PH) * (g.W + 2 * g.PW)) : 0);
+  auto lower = [&](const T* xn, T* c, int64_t ld) {
+    if (padded) pad_image(xn, g, xp.data());
+    im2col(padded ? xp.data() : xn, g, c, ld);
+  };
+  for (int64_t n0 = 0; n0 < g.N; n0 += G) {
+    const int64_t gn = std::min(G, g.N - n0), ld = gn * P;
+    for (int64_t j = 0; j < gn; ++j) lower(x + (n0 + j) * in_img, cols.data() + j * P, ld);
+    if (gn == 1) {  // (F, P) lands directly in the output
+      T* o = out + n0 * out_img;
+      if (b) fill_bias(o);
+      blas::gemm(false, false, F, P, K, T(1), w, K, cols.data(), P, b ? T(1) : T(0), o, P);
+      continue;
+    }
+    // tmp (F, gn*P) = w (F, K) . cols (K, gn*P), then scatter to (gn, F, P) adding the bias.
+    blas::gemm(false, false, F, ld, K, T(1), w, K, cols.data(), ld, T(0), tmp.data(), ld);
+    for (int64_t j = 0; j < gn; ++j) {
+      T* o = out + (n0 + j) * out_img;
+      for (int64_t f = 0; f < F; ++f) {
+        const T* s = tmp.data() + f * ld + j * P;
+        T* d = o + f * P;
+        const T bf = b ? b[f] : T(0);
+        for (int64_t i = 0; i < P; ++i) d[i] = s[i] + bf;
+      }
+    }
+  }
+}
+
+// dx and/or dw (each may be null) from dout; dx and dw are fully overwritten.
+template <typename T>
+void conv_backward(const T* x, const T* w, const T* dout, T* dx, T* dw, const ConvGeom& g) {
+  const int64_t P = g.P(), K = g.K(), F = g.F;
+  const int64_t in_img = g.C * g.H * g.W, out_img = F * P;
+  if (dx) std::fill(dx, dx + g.N * in_img, T(0));
+  if (dw) std::fill(dw, dw + F * K, T(0));
+  if (g.pointwise()) {
+    for (int64_t n = 0; n < g.N; ++n) {
+      const T* go = dout + n * out_img;
+      // dw (F, C) += dout_n (F, P) . x_n^T (P, C);  dx_n (C, P) = w^T (C, F) . dout_n (F, P)
+      if (dw) blas::gemm(false, true, F, K, P, T(1), go, P, x + n * in_img, P, T(1), dw, K);
+      if (dx) blas::gemm(true, false, K, P, F, T(1), w, K, go, P, T(0), dx + n * in_img, P);
+    }
+    return;
+  }
+  const int64_t G = images_per_chunk(g);
+  std::vector<T> cols(static_cast<std::size_t>(K * G * P));
+  std::vector<T> gbuf(G > 1 ? static_cast<std::size_t>(F * G * P) : 0);
+  const bool padded = g.PH > 0 || g.PW > 0;
+  const int64_t padded_img = g.C * (g.H + 2 * g.PH) * (g.W + 2 * g.PW);
+  std::vector<T> xp(padded ? static_cast<std::size_t>(padded_img) : 0);
+  auto lower = [&](const T* xn, T* c, int64_t ld) {
+    if (padded) pad_image(xn, g, xp.data());
+    im2col(padded ? xp.data() : xn, g, c, ld);
+  };
+  auto raise = [&](const T* c, int64_t ld, T* dxn) {  // dx_n = col2im(c); dx_n starts at 0
+    if (!padded) {
+      col2im(c, ld, g, dxn);
+      return;
+    }
+    std::fill(xp.begin(), xp.end(), T(0));
+    col2im(c, ld, g, xp.data());
+    unpad_image(xp.data(), g, dxn);
+  };
+  for (int64_t n0 = 0; n0 < g.N; n0 += G) {
+    const int64_t gn = std::min(G, g.N - n0), ld = gn * P;
+    // The chunk's upstream gradient as one (F, gn*P) matrix.
+    const T* gc = dout + n0 * out_img;
+    if (gn > 1) {
+      for (int64_t j = 0; j < gn; ++j)
+        for (int64_t f = 0; f < F; ++f)
+          std::memcpy(gbuf.data() + f * ld + j * P, dout + (n0 + j) * out_img + f * P,
+                      P * sizeof(T));
+      gc = gbuf.data();
+    }
+    if (dw) {
+      // dw (F, K) += dout (F, gn*P) . cols^T (gn*P, K)
+      for (int64_t j = 0; j < gn; ++j) lower(x + (n0 + j) * in_img, cols.data() + j * P, ld);
+      blas::gemm(false, true, F, K, ld, T(1), gc, ld, cols.data(), ld, T(1), dw, K);
+    }
+    if (dx) {
+      // dcols (K, gn*P) = w^T (K, F) . dout (F, gn*P), then scattered back into the images
+      blas::gemm(true, false, K, ld, F, T(1), w, K, gc, ld, T(0), cols.data(), ld);
+      for (int64_t j = 0; j < gn; ++j) raise(cols.data() + j * P, ld, dx + (n0 + j) * in_img);
+    }
+  }
+}
+
+// db[f] = sum over n, i, j of dout[n, f, i, j]
+template <typename T>
+void bias_backward(const T* dout, T* db, const ConvGeom& g) {
+  const int64_t P = g.P();
+  for (int64_t f = 0; f < g.F; ++f) {
+    double acc = 0;
+    for (int64_t n = 0; n < g.N; ++n) {
+      const T* s = dout + (n * g.F + f) * P;
+      T part = 0;
+      for (int64_t i = 0; i < P; ++i) part += s[i];
+      acc += part;
+    }
+    db[f] = static_cast<T>(acc);
+  }
+}
+
+ConvGeom check_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
+                    Size2 padding) {
+  if (x.dim() != 4)
+    throw std::invalid_argument(fmt::format(
+        "conv2d: input must be 4-D (N, C, H, W), got shape {}", to_string(x.shape())));
+  if (w.dim() != 4)
+    throw std::invalid_argument(fmt::format(
+        "conv2d: weight must be 4-D (F, C, KH, KW), got shape {}", to_string(w.shape())));
+  kernels::check_same_dtype(x, w, "conv2d");
+  if (x.size(1) != w.size(1))
+    throw std::invalid_argument(
+        fmt::format("conv2d: input {} has {} channels but weight {} expects {}",
+                    to_string(x.shape()), x.size(1), to_string(w.shape()), w.size(1)));
+  if (b.defined()) {
+    kernels::check_same_dtype(x, b, "conv2d");
+    if (b.dim() != 1 || b.size(0) != w.size(0))
+      throw std::invalid_argument(fmt::format("conv2d: bias must have shape {} for weight {}, got {}",
+                                              to_string(Shape{w.size(0)}), to_string(w.shape()),
+                                              to_string(b.shape())));
+  }
+  if (stride.h <= 0 || stride.w <= 0)
+    throw std::invalid_argument(
+        fmt::format("conv2d: stride must be positive, got ({}, {})", stride.h, stride.w));
+  if (padding.h < 0 || padding.w < 0)
+    throw std::invalid_argument(
+        fmt::format("conv2d: padding must be non-negative, got ({}, {})", padding.h, padding.w));
+  ConvGeom g{};
+  g.N = x.size(0), g.C = x.size(1), g.H = x.size(2), g.W = x.size(3);
+  g.F = w.size(0), g.KH = w.size(2), g.KW = w.size(3);
+  g.SH = stride.h, g.SW = stride.w, g.PH = padding.h, g.PW = padding.w;
+  if (g.KH < 1 || g.KW < 1)
+    throw std::invalid_argument(
+        fmt::format("conv2d: weight {} has an empty kernel", to_string(w.shape())));
+  if (g.KH > g.H + 2 * g.PH || g.KW > g.W + 2 * g.PW)
+    throw std::invalid_argument(fmt::format(
+        "conv2d: kernel {}x{} (weight {}) is larger than the padded input {}x{} (input {}, "
+        "padding ({}, {}))",
+        g.KH, g.KW, to_string(w.shape()), g.H + 2 * g.PH, g.W + 2 * g.PW, to_string(x.shape()),
+        g.PH, g.PW));
+  g.OH = conv_output_size(g.H, g.KH, g.SH, g.PH);
+  g.OW = conv_output_size(g.W, g.KW, g.SW, g.PW);
+  return g;
+}
+
+// Raw convolution of plain tensors (no recording): used by the forward pass and the
+// forward-mode rule.
+Tensor conv_raw(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeom& g) {
+  Tensor out = empty({g.N, g.F, g.OH, g.OW}, x.dtype());
+  if (out.numel() == 0) return out;
+  DAGRAD_DISPATCH(x.dtype(), {
+    if (g.K() == 0) {  // no input channels: only the bias remains
+      T* po = out.data<T>();
+      for (int64_t i = 0, n = out.numel(); i < n; ++i)
+        po[i] = b.defined() ? b.data<T>()[(i / g.P()) % g.F] : T(0);
+      return out;
+    }
+    conv_forward<T>(x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr,
+                    out.data<T>(), g);
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, Size2 padding) {
+  const ConvGeom g = check_conv(x, w, b, stride, padding);
+  Tensor out = conv_raw(x, w, b, g);
+
+  const bool gx = x.requires_grad(), gw = w.requires_grad();
+  // dx = col2im(w^T dout), dw = sum_n dout_n cols_n^T, db = sum over N, H, W of dout
+  auto backward_xw = [x = SavedTensor(gw ? x : Tensor(), "conv2d"),
+                      w = SavedTensor(gx ? w : Tensor(), "conv2d"), g, gx,
+                      gw](const Tensor& gout) -> std::pair<Tensor, Tensor> {
+    Tensor dx = gx ? empty({g.N, g.C, g.H, g.W}, gout.dtype()) : Tensor();
+    Tensor dw = gw ? empty({g.F, g.C, g.KH, g.KW}, gout.dtype()) : Tensor();
+    if ((gx || gw) && g.K() > 0 && gout.numel() > 0) {
+      DAGRAD_DISPATCH(gout.dtype(), {
+        conv_backward<T>(gw ? x.get().data<T>() : nullptr, gx ? w.get().data<T>() : nullptr,
+                         gout.data<T>(), gx ? dx.data<T>() : nullptr,
+                         gw ? dw.data<T>() : nullptr, g);
+      });
+    } else {
+      if (gx) dx.fill_(0.0);
+      if (gw) dw.fill_(0.0);
+    }
+    return {dx, dw};
+  };
+  // Forward mode: conv is bilinear, t_out = conv(t_x, w) + conv(x, t_w) + t_b.
+  const bool tx = x.tangent().defined(), tw = w.tangent().defined();
+  auto jvp_xw = [xd = x.detach(), wd = w.detach(), g, tx, tw](const TangentList& t) {
+    Tensor r;
+    if (tx) r = conv_raw(t[0].detach(), wd, Tensor(), g);
+    if (tw) {
+      Tensor s = conv_raw(xd, t[1].detach(), Tensor(), g);
+      r = r.defined() ? r.add_(s) : s;
+    }
+    return r.defined() ? r : zeros({g.N, g.F, g.OH, g.OW}, xd.dtype());
+  };
+
+  if (!b.defined()) {
+    out = record(
+        "conv2d", out, {x, w},
+        [bw = std::move(backward_xw)](const Tensor& gout, const Tensor&) -> GradList {
+          auto [dx, dw] = bw(gout);
+          return {dx, dw};
+        },
+        [jv = std::move(jvp_xw)](const TangentList& t, const Tensor&) { return jv(t); });
+  } else {
+    const bool gb = b.requires_grad(), tb = b.tangent().defined();
+    out = record(
+        "conv2d", out, {x, w, b},
+        [bw = std::move(backward_xw), g, gb](const Tensor& gout, const Tensor&) -> GradList {
+          auto [dx, dw] = bw(gout);
+          Tensor db;
+          if (gb) {
+            db = empty({g.F}, gout.dtype());
+            DAGRAD_DISPATCH(gout.dtype(), { bias_backward<T>(gout.data<T>(), db.data<T>(), g); });
+          }
+          return {dx, dw, db};
+        },
+        [jv = std::move(jvp_xw), g, tb](const TangentList& t, const Tensor&) {
+          Tensor r = jv(t);
+          if (tb) {
+            DAGRAD_DISPATCH(r.dtype(), {
+              T* pr = r.data<T>();
+              const T* pb = t[2].data<T>();
+              const int64_t P = g.P();
+              for (int64_t n = 0; n < g.N; ++n)
+                for (int64_t f = 0; f < g.F; ++f) {
+                  T* d = pr + (n * g.F + f) * P;
+                  for (int64_t i = 0; i < P; ++i) d[i] += pb[f];
+                }
+            });
+          }
+          return r;
+        });
+  }
+  mark_once_differentiable(out);
+  return out;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, Size2 stride, Size2 padding) {
+  return conv2d(x, w, Tensor(), stride, padding);
+}
+
+}  // namespace dagrad

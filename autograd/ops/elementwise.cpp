@@ -45,7 +45,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
        sa = a.shape(), sb = b.shape(), ga, gb](const Tensor& g, const Tensor&) -> GradList {
         return {ga ? sum_to(g * b.get(), sa) : Tensor(), gb ? sum_to(g * a.get(), sb) : Tensor()};
       },
-      [a, b](const TangentList& t, const Tensor&) { return t[0] * b + a * t[1]; });
+      [&a, &b](const TangentList& t, const Tensor&) { return t[0] * b + a * t[1]; });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
@@ -60,7 +60,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
         return {ga ? sum_to(g / bv, sa) : Tensor(),
                 gb ? sum_to(-g * a.get() / (bv * bv), sb) : Tensor()};
       },
-      [a, b](const TangentList& t, const Tensor&) { return (t[0] * b - a * t[1]) / (b * b); });
+      [&a, &b](const TangentList& t, const Tensor&) { return (t[0] * b - a * t[1]) / (b * b); });
 }
 
 // ---------------------------------------------------------------- tensor–scalar arithmetic
@@ -96,7 +96,7 @@ Tensor rdiv(double s, const Tensor& a) {
         const Tensor& av = a.get();
         return {g * (-s) / (av * av)};
       },
-      [a, s](const TangentList& t, const Tensor&) { return t[0] * (-s) / (a * a); });
+      [&a, s](const TangentList& t, const Tensor&) { return t[0] * (-s) / (a * a); });
 }
 
 Tensor neg(const Tensor& a) {
@@ -113,7 +113,13 @@ Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator+(const Tensor& a, double s) { return add(a, s); }
 Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
 Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
-Tensor operator/(const Tensor& a, double s) { return mul(a, 1.0 / s); }
+Tensor operator/(const Tensor& a, double s) {
+  // A true division (not a * (1/s), which is off by an ulp for s = 10 and the like).
+  Tensor out = map_unary(a, [s](auto x) { return x / s; });
+  return record(
+      "div_scalar", out, {a}, [s](const Tensor& g, const Tensor&) -> GradList { return {g / s}; },
+      [s](const TangentList& t, const Tensor&) { return t[0] / s; });
+}
 Tensor operator+(double s, const Tensor& a) { return add(a, s); }
 Tensor operator-(double s, const Tensor& a) { return rsub(s, a); }
 Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
@@ -134,30 +140,42 @@ Tensor pow(const Tensor& x, double p) {
         if (p == 2.0) return {g * x.get() * 2.0};
         return {g * pow(x.get(), p - 1.0) * p};
       },
-      [x, p](const TangentList& t, const Tensor&) {
+      [&x, p](const TangentList& t, const Tensor&) {
         return p == 0.0 ? zeros_like(x) : t[0] * pow(x, p - 1.0) * p;
       });
 }
 
 Tensor square(const Tensor& x) { return pow(x, 2.0); }
 
+namespace {
+// The two partial derivatives of x^p, with PyTorch's conventions at the singular points:
+// d/dx is 0 where p == 0 (not 0 * x^-1), and d/dp is 0 where x == 0 and p >= 0 (not
+// 0 * log 0). Masks are constants, so create_graph differentiates the formulas alone.
+Tensor pow_dx(const Tensor& x, const Tensor& p) {
+  Tensor d = p * pow(x, p - 1.0);
+  return where(eq(p, 0.0), zeros(Shape{}, d.dtype()), d);
+}
+Tensor pow_dp(const Tensor& x, const Tensor& p, const Tensor& out) {
+  const Tensor at_zero = eq(x, 0.0) * ge(p, 0.0);
+  // log(1) = 0 where masked: no -inf enters the graph, so no NaN in a second derivative.
+  return out * log(where(at_zero, ones(Shape{}, x.dtype()), x));
+}
+}  // namespace
+
 Tensor pow(const Tensor& x, const Tensor& p) {
   Tensor out = map_binary(x, p, "pow", [](auto a, auto b) { return std::pow(a, b); });
-  const bool gp = p.requires_grad();
+  const bool gx = x.requires_grad(), gp = p.requires_grad();
   return record(
       "pow_tensor", out, {x, p},
-      // d/dx x^p = p x^(p-1);  d/dp x^p = x^p log x (taken as 0 where x == 0)
-      [x = SavedTensor(x, "pow_tensor"), p = SavedTensor(p, "pow_tensor"), gp](
+      // d/dx x^p = p x^(p-1);  d/dp x^p = x^p log x
+      [x = SavedTensor(x, "pow_tensor"), p = SavedTensor(p, "pow_tensor"), gx, gp](
           const Tensor& g, const Tensor& out) -> GradList {
         const Tensor &xv = x.get(), &pv = p.get();
-        Tensor gx = sum_to(g * pv * pow(xv, pv - 1.0), xv.shape());
-        if (!gp) return {gx, Tensor()};
-        Tensor safe_log = log(where(eq(xv, 0.0), ones_like(xv), xv));
-        return {gx, sum_to(g * out * safe_log, pv.shape())};
+        return {gx ? sum_to(g * pow_dx(xv, pv), xv.shape()) : Tensor(),
+                gp ? sum_to(g * pow_dp(xv, pv, out), pv.shape()) : Tensor()};
       },
-      [x, p](const TangentList& t, const Tensor& out) {
-        Tensor safe_log = log(where(eq(x, 0.0), ones_like(x), x));
-        return t[0] * p * pow(x, p - 1.0) + t[1] * out * safe_log;
+      [&x, &p](const TangentList& t, const Tensor& out) {
+        return t[0] * pow_dx(x, p) + t[1] * pow_dp(x, p, out);
       },
       KeepOutput::yes);
 }
@@ -176,8 +194,9 @@ Tensor win_mask(const Tensor& a, const Tensor& b, bool larger) {
 
 Tensor extremum(const Tensor& a, const Tensor& b, bool larger) {
   const char* op = larger ? "maximum" : "minimum";
-  Tensor out = larger ? map_binary(a, b, op, [](auto x, auto y) { return x >= y ? x : y; })
-                      : map_binary(a, b, op, [](auto x, auto y) { return x <= y ? x : y; });
+  // NaN propagates from either side (as PyTorch): x != x picks a NaN x; a NaN y loses x >= y.
+  Tensor out = larger ? map_binary(a, b, op, [](auto x, auto y) { return (x >= y || x != x) ? x : y; })
+                      : map_binary(a, b, op, [](auto x, auto y) { return (x <= y || x != x) ? x : y; });
   // d max(a,b)/da = [a > b] + 0.5 [a == b]
   return record(
       op, out, {a, b},
@@ -187,7 +206,7 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool larger) {
         Tensor m = win_mask(av, bv, larger);
         return {sum_to(g * m, av.shape()), sum_to(g * (1.0 - m), bv.shape())};
       },
-      [a, b, larger](const TangentList& t, const Tensor&) {
+      [&a, &b, larger](const TangentList& t, const Tensor&) {
         Tensor m = win_mask(a, b, larger);
         return t[0] * m + t[1] * (1.0 - m);
       });
@@ -216,7 +235,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
       [x = SavedTensor(x, "clamp"), inside](const Tensor& g, const Tensor&) -> GradList {
         return {g * inside(x.get())};
       },
-      [x, inside](const TangentList& t, const Tensor&) { return t[0] * inside(x); });
+      [&x, inside](const TangentList& t, const Tensor&) { return t[0] * inside(x); });
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
@@ -244,7 +263,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       [mask, sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) -> GradList {
         return {sum_to(g * mask, sa), sum_to(g * (1.0 - mask), sb)};
       },
-      [mask](const TangentList& t, const Tensor&) { return t[0] * mask + t[1] * (1.0 - mask); });
+      [&mask](const TangentList& t, const Tensor&) { return t[0] * mask + t[1] * (1.0 - mask); });
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {

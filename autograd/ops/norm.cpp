@@ -1,1 +1,420 @@
 #include "autograd/ops/norm.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "autograd/engine.h"
+#include "autograd/node.h"
+#include "autograd/ops/kernels.h"
+
+namespace dagrad {
+
+namespace {
+
+// Per-group statistics: the mean and 1/sqrt(var + eps) of every channel (batch norm) or row
+// (layer norm), kept in double.
+struct Stats {
+  std::vector<double> mean, rstd;
+};
+
+void check_param(const Tensor& p, const Tensor& x, const Shape& want, const char* op,
+                 const char* what) {
+  if (!p.defined()) return;
+  kernels::check_same_dtype(x, p, op);
+  if (p.shape() != want)
+    throw std::invalid_argument(fmt::format("{}: {} must have shape {} for input {}, got {}", op,
+                                            what, to_string(want), to_string(x.shape()),
+                                            to_string(p.shape())));
+}
+
+template <typename T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// ---------------------------------------------------------------- batch norm kernels
+// x is viewed as (N, C, S): channel c of image n is the contiguous run x + (n*C + c)*S.
+
+struct BnGeom {
+  int64_t N, C, S;
+  int64_t M() const { return N * S; }  // elements per channel
+};
+
+template <typename T>
+Stats bn_batch_stats(const T* x, const BnGeom& g, double eps, std::vector<double>& var) {
+  Stats st;
+  st.mean.assign(g.C, 0.0);
+  st.rstd.assign(g.C, 0.0);
+  var.assign(g.C, 0.0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const T* r = x + (n * g.C + c) * g.S;
+      double acc = 0;
+      for (int64_t s = 0; s < g.S; ++s) acc += r[s];
+      st.mean[c] += acc;
+    }
+  const double invM = 1.0 / static_cast<double>(g.M());
+  for (double& m : st.mean) m *= invM;
+  // Second pass around the mean: no cancellation in E[x^2] - E[x]^2.
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const T* r = x + (n * g.C + c) * g.S;
+      const double m = st.mean[c];
+      double acc = 0;
+      for (int64_t s = 0; s < g.S; ++s) {
+        const double d = r[s] - m;
+        acc += d * d;
+      }
+      var[c] += acc;
+    }
+  for (int64_t c = 0; c < g.C; ++c) {
+    var[c] *= invM;
+    st.rstd[c] = 1.0 / std::sqrt(var[c] + eps);
+  }
+  return st;
+}
+
+// out = gamma * (x - mean) * rstd + beta, as one multiply-add per element.
+template <typename T>
+void bn_normalize(const T* x, const Stats& st, const T* gamma, const T* beta, T* out,
+                  const BnGeom& g) {
+  std::vector<T> a(g.C), b(g.C);
+  for (int64_t c = 0; c < g.C; ++c) {
+    const double gc = gamma ? gamma[c] : 1.0, bc = beta ? beta[c] : 0.0;
+    a[c] = static_cast<T>(gc * st.rstd[c]);
+    b[c] = static_cast<T>(bc - st.mean[c] * gc * st.rstd[c]);
+  }
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const int64_t off = (n * g.C + c) * g.S;
+      const T ac = a[c], bc = b[c];
+      for (int64_t s = 0; s < g.S; ++s) out[off + s] = x[off + s] * ac + bc;
+    }
+}
+
+// sum_g[c] = sum of g, sum_gx[c] = sum of g * xh over channel c.
+template <typename T>
+void bn_channel_sums(const T* x, const T* gr, const Stats& st, const BnGeom& g,
+                     std::vector<double>& sum_g, std::vector<double>& sum_gx) {
+  sum_g.assign(g.C, 0.0);
+  sum_gx.assign(g.C, 0.0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const int64_t off = (n * g.C + c) * g.S;
+      const double m = st.mean[c];
+      double a = 0, b = 0;
+      for (int64_t s = 0; s < g.S; ++s) {
+        a += gr[off + s];
+        b += gr[off + s] * (x[off + s] - m);
+      }
+      sum_g[c] += a;
+      sum_gx[c] += b * st.rstd[c];
+    }
+}
+
+// The linear map shared by backward and forward mode:
+//   training: dx = gamma * rstd * (g - mean(g) - xh * mean(g xh))   (means over the channel)
+//   eval:     dx = gamma * rstd * g
+template <typename T>
+void bn_input_map(const T* x, const T* gr, const Stats& st, const T* gamma, bool training,
+                  const std::vector<double>& sum_g, const std::vector<double>& sum_gx, T* dx,
+                  const BnGeom& g) {
+  const double invM = 1.0 / static_cast<double>(g.M());
+  // dx = k1 * g + k2 * x + k3 per channel
+  std::vector<T> k1(g.C), k2(g.C), k3(g.C);
+  for (int64_t c = 0; c < g.C; ++c) {
+    const double gs = (gamma ? gamma[c] : 1.0) * st.rstd[c];
+    if (!training) {
+      k1[c] = static_cast<T>(gs), k2[c] = 0, k3[c] = 0;
+      continue;
+    }
+    const double mg = sum_g[c] * invM, mgx = sum_gx[c] * invM;
+    // gs * (g - mg - (x - mean) * rstd * mgx)
+    k1[c] = static_cast<T>(gs);
+    k2[c] = static_cast<T>(-gs * st.rstd[c] * mgx);
+    k3[c] = static_cast<T>(gs * (-mg + st.mean[c] * st.rstd[c] * mgx));
+  }
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const int64_t off = (n * g.C + c) * g.S;
+      const T a = k1[c], b = k2[c], d = k3[c];
+      for (int64_t s = 0; s < g.S; ++s) dx[off + s] = a * gr[off + s] + b * x[off + s] + d;
+    }
+}
+
+// out += t_gamma * xh + t_beta
+template <typename T>
+void bn_add_affine_tangent(const T* x, const Stats& st, const T* tg, const T* tb, T* out,
+                           const BnGeom& g) {
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const int64_t off = (n * g.C + c) * g.S;
+      const T a = static_cast<T>(tg[c] * st.rstd[c]);
+      const T b = static_cast<T>(tb[c] - tg[c] * st.mean[c] * st.rstd[c]);
+      for (int64_t s = 0; s < g.S; ++s) out[off + s] += a * x[off + s] + b;
+    }
+}
+
+// ---------------------------------------------------------------- layer norm kernels
+// x is viewed as (R, D): every row normalized on its own.
+
+template <typename T>
+Stats ln_stats(const T* x, int64_t R, int64_t D, double eps) {
+  Stats st;
+  st.mean.resize(R);
+  st.rstd.resize(R);
+  for (int64_t r = 0; r < R; ++r) {
+    const T* row = x + r * D;
+    double acc = 0;
+    for (int64_t j = 0; j < D; ++j) acc += row[j];
+    const double m = acc / static_cast<double>(D);
+    double v = 0;
+    for (int64_t j = 0; j < D; ++j) {
+      const double d = row[j] - m;
+      v += d * d;
+    }
+    st.mean[r] = m;
+    st.rstd[r] = 1.0 / std::sqrt(v / static_cast<double>(D) + eps);
+  }
+  return st;
+}
+
+template <typename T>
+void ln_normalize(const T* x, const Stats& st, const T* gamma, const T* beta, T* out, int64_t R,
+                  int64_t D) {
+  for (int64_t r = 0; r < R; ++r) {
+    const T m = static_cast<T>(st.mean[r]), rs = static_cast<T>(st.rstd[r]);
+    const T* row = x + r * D;
+    T* o = out + r * D;
+    for (int64_t j = 0; j < D; ++j) {
+      const T xh = (row[j] - m) * rs;
+      o[j] = (gamma ? gamma[j] : T(1)) * xh + (beta ? beta[j] : T(0));
+    }
+  }
+}
+
+// dx = rstd * (gg - mean(gg) - xh * mean(gg xh)) per row, gg = g * gamma (the Jacobian of the
+// row normalization applied to gg; forward mode uses it with gamma = null and multiplies
+// afterwards). dgamma / dbeta accumulate sum over rows of g * xh and g when non-null.
+template <typename T>
+void ln_backward(const T* x, const T* gr, const Stats& st, const T* gamma, T* dx, T* dgamma,
+                 T* dbeta, int64_t R, int64_t D) {
+  std::vector<double> dg(dgamma ? D : 0, 0.0), db(dbeta ? D : 0, 0.0);
+  std::vector<T> xh(D), gg(D);
+  const double invD = 1.0 / static_cast<double>(D);
+  for (int64_t r = 0; r < R; ++r) {
+    const T m = static_cast<T>(st.mean[r]), rs = static_cast<T>(st.rstd[r]);
+    const T* row = x + r * D;
+    const T* grow = gr + r * D;
+    double s1 = 0, s2 = 0;
+    for (int64_t j = 0; j < D; ++j) {
+      xh[j] = (row[j] - m) * rs;
+      gg[j] = gamma ? grow[j] * gamma[j] : grow[j];
+      s1 += gg[j];
+      s2 += gg[j] * xh[j];
+    }
+    if (dgamma)
+      for (int64_t j = 0; j < D; ++j) dg[j] += grow[j] * xh[j];
+    if (dbeta)
+      for (int64_t j = 0; j < D; ++j) db[j] += grow[j];
+    if (dx) {
+      const T a = static_cast<T>(s1 * invD), b = static_cast<T>(s2 * invD);
+      T* d = dx + r * D;
+      for (int64_t j = 0; j < D; ++j) d[j] = rs * (gg[j] - a - xh[j] * b);
+    }
+  }
+  for (int64_t j = 0; dgamma && j < D; ++j) dgamma[j] = static_cast<T>(dg[j]);
+  for (int64_t j = 0; dbeta && j < D; ++j) dbeta[j] = static_cast<T>(db[j]);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- batch_norm
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps) {
+  const char* op = "batch_norm";
+  if (x.dim() < 2)
+    throw std::invalid_argument(fmt::format(
+        "batch_norm: input must be (N, C) or (N, C, H, W), got shape {}", to_string(x.shape())));
+  BnGeom g{x.size(0), x.size(1), 1};
+  for (int i = 2; i < x.dim(); ++i) g.S *= x.size(i);
+  const Shape cs{g.C};
+  check_param(gamma, x, cs, op, "gamma");
+  check_param(beta, x, cs, op, "beta");
+  check_param(running_mean, x, cs, op, "running_mean");
+  check_param(running_var, x, cs, op, "running_var");
+  if (running_mean.defined() != running_var.defined())
+    throw std::invalid_argument(
+        "batch_norm: give both running_mean and running_var, or neither");
+  if (!training && !running_mean.defined())
+    throw std::invalid_argument(fmt::format(
+        "batch_norm: eval mode needs running_mean and running_var (input {})",
+        to_string(x.shape())));
+  if (training && g.M() <= 1)
+    throw std::invalid_argument(fmt::format(
+        "batch_norm: expected more than 1 value per channel when training, got input {}",
+        to_string(x.shape())));
+  if (!(eps >= 0.0))
+    throw std::invalid_argument(fmt::format("batch_norm: eps must be non-negative, got {}", eps));
+
+  auto st = std::make_shared<Stats>();
+  Tensor out = empty_like(x);
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    if (training) {
+      std::vector<double> var;
+      *st = bn_batch_stats<T>(px, g, eps, var);
+      if (running_mean.defined()) {
+        // running = momentum * running + (1 - momentum) * batch (biased batch variance)
+        T* rm = running_mean.data<T>();
+        T* rv = running_var.data<T>();
+        for (int64_t c = 0; c < g.C; ++c) {
+          rm[c] = static_cast<T>(momentum * rm[c] + (1.0 - momentum) * st->mean[c]);
+          rv[c] = static_cast<T>(momentum * rv[c] + (1.0 - momentum) * var[c]);
+        }
+        running_mean.bump_version();
+        running_var.bump_version();
+      }
+    } else {
+      const T* rm = running_mean.data<T>();
+      const T* rv = running_var.data<T>();
+      st->mean.resize(g.C);
+      st->rstd.resize(g.C);
+      for (int64_t c = 0; c < g.C; ++c) {
+        st->mean[c] = rm[c];
+        st->rstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
+      }
+    }
+    bn_normalize<T>(px, *st, ptr_or_null<T>(gamma), ptr_or_null<T>(beta), out.data<T>(), g);
+  });
+
+  const Tensor gm = gamma.defined() ? gamma : ones(cs, x.dtype());
+  const Tensor bt = beta.defined() ? beta : zeros(cs, x.dtype());
+  const bool gx = x.requires_grad(), gg = gm.requires_grad(), gb = bt.requires_grad();
+  out = record(
+      op, out, {x, gm, bt},
+      // dx = gamma rstd (g - mean(g) - xh mean(g xh)) [eval: gamma rstd g];
+      // dgamma = sum(g xh); dbeta = sum(g)
+      [x = SavedTensor(x, op), gm = SavedTensor(gx ? gm : Tensor(), op), st, g, training, gx, gg,
+       gb](const Tensor& gout, const Tensor&) -> GradList {
+        const Tensor& xv = x.get();
+        Tensor dx = gx ? empty_like(xv) : Tensor();
+        Tensor dgm = gg ? empty({g.C}, xv.dtype()) : Tensor();
+        Tensor dbt = gb ? empty({g.C}, xv.dtype()) : Tensor();
+        DAGRAD_DISPATCH(xv.dtype(), {
+          std::vector<double> sum_g, sum_gx;
+          bn_channel_sums<T>(xv.data<T>(), gout.data<T>(), *st, g, sum_g, sum_gx);
+          for (int64_t c = 0; c < g.C; ++c) {
+            if (gg) dgm.data<T>()[c] = static_cast<T>(sum_gx[c]);
+            if (gb) dbt.data<T>()[c] = static_cast<T>(sum_g[c]);
+          }
+          if (gx)
+            bn_input_map<T>(xv.data<T>(), gout.data<T>(), *st, gm.get().data<T>(), training,
+                            sum_g, sum_gx, dx.data<T>(), g);
+        });
+        return {dx, dgm, dbt};
+      },
+      // t_out = (the same map on t_x) + t_gamma * xh + t_beta
+      [x, gm, st, g, training](const TangentList& t, const Tensor& o) {
+        Tensor r = empty_like(o);
+        DAGRAD_DISPATCH(o.dtype(), {
+          std::vector<double> sum_g, sum_gx;
+          if (training) bn_channel_sums<T>(x.data<T>(), t[0].data<T>(), *st, g, sum_g, sum_gx);
+          bn_input_map<T>(x.data<T>(), t[0].data<T>(), *st, gm.data<T>(), training, sum_g, sum_gx,
+                          r.data<T>(), g);
+          bn_add_affine_tangent<T>(x.data<T>(), *st, t[1].data<T>(), t[2].data<T>(), r.data<T>(),
+                                   g);
+        });
+        return r;
+      });
+  mark_once_differentiable(out);
+  return out;
+}
+
+// ---------------------------------------------------------------- layer_norm
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& gamma,
+                  const Tensor& beta, double eps) {
+  const char* op = "layer_norm";
+  const int k = normalized_shape.size();
+  bool ok = k >= 1 && k <= x.dim();
+  for (int i = 0; ok && i < k; ++i) ok = normalized_shape[i] == x.size(x.dim() - k + i);
+  if (!ok)
+    throw std::invalid_argument(fmt::format(
+        "layer_norm: normalized shape {} must be non-empty and match the last dimensions of "
+        "input {}",
+        to_string(normalized_shape), to_string(x.shape())));
+  check_param(gamma, x, normalized_shape, op, "gamma");
+  check_param(beta, x, normalized_shape, op, "beta");
+  if (!(eps >= 0.0))
+    throw std::invalid_argument(fmt::format("layer_norm: eps must be non-negative, got {}", eps));
+  const int64_t D = normalized_shape.numel();
+  const int64_t R = D == 0 ? 0 : x.numel() / D;
+
+  auto st = std::make_shared<Stats>();
+  Tensor out = empty_like(x);
+  DAGRAD_DISPATCH(x.dtype(), {
+    *st = ln_stats<T>(x.data<T>(), R, D, eps);
+    ln_normalize<T>(x.data<T>(), *st, ptr_or_null<T>(gamma), ptr_or_null<T>(beta), out.data<T>(),
+                    R, D);
+  });
+
+  const Tensor gm = gamma.defined() ? gamma : ones(normalized_shape, x.dtype());
+  const Tensor bt = beta.defined() ? beta : zeros(normalized_shape, x.dtype());
+  const bool gx = x.requires_grad(), gg = gm.requires_grad(), gb = bt.requires_grad();
+  out = record(
+      op, out, {x, gm, bt},
+      // dx = rstd (gg - mean(gg) - xh mean(gg xh)), gg = g gamma; dgamma = sum_rows(g xh);
+      // dbeta = sum_rows(g)
+      [x = SavedTensor(x, op), gm = SavedTensor(gx ? gm : Tensor(), op), st, R, D,
+       ns = normalized_shape, gx, gg, gb](const Tensor& gout, const Tensor&) -> GradList {
+        const Tensor& xv = x.get();
+        Tensor dx = gx ? empty_like(xv) : Tensor();
+        Tensor dgm = gg ? empty(ns, xv.dtype()) : Tensor();
+        Tensor dbt = gb ? empty(ns, xv.dtype()) : Tensor();
+        DAGRAD_DISPATCH(xv.dtype(), {
+          ln_backward<T>(xv.data<T>(), gout.data<T>(), *st, gx ? gm.get().data<T>() : nullptr,
+                         gx ? dx.data<T>() : nullptr, gg ? dgm.data<T>() : nullptr,
+                         gb ? dbt.data<T>() : nullptr, R, D);
+        });
+        return {dx, dgm, dbt};
+      },
+      // t_out = gamma * rstd (t_x - mean(t_x) - xh mean(t_x xh)) + t_gamma * xh + t_beta
+      [x, gm, st, R, D](const TangentList& t, const Tensor& o) {
+        Tensor r = empty_like(o);
+        DAGRAD_DISPATCH(o.dtype(), {
+          const T* tx = t[0].data<T>();
+          const T* tg = t[1].data<T>();
+          const T* tb = t[2].data<T>();
+          const T* gp = gm.data<T>();
+          const T* px = x.data<T>();
+          T* pr = r.data<T>();
+          ln_backward<T>(px, tx, *st, nullptr, pr, nullptr, nullptr, R, D);
+          for (int64_t i = 0; i < R; ++i) {
+            const T m = static_cast<T>(st->mean[i]), rs = static_cast<T>(st->rstd[i]);
+            for (int64_t j = 0; j < D; ++j) {
+              const int64_t e = i * D + j;
+              pr[e] = gp[j] * pr[e] + tg[j] * (px[e] - m) * rs + tb[j];
+            }
+          }
+        });
+        return r;
+      });
+  mark_once_differentiable(out);
+  return out;
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  if (!gamma.defined())
+    throw std::invalid_argument(
+        "layer_norm: without gamma, pass the normalized shape explicitly");
+  return layer_norm(x, gamma.shape(), gamma, beta, eps);
+}
+
+}  // namespace dagrad

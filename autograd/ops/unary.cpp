@@ -36,7 +36,7 @@ Tensor log(const Tensor& x) {
       [x = SavedTensor(x, "log")](const Tensor& g, const Tensor&) -> GradList {
         return {g / x.get()};
       },
-      [x](const TangentList& t, const Tensor&) { return t[0] / x; });
+      [&x](const TangentList& t, const Tensor&) { return t[0] / x; });
 }
 
 Tensor log1p(const Tensor& x) {
@@ -47,7 +47,7 @@ Tensor log1p(const Tensor& x) {
       [x = SavedTensor(x, "log1p")](const Tensor& g, const Tensor&) -> GradList {
         return {g / (x.get() + 1.0)};
       },
-      [x](const TangentList& t, const Tensor&) { return t[0] / (x + 1.0); });
+      [&x](const TangentList& t, const Tensor&) { return t[0] / (x + 1.0); });
 }
 
 Tensor sqrt(const Tensor& x) {
@@ -79,7 +79,7 @@ Tensor abs(const Tensor& x) {
       [x = SavedTensor(x, "abs")](const Tensor& g, const Tensor&) -> GradList {
         return {g * sign(x.get())};
       },
-      [x](const TangentList& t, const Tensor&) { return t[0] * sign(x); });
+      [&x](const TangentList& t, const Tensor&) { return t[0] * sign(x); });
 }
 
 Tensor sin(const Tensor& x) {
@@ -90,7 +90,7 @@ Tensor sin(const Tensor& x) {
       [x = SavedTensor(x, "sin")](const Tensor& g, const Tensor&) -> GradList {
         return {g * cos(x.get())};
       },
-      [x](const TangentList& t, const Tensor&) { return t[0] * cos(x); });
+      [&x](const TangentList& t, const Tensor&) { return t[0] * cos(x); });
 }
 
 Tensor cos(const Tensor& x) {
@@ -101,7 +101,7 @@ Tensor cos(const Tensor& x) {
       [x = SavedTensor(x, "cos")](const Tensor& g, const Tensor&) -> GradList {
         return {-(g * sin(x.get()))};
       },
-      [x](const TangentList& t, const Tensor&) { return -(t[0] * sin(x)); });
+      [&x](const TangentList& t, const Tensor&) { return -(t[0] * sin(x)); });
 }
 
 Tensor tanh(const Tensor& x) {
@@ -148,7 +148,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
       [x = SavedTensor(x, "leaky_relu"), slope](const Tensor& g, const Tensor&) -> GradList {
         return {g * leaky_mask(x.get(), slope)};
       },
-      [x, slope](const TangentList& t, const Tensor&) { return t[0] * leaky_mask(x, slope); });
+      [&x, slope](const TangentList& t, const Tensor&) { return t[0] * leaky_mask(x, slope); });
 }
 
 Tensor softplus(const Tensor& x) {
@@ -163,7 +163,7 @@ Tensor softplus(const Tensor& x) {
       [x = SavedTensor(x, "softplus")](const Tensor& g, const Tensor&) -> GradList {
         return {g * sigmoid(x.get())};
       },
-      [x](const TangentList& t, const Tensor&) { return t[0] * sigmoid(x); });
+      [&x](const TangentList& t, const Tensor&) { return t[0] * sigmoid(x); });
 }
 
 }  // namespace dagrad

@@ -1,3 +1,291 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <string>
+#include <vector>
+
 #include "autograd/autograd.h"
+#include "autograd/forward_mode.h"
+#include "autograd/ops/conv.h"
+
+using namespace dagrad;
+
+namespace {
+
+struct Cfg {
+  int64_t N, C, H, W, F, KH, KW;
+  Size2 stride, pad;
+};
+
+int64_t out_len(int64_t in, int64_t k, int64_t s, int64_t p) { return (in + 2 * p - k) / s + 1; }
+
+// The naive 7-loop convolution (the course's conv_forward_naive), in double.
+std::vector<double> naive_conv(const std::vector<double>& x, const std::vector<double>& w,
+                               const std::vector<double>* b, const Cfg& c) {
+  const int64_t OH = out_len(c.H, c.KH, c.stride.h, c.pad.h);
+  const int64_t OW = out_len(c.W, c.KW, c.stride.w, c.pad.w);
+  std::vector<double> out(c.N * c.F * OH * OW, 0.0);
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t f = 0; f < c.F; ++f)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          double acc = b ? (*b)[f] : 0.0;
+          for (int64_t ch = 0; ch < c.C; ++ch)
+            for (int64_t p = 0; p < c.KH; ++p)
+              for (int64_t q = 0; q < c.KW; ++q) {
+                const int64_t ih = i * c.stride.h - c.pad.h + p;
+                const int64_t iw = j * c.stride.w - c.pad.w + q;
+                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                acc += x[((n * c.C + ch) * c.H + ih) * c.W + iw] *
+                       w[((f * c.C + ch) * c.KH + p) * c.KW + q];
+              }
+          out[((n * c.F + f) * OH + i) * OW + j] = acc;
+        }
+  return out;
+}
+
+// The naive backward (the course's conv_backward_naive): dx, dw, db from dout.
+void naive_conv_backward(const std::vector<double>& x, const std::vector<double>& w,
+                         const std::vector<double>& dout, const Cfg& c, std::vector<double>& dx,
+                         std::vector<double>& dw, std::vector<double>& db) {
+  const int64_t OH = out_len(c.H, c.KH, c.stride.h, c.pad.h);
+  const int64_t OW = out_len(c.W, c.KW, c.stride.w, c.pad.w);
+  dx.assign(x.size(), 0.0);
+  dw.assign(w.size(), 0.0);
+  db.assign(c.F, 0.0);
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t f = 0; f < c.F; ++f)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          const double g = dout[((n * c.F + f) * OH + i) * OW + j];
+          db[f] += g;
+          for (int64_t ch = 0; ch < c.C; ++ch)
+            for (int64_t p = 0; p < c.KH; ++p)
+              for (int64_t q = 0; q < c.KW; ++q) {
+                const int64_t ih = i * c.stride.h - c.pad.h + p;
+                const int64_t iw = j * c.stride.w - c.pad.w + q;
+                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                const int64_t xi = ((n * c.C + ch) * c.H + ih) * c.W + iw;
+                const int64_t wi = ((f * c.C + ch) * c.KH + p) * c.KW + q;
+                dx[xi] += g * w[wi];
+                dw[wi] += g * x[xi];
+              }
+        }
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+double max_abs(const std::vector<double>& a) {
+  double m = 0;
+  for (double v : a) m = std::max(m, std::abs(v));
+  return m;
+}
+
+// Forward values and all three gradients against the naive loops.
+void check_against_naive(const Cfg& c, bool with_bias, Dtype dt, uint64_t seed) {
+  INFO("N C H W = ", c.N, " ", c.C, " ", c.H, " ", c.W, "; F KH KW = ", c.F, " ", c.KH, " ",
+       c.KW, "; stride ", c.stride.h, " ", c.stride.w, "; pad ", c.pad.h, " ", c.pad.w,
+       "; bias ", with_bias, "; float64 ", dt == float64);
+  Generator gen(seed);
+  Tensor x = randn({c.N, c.C, c.H, c.W}, gen, dt).requires_grad_();
+  Tensor w = randn({c.F, c.C, c.KH, c.KW}, gen, dt).requires_grad_();
+  Tensor b = randn({c.F}, gen, dt).requires_grad_();
+  Tensor y = with_bias ? conv2d(x, w, b, c.stride, c.pad) : conv2d(x, w, c.stride, c.pad);
+  const int64_t OH = out_len(c.H, c.KH, c.stride.h, c.pad.h);
+  const int64_t OW = out_len(c.W, c.KW, c.stride.w, c.pad.w);
+  REQUIRE(y.shape() == Shape{c.N, c.F, OH, OW});
+  CHECK(y.dtype() == dt);
+  const auto xv = x.to_vector(), wv = w.to_vector(), bv = b.to_vector();
+  const auto ref = naive_conv(xv, wv, with_bias ? &bv : nullptr, c);
+  const double tol = dt == float64 ? 1e-12 : 1e-4;
+  CHECK(max_abs_diff(y.to_vector(), ref) <= tol * (1 + max_abs(ref)));
+
+  Tensor dout = randn(y.shape(), gen, dt);
+  y.backward(dout);
+  std::vector<double> dx, dw, db;
+  naive_conv_backward(xv, wv, dout.to_vector(), c, dx, dw, db);
+  CHECK(max_abs_diff(x.grad().to_vector(), dx) <= tol * (1 + max_abs(dx)));
+  CHECK(max_abs_diff(w.grad().to_vector(), dw) <= tol * (1 + max_abs(dw)));
+  if (with_bias) {
+    CHECK(max_abs_diff(b.grad().to_vector(), db) <= tol * (1 + max_abs(db)));
+  } else {
+    CHECK_FALSE(b.grad().defined());
+  }
+}
+
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("conv: hand-computed values") {
+  // x = 0..15 in a 4x4 image, w = ones 2x2: every output is the sum of its window.
+  Tensor x = arange(16, float64).reshape({1, 1, 4, 4});
+  Tensor w = ones({1, 1, 2, 2}, float64);
+  Tensor y = conv2d(x, w, tensor({0.5}, {1}, float64));
+  REQUIRE(y.shape() == Shape{1, 1, 3, 3});
+  // window at (0,0): 0+1+4+5 = 10; the sums step by 4 along a row and 16 down a column
+  CHECK(y.to_vector() ==
+        std::vector<double>{10.5, 14.5, 18.5, 26.5, 30.5, 34.5, 42.5, 46.5, 50.5});
+  // stride 2, padding 1: windows at rows/cols -1, 1, 3
+  Tensor z = conv2d(x, w, 2, 1);
+  REQUIRE(z.shape() == Shape{1, 1, 3, 3});
+  // (0,0): only x[0,0] = 0; (0,1): x[0,1]+x[0,2] = 3; (0,2): x[0,3] = 3
+  // (1,0): x[1,0]+x[2,0] = 12; (1,1): 5+6+9+10 = 30; (1,2): 7+11 = 18
+  // (2,0): x[3,0] = 12; (2,1): 13+14 = 27; (2,2): 15
+  CHECK(z.to_vector() == std::vector<double>{0, 3, 3, 12, 30, 18, 12, 27, 15});
+}
+
+TEST_CASE("conv: output size follows PyTorch's floor rule") {
+  CHECK(conv_output_size(28, 3, 1, 1) == 28);
+  CHECK(conv_output_size(7, 3, 2, 1) == 4);
+  CHECK(conv_output_size(6, 2, 3, 0) == 2);  // (6 - 2) / 3 + 1 = 2 (floor of 2.33)
+  CHECK(conv_output_size(5, 5, 1, 0) == 1);
+  Tensor y = conv2d(zeros({2, 3, 7, 6}), zeros({4, 3, 3, 2}), Size2{2, 3}, Size2{1, 0});
+  CHECK(y.shape() == Shape{2, 4, 4, 2});
+}
+
+TEST_CASE("conv: values and gradients match the naive loops") {
+  const std::vector<Cfg> cfgs = {
+      {2, 3, 7, 6, 4, 3, 2, {1, 1}, {0, 0}},  // non-square kernel
+      {2, 3, 7, 6, 4, 3, 3, {2, 2}, {1, 1}},  // stride 2, padding 1
+      {3, 2, 8, 9, 3, 2, 3, {2, 1}, {1, 2}},  // different strides / paddings per axis
+      {2, 4, 5, 5, 3, 1, 1, {1, 1}, {0, 0}},  // 1x1 (pointwise path)
+      {2, 4, 5, 5, 3, 1, 1, {2, 2}, {1, 1}},  // 1x1 with stride and padding
+      {2, 2, 5, 5, 3, 5, 5, {1, 1}, {0, 0}},  // kernel = image: 1x1 output
+      {1, 2, 4, 4, 2, 5, 4, {3, 1}, {2, 1}},  // kernel larger than the image, fits the padding
+      {3, 1, 9, 9, 2, 3, 3, {3, 3}, {0, 0}},  // stride = kernel
+  };
+  for (const Cfg& c : cfgs) {
+    check_against_naive(c, true, float64, 1);
+    check_against_naive(c, false, float64, 2);
+    check_against_naive(c, true, float32, 3);
+  }
+}
+
+TEST_CASE("conv: large batches (several images per GEMM, and one image per GEMM)") {
+  // Small images: many images share one GEMM, with a remainder chunk.
+  check_against_naive({40, 3, 32, 32, 4, 3, 3, {1, 1}, {1, 1}}, true, float32, 4);
+  check_against_naive({37, 2, 12, 12, 3, 3, 3, {2, 2}, {1, 1}}, true, float64, 5);
+  // A big im2col matrix per image: one image per GEMM.
+  check_against_naive({2, 64, 32, 32, 2, 3, 3, {1, 1}, {1, 1}}, true, float32, 6);
+  // Pointwise with a batch.
+  check_against_naive({9, 8, 6, 6, 5, 1, 1, {1, 1}, {0, 0}}, false, float64, 7);
+}
+
+TEST_CASE("conv: gradcheck in float64 for x, w and b") {
+  const std::vector<Cfg> cfgs = {
+      {2, 2, 5, 6, 3, 3, 2, {1, 1}, {1, 0}},
+      {2, 2, 7, 5, 2, 3, 3, {2, 1}, {1, 2}},
+      {3, 3, 4, 4, 2, 1, 1, {1, 1}, {0, 0}},
+  };
+  // conv is linear in each input, so central differences are exact for any step: a large step
+  // keeps the rounding noise of the finite differences far below the tolerance.
+  GradcheckOptions opts;
+  opts.eps = 1e-3;
+  for (const Cfg& c : cfgs) {
+    Generator gen(11);
+    Tensor x = randn({c.N, c.C, c.H, c.W}, gen, float64).requires_grad_();
+    Tensor w = randn({c.F, c.C, c.KH, c.KW}, gen, float64).requires_grad_();
+    Tensor b = randn({c.F}, gen, float64).requires_grad_();
+    auto r = gradcheck(
+        [c](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.stride, c.pad); },
+        {x, w, b}, opts);
+    INFO(r.report());
+    CHECK(r.passed);
+    auto r2 = gradcheck(
+        [c](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], c.stride, c.pad); },
+        {x, w}, opts);
+    INFO(r2.report());
+    CHECK(r2.passed);
+  }
+}
+
+TEST_CASE("conv: only the inputs that require grad get gradients") {
+  Generator gen(3);
+  Tensor x = randn({2, 2, 5, 5}, gen, float64);
+  Tensor w = randn({3, 2, 3, 3}, gen, float64).requires_grad_();
+  Tensor b = randn({3}, gen, float64);
+  conv2d(x, w, b, 1, 1).sum().backward();
+  CHECK(w.grad().defined());
+  CHECK_FALSE(x.grad().defined());
+  CHECK_FALSE(b.grad().defined());
+  // sum(conv) w.r.t. w[f, c, p, q] = sum over n and valid windows of x: check one entry by hand
+  // through the naive backward with dout = 1.
+  std::vector<double> dx, dw, db;
+  naive_conv_backward(x.to_vector(), w.to_vector(), std::vector<double>(2 * 3 * 25, 1.0),
+                      {2, 2, 5, 5, 3, 3, 3, {1, 1}, {1, 1}}, dx, dw, db);
+  CHECK(max_abs_diff(w.grad().to_vector(), dw) < 1e-12);
+}
+
+TEST_CASE("conv: forward mode is bilinear") {
+  Generator gen(5);
+  const Cfg c{2, 2, 5, 6, 3, 3, 2, {2, 1}, {1, 1}};
+  Tensor x = randn({c.N, c.C, c.H, c.W}, gen, float64);
+  Tensor w = randn({c.F, c.C, c.KH, c.KW}, gen, float64);
+  Tensor b = randn({c.F}, gen, float64);
+  Tensor tx = randn(x.shape(), gen, float64), tw = randn(w.shape(), gen, float64),
+         tb = randn(b.shape(), gen, float64);
+  auto f = [c](const std::vector<Tensor>& in) {
+    return conv2d(in[0], in[1], in[2], c.stride, c.pad);
+  };
+  auto [y, ty] = jvp(MultiFn(f), {x, w, b}, {tx, tw, tb});
+  // conv(x + h tx, w + h tw) - conv(x - h tx, w - h tw) = 2h (conv(tx, w) + conv(x, tw)) exactly
+  // for a bilinear map, so the central difference with h = 1 is the exact tangent.
+  Tensor ref = (f({x + tx, w + tw, b + tb}) - f({x - tx, w - tw, b - tb})) * 0.5;
+  CHECK(rel_error(ty, ref) < 1e-12);
+  // Only x carries a tangent: t_out = conv(t_x, w).
+  auto [y2, ty2] = jvp(MultiFn(f), {x, w, b}, {tx, Tensor(), Tensor()});
+  CHECK(rel_error(ty2, conv2d(tx, w, c.stride, c.pad)) < 1e-12);
+  CHECK(rel_error(y2, y) < 1e-15);
+}
+
+TEST_CASE("conv: double backward is a clear error") {
+  Generator gen(6);
+  Tensor x = randn({1, 1, 4, 4}, gen, float64).requires_grad_();
+  Tensor w = randn({1, 1, 2, 2}, gen, float64).requires_grad_();
+  Tensor y = conv2d(x, w);
+  auto gx = dagrad::grad({(y * y).sum()}, {x}, {}, BackwardOptions{.create_graph = true});
+  REQUIRE(gx[0].requires_grad());
+  std::string msg;
+  try {
+    gx[0].sum().backward();
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("double backward through 'conv2d'") != std::string::npos);
+}
+
+TEST_CASE("conv: errors name the op and the shapes") {
+  Tensor x = zeros({2, 3, 5, 5}), w = zeros({4, 3, 3, 3});
+  CHECK(error_of([&] { conv2d(zeros({3, 5, 5}), w); }) ==
+        "conv2d: input must be 4-D (N, C, H, W), got shape (3, 5, 5)");
+  CHECK(error_of([&] { conv2d(x, zeros({4, 3, 3})); }) ==
+        "conv2d: weight must be 4-D (F, C, KH, KW), got shape (4, 3, 3)");
+  CHECK(error_of([&] { conv2d(x, zeros({4, 2, 3, 3})); }) ==
+        "conv2d: input (2, 3, 5, 5) has 3 channels but weight (4, 2, 3, 3) expects 2");
+  CHECK(error_of([&] { conv2d(x, w, zeros({3})); }) ==
+        "conv2d: bias must have shape (4,) for weight (4, 3, 3, 3), got (3,)");
+  CHECK(error_of([&] { conv2d(x, w, 0, 1); }) == "conv2d: stride must be positive, got (0, 0)");
+  CHECK(error_of([&] { conv2d(x, w, Size2{1, -1}, 1); }) ==
+        "conv2d: stride must be positive, got (1, -1)");
+  CHECK(error_of([&] { conv2d(x, w, 1, Size2{0, -1}); }) ==
+        "conv2d: padding must be non-negative, got (0, -1)");
+  CHECK(error_of([&] { conv2d(zeros({1, 3, 2, 5}), w); }) ==
+        "conv2d: kernel 3x3 (weight (4, 3, 3, 3)) is larger than the padded input 2x5 (input "
+        "(1, 3, 2, 5), padding (0, 0))");
+  CHECK(error_of([&] { conv2d(zeros({1, 3, 1, 1}), w, 1, 1); }) == "(no error)");  // 3x3 fits
+  CHECK(error_of([&] { conv2d(x, zeros({4, 3, 3, 3}, float64)); }).find("conv2d: dtype mismatch") == 0);
+}

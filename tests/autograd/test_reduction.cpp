@@ -1,3 +1,330 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "autograd/autograd.h"
+
+using namespace dagrad;
+
+namespace {
+
+void check_values(const Tensor& t, const std::vector<double>& want, double eps = 1e-12) {
+  const std::vector<double> got = t.to_vector();
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i);
+    CHECK(got[i] == doctest::Approx(want[i]).epsilon(eps));
+  }
+}
+
+void check_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                     const std::vector<Tensor>& inputs) {
+  GradcheckResult r = gradcheck(f, inputs);
+  INFO(r.report());
+  CHECK(r.passed);
+}
+
+Tensor leaf(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  return randn(shape, gen, float64).requires_grad_();
+}
+
+BackwardOptions create_graph() {
+  BackwardOptions o;
+  o.create_graph = true;
+  return o;
+}
+
+// Hessian-vector product H v of the scalar f at x by double backward.
+Tensor hvp(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& v) {
+  Tensor gx = grad({f(x)}, {x}, {}, create_graph())[0];
+  REQUIRE(gx.requires_grad());
+  return grad({sum(gx * v)}, {x})[0];
+}
+
+// Sets a forward-mode tangent on a leaf (the dual part).
+Tensor dual(const Tensor& x, const Tensor& v) {
+  Tensor d = x.detach();
+  d.impl().tangent = v.impl_ptr();
+  return d;
+}
+
+// The directional derivative of sum(f(x) * w) along v, by reverse mode: for checking jvps.
+double reverse_directional(const std::function<Tensor(const Tensor&)>& f, const Tensor& x,
+                           const Tensor& v, const Tensor& w) {
+  Tensor xl = x.detach().requires_grad_();
+  Tensor gx = grad({sum(f(xl) * w)}, {xl})[0];
+  return sum(gx * v).item();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- max / min
+
+TEST_CASE("reduction: max/min values over all elements and along an axis") {
+  Tensor x = tensor({1, 5, 3, 4, 2, 6}, {2, 3}, float64);
+  CHECK(max(x).shape() == Shape{});
+  CHECK(max(x).item() == 6);
+  CHECK(min(x).item() == 1);
+  check_values(max(x, 0), {4, 5, 6});
+  check_values(max(x, 1), {5, 6});
+  check_values(min(x, -1), {1, 2});
+  check_values(min(x, 0), {1, 2, 3});
+  CHECK(max(x, 1).shape() == Shape{2});
+  CHECK(max(x, 1, true).shape() == Shape{2, 1});
+  CHECK(min(x, 0, true).shape() == Shape{1, 3});
+  // a 3-D middle axis
+  Tensor y = arange(24, float64).reshape({2, 3, 4});
+  check_values(max(y, 1), {8, 9, 10, 11, 20, 21, 22, 23});
+  check_values(min(y, 1, true), {0, 1, 2, 3, 12, 13, 14, 15});
+  CHECK(min(y, 1, true).shape() == Shape{2, 1, 4});
+  // float32 and a 0-d tensor
+  CHECK(max(tensor({-3, -7, -1}, {3}, float32)).item() == -1);
+  CHECK(max(scalar_tensor(2.5, float64)).item() == 2.5);
+}
+
+TEST_CASE("reduction: max/min propagate NaN") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor x = tensor({1, nan, 3, 4}, {2, 2}, float64);
+  CHECK(std::isnan(max(x).item()));
+  CHECK(std::isnan(max(x, 1).to_vector()[0]));
+  CHECK(max(x, 1).to_vector()[1] == 4);
+  CHECK(std::isnan(min(x, 0).to_vector()[1]));
+}
+
+TEST_CASE("reduction: max/min gradient is shared equally among ties (torch.amax)") {
+  Tensor x = tensor({1, 3, 3, 2, 2, 0}, {2, 3}, float64).requires_grad_();
+  max(x, 1).sum().backward();
+  check_values(x.grad(), {0, 0.5, 0.5, 0.5, 0.5, 0});
+  x.zero_grad();
+  min(x, 1).sum().backward();
+  check_values(x.grad(), {1, 0, 0, 0, 0, 1});
+  Tensor z = tensor({3, 1, 3}, {3}, float64).requires_grad_();
+  max(z).backward();
+  check_values(z.grad(), {0.5, 0, 0.5});
+  // all equal: a third each, times the upstream gradient
+  Tensor w = tensor({2, 2, 2}, {3}, float64).requires_grad_();
+  (min(w) * 6.0).backward();
+  check_values(w.grad(), {2, 2, 2});
+}
+
+TEST_CASE("reduction: max/min gradcheck over several axes and keepdim") {
+  Tensor x = leaf({2, 3, 4}, 11);
+  check_gradcheck([](const std::vector<Tensor>& in) { return max(in[0]); }, {x});
+  check_gradcheck([](const std::vector<Tensor>& in) { return min(in[0]); }, {x});
+  for (int64_t axis : {0, 1, 2, -1}) {
+    for (bool keepdim : {false, true}) {
+      INFO("axis " << axis << " keepdim " << keepdim);
+      check_gradcheck([=](const std::vector<Tensor>& in) { return max(in[0], axis, keepdim); },
+                      {x});
+      check_gradcheck([=](const std::vector<Tensor>& in) { return min(in[0], axis, keepdim); },
+                      {x});
+    }
+  }
+}
+
+TEST_CASE("reduction: max double backward: the gradient of the gradient flows to g") {
+  // f = max(x, 1) . (a x) summed: d/dx [sum(g * onehot)] where g depends on x
+  Tensor x = tensor({1, 4, 2, 7, 3, 5}, {2, 3}, float64).requires_grad_();
+  Tensor m = max(x, 1);
+  Tensor gx = grad({sum(m * m)}, {x}, {}, create_graph())[0];  // 2 m onehot
+  check_values(gx, {0, 8, 0, 14, 0, 0});
+  Tensor gg = grad({sum(gx)}, {x})[0];  // d/dx 2 max = 2 onehot
+  check_values(gg, {0, 2, 0, 2, 0, 0});
+}
+
+TEST_CASE("reduction: max/min forward mode") {
+  Tensor x = tensor({1, 3, 3, 2, 5, 0}, {2, 3}, float64);
+  Tensor v = tensor({0.5, -1, 2, 3, 0.25, 7}, {2, 3}, float64);
+  Tensor y = max(dual(x, v), 1, true);
+  REQUIRE(y.tangent().defined());
+  check_values(y.tangent(), {0.5, 0.25});  // ties share: (-1 + 2)/2
+  Tensor z = min(dual(x, v));
+  check_values(z.tangent(), {7});
+}
+
+TEST_CASE("reduction: max/min errors") {
+  CHECK_THROWS_WITH_AS(max(zeros({0, 3}, float64)), doctest::Contains("max: cannot reduce"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(min(zeros({2, 0}, float64), 1), doctest::Contains("min: cannot reduce"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(max(zeros({2, 3}), 2), doctest::Contains("max: axis 2"), std::out_of_range);
+}
+
+// ---------------------------------------------------------------- argmax / argmin
+
+TEST_CASE("reduction: argmax/argmin pick the first occurrence and do not record") {
+  Tensor x = tensor({1, 3, 3, 2, 2, 0}, {2, 3}, float64).requires_grad_();
+  Tensor a = argmax(x, 1);
+  check_values(a, {1, 0});
+  CHECK(a.shape() == Shape{2});
+  CHECK_FALSE(a.requires_grad());
+  CHECK(a.dtype() == float64);
+  check_values(argmin(x, 0), {0, 1, 1});
+  check_values(argmin(x, -1), {0, 2});
+  CHECK(argmax(x, 0, true).shape() == Shape{1, 3});
+  check_values(argmax(x, 0, true), {1, 0, 0});
+  Tensor y = arange(24, float32).reshape({2, 3, 4});
+  check_values(argmax(y, 1), {2, 2, 2, 2, 2, 2, 2, 2});
+  check_values(argmin(y, 2), {0, 0, 0, 0, 0, 0});
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  check_values(argmax(tensor({1, nan, 5}, {3}, float64), 0), {1});  // NaN is the max (PyTorch)
+  CHECK_THROWS_WITH_AS(argmax(zeros({2, 0}), 1), doctest::Contains("argmax: cannot reduce"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(argmin(zeros({2, 3}), -3), doctest::Contains("argmin: axis -3"),
+                       std::out_of_range);
+}
+
+// ---------------------------------------------------------------- var
+
+TEST_CASE("reduction: var values (unbiased and biased, axes, keepdim)") {
+  Tensor x = tensor({1, 2, 3, 4}, {4}, float64);
+  CHECK(var(x).item() == doctest::Approx(5.0 / 3.0));
+  CHECK(var(x, false).item() == doctest::Approx(1.25));
+  Tensor m = tensor({1, 2, 3, 4, 5, 7}, {3, 2}, float64);
+  check_values(var(m, 0), {4.0, 19.0 / 3.0});
+  check_values(var(m, 1, false, false), {0.25, 0.25, 1.0});
+  CHECK(var(m, 1, true).shape() == Shape{3, 1});
+  Tensor c = tensor({1, 2, 3, 4, 5, 7, 0, -1}, {2, 2, 2}, float64);
+  check_values(var(c, std::vector<int64_t>{0, 2}), {91.0 / 12.0, 17.0 / 3.0});
+  CHECK(var(c, std::vector<int64_t>{0, 2}, true).shape() == Shape{1, 2, 1});
+  // no catastrophic cancellation around a large offset (float32)
+  Tensor big = tensor({10000.5, 10001.5, 10002.5, 10003.5}, {4}, float32);
+  CHECK(var(big).item() == doctest::Approx(5.0 / 3.0).epsilon(1e-6));
+  // one element, unbiased: 0/0 = NaN as PyTorch
+  CHECK(std::isnan(var(tensor({1}, {1}, float64)).item()));
+  CHECK(var(tensor({1}, {1}, float64), false).item() == 0);
+  CHECK_THROWS_WITH_AS(var(zeros({0}, float64)), doctest::Contains("var: cannot reduce"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("reduction: var gradcheck, double backward and forward mode") {
+  Tensor x = leaf({3, 4, 2}, 5);
+  check_gradcheck([](const std::vector<Tensor>& in) { return var(in[0]); }, {x});
+  check_gradcheck([](const std::vector<Tensor>& in) { return var(in[0], false); }, {x});
+  for (int64_t axis : {0, 1, -1})
+    for (bool keepdim : {false, true})
+      for (bool unbiased : {false, true}) {
+        INFO("axis " << axis << " keepdim " << keepdim << " unbiased " << unbiased);
+        check_gradcheck(
+            [=](const std::vector<Tensor>& in) { return var(in[0], axis, keepdim, unbiased); },
+            {x});
+      }
+  check_gradcheck(
+      [](const std::vector<Tensor>& in) { return var(in[0], std::vector<int64_t>{0, 2}, true); },
+      {x});
+
+  // Hessian of unbiased var over n elements: 2/(n-1) (I - 11^T/n), so H v = 2/(n-1) (v - mean v)
+  Tensor y = leaf({5}, 6);
+  Tensor v = tensor({1, -2, 0.5, 3, 0.25}, {5}, float64);
+  Tensor hv = hvp([](const Tensor& t) { return var(t); }, y, v);
+  const double vm = (1 - 2 + 0.5 + 3 + 0.25) / 5;
+  std::vector<double> want;
+  for (double e : v.to_vector()) want.push_back(2.0 / 4.0 * (e - vm));
+  check_values(hv, want, 1e-10);
+
+  // forward mode against reverse mode
+  Tensor w = leaf({3, 2}, 8).detach();
+  Tensor t = leaf({3, 4, 2}, 9).detach();
+  auto f = [](const Tensor& a) { return var(a, 1, false, true); };
+  Tensor out = f(dual(x.detach(), t));
+  REQUIRE(out.tangent().defined());
+  CHECK(sum(out.tangent() * w).item() ==
+        doctest::Approx(reverse_directional(f, x, t, w)).epsilon(1e-10));
+}
+
+// ---------------------------------------------------------------- logsumexp
+
+TEST_CASE("reduction: logsumexp values are stable") {
+  CHECK(logsumexp(tensor({1, 2, 3}, {3}, float64)).item() == doctest::Approx(3.4076059644443806));
+  Tensor big = tensor({1000, 1000, -1000, 1000}, {2, 2}, float64);
+  check_values(logsumexp(big, 1), {1000 + std::log(2.0), 1000});
+  check_values(logsumexp(big, 0, true), {1000, 1000 + std::log(2.0)});
+  CHECK(logsumexp(big, 0, true).shape() == Shape{1, 2});
+  Tensor f32 = tensor({1000, 1001}, {2}, float32);
+  CHECK(logsumexp(f32).item() == doctest::Approx(1001 + std::log1p(std::exp(-1.0))));
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(logsumexp(tensor({-inf, -inf}, {2}, float64)).item() == -inf);
+  CHECK(logsumexp(tensor({inf, 1}, {2}, float64)).item() == inf);
+  Tensor y = arange(24, float64).reshape({2, 3, 4});
+  Tensor l = logsumexp(y, 1);
+  CHECK(l.shape() == Shape{2, 4});
+  CHECK(l.to_vector()[0] == doctest::Approx(std::log(std::exp(0.) + std::exp(4.) + std::exp(8.))));
+}
+
+TEST_CASE("reduction: logsumexp gradcheck over several axes and keepdim") {
+  Tensor x = leaf({2, 3, 4}, 21);
+  check_gradcheck([](const std::vector<Tensor>& in) { return logsumexp(in[0]); }, {x});
+  for (int64_t axis : {0, 1, 2, -2})
+    for (bool keepdim : {false, true}) {
+      INFO("axis " << axis << " keepdim " << keepdim);
+      check_gradcheck(
+          [=](const std::vector<Tensor>& in) { return logsumexp(in[0], axis, keepdim); }, {x});
+    }
+}
+
+TEST_CASE("reduction: logsumexp gradient is softmax, Hessian diag(p) - p p^T") {
+  Tensor x = tensor({0.5, -1, 2, 0.1}, {4}, float64).requires_grad_();
+  std::vector<double> p;
+  double z = 0;
+  for (double e : x.to_vector()) z += std::exp(e);
+  for (double e : x.to_vector()) p.push_back(std::exp(e) / z);
+  Tensor g = grad({logsumexp(x)}, {x})[0];
+  check_values(g, p);
+  Tensor v = tensor({1, 2, -1, 0.5}, {4}, float64);
+  Tensor hv = hvp([](const Tensor& t) { return logsumexp(t); }, x, v);
+  double pv = 0;
+  for (int i = 0; i < 4; ++i) pv += p[i] * v.to_vector()[i];
+  std::vector<double> want;
+  for (int i = 0; i < 4; ++i) want.push_back(p[i] * v.to_vector()[i] - p[i] * pv);
+  check_values(hv, want, 1e-10);
+
+  // along an axis of a 2-D tensor, with a non-trivial upstream weighting
+  Tensor m = leaf({3, 4}, 4);
+  Tensor w = tensor({1, -2, 0.5}, {3}, float64);
+  Tensor u = leaf({3, 4}, 7).detach();
+  Tensor hm = hvp([&](const Tensor& t) { return sum(logsumexp(t, 1) * w); }, m, u);
+  const std::vector<double> mv = m.to_vector(), uv = u.to_vector(), wv = w.to_vector();
+  std::vector<double> want2;
+  for (int r = 0; r < 3; ++r) {
+    double zr = 0, pu = 0;
+    for (int c = 0; c < 4; ++c) zr += std::exp(mv[r * 4 + c]);
+    for (int c = 0; c < 4; ++c) pu += std::exp(mv[r * 4 + c]) / zr * uv[r * 4 + c];
+    for (int c = 0; c < 4; ++c) {
+      const double pc = std::exp(mv[r * 4 + c]) / zr;
+      want2.push_back(wv[r] * (pc * uv[r * 4 + c] - pc * pu));
+    }
+  }
+  check_values(hm, want2, 1e-10);
+}
+
+TEST_CASE("reduction: logsumexp forward mode matches reverse mode") {
+  Tensor x = leaf({3, 4}, 30).detach();
+  Tensor t = leaf({3, 4}, 31).detach();
+  Tensor w = leaf({3, 1}, 32).detach();
+  auto f = [](const Tensor& a) { return logsumexp(a, 1, true); };
+  Tensor out = f(dual(x, t));
+  REQUIRE(out.tangent().defined());
+  CHECK(sum(out.tangent() * w).item() ==
+        doctest::Approx(reverse_directional(f, x, t, w)).epsilon(1e-10));
+  Tensor all = logsumexp(dual(x, t));
+  CHECK(all.tangent().item() ==
+        doctest::Approx(reverse_directional([](const Tensor& a) { return logsumexp(a); }, x, t,
+                                            scalar_tensor(1.0, float64)))
+            .epsilon(1e-10));
+}
+
+// ---------------------------------------------------------------- sum / mean (existing)
+
+TEST_CASE("reduction: sum and mean on a 0-d tensor and over axes") {
+  Tensor s = scalar_tensor(3.0, float64);
+  CHECK(sum(s, 0).item() == 3.0);
+  CHECK(sum(s, 0).shape() == Shape{});
+  Tensor x = arange(6, float64).reshape({2, 3});
+  check_values(sum(x, 0), {3, 5, 7});
+  check_values(mean(x, 1, true), {1, 4});
+  check_gradcheck([](const std::vector<Tensor>& in) { return mean(in[0], 0); }, {leaf({2, 3}, 1)});
+}

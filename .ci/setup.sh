@@ -1,0 +1,24 @@
+# Sourced by tests/run.sh and examples/train_fashion_mnist.sh: installs what dagrad needs from
+# Debian's archive (only when something is missing, so a second run is quick), then builds.
+# Usage: source .ci/setup.sh [extra-debian-packages...]
+set -euo pipefail
+DAGRAD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DAGRAD_BUILD="${DAGRAD_BUILD:-$DAGRAD_ROOT/build}"
+dagrad_packages=(g++ meson ninja-build pkg-config libopenblas-dev libfmt-dev doctest-dev
+                 zlib1g-dev dataset-fashion-mnist "$@")
+missing=()
+for p in "${dagrad_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ! -f "$DAGRAD_BUILD/build.ninja" ]; then
+  meson setup "$DAGRAD_BUILD" "$DAGRAD_ROOT" --buildtype=release >/dev/null
+fi
+echo "== building ($DAGRAD_BUILD)"
+ninja -C "$DAGRAD_BUILD" >/dev/null

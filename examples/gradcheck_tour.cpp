@@ -1,0 +1,448 @@
+// A gradient-check tour: every differentiable op in autograd/ops, checked in float64 on small
+// random inputs — the gradient from the tape against central differences, the way a course
+// notebook checks each layer it writes by hand. One line per op: the inputs checked, the
+// largest relative error max |a-b| / max(1e-8, |a|+|b|) over all their elements, ok/FAILED.
+// A correct op agrees to about 1e-8 or better; the pass mark is rtol 1e-7 (or abs 1e-9).
+//
+// Usage: gradcheck-tour [--verbose] [--eps H] [name-filter]
+//   --verbose      also print the per-input report of each check
+//   --eps H        the finite-difference step (default 1e-5, the course's)
+//   name-filter    run only the checks whose name contains this text
+// Exit status 1 when any check fails or throws.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/autograd.h"
+#include "autograd/ops/conv.h"
+#include "autograd/ops/dropout.h"
+#include "autograd/ops/linalg.h"
+#include "autograd/ops/loss.h"
+#include "autograd/ops/norm.h"
+#include "autograd/ops/pool.h"
+#include "autograd/ops/softmax.h"
+
+using namespace dagrad;
+
+namespace {
+
+using Inputs = std::vector<Tensor>;
+using Fn = std::function<Tensor(const Inputs&)>;
+
+// What one check runs: the inputs (those that require grad are checked) and the function.
+struct Case {
+  Inputs inputs;
+  Fn f;
+};
+
+struct Check {
+  const char* family;
+  const char* name;
+  std::function<Case(Generator&)> build;
+};
+
+// ---- random inputs (float64, requires grad unless they are labels, indices or masks)
+Tensor param(Tensor t) { return t.requires_grad_(); }
+Tensor rn(Generator& g, const Shape& s) { return param(randn(s, g, float64)); }
+// Values in [lo, hi): for log, sqrt and friends.
+Tensor un(Generator& g, const Shape& s, double lo, double hi) {
+  return param(uniform(s, lo, hi, g, float64));
+}
+// Normal values pushed at least 0.1 away from 0: for ops with a kink at 0 (relu, abs, ...).
+Tensor away(Generator& g, const Shape& s) {
+  Tensor t = randn(s, g, float64);
+  double* p = t.data<double>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] += p[i] >= 0 ? 0.1 : -0.1;
+  return param(t);
+}
+Tensor labels(Generator& g, int64_t n, int64_t classes) {
+  return randint(0, classes, {n}, g, float64);
+}
+
+std::vector<Check> all_checks() {
+  std::vector<Check> c;
+  auto add = [&c](const char* family, const char* name, std::function<Case(Generator&)> b) {
+    c.push_back({family, name, std::move(b)});
+  };
+
+  // ------------------------------------------------------------ elementwise
+  add("elementwise", "add", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3}), rn(g, {2, 3})}, [](const Inputs& in) { return in[0] + in[1]; }};
+  });
+  add("elementwise", "add (broadcast)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3}), rn(g, {3})}, [](const Inputs& in) { return in[0] + in[1]; }};
+  });
+  add("elementwise", "sub (broadcast)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 1, 3}), rn(g, {4, 1})}, [](const Inputs& in) { return in[0] - in[1]; }};
+  });
+  add("elementwise", "mul (broadcast)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {3, 1})}, [](const Inputs& in) { return in[0] * in[1]; }};
+  });
+  add("elementwise", "div (broadcast)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3}), un(g, {3}, 0.5, 2.0)}, [](const Inputs& in) { return in[0] / in[1]; }};
+  });
+  add("elementwise", "scalar + - * /", [](Generator& g) -> Case {
+    return {{rn(g, {5})}, [](const Inputs& in) { return (in[0] + 1.5) * 3.0 - 2.0 / 4.0 + in[0] / 7.0; }};
+  });
+  add("elementwise", "rsub, rdiv, neg", [](Generator& g) -> Case {
+    return {{un(g, {5}, 0.5, 2.0)}, [](const Inputs& in) { return (2.0 - in[0]) + 3.0 / in[0] - in[0]; }};
+  });
+  add("elementwise", "pow (scalar exponent)", [](Generator& g) -> Case {
+    return {{un(g, {6}, 0.5, 2.0)}, [](const Inputs& in) { return pow(in[0], 2.5); }};
+  });
+  add("elementwise", "pow (tensor exponent)", [](Generator& g) -> Case {
+    return {{un(g, {2, 3}, 0.5, 2.0), rn(g, {3})}, [](const Inputs& in) { return pow(in[0], in[1]); }};
+  });
+  add("elementwise", "square", [](Generator& g) -> Case {
+    return {{rn(g, {6})}, [](const Inputs& in) { return square(in[0]); }};
+  });
+  add("elementwise", "maximum (broadcast)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {4})}, [](const Inputs& in) { return maximum(in[0], in[1]); }};
+  });
+  add("elementwise", "minimum", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {3, 4})}, [](const Inputs& in) { return minimum(in[0], in[1]); }};
+  });
+  add("elementwise", "clamp", [](Generator& g) -> Case {
+    return {{rn(g, {8})}, [](const Inputs& in) { return clamp(in[0], -0.5, 0.5); }};
+  });
+  add("elementwise", "where", [](Generator& g) -> Case {
+    Tensor cond = randint(0, 2, {3, 4}, g, float64);
+    return {{rn(g, {3, 4}), rn(g, {4})},
+            [cond](const Inputs& in) { return where(cond, in[0], in[1]); }};
+  });
+  add("elementwise", "masked_fill", [](Generator& g) -> Case {
+    Tensor mask = randint(0, 2, {3, 4}, g, float64);
+    return {{rn(g, {3, 4})}, [mask](const Inputs& in) { return masked_fill(in[0], mask, -1.0); }};
+  });
+
+  // ------------------------------------------------------------ unary
+  add("unary", "exp", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return exp(in[0]); }};
+  });
+  add("unary", "log", [](Generator& g) -> Case {
+    return {{un(g, {2, 3}, 0.5, 3.0)}, [](const Inputs& in) { return log(in[0]); }};
+  });
+  add("unary", "log1p", [](Generator& g) -> Case {
+    return {{un(g, {2, 3}, -0.5, 2.0)}, [](const Inputs& in) { return log1p(in[0]); }};
+  });
+  add("unary", "sqrt", [](Generator& g) -> Case {
+    return {{un(g, {2, 3}, 0.5, 3.0)}, [](const Inputs& in) { return sqrt(in[0]); }};
+  });
+  add("unary", "abs", [](Generator& g) -> Case {
+    return {{away(g, {2, 3})}, [](const Inputs& in) { return abs(in[0]); }};
+  });
+  add("unary", "sin", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return sin(in[0]); }};
+  });
+  add("unary", "cos", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return cos(in[0]); }};
+  });
+  add("unary", "tanh", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return tanh(in[0]); }};
+  });
+  add("unary", "sigmoid", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return sigmoid(in[0]); }};
+  });
+  add("unary", "relu", [](Generator& g) -> Case {
+    return {{away(g, {3, 4})}, [](const Inputs& in) { return relu(in[0]); }};
+  });
+  add("unary", "leaky_relu", [](Generator& g) -> Case {
+    return {{away(g, {3, 4})}, [](const Inputs& in) { return leaky_relu(in[0], 0.1); }};
+  });
+  add("unary", "softplus", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return softplus(in[0]); }};
+  });
+
+  // ------------------------------------------------------------ reductions
+  add("reduction", "sum (all)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 4})}, [](const Inputs& in) { return sum(in[0]); }};
+  });
+  add("reduction", "sum (axis 1, keepdim)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 4})}, [](const Inputs& in) { return sum(in[0], 1, true); }};
+  });
+  add("reduction", "sum (axes 0, 2)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 4})}, [](const Inputs& in) { return sum(in[0], std::vector<int64_t>{0, 2}); }};
+  });
+  add("reduction", "mean (all)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return mean(in[0]); }};
+  });
+  add("reduction", "mean (axis -1)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return mean(in[0], -1); }};
+  });
+  add("reduction", "max (all)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return max(in[0]); }};
+  });
+  add("reduction", "max (axis 0)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return max(in[0], 0); }};
+  });
+  add("reduction", "min (all)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return min(in[0]); }};
+  });
+  add("reduction", "min (axis 1, keepdim)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return min(in[0], 1, true); }};
+  });
+  add("reduction", "var (all, unbiased)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return var(in[0]); }};
+  });
+  add("reduction", "var (axis 1, biased)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return var(in[0], 1, false, false); }};
+  });
+  add("reduction", "logsumexp (axis 1)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return logsumexp(in[0], 1); }};
+  });
+  add("reduction", "logsumexp (all)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return logsumexp(in[0]); }};
+  });
+
+  // ------------------------------------------------------------ softmax
+  add("softmax", "softmax (axis -1)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 5})}, [](const Inputs& in) { return softmax(in[0], -1); }};
+  });
+  add("softmax", "softmax (axis 0)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 5})}, [](const Inputs& in) { return softmax(in[0], 0); }};
+  });
+  add("softmax", "log_softmax", [](Generator& g) -> Case {
+    return {{rn(g, {3, 5})}, [](const Inputs& in) { return log_softmax(in[0], 1); }};
+  });
+
+  // ------------------------------------------------------------ losses
+  add("loss", "cross_entropy (mean)", [](Generator& g) -> Case {
+    Tensor y = labels(g, 4, 5);
+    return {{rn(g, {4, 5})}, [y](const Inputs& in) { return cross_entropy(in[0], y); }};
+  });
+  add("loss", "cross_entropy (none)", [](Generator& g) -> Case {
+    Tensor y = labels(g, 4, 5);
+    return {{rn(g, {4, 5})},
+            [y](const Inputs& in) { return cross_entropy(in[0], y, Reduction::none); }};
+  });
+  add("loss", "svm_loss (mean)", [](Generator& g) -> Case {
+    Tensor y = labels(g, 4, 5);
+    return {{rn(g, {4, 5})}, [y](const Inputs& in) { return svm_loss(in[0], y); }};
+  });
+  add("loss", "svm_loss (sum)", [](Generator& g) -> Case {
+    Tensor y = labels(g, 4, 5);
+    return {{rn(g, {4, 5})},
+            [y](const Inputs& in) { return svm_loss(in[0], y, 1.0, Reduction::sum); }};
+  });
+  add("loss", "binary_logistic_loss", [](Generator& g) -> Case {
+    Tensor y = labels(g, 6, 2);
+    return {{rn(g, {6})}, [y](const Inputs& in) { return binary_logistic_loss(in[0], y); }};
+  });
+  add("loss", "binary_hinge_loss", [](Generator& g) -> Case {
+    Tensor y = labels(g, 6, 2);
+    return {{rn(g, {6})}, [y](const Inputs& in) { return binary_hinge_loss(in[0], y); }};
+  });
+  add("loss", "mse_loss", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {3, 4})}, [](const Inputs& in) { return mse_loss(in[0], in[1]); }};
+  });
+
+  // ------------------------------------------------------------ shape ops
+  add("shape", "reshape", [](Generator& g) -> Case {
+    return {{rn(g, {2, 6})}, [](const Inputs& in) { return reshape(in[0], {3, -1}) * 1.5; }};
+  });
+  add("shape", "flatten", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 2})}, [](const Inputs& in) { return flatten(in[0], 1) * 1.5; }};
+  });
+  add("shape", "squeeze / unsqueeze", [](Generator& g) -> Case {
+    return {{rn(g, {3, 1})},
+            [](const Inputs& in) { return unsqueeze(squeeze(in[0], 1), 0) * 2.0; }};
+  });
+  add("shape", "transpose", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 4})}, [](const Inputs& in) { return transpose(in[0], 0, 2); }};
+  });
+  add("shape", "permute", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 4})}, [](const Inputs& in) { return permute(in[0], {1, 2, 0}); }};
+  });
+  add("shape", "broadcast_to", [](Generator& g) -> Case {
+    return {{rn(g, {3, 1})}, [](const Inputs& in) { return broadcast_to(in[0], {2, 3, 4}); }};
+  });
+  add("shape", "slice (step 2)", [](Generator& g) -> Case {
+    return {{rn(g, {4, 7})}, [](const Inputs& in) { return slice(in[0], 1, 1, 7, 2); }};
+  });
+  add("shape", "index_select (repeats)", [](Generator& g) -> Case {
+    return {{rn(g, {4, 3})},
+            [](const Inputs& in) { return index_select(in[0], 0, std::vector<int64_t>{2, 0, 2}); }};
+  });
+  add("shape", "gather (axis 1)", [](Generator& g) -> Case {
+    Tensor idx = tensor({0, 2, 2, 1, 1, 0}, {3, 2}, float64);
+    return {{rn(g, {3, 4})}, [idx](const Inputs& in) { return gather(in[0], 1, idx); }};
+  });
+  add("shape", "concat", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3}), rn(g, {2, 2})}, [](const Inputs& in) { return concat({in[0], in[1]}, 1); }};
+  });
+  add("shape", "stack", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3}), rn(g, {2, 3})}, [](const Inputs& in) { return stack({in[0], in[1]}, 1); }};
+  });
+  add("shape", "pad", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return pad(in[0], {{1, 0}, {2, 1}}, 0.5); }};
+  });
+  add("shape", "clone", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return in[0].clone() * 2.0; }};
+  });
+
+  // ------------------------------------------------------------ matrix products
+  add("linalg", "matmul (2-D)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {4, 2})}, [](const Inputs& in) { return matmul(in[0], in[1]); }};
+  });
+  add("linalg", "matmul (batched, broadcast)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 4}), rn(g, {4, 5})}, [](const Inputs& in) { return matmul(in[0], in[1]); }};
+  });
+  add("linalg", "matmul (1-D @ 2-D)", [](Generator& g) -> Case {
+    return {{rn(g, {4}), rn(g, {4, 3})}, [](const Inputs& in) { return matmul(in[0], in[1]); }};
+  });
+  add("linalg", "matmul (transposed flags)", [](Generator& g) -> Case {
+    return {{rn(g, {4, 3}), rn(g, {2, 4})},
+            [](const Inputs& in) { return matmul(in[0], in[1], true, true); }};
+  });
+  add("linalg", "affine", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {4, 5}), rn(g, {5})},
+            [](const Inputs& in) { return affine(in[0], in[1], in[2]); }};
+  });
+  add("linalg", "dot", [](Generator& g) -> Case {
+    return {{rn(g, {5}), rn(g, {5})}, [](const Inputs& in) { return dot(in[0], in[1]); }};
+  });
+  add("linalg", "outer", [](Generator& g) -> Case {
+    return {{rn(g, {3}), rn(g, {4})}, [](const Inputs& in) { return outer(in[0], in[1]); }};
+  });
+
+  // ------------------------------------------------------------ convolution and pooling
+  add("conv", "conv2d (stride 1, pad 1)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 5, 5}), rn(g, {4, 3, 3, 3}), rn(g, {4})},
+            [](const Inputs& in) { return conv2d(in[0], in[1], in[2], 1, 1); }};
+  });
+  add("conv", "conv2d (stride 2, no bias)", [](Generator& g) -> Case {
+    return {{rn(g, {1, 2, 6, 5}), rn(g, {3, 2, 2, 3})},
+            [](const Inputs& in) { return conv2d(in[0], in[1], {2, 1}, {0, 1}); }};
+  });
+  add("pool", "max_pool2d (2x2)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 2, 4, 4})}, [](const Inputs& in) { return max_pool2d(in[0], 2); }};
+  });
+  add("pool", "max_pool2d (3x3, stride 2, pad 1)", [](Generator& g) -> Case {
+    return {{rn(g, {1, 2, 5, 5})}, [](const Inputs& in) { return max_pool2d(in[0], 3, 2, 1); }};
+  });
+  add("pool", "avg_pool2d (2x2)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 2, 4, 4})}, [](const Inputs& in) { return avg_pool2d(in[0], 2); }};
+  });
+  add("pool", "avg_pool2d (3x3, stride 2, pad 1)", [](Generator& g) -> Case {
+    return {{rn(g, {1, 2, 5, 5})}, [](const Inputs& in) { return avg_pool2d(in[0], 3, 2, 1); }};
+  });
+
+  // ------------------------------------------------------------ normalization, dropout
+  add("norm", "batch_norm (train, N x D)", [](Generator& g) -> Case {
+    return {{rn(g, {5, 3}), un(g, {3}, 0.5, 1.5), rn(g, {3})},
+            [](const Inputs& in) {
+              return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true);
+            }};
+  });
+  add("norm", "batch_norm (train, spatial)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 2, 2}), un(g, {3}, 0.5, 1.5), rn(g, {3})},
+            [](const Inputs& in) {
+              return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true);
+            }};
+  });
+  add("norm", "batch_norm (eval)", [](Generator& g) -> Case {
+    Tensor rm = randn({3}, g, float64), rv = uniform({3}, 0.5, 2.0, g, float64);
+    return {{rn(g, {4, 3}), un(g, {3}, 0.5, 1.5), rn(g, {3})},
+            [rm, rv](const Inputs& in) { return batch_norm(in[0], in[1], in[2], rm, rv, false); }};
+  });
+  add("norm", "layer_norm", [](Generator& g) -> Case {
+    return {{rn(g, {3, 5}), un(g, {5}, 0.5, 1.5), rn(g, {5})},
+            [](const Inputs& in) { return layer_norm(in[0], in[1], in[2]); }};
+  });
+  add("dropout", "dropout (p = 0.3, fixed mask)", [](Generator& g) -> Case {
+    const uint64_t seed = g.next_u64();
+    return {{rn(g, {4, 5})}, [seed](const Inputs& in) {
+              Generator mask_gen(seed);  // the same mask on every evaluation
+              return dropout(in[0], 0.3, true, mask_gen);
+            }};
+  });
+
+  // ------------------------------------------------------------ a composite: a tiny net
+  add("composite", "affine-relu-affine-softmax loss", [](Generator& g) -> Case {
+    Tensor y = labels(g, 4, 3);
+    return {{rn(g, {4, 5}), rn(g, {5, 6}), rn(g, {6}), rn(g, {6, 3}), rn(g, {3})},
+            [y](const Inputs& in) {
+              Tensor h = relu(affine(in[0], in[1], in[2]));
+              return cross_entropy(affine(h, in[3], in[4]), y) + 0.05 * sum(square(in[1]));
+            }};
+  });
+  return c;
+}
+
+std::string shapes_of(const Inputs& in) {
+  std::string s;
+  for (const Tensor& t : in) {
+    if (!t.requires_grad()) continue;
+    s += (s.empty() ? "" : ", ") + to_string(t.shape());
+  }
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool verbose = false;
+  double eps = 1e-5;
+  std::string filter;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--verbose") == 0 || std::strcmp(argv[i], "-v") == 0) {
+      verbose = true;
+    } else if (std::strcmp(argv[i], "--eps") == 0 && i + 1 < argc) {
+      eps = std::atof(argv[++i]);
+      if (!(eps > 0)) {
+        fmt::print(stderr, "--eps wants a positive step, got '{}'\n", argv[i]);
+        return 2;
+      }
+    } else {
+      filter = argv[i];
+    }
+  }
+
+  fmt::print("Gradient check tour: analytic (tape) vs numerical (central differences, h = {:g})\n",
+             eps);
+  fmt::print("float64; relative error = max |a-b| / max(1e-8, |a|+|b|); pass: <= 1e-7\n");
+  fmt::print("(an element also passes with an absolute error <= 1e-9, for gradients near 0)\n");
+
+  // The course's step h = 1e-5: central differences are exact up to O(h^2) ~ 1e-10, and the
+  // rounding error of f (about 1e-16 |f| / h) stays small even for ops that sum hundreds of
+  // terms (a conv2d checked with h = 1e-6 shows ~2e-7 of pure rounding noise).
+  GradcheckOptions opts;
+  opts.eps = eps;
+  const std::vector<Check> checks = all_checks();
+  int run = 0, failed = 0, errors = 0;
+  const char* family = "";
+  for (std::size_t k = 0; k < checks.size(); ++k) {
+    const Check& ch = checks[k];
+    if (!filter.empty() && std::string(ch.name).find(filter) == std::string::npos &&
+        std::string(ch.family).find(filter) == std::string::npos)
+      continue;
+    if (std::strcmp(family, ch.family) != 0) {
+      family = ch.family;
+      fmt::print("\n{}\n", family);
+    }
+    ++run;
+    Generator gen(1000 + k);
+    try {
+      const Case cs = ch.build(gen);
+      const GradcheckResult r = gradcheck(cs.f, cs.inputs, opts);
+      double worst = 0;
+      for (const auto& in : r.inputs) worst = std::max(worst, in.max_rel_error);
+      fmt::print("  {:<36} {:<40} {:>9.2e}  {}\n", ch.name, shapes_of(cs.inputs), worst,
+                 r.passed ? "ok" : "FAILED");
+      if (verbose || !r.passed) fmt::print("{}", r.report());
+      if (!r.passed) ++failed;
+    } catch (const std::exception& e) {
+      ++errors;
+      fmt::print("  {:<36} ERROR: {}\n", ch.name, e.what());
+    }
+  }
+  fmt::print("\nNot checked (not differentiable): sign, argmax/argmin, comparisons.\n");
+  fmt::print("{} checks: {} ok, {} failed, {} errors\n", run, run - failed - errors, failed,
+             errors);
+  return failed + errors > 0 ? 1 : 0;
+}

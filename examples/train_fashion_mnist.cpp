@@ -1,0 +1,190 @@
+// The main job: train a convnet on Fashion-MNIST with the Solver, report the test accuracy,
+// and save the training curves, a picture of the first-layer filters and a checkpoint.
+//
+//   train-fashion-mnist                     # default settings (>= 0.92 test accuracy)
+//   train-fashion-mnist --quick             # a small run for CI (under a minute)
+//   train-fashion-mnist --eval out/fashion_mnist/model.ckpt   # load a checkpoint, evaluate
+//
+// Any Solver option can be given as --name=value (e.g. --learning_rate=5e-4 --num_epochs=3).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "autograd/blas.h"
+#include "data/idx.h"
+#include "data/image.h"
+#include "nn/nn.h"
+#include "optim/solver.h"
+
+using namespace dagrad;
+
+namespace {
+
+void usage() {
+  fmt::print(
+      "usage: train-fashion-mnist [--quick] [--eval CHECKPOINT] [--model vgg|threelayer|lenet|resnet]\n"
+      "                           [--data DIR] [--out DIR] [--train-size N] [--name=value ...]\n"
+      "  Solver options (--name=value): update_rule, learning_rate, lr_decay, batch_size,\n"
+      "  num_epochs, num_train_samples, num_val_samples, print_every, verbose, seed, ...\n");
+}
+
+std::unique_ptr<nn::Classifier> make_model(const std::string& name, uint64_t seed) {
+  if (name == "vgg") {
+    nn::VGGConfig c;
+    c.stage_channels = {32, 64};
+    c.hidden_dim = 128;
+    c.seed = seed;
+    return std::make_unique<nn::VGGNet>(c);
+  }
+  if (name == "threelayer") {
+    nn::ThreeLayerConvNetConfig c;
+    c.input_dim = {1, 28, 28};
+    c.filter_size = 5;
+    c.num_filters = 32;
+    c.hidden_dim = 256;
+    c.weight_scale = 1e-2;
+    c.seed = seed;
+    return std::make_unique<nn::ThreeLayerConvNet>(c);
+  }
+  if (name == "lenet") {
+    nn::ConvNetConfig c;
+    c.seed = seed;
+    return std::make_unique<nn::LeNet5>(c);
+  }
+  if (name == "resnet") {
+    nn::ResNetConfig c;
+    c.seed = seed;
+    return std::make_unique<nn::SmallResNet>(c);
+  }
+  throw std::invalid_argument(
+      fmt::format("unknown model '{}' (expected vgg, threelayer, lenet or resnet)", name));
+}
+
+// The first conv layer's weights, whatever the model calls them.
+Tensor first_conv_weight(const nn::Module& m) {
+  for (auto& [name, t] : m.named_parameters())
+    if (t.dim() == 4) return t;
+  return Tensor();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    bool quick = false;
+    std::string eval_path, model_name = "vgg", data_dir = data::default_fashion_mnist_dir();
+    std::string out_dir = "out/fashion_mnist";
+    int64_t train_size = -1;
+    std::map<std::string, std::string> solver_kv = {
+        {"update_rule", "adam"}, {"learning_rate", "2e-3"}, {"lr_decay", "0.8"},
+        {"batch_size", "128"},   {"num_epochs", "8"},       {"num_train_samples", "2000"},
+        {"print_every", "50"},   {"seed", "0"}};
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      auto value = [&](const char* flag) -> std::string {
+        if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
+        return argv[++i];
+      };
+      if (a == "--help" || a == "-h") {
+        usage();
+        return 0;
+      } else if (a == "--quick") {
+        quick = true;
+      } else if (a == "--eval") {
+        eval_path = value("--eval");
+      } else if (a == "--model") {
+        model_name = value("--model");
+      } else if (a == "--data") {
+        data_dir = value("--data");
+      } else if (a == "--out") {
+        out_dir = value("--out");
+      } else if (a == "--train-size") {
+        train_size = std::stoll(value("--train-size"));
+      } else if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
+        const auto eq = a.find('=');
+        solver_kv[a.substr(2, eq - 2)] = a.substr(eq + 1);
+      } else {
+        usage();
+        throw std::invalid_argument(fmt::format("unknown argument '{}'", a));
+      }
+    }
+    if (quick) {
+      // CI setting: a slice of the data, one epoch.
+      if (train_size < 0) train_size = 6000;
+      solver_kv["num_epochs"] = "1";
+      solver_kv["num_val_samples"] = "1000";
+      solver_kv["print_every"] = "10";
+    }
+    fmt::print("dagrad {} | {}\n", version, blas::info());
+
+    fmt::print("loading Fashion-MNIST from {} ...\n", data_dir);
+    data::Dataset ds = data::load_fashion_mnist(data_dir);
+    if (train_size > 0 && train_size < ds.X_train.shape()[0]) {
+      ds.X_train = slice(ds.X_train, 0, 0, train_size);
+      ds.y_train = slice(ds.y_train, 0, 0, train_size);
+    }
+    fmt::print("train {} | val {} | test {}\n", to_string(ds.X_train.shape()),
+               to_string(ds.X_val.shape()), to_string(ds.X_test.shape()));
+
+    if (!eval_path.empty()) {
+      // The checkpoint says which architecture it holds.
+      const nn::Checkpoint ck = nn::load_checkpoint(eval_path);
+      if (auto it = ck.meta.find("arch"); it != ck.meta.end()) model_name = it->second;
+    }
+    const uint64_t seed = std::stoull(solver_kv["seed"]);
+    std::unique_ptr<nn::Classifier> model = make_model(model_name, seed);
+    fmt::print("{}", model->summary());
+
+    std::filesystem::create_directories(out_dir);
+    const std::string ckpt = out_dir + "/model.ckpt";
+
+    if (!eval_path.empty()) {
+      model->load(eval_path);
+      optim::SolverOptions o;
+      o.verbose = false;
+      optim::Solver s(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, o);
+      const double val = s.check_accuracy(ds.X_val, ds.y_val);
+      const double test = s.check_accuracy(ds.X_test, ds.y_test);
+      fmt::print("checkpoint {}: validation accuracy {:.4f}, test accuracy {:.4f}\n", eval_path,
+                 val, test);
+      return 0;
+    }
+
+    optim::SolverOptions opts = optim::SolverOptions::from_map(solver_kv);
+    opts.checkpoint_name = out_dir + "/epoch";
+    optim::Solver solver(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, opts);
+    const auto t0 = std::chrono::steady_clock::now();
+    solver.train();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    const double test_acc = solver.check_accuracy(ds.X_test, ds.y_test);
+    fmt::print("best validation accuracy {:.4f}\n", solver.best_val_acc);
+    fmt::print("test accuracy {:.4f}  ({} epochs, {:.1f} s of training)\n", test_acc,
+               solver.epoch, seconds);
+
+    model->save(ckpt, {{"arch", model_name},
+                       {"test_acc", fmt::format("{:.6f}", test_acc)},
+                       {"best_val_acc", fmt::format("{:.6f}", solver.best_val_acc)}});
+    solver.save_curves(out_dir + "/curves.svg", "Fashion-MNIST " + model_name);
+    if (Tensor w = first_conv_weight(*model); w.defined()) {
+      Tensor wf = w.detach().to(float32);
+      const float* p = wf.data<float>();
+      std::vector<float> v(p, p + wf.numel());
+      data::write_png(out_dir + "/filters.png",
+                      data::tile_grid(v, static_cast<int>(wf.shape()[0]), static_cast<int>(wf.shape()[1]),
+                                      static_cast<int>(wf.shape()[2]), static_cast<int>(wf.shape()[3]),
+                                      1, 8));
+    }
+    fmt::print("saved {0}/model.ckpt, {0}/curves.svg, {0}/filters.png\n", out_dir);
+    fmt::print("evaluate it later with: train-fashion-mnist --eval {}\n", ckpt);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+}

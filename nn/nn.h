@@ -1,0 +1,18 @@
+// dagrad nn: modules, layers, models and checkpoints (includes all of autograd).
+#pragma once
+#include "autograd/autograd.h"
+#include "nn/activation.h"
+#include "nn/checkpoint.h"
+#include "nn/conv.h"
+#include "nn/dropout.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+#include "nn/models/convnets.h"
+#include "nn/models/fully_connected_net.h"
+#include "nn/models/linear_classifiers.h"
+#include "nn/models/three_layer_convnet.h"
+#include "nn/models/two_layer_net.h"
+#include "nn/module.h"
+#include "nn/norm.h"
+#include "nn/residual.h"
+#include "nn/sequential.h"

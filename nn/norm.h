@@ -1,0 +1,53 @@
+// Normalization layers: BatchNorm1d (N, D), BatchNorm2d (N, C, H, W, per channel), LayerNorm.
+// Parameters gamma (scale, starts at 1) and beta (shift, starts at 0) are not L2-regularized.
+// Running statistics follow cs231n: running = momentum * running + (1 - momentum) * batch.
+#pragma once
+#include "nn/module.h"
+
+namespace dagrad::nn {
+
+class BatchNorm : public Module {
+ public:
+  BatchNorm(int64_t features, bool spatial, double momentum = 0.9, double eps = 1e-5,
+            Dtype dtype = float32);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return spatial_ ? "BatchNorm2d" : "BatchNorm1d"; }
+  std::string describe() const override;
+
+  Tensor gamma, beta, running_mean, running_var;
+
+ private:
+  int64_t features_;
+  bool spatial_;
+  double momentum_, eps_;
+};
+
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(int64_t features, double momentum = 0.9, double eps = 1e-5,
+                       Dtype dtype = float32)
+      : BatchNorm(features, false, momentum, eps, dtype) {}
+};
+
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(int64_t channels, double momentum = 0.9, double eps = 1e-5,
+                       Dtype dtype = float32)
+      : BatchNorm(channels, true, momentum, eps, dtype) {}
+};
+
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t features, double eps = 1e-5, Dtype dtype = float32);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "LayerNorm"; }
+  std::string describe() const override;
+
+  Tensor gamma, beta;
+
+ private:
+  int64_t features_;
+  double eps_;
+};
+
+}  // namespace dagrad::nn

@@ -1,0 +1,141 @@
+#include <doctest/doctest.h>
+
+#include "nn/nn.h"
+
+using namespace dagrad;
+
+namespace {
+// gradcheck of a module's output w.r.t. its input and every parameter (float64).
+void check_module(nn::Module& m, const Tensor& x, double rtol = 1e-7) {
+  const nn::NamedTensors params = m.named_parameters();
+  Generator gen(7);
+  Tensor xin = x.detach().requires_grad_();
+  Tensor out = m.forward(xin);
+  Tensor dout = randn(out.shape(), gen, out.dtype());
+  std::vector<Tensor> wrt = {xin};
+  for (auto& [n, p] : params) wrt.push_back(p);
+  std::vector<Tensor> analytic = grad({out}, wrt, {dout});
+  for (std::size_t i = 0; i < wrt.size(); ++i) {
+    Tensor num = numerical_gradient([&] { return m.forward(xin); }, wrt[i], dout);
+    const double err = rel_error(analytic[i], num);
+    INFO(m.describe(), " input ", i, " (", (i == 0 ? std::string("x") : params[i - 1].first),
+         ") rel error ", err);
+    CHECK(err < rtol);
+  }
+}
+}  // namespace
+
+TEST_CASE("layers: Linear values and gradients") {
+  Generator gen(0);
+  nn::Linear l(3, 2, gen, {}, float64);
+  {
+    no_grad g;
+    l.weight.copy_(tensor({1, 2, 3, 4, 5, 6}, {3, 2}, float64));
+    l.bias.copy_(tensor({0.5, -0.5}, {2}, float64));
+  }
+  Tensor y = l(tensor({1, 1, 1}, {1, 3}, float64));
+  CHECK(y.to_vector() == std::vector<double>{9.5, 11.5});
+  // (N, d1, d2) inputs are flattened
+  CHECK(l(ones({2, 3, 1}, float64)).shape() == Shape{2, 2});
+  check_module(l, randn({4, 3}, gen, float64));
+  CHECK_THROWS_WITH_AS(l(ones({2, 4}, float64)), doctest::Contains("Linear(3 -> 2)"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("layers: Conv2d, pools and GlobalAvgPool gradients") {
+  Generator gen(1);
+  nn::Conv2d conv(2, 3, 3, gen, 1, 1, {nn::InitScheme::he, 0}, float64);
+  check_module(conv, randn({2, 2, 5, 5}, gen, float64));
+  nn::Conv2d strided(2, 2, 3, gen, 2, 0, {nn::InitScheme::xavier, 0}, float64);
+  check_module(strided, randn({1, 2, 7, 7}, gen, float64));
+  nn::MaxPool2d mp(2);
+  check_module(mp, randn({2, 2, 4, 4}, gen, float64));
+  nn::AvgPool2d ap(2);
+  check_module(ap, randn({2, 2, 4, 4}, gen, float64));
+  nn::GlobalAvgPool gp;
+  Tensor x = randn({2, 3, 4, 4}, gen, float64);
+  CHECK(gp(x).shape() == Shape{2, 3});
+  check_module(gp, x);
+  CHECK_THROWS(conv(randn({2, 3, 5, 5}, gen, float64)));  // 3 channels into a 2-channel conv
+}
+
+TEST_CASE("layers: BatchNorm1d/2d train and eval, LayerNorm") {
+  Generator gen(2);
+  nn::BatchNorm1d bn1(4, 0.9, 1e-5, float64);
+  {
+    no_grad g;
+    bn1.gamma.copy_(tensor({1, 2, 0.5, 1.5}, {4}, float64));
+    bn1.beta.copy_(tensor({0, 1, -1, 0.25}, {4}, float64));
+  }
+  Tensor x = randn({6, 4}, gen, float64) * 3.0 + 2.0;
+  {
+    no_grad g;
+    Tensor y = bn1(x);
+    // train mode: each column has mean beta and std ~gamma
+    Tensor m = mean(y, 0);
+    CHECK(m.to_vector()[1] == doctest::Approx(1.0).epsilon(1e-9));
+  }
+  check_module(bn1, x, 1e-6);
+  nn::BatchNorm2d bn2(3, 0.9, 1e-5, float64);
+  check_module(bn2, randn({2, 3, 3, 3}, gen, float64), 1e-6);
+  bn2.eval();
+  check_module(bn2, randn({2, 3, 3, 3}, gen, float64));
+  nn::LayerNorm ln(5, 1e-5, float64);
+  check_module(ln, randn({3, 5}, gen, float64), 1e-6);
+  CHECK_THROWS_WITH_AS(bn1(randn({2, 5}, gen, float64)), doctest::Contains("BatchNorm1d(4)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(bn2(randn({2, 3, 4}, gen, float64)), doctest::Contains("BatchNorm2d(3)"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("layers: Dropout is identity in eval and scales kept units in train") {
+  nn::Dropout d(0.5, 3);
+  Tensor x = ones({1000});
+  {
+    no_grad g;
+    Tensor y = d(x);
+    int kept = 0;
+    for (double v : y.to_vector()) {
+      CHECK((v == 0.0 || v == doctest::Approx(2.0)));
+      kept += v != 0.0;
+    }
+    CHECK(kept > 400);
+    CHECK(kept < 600);
+    d.eval();
+    CHECK(d(x).to_vector() == x.to_vector());
+  }
+  CHECK_THROWS(nn::Dropout(1.5));
+}
+
+TEST_CASE("layers: activations, Flatten, Sequential and ResidualBlock") {
+  Generator gen(4);
+  nn::Sequential s;
+  s.add(std::make_shared<nn::Conv2d>(1, 2, 3, gen, 1, 1, nn::Init{nn::InitScheme::he, 0}, float64));
+  s.add(std::make_shared<nn::Tanh>());
+  s.add(std::make_shared<nn::Flatten>());
+  s.add(std::make_shared<nn::Linear>(2 * 4 * 4, 3, gen, nn::Init{nn::InitScheme::xavier, 0}, float64));
+  s.add(std::make_shared<nn::Sigmoid>());
+  s.add(std::make_shared<nn::LeakyReLU>(0.1));
+  CHECK(s(randn({2, 1, 4, 4}, gen, float64)).shape() == Shape{2, 3});
+  check_module(s, randn({2, 1, 4, 4}, gen, float64), 1e-6);
+  nn::ResidualBlock rb(2, 3, 2, gen, float64);
+  Tensor x = randn({2, 2, 4, 4}, gen, float64);
+  CHECK(rb(x).shape() == Shape{2, 3, 2, 2});
+  rb.eval();  // batch statistics make train mode a function of the whole batch; check eval too
+  check_module(rb, x, 1e-6);
+  rb.train();
+  check_module(rb, x, 1e-5);
+}
+
+TEST_CASE("layers: init schemes have the promised scale") {
+  Generator gen(5);
+  auto std_of = [](const Tensor& t) { return std::sqrt(var(t, false).item()); };
+  Tensor g = nn::init_weight({200, 300}, 200, 300, {nn::InitScheme::gaussian, 0.05}, gen);
+  CHECK(std_of(g) == doctest::Approx(0.05).epsilon(0.03));
+  Tensor xv = nn::init_weight({200, 300}, 200, 300, {nn::InitScheme::xavier, 0}, gen);
+  CHECK(std_of(xv) == doctest::Approx(std::sqrt(2.0 / 500)).epsilon(0.03));
+  Tensor he = nn::init_weight({200, 300}, 200, 300, {nn::InitScheme::he, 0}, gen);
+  CHECK(std_of(he) == doctest::Approx(std::sqrt(2.0 / 200)).epsilon(0.03));
+  CHECK_THROWS_WITH_AS(nn::parse_init_scheme("kaiming"), doctest::Contains("kaiming"),
+                       std::invalid_argument);
+}

@@ -1,0 +1,139 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "nn/nn.h"
+
+using namespace dagrad;
+
+namespace {
+// Whole-model check: gradient of the full loss (data + L2) w.r.t. every parameter.
+void check_model_gradients(nn::Classifier& m, const Tensor& X, const Tensor& y, double rtol) {
+  const nn::NamedTensors params = m.named_parameters();
+  std::vector<Tensor> wrt;
+  for (auto& [n, p] : params) wrt.push_back(p);
+  std::vector<Tensor> analytic = grad({m.loss(X, y)}, wrt);
+  for (std::size_t i = 0; i < wrt.size(); ++i) {
+    const Tensor num = numerical_gradient([&] { return m.loss(X, y); }, wrt[i]);
+    const double err = rel_error(analytic[i], num);
+    const double abs_err = max(abs(analytic[i] - num)).item();
+    // A bias followed by batch norm has an exactly zero gradient: compare absolutely there.
+    INFO(m.describe(), " ", params[i].first, " rel error ", err, " abs error ", abs_err);
+    CHECK((err < rtol || abs_err < 1e-9));
+  }
+}
+}  // namespace
+
+TEST_CASE("models: TwoLayerNet sanity (initial loss ~ log C, reg raises the loss, gradients)") {
+  Generator gen(0);
+  Tensor X = randn({8, 5}, gen, float64), y = randint(0, 3, {8}, gen, float64);
+  nn::TwoLayerNet net({.input_dim = 5, .hidden_dim = 6, .num_classes = 3, .weight_scale = 1e-3,
+                       .dtype = float64, .seed = 1});
+  CHECK(net.loss(X, y).item() == doctest::Approx(std::log(3.0)).epsilon(1e-3));
+  nn::TwoLayerNet big({.input_dim = 5, .hidden_dim = 6, .num_classes = 3, .weight_scale = 0.5,
+                       .dtype = float64, .seed = 1});
+  const double l0 = big.loss(X, y).item();
+  big.reg = 1.0;
+  CHECK(big.loss(X, y).item() > l0);
+  check_model_gradients(big, X, y, 1e-7);
+  CHECK(net.forward(X).shape() == Shape{8, 3});
+}
+
+TEST_CASE("models: FullyConnectedNet with none / batchnorm / layernorm and dropout") {
+  Generator gen(1);
+  Tensor X = randn({6, 7}, gen, float64), y = randint(0, 4, {6}, gen, float64);
+  for (const char* norm : {"", "batchnorm", "layernorm"}) {
+    for (double keep : {1.0, 0.7}) {
+      nn::FullyConnectedNet net({.hidden_dims = {5, 4}, .input_dim = 7, .num_classes = 4,
+                                 .dropout_keep_ratio = keep, .normalization = norm, .reg = 0.1,
+                                 .weight_scale = 0.3, .dtype = float64, .seed = 3});
+      CAPTURE(norm);
+      CAPTURE(keep);
+      if (keep < 1.0) {
+        // dropout masks differ per call: check in eval mode (no dropout, running stats)
+        net.eval();
+      }
+      check_model_gradients(net, X, y, 1e-6);
+    }
+  }
+  nn::FullyConnectedNet small({.hidden_dims = {10}, .input_dim = 7, .num_classes = 4,
+                               .weight_scale = 1e-3, .dtype = float64});
+  CHECK(small.loss(X, y).item() == doctest::Approx(std::log(4.0)).epsilon(1e-3));
+  CHECK_THROWS_WITH_AS(nn::FullyConnectedNet({.normalization = "groupnorm"}),
+                       doctest::Contains("groupnorm"), std::invalid_argument);
+}
+
+TEST_CASE("models: ThreeLayerConvNet sanity and gradients") {
+  Generator gen(2);
+  Tensor X = randn({2, 2, 6, 6}, gen, float64), y = tensor({0, 2}, {2}, float64);
+  nn::ThreeLayerConvNet net({.input_dim = {2, 6, 6}, .num_filters = 3, .filter_size = 3,
+                             .hidden_dim = 5, .num_classes = 3, .weight_scale = 1e-3,
+                             .dtype = float64});
+  CHECK(net.loss(X, y).item() == doctest::Approx(std::log(3.0)).epsilon(1e-3));
+  nn::ThreeLayerConvNet big({.input_dim = {2, 6, 6}, .num_filters = 3, .filter_size = 3,
+                             .hidden_dim = 5, .num_classes = 3, .weight_scale = 0.2, .reg = 0.05,
+                             .dtype = float64});
+  check_model_gradients(big, X, y, 1e-6);
+  CHECK_THROWS_WITH_AS(net.forward(randn({2, 3, 6, 6}, gen, float64)),
+                       doctest::Contains("ThreeLayerConvNet"), std::invalid_argument);
+}
+
+TEST_CASE("models: binary logistic / hinge and softmax classifiers") {
+  Generator gen(3);
+  Tensor X = randn({10, 3}, gen, float64), y = randint(0, 2, {10}, gen, float64);
+  for (int64_t hidden : {0, 4}) {
+    nn::BinaryClassifier logit({.input_dim = 3, .hidden_dim = hidden, .weight_scale = 0.5,
+                                .reg = 0.1, .dtype = float64}, "logistic");
+    check_model_gradients(logit, X, y, 1e-7);
+    nn::BinaryClassifier hinge({.input_dim = 3, .hidden_dim = hidden, .weight_scale = 0.5,
+                                .dtype = float64}, "hinge");
+    check_model_gradients(hinge, X, y, 1e-6);
+    nn::SoftmaxClassifier soft({.input_dim = 3, .hidden_dim = hidden, .num_classes = 2,
+                                .weight_scale = 0.5, .dtype = float64});
+    check_model_gradients(soft, X, y, 1e-7);
+    const std::vector<double> p = logit.predict(X).to_vector();
+    for (double v : p) CHECK((v == 0.0 || v == 1.0));
+  }
+  CHECK_THROWS_WITH_AS(nn::BinaryClassifier({}, "squared"), doctest::Contains("squared"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("models: LeNet5, VGGNet and SmallResNet shapes and gradients") {
+  Generator gen(4);
+  nn::LeNet5 lenet({.input_dim = {1, 28, 28}, .num_classes = 10, .dtype = float64});
+  Tensor X = randn({2, 1, 28, 28}, gen, float64), y = tensor({3, 7}, {2}, float64);
+  CHECK(lenet.forward(X).shape() == Shape{2, 10});
+  // A sparse check on the big model: a few coordinates of each parameter.
+  {
+    const nn::NamedTensors params = lenet.named_parameters();
+    std::vector<Tensor> wrt;
+    for (auto& [n, p] : params) wrt.push_back(p);
+    std::vector<Tensor> analytic = grad({lenet.loss(X, y)}, wrt);
+    for (std::size_t i = 0; i < wrt.size(); ++i) {
+      const double err = grad_check_sparse([&] { return lenet.loss(X, y); }, wrt[i], analytic[i], 4,
+                                           1e-6, i, false);
+      INFO("LeNet5 ", params[i].first, " sparse rel error ", err);
+      CHECK(err < 1e-5);
+    }
+  }
+  nn::VGGConfig vc;
+  vc.input_dim = {1, 8, 8};
+  vc.stage_channels = {2, 3};
+  vc.hidden_dim = 5;
+  vc.num_classes = 3;
+  vc.dtype = float64;
+  nn::VGGNet vgg(vc);
+  Tensor Xs = randn({3, 1, 8, 8}, gen, float64), ys = tensor({0, 1, 2}, {3}, float64);
+  CHECK(vgg.forward(Xs).shape() == Shape{3, 3});
+  check_model_gradients(vgg, Xs, ys, 1e-5);
+  nn::ResNetConfig rc;
+  rc.input_dim = {1, 8, 8};
+  rc.stage_channels = {2, 3};
+  rc.num_classes = 3;
+  rc.dtype = float64;
+  nn::SmallResNet resnet(rc);
+  CHECK(resnet.forward(Xs).shape() == Shape{3, 3});
+  check_model_gradients(resnet, Xs, ys, 1e-5);
+  CHECK_THROWS_WITH_AS(vgg.forward(randn({3, 1, 9, 9}, gen, float64)), doctest::Contains("VGGNet"),
+                       std::invalid_argument);
+}
