@@ -1,13 +1,23 @@
 // dagrad autograd: include this one header to get tensors, every op, the engine, forward
 // mode, gradient checking and the graph tools.
 #pragma once
+#include "autograd/blas.h"
 #include "autograd/dtype.h"
 #include "autograd/engine.h"
+#include "autograd/forward_mode.h"
 #include "autograd/gradcheck.h"
+#include "autograd/graph.h"
 #include "autograd/node.h"
+#include "autograd/ops/conv.h"
+#include "autograd/ops/dropout.h"
 #include "autograd/ops/elementwise.h"
+#include "autograd/ops/linalg.h"
+#include "autograd/ops/loss.h"
+#include "autograd/ops/norm.h"
+#include "autograd/ops/pool.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/shape_ops.h"
+#include "autograd/ops/softmax.h"
 #include "autograd/ops/unary.h"
 #include "autograd/random.h"
 #include "autograd/shape.h"

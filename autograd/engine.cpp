@@ -74,7 +74,13 @@ GradList AccumulateGrad::apply(const Tensor& g) {
     // consumer (e.g. a second leaf fed the same tensor by add's backward) holds it too.
     const bool sole_owner =
         g.impl_ptr().use_count() == 1 && g.impl().storage.use_count() == 1 && !g.requires_grad();
-    leaf_->grad = (grad_mode_enabled() || sole_owner) ? g.impl_ptr() : g.detach().clone().impl_ptr();
+    // Under create_graph a gradient with history is kept as it is (its graph is the point).
+    if (sole_owner || (grad_mode_enabled() && g.requires_grad())) {
+      leaf_->grad = g.impl_ptr();
+    } else {
+      no_grad guard;
+      leaf_->grad = g.detach().clone().impl_ptr();
+    }
   } else if (grad_mode_enabled() || old.requires_grad()) {
     leaf_->grad = (old + g).impl_ptr();  // create_graph: the sum is part of the new graph
   } else {
@@ -282,8 +288,19 @@ bool has_non_finite(const Tensor& t) {
   return bad;
 }
 
+// Sums a gradient into a node's input buffer. Without create_graph the sum is done in place
+// when nobody else can see the buffer (the engine's handle is its only one), which saves
+// an allocation per extra consumer of a tensor.
 void accumulate(Tensor& buffer, Tensor g) {
-  buffer = buffer.defined() ? buffer + g : std::move(g);
+  if (!buffer.defined()) {
+    buffer = std::move(g);
+  } else if (!grad_mode_enabled() && buffer.impl_ptr().use_count() == 1 &&
+             buffer.impl().storage.use_count() == 1 && !buffer.requires_grad() &&
+             buffer.shape() == g.shape() && buffer.dtype() == g.dtype()) {
+    buffer.add_(g);
+  } else {
+    buffer = buffer + g;
+  }
 }
 
 // The root nodes come back as owning handles: a leaf output's accumulator may exist only
@@ -377,8 +394,8 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
     n->grad_buffer = Tensor();
     if (!g.defined()) continue;  // nothing flowed here (e.g. only undefined gradients)
     if (!capture.empty()) {
-      const int k = capture_index(n);
-      if (k >= 0) (*captured)[k] = (*captured)[k].defined() ? (*captured)[k] + g : g;
+      for (std::size_t k = 0; k < capture.size(); ++k)  // an input may be listed twice
+        if (capture[k] == n) (*captured)[k] = (*captured)[k].defined() ? (*captured)[k] + g : g;
       if (!needed[step]) continue;
     }
     if (n->is_accumulator()) {
@@ -411,7 +428,8 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
     if (grads.size() != n->next.size())
       throw std::logic_error(fmt::format("backward of '{}' returned {} gradients for {} inputs",
                                          n->name, grads.size(), n->next.size()));
-    if (auto out = n->output.lock(); out && out->retains_grad) {
+    // retain_grad fills .grad in backward() only: grad() never touches .grad.
+    if (auto out = capture.empty() ? n->output.lock() : nullptr; out && out->retains_grad) {
       Tensor o(out);
       Tensor keep_g = opts.create_graph ? g : g.detach();
       o.impl().grad = (o.grad().defined() ? o.grad() + keep_g : keep_g.clone()).impl_ptr();
@@ -431,7 +449,7 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
             "Inf in the gradient of its input {} (shape {}); the forward op '{}' is where the bad "
             "values start",
             n->name, n->seq, to_string(n->out_shape), i, to_string(grads[i].shape()), n->name));
-      accumulate(m->grad_buffer, grads[i]);
+      accumulate(m->grad_buffer, std::move(grads[i]));
     }
     if (!retain) {
       n->release();

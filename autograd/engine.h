@@ -47,13 +47,18 @@ bool anomaly_mode_enabled();
 void set_anomaly_mode(bool on);
 
 // Runs backward from `outputs` (each with its upstream gradient; undefined = ones for a
-// scalar) and accumulates into the .grad of every leaf that requires grad.
+// scalar) and accumulates into the .grad of every leaf that requires grad. Outputs may
+// depend on each other. Without retain_graph every node it ran is freed, and running a freed
+// node again is an error naming the op and retain_graph (stricter than PyTorch, which only
+// fails for nodes that saved tensors).
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs = {},
               BackwardOptions opts = {});
 
 // Functional form (torch.autograd.grad): returns d(outputs)/d(inputs) contracted with
-// grad_outputs, without touching any .grad. An input the outputs do not depend on gets
-// zeros unless allow_unused is false (then it is an error).
+// grad_outputs, without touching any .grad (nor the .grad of retain_grad tensors). Inputs
+// may be leaves or intermediates, and may repeat. Only the nodes that lead to an input run
+// (and are freed without retain_graph). An input the outputs do not depend on gets zeros
+// unless allow_unused is false (then it is an error).
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, BackwardOptions opts = {},
                          bool allow_unused = true);

@@ -50,8 +50,18 @@ static Tensor fill_with(const Shape& shape, Dtype dtype, F f) {
   return t;
 }
 
+// The largest float below `high` (towards `low`): a double draw in [low, high) may round up
+// to `high` in float32 (u > 1 - 2^-25 gives 1.0f), which would break the half-open range.
+static double below(double v, double high, double low, Dtype dtype) {
+  if (!(high > low)) return v;
+  if (dtype == float32 && static_cast<float>(v) >= static_cast<float>(high))
+    return std::nextafter(static_cast<float>(high), static_cast<float>(low));
+  if (v >= high) return std::nextafter(high, low);
+  return v;
+}
+
 Tensor rand(const Shape& shape, Generator& gen, Dtype dtype) {
-  return fill_with(shape, dtype, [&] { return gen.uniform(); });
+  return fill_with(shape, dtype, [&] { return below(gen.uniform(), 1.0, 0.0, dtype); });
 }
 Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
   return fill_with(shape, dtype, [&] { return gen.normal(); });
@@ -59,7 +69,8 @@ Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
 Tensor rand(const Shape& shape, Dtype dtype) { return rand(shape, default_generator(), dtype); }
 Tensor randn(const Shape& shape, Dtype dtype) { return randn(shape, default_generator(), dtype); }
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen, Dtype dtype) {
-  return fill_with(shape, dtype, [&] { return low + (high - low) * gen.uniform(); });
+  return fill_with(shape, dtype,
+                   [&] { return below(low + (high - low) * gen.uniform(), high, low, dtype); });
 }
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen, Dtype dtype) {
   if (high <= low)

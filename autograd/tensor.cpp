@@ -35,18 +35,18 @@ Storage::~Storage() {
 
 // ---------------------------------------------------------------- tensor basics
 
-TensorImpl& Tensor::impl() const {
-  if (!impl_) throw std::logic_error("dagrad: use of an undefined tensor");
-  return *impl_;
+void Tensor::throw_undefined() {
+  throw std::logic_error("dagrad: use of an undefined tensor");
 }
 
-void Tensor::check_dtype(Dtype d, const char* op) const {
-  if (dtype() != d)
-    throw std::invalid_argument(fmt::format("{}: tensor has dtype {}, expected {}", op,
-                                            dtype_name(dtype()), dtype_name(d)));
+void Tensor::throw_dtype_mismatch(Dtype d, const char* op) const {
+  throw std::invalid_argument(fmt::format("{}: tensor has dtype {}, expected {}", op,
+                                          dtype_name(dtype()), dtype_name(d)));
 }
 
 int64_t Tensor::size(int64_t axis) const {
+  if (dim() == 0)
+    throw std::out_of_range(fmt::format("size: a 0-d tensor has no axis {}", axis));
   return shape()[normalize_axis(axis, dim(), "size")];
 }
 
@@ -200,7 +200,11 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (src.shape() != shape())
     throw std::invalid_argument(fmt::format("copy_: source shape {} does not match {}",
                                             to_string(src.shape()), to_string(shape())));
-  Tensor s = src.to(dtype());
+  Tensor s;
+  {
+    no_grad guard;  // a raw copy: nothing to record even if src requires grad
+    s = src.to(dtype());
+  }
   std::memmove(raw_data(), s.raw_data(), numel() * dtype_size(dtype()));
   bump_version();
   return *this;

@@ -51,7 +51,11 @@ struct TensorImpl {
 
 struct BackwardOptions {
   bool retain_graph = false;  // keep saved values so backward can run again
-  bool create_graph = false;  // record the backward pass itself (gradients of gradients)
+  // Record the backward pass itself (gradients of gradients); implies retain_graph.
+  // Note: backward() with create_graph stores a gradient whose graph usually refers back to
+  // the leaf (leaf -> .grad -> graph -> leaf): call zero_grad() on the leaves when done, or
+  // use dagrad::grad, which never writes .grad (the same caveat as PyTorch).
+  bool create_graph = false;
 };
 
 class Tensor {
@@ -65,7 +69,7 @@ class Tensor {
   // --- queries ---
   const Shape& shape() const { return impl().shape; }
   int dim() const { return impl().shape.size(); }
-  int64_t size(int64_t axis) const;  // negative axis counts from the end
+  int64_t size(int64_t axis) const;  // negative axis counts from the end; a 0-d tensor has none
   int64_t numel() const { return impl().shape.numel(); }
   Dtype dtype() const { return impl().dtype; }
   bool is_scalar() const { return numel() == 1; }
@@ -121,16 +125,32 @@ class Tensor {
   Tensor& mul_(double s);
 
   // --- printing ---
+  // NumPy-like and aligned: fixed point with `precision` decimals (scientific when that
+  // would hide values), the shape unless the brackets show it, dtype if float64, then
+  // grad_fn / requires_grad and the name; more than 1000 elements are summarized with "...".
+  //   tensor([[1.0000, 2.0000],
+  //           [3.0000, 4.0000]], shape=(2, 2))
+  //   tensor([ 1.5000, -2.2500], dtype=float64, requires_grad=true)
+  //   tensor(2.5000, grad_fn=sum)      tensor([], shape=(0, 3))
   std::string str(int precision = 4) const;
 
   // Internal access.
-  TensorImpl& impl() const;
+  // Inline: every query goes through it, and tiny ops make millions of queries.
+  TensorImpl& impl() const {
+    if (!impl_) [[unlikely]] throw_undefined();
+    return *impl_;
+  }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   void bump_version() const { ++impl().storage->version; }
   uint64_t version() const { return impl().storage->version; }
-  void check_dtype(Dtype d, const char* op) const;
+  void check_dtype(Dtype d, const char* op) const {
+    if (dtype() != d) [[unlikely]] throw_dtype_mismatch(d, op);
+  }
 
  private:
+  [[noreturn]] static void throw_undefined();
+  [[noreturn]] void throw_dtype_mismatch(Dtype d, const char* op) const;
+
   std::shared_ptr<TensorImpl> impl_;
 };
 

@@ -30,12 +30,16 @@ struct ConvGeom {
   }
 };
 
-// Images per GEMM: several small images share one wide GEMM (fewer, better-shaped BLAS calls),
-// with the im2col buffer kept to about `budget` elements.
+// Images per GEMM: several small images share one wider GEMM (fewer BLAS calls, each big
+// enough to thread well), up to about `target_cols` output columns, with the im2col buffer
+// kept under `budget` elements.
 int64_t images_per_chunk(const ConvGeom& g) {
-  static const int64_t budget = std::getenv("CONV_BUDGET") ? std::atol(std::getenv("CONV_BUDGET")) : int64_t{1} << 19;
-  const int64_t per_image = g.K() * g.P();
-  return std::clamp<int64_t>(budget / std::max<int64_t>(per_image, 1), 1, std::max<int64_t>(g.N, 1));
+  static const int64_t target_cols = std::getenv("CONV_COLS") ? std::atol(std::getenv("CONV_COLS")) : 1024;
+  static const int64_t budget = std::getenv("CONV_BUDGET") ? std::atol(std::getenv("CONV_BUDGET")) : int64_t{1} << 20;
+  const int64_t P = std::max<int64_t>(g.P(), 1);
+  int64_t G = (target_cols + P - 1) / P;
+  G = std::min(G, budget / std::max<int64_t>(g.K() * P, 1));
+  return std::clamp<int64_t>(G, 1, std::max<int64_t>(g.N, 1));
 }
 
 // im2col works on a zero-padded copy of one image, so that every kernel row is a plain

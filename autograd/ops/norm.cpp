@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -44,33 +45,71 @@ struct BnGeom {
   int64_t M() const { return N * S; }  // elements per channel
 };
 
+// Sums of f(s) (and of h(s)) over s in [0, n): 16 independent partial sums in T, so the compiler
+// vectorizes without reassociating, folded into double every 1024 elements.
+template <typename T, typename F>
+double run_sum(int64_t n, F f) {
+  double total = 0;
+  for (int64_t b = 0; b < n; b += 1024) {
+    const int64_t e = std::min(n, b + 1024);
+    T acc[16] = {};
+    int64_t s = b;
+    for (; s + 16 <= e; s += 16)
+      for (int k = 0; k < 16; ++k) acc[k] += f(s + k);
+    double blk = 0;
+    for (; s < e; ++s) blk += f(s);
+    for (int k = 0; k < 16; ++k) blk += acc[k];
+    total += blk;
+  }
+  return total;
+}
+template <typename T, typename F, typename H>
+void run_sum2(int64_t n, F f, H h, double& out_f, double& out_h) {
+  for (int64_t b = 0; b < n; b += 1024) {
+    const int64_t e = std::min(n, b + 1024);
+    T af[16] = {}, ah[16] = {};
+    int64_t s = b;
+    for (; s + 16 <= e; s += 16)
+      for (int k = 0; k < 16; ++k) af[k] += f(s + k), ah[k] += h(s + k);
+    double bf = 0, bh = 0;
+    for (; s < e; ++s) bf += f(s), bh += h(s);
+    for (int k = 0; k < 16; ++k) bf += af[k], bh += ah[k];
+    out_f += bf;
+    out_h += bh;
+  }
+}
+
 template <typename T>
 Stats bn_batch_stats(const T* x, const BnGeom& g, double eps, std::vector<double>& var) {
   Stats st;
   st.mean.assign(g.C, 0.0);
   st.rstd.assign(g.C, 0.0);
   var.assign(g.C, 0.0);
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t c = 0; c < g.C; ++c) {
-      const T* r = x + (n * g.C + c) * g.S;
-      double acc = 0;
-      for (int64_t s = 0; s < g.S; ++s) acc += r[s];
-      st.mean[c] += acc;
-    }
   const double invM = 1.0 / static_cast<double>(g.M());
-  for (double& m : st.mean) m *= invM;
-  // Second pass around the mean: no cancellation in E[x^2] - E[x]^2.
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t c = 0; c < g.C; ++c) {
-      const T* r = x + (n * g.C + c) * g.S;
-      const double m = st.mean[c];
-      double acc = 0;
-      for (int64_t s = 0; s < g.S; ++s) {
-        const double d = r[s] - m;
-        acc += d * d;
+  if (g.S == 1) {  // (N, D): accumulate whole rows, vectorized over the channels
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = 0; c < g.C; ++c) st.mean[c] += x[n * g.C + c];
+    for (double& m : st.mean) m *= invM;
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = 0; c < g.C; ++c) {
+        const double d = x[n * g.C + c] - st.mean[c];
+        var[c] += d * d;
       }
-      var[c] += acc;
-    }
+  } else {
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = 0; c < g.C; ++c) {
+        const T* r = x + (n * g.C + c) * g.S;
+        st.mean[c] += run_sum<T>(g.S, [r](int64_t s) { return r[s]; });
+      }
+    for (double& m : st.mean) m *= invM;
+    // Second pass around the mean: no cancellation in E[x^2] - E[x]^2.
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = 0; c < g.C; ++c) {
+        const T* r = x + (n * g.C + c) * g.S;
+        const T m = static_cast<T>(st.mean[c]);
+        var[c] += run_sum<T>(g.S, [r, m](int64_t s) { return (r[s] - m) * (r[s] - m); });
+      }
+  }
   for (int64_t c = 0; c < g.C; ++c) {
     var[c] *= invM;
     st.rstd[c] = 1.0 / std::sqrt(var[c] + eps);
@@ -78,22 +117,50 @@ Stats bn_batch_stats(const T* x, const BnGeom& g, double eps, std::vector<double
   return st;
 }
 
-// out = gamma * (x - mean) * rstd + beta, as one multiply-add per element.
+// Applies out = a[c] * (x - mean[c]) + b[c] + k[c] * g over every channel (g may be null).
 template <typename T>
-void bn_normalize(const T* x, const Stats& st, const T* gamma, const T* beta, T* out,
-                  const BnGeom& g) {
-  std::vector<T> a(g.C), b(g.C);
-  for (int64_t c = 0; c < g.C; ++c) {
-    const double gc = gamma ? gamma[c] : 1.0, bc = beta ? beta[c] : 0.0;
-    a[c] = static_cast<T>(gc * st.rstd[c]);
-    b[c] = static_cast<T>(bc - st.mean[c] * gc * st.rstd[c]);
+void bn_affine_apply(const T* x, const T* gr, const Stats& st, const std::vector<T>& a,
+                     const std::vector<T>& b, const std::vector<T>& k, T* out, const BnGeom& g) {
+  std::vector<T> m(g.C);
+  for (int64_t c = 0; c < g.C; ++c) m[c] = static_cast<T>(st.mean[c]);
+  if (g.S == 1) {
+    for (int64_t n = 0; n < g.N; ++n) {
+      const T* xr = x + n * g.C;
+      T* o = out + n * g.C;
+      if (gr) {
+        const T* gg = gr + n * g.C;
+        for (int64_t c = 0; c < g.C; ++c) o[c] = a[c] * (xr[c] - m[c]) + b[c] + k[c] * gg[c];
+      } else {
+        for (int64_t c = 0; c < g.C; ++c) o[c] = a[c] * (xr[c] - m[c]) + b[c];
+      }
+    }
+    return;
   }
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t c = 0; c < g.C; ++c) {
       const int64_t off = (n * g.C + c) * g.S;
-      const T ac = a[c], bc = b[c];
-      for (int64_t s = 0; s < g.S; ++s) out[off + s] = x[off + s] * ac + bc;
+      const T ac = a[c], bc = b[c], mc = m[c], kc = k[c];
+      const T* xr = x + off;
+      T* o = out + off;
+      if (gr) {
+        const T* gg = gr + off;
+        for (int64_t s = 0; s < g.S; ++s) o[s] = ac * (xr[s] - mc) + bc + kc * gg[s];
+      } else {
+        for (int64_t s = 0; s < g.S; ++s) o[s] = ac * (xr[s] - mc) + bc;
+      }
     }
+}
+
+// out = gamma * (x - mean) * rstd + beta
+template <typename T>
+void bn_normalize(const T* x, const Stats& st, const T* gamma, const T* beta, T* out,
+                  const BnGeom& g) {
+  std::vector<T> a(g.C), b(g.C), k(g.C, T(0));
+  for (int64_t c = 0; c < g.C; ++c) {
+    a[c] = static_cast<T>((gamma ? gamma[c] : 1.0) * st.rstd[c]);
+    b[c] = beta ? beta[c] : T(0);
+  }
+  bn_affine_apply<T>(x, nullptr, st, a, b, k, out, g);
 }
 
 // sum_g[c] = sum of g, sum_gx[c] = sum of g * xh over channel c.
@@ -102,18 +169,26 @@ void bn_channel_sums(const T* x, const T* gr, const Stats& st, const BnGeom& g,
                      std::vector<double>& sum_g, std::vector<double>& sum_gx) {
   sum_g.assign(g.C, 0.0);
   sum_gx.assign(g.C, 0.0);
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t c = 0; c < g.C; ++c) {
-      const int64_t off = (n * g.C + c) * g.S;
-      const double m = st.mean[c];
-      double a = 0, b = 0;
-      for (int64_t s = 0; s < g.S; ++s) {
-        a += gr[off + s];
-        b += gr[off + s] * (x[off + s] - m);
+  if (g.S == 1) {
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = 0; c < g.C; ++c) {
+        const double gv = gr[n * g.C + c];
+        sum_g[c] += gv;
+        sum_gx[c] += gv * (x[n * g.C + c] - st.mean[c]);
       }
-      sum_g[c] += a;
-      sum_gx[c] += b * st.rstd[c];
-    }
+  } else {
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = 0; c < g.C; ++c) {
+        const int64_t off = (n * g.C + c) * g.S;
+        const T* xr = x + off;
+        const T* gg = gr + off;
+        const T m = static_cast<T>(st.mean[c]);
+        run_sum2<T>(
+            g.S, [gg](int64_t s) { return gg[s]; },
+            [gg, xr, m](int64_t s) { return gg[s] * (xr[s] - m); }, sum_g[c], sum_gx[c]);
+      }
+  }
+  for (int64_t c = 0; c < g.C; ++c) sum_gx[c] *= st.rstd[c];
 }
 
 // The linear map shared by backward and forward mode:
@@ -124,26 +199,21 @@ void bn_input_map(const T* x, const T* gr, const Stats& st, const T* gamma, bool
                   const std::vector<double>& sum_g, const std::vector<double>& sum_gx, T* dx,
                   const BnGeom& g) {
   const double invM = 1.0 / static_cast<double>(g.M());
-  // dx = k1 * g + k2 * x + k3 per channel
-  std::vector<T> k1(g.C), k2(g.C), k3(g.C);
+  // dx = k * g + a * (x - mean) + b per channel
+  std::vector<T> k(g.C), a(g.C), b(g.C);
   for (int64_t c = 0; c < g.C; ++c) {
     const double gs = (gamma ? gamma[c] : 1.0) * st.rstd[c];
+    k[c] = static_cast<T>(gs);
     if (!training) {
-      k1[c] = static_cast<T>(gs), k2[c] = 0, k3[c] = 0;
+      a[c] = 0, b[c] = 0;
       continue;
     }
     const double mg = sum_g[c] * invM, mgx = sum_gx[c] * invM;
     // gs * (g - mg - (x - mean) * rstd * mgx)
-    k1[c] = static_cast<T>(gs);
-    k2[c] = static_cast<T>(-gs * st.rstd[c] * mgx);
-    k3[c] = static_cast<T>(gs * (-mg + st.mean[c] * st.rstd[c] * mgx));
+    a[c] = static_cast<T>(-gs * st.rstd[c] * mgx);
+    b[c] = static_cast<T>(-gs * mg);
   }
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t c = 0; c < g.C; ++c) {
-      const int64_t off = (n * g.C + c) * g.S;
-      const T a = k1[c], b = k2[c], d = k3[c];
-      for (int64_t s = 0; s < g.S; ++s) dx[off + s] = a * gr[off + s] + b * x[off + s] + d;
-    }
+  bn_affine_apply<T>(x, gr, st, a, b, k, dx, g);
 }
 
 // out += t_gamma * xh + t_beta
@@ -169,14 +239,9 @@ Stats ln_stats(const T* x, int64_t R, int64_t D, double eps) {
   st.rstd.resize(R);
   for (int64_t r = 0; r < R; ++r) {
     const T* row = x + r * D;
-    double acc = 0;
-    for (int64_t j = 0; j < D; ++j) acc += row[j];
-    const double m = acc / static_cast<double>(D);
-    double v = 0;
-    for (int64_t j = 0; j < D; ++j) {
-      const double d = row[j] - m;
-      v += d * d;
-    }
+    const double m = run_sum<T>(D, [row](int64_t j) { return row[j]; }) / static_cast<double>(D);
+    const T mt = static_cast<T>(m);
+    const double v = run_sum<T>(D, [row, mt](int64_t j) { return (row[j] - mt) * (row[j] - mt); });
     st.mean[r] = m;
     st.rstd[r] = 1.0 / std::sqrt(v / static_cast<double>(D) + eps);
   }
@@ -210,13 +275,14 @@ void ln_backward(const T* x, const T* gr, const Stats& st, const T* gamma, T* dx
     const T m = static_cast<T>(st.mean[r]), rs = static_cast<T>(st.rstd[r]);
     const T* row = x + r * D;
     const T* grow = gr + r * D;
-    double s1 = 0, s2 = 0;
     for (int64_t j = 0; j < D; ++j) {
       xh[j] = (row[j] - m) * rs;
       gg[j] = gamma ? grow[j] * gamma[j] : grow[j];
-      s1 += gg[j];
-      s2 += gg[j] * xh[j];
     }
+    double s1 = 0, s2 = 0;
+    run_sum2<T>(
+        D, [&gg](int64_t j) { return gg[j]; }, [&gg, &xh](int64_t j) { return gg[j] * xh[j]; },
+        s1, s2);
     if (dgamma)
       for (int64_t j = 0; j < D; ++j) dg[j] += grow[j] * xh[j];
     if (dbeta)

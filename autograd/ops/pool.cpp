@@ -58,6 +58,15 @@ Shape out_shape(const Tensor& x, const PoolGeom& g) {
   return {x.size(0), x.size(1), g.OH, g.OW};
 }
 
+// The max-pool update: v (at index k) replaces the current best when strictly larger or NaN
+// (PyTorch's rule, so the first maximum wins ties).
+template <typename T>
+inline void take(T& best, int64_t& bi, T v, int64_t k) {
+  const bool win = v > best || v != v;
+  best = win ? v : best;
+  bi = win ? k : bi;
+}
+
 // Max pooling; idx gets the argmax's offset within its plane (first maximum, NaN wins).
 template <typename T>
 void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
@@ -72,13 +81,14 @@ void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
         const T* r1 = r0 + g.W;
         for (int64_t j = 0; j < g.OW; ++j) {
           const int64_t w0 = 2 * j;
+          // Same order and rule as the general loop: a later entry wins only if strictly
+          // larger (or NaN). Written as selects so random data does not mispredict branches.
+          const int64_t top = 2 * i * g.W + w0, bottom = top + g.W;
           T best = r0[w0];
-          int64_t bi = 2 * i * g.W + w0;
-          // Same order and rule as the general loop: later wins only if strictly larger.
-          if (r0[w0 + 1] > best || std::isnan(r0[w0 + 1])) best = r0[w0 + 1], bi = 2 * i * g.W + w0 + 1;
-          if (r1[w0] > best || std::isnan(r1[w0])) best = r1[w0], bi = (2 * i + 1) * g.W + w0;
-          if (r1[w0 + 1] > best || std::isnan(r1[w0 + 1]))
-            best = r1[w0 + 1], bi = (2 * i + 1) * g.W + w0 + 1;
+          int64_t bi = top;
+          take(best, bi, r0[w0 + 1], top + 1);
+          take(best, bi, r1[w0], bottom);
+          take(best, bi, r1[w0 + 1], bottom + 1);
           o[i * g.OW + j] = best;
           id[i * g.OW + j] = static_cast<int32_t>(bi);
         }
@@ -94,8 +104,7 @@ void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
         int64_t bi = hs * g.W + ws;
         for (int64_t h = hs; h < h1; ++h)
           for (int64_t w = ws; w < w1; ++w) {
-            const T v = xs[h * g.W + w];
-            if (v > best || std::isnan(v)) best = v, bi = h * g.W + w;
+            take(best, bi, xs[h * g.W + w], h * g.W + w);
           }
         o[i * g.OW + j] = best;
         id[i * g.OW + j] = static_cast<int32_t>(bi);

@@ -1,3 +1,342 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <string>
+#include <vector>
+
 #include "autograd/autograd.h"
+#include "autograd/forward_mode.h"
+#include "autograd/ops/norm.h"
+
+using namespace dagrad;
+
+namespace {
+
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+// Naive batch norm on (N, C, S) data: per channel, batch mean and biased variance.
+std::vector<double> naive_bn(const std::vector<double>& x, int64_t N, int64_t C, int64_t S,
+                             const std::vector<double>& gamma, const std::vector<double>& beta,
+                             double eps, std::vector<double>* mean_out = nullptr,
+                             std::vector<double>* var_out = nullptr) {
+  std::vector<double> out(x.size());
+  for (int64_t c = 0; c < C; ++c) {
+    double m = 0, v = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) m += x[(n * C + c) * S + s];
+    m /= N * S;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) v += std::pow(x[(n * C + c) * S + s] - m, 2);
+    v /= N * S;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) {
+        const int64_t e = (n * C + c) * S + s;
+        out[e] = gamma[c] * (x[e] - m) / std::sqrt(v + eps) + beta[c];
+      }
+    if (mean_out) mean_out->push_back(m);
+    if (var_out) var_out->push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- batch norm
+
+TEST_CASE("norm: batch_norm 1-d training values (hand-computed)") {
+  // column 0: 1 3 5 7 -> mean 4, biased var 5; column 1: 2 2 2 6 -> mean 3, var 3
+  Tensor x = tensor({1, 2, 3, 2, 5, 2, 7, 6}, {4, 2}, float64);
+  Tensor gamma = tensor({2, 0.5}, {2}, float64), beta = tensor({1, -1}, {2}, float64);
+  Tensor y = batch_norm(x, gamma, beta, Tensor(), Tensor(), true, 0.9, 0.0);
+  const double s0 = std::sqrt(5.0), s1 = std::sqrt(3.0);
+  const std::vector<double> want = {2 * -3 / s0 + 1, 0.5 * -1 / s1 - 1, 2 * -1 / s0 + 1,
+                                    0.5 * -1 / s1 - 1, 2 * 1 / s0 + 1,  0.5 * -1 / s1 - 1,
+                                    2 * 3 / s0 + 1,  0.5 * 3 / s1 - 1};
+  CHECK(max_abs_diff(y.to_vector(), want) < 1e-14);
+  // eps enters as sqrt(var + eps)
+  Tensor y2 = batch_norm(x, gamma, beta, Tensor(), Tensor(), true, 0.9, 1.0);
+  CHECK(y2.at({0, 0}) == doctest::Approx(2 * -3 / std::sqrt(6.0) + 1).epsilon(1e-14));
+}
+
+TEST_CASE("norm: batch_norm running statistics after two steps, then eval") {
+  Tensor rm = zeros({2}, float64), rv = ones({2}, float64);
+  Tensor a = tensor({1, 2, 3, 2, 5, 2, 7, 6}, {4, 2}, float64);     // means 4, 3; vars 5, 3
+  Tensor b = tensor({0, 1, 0, 1, 4, 1, 4, 5}, {4, 2}, float64);     // means 2, 2; vars 4, 3
+  const uint64_t v0 = rm.version();
+  batch_norm(a, Tensor(), Tensor(), rm, rv, true, 0.9);
+  CHECK(rm.version() > v0);
+  // running = 0.9 running + 0.1 batch (biased variance)
+  CHECK(max_abs_diff(rm.to_vector(), {0.4, 0.3}) < 1e-15);
+  CHECK(max_abs_diff(rv.to_vector(), {0.9 + 0.5, 0.9 + 0.3}) < 1e-15);
+  batch_norm(b, Tensor(), Tensor(), rm, rv, true, 0.9);
+  CHECK(max_abs_diff(rm.to_vector(), {0.36 + 0.2, 0.27 + 0.2}) < 1e-15);
+  CHECK(max_abs_diff(rv.to_vector(), {1.26 + 0.4, 1.08 + 0.3}) < 1e-15);
+  // Another momentum: 0.5
+  Tensor rm2 = zeros({2}, float64), rv2 = ones({2}, float64);
+  batch_norm(a, Tensor(), Tensor(), rm2, rv2, true, 0.5);
+  CHECK(max_abs_diff(rm2.to_vector(), {2.0, 1.5}) < 1e-15);
+  CHECK(max_abs_diff(rv2.to_vector(), {3.0, 2.0}) < 1e-15);
+
+  // Eval: normalizes with the running statistics and leaves them alone.
+  Tensor gamma = tensor({2, 3}, {2}, float64), beta = tensor({0.5, 0}, {2}, float64);
+  const double eps = 1e-5;
+  Tensor y = batch_norm(a, gamma, beta, rm, rv, false, 0.9, eps);
+  CHECK(max_abs_diff(rm.to_vector(), {0.56, 0.47}) < 1e-15);
+  CHECK(y.at({2, 0}) == doctest::Approx(2 * (5 - 0.56) / std::sqrt(1.66 + eps) + 0.5).epsilon(1e-13));
+  CHECK(y.at({3, 1}) == doctest::Approx(3 * (6 - 0.47) / std::sqrt(1.38 + eps)).epsilon(1e-13));
+}
+
+TEST_CASE("norm: batch_norm spatial values match the naive per-channel loops") {
+  Generator gen(4);
+  for (Dtype dt : {float64, float32}) {
+    Tensor x = (randn({3, 4, 5, 6}, gen, dt) * 2.0 + 1.0).detach();
+    Tensor gamma = randn({4}, gen, dt), beta = randn({4}, gen, dt);
+    Tensor rm = zeros({4}, dt), rv = ones({4}, dt);
+    Tensor y = batch_norm(x, gamma, beta, rm, rv, true, 0.9, 1e-5);
+    std::vector<double> mean, var;
+    const auto ref =
+        naive_bn(x.to_vector(), 3, 4, 30, gamma.to_vector(), beta.to_vector(), 1e-5, &mean, &var);
+    const double tol = dt == float64 ? 1e-12 : 1e-5;
+    CHECK(max_abs_diff(y.to_vector(), ref) < tol);
+    for (int c = 0; c < 4; ++c) {
+      CHECK(rm.at({c}) == doctest::Approx(0.1 * mean[c]).epsilon(tol));
+      CHECK(rv.at({c}) == doctest::Approx(0.9 + 0.1 * var[c]).epsilon(tol));
+    }
+    // (N, C, L) is handled the same way
+    Tensor y3 = batch_norm(x.reshape({3, 4, 30}), gamma, beta, Tensor(), Tensor(), true, 0.9, 1e-5);
+    CHECK(max_abs_diff(y3.to_vector(), ref) < tol);
+  }
+}
+
+TEST_CASE("norm: batch_norm gradients (dbeta = sum g, dgamma = sum g xh) and gradcheck") {
+  Generator gen(5);
+  Tensor x = randn({6, 3}, gen, float64).requires_grad_();
+  Tensor gamma = randn({3}, gen, float64).requires_grad_();
+  Tensor beta = randn({3}, gen, float64).requires_grad_();
+  Tensor g = randn({6, 3}, gen, float64);
+  batch_norm(x, gamma, beta, Tensor(), Tensor(), true, 0.9, 1e-5).backward(g);
+  const auto xn = naive_bn(x.to_vector(), 6, 3, 1, {1, 1, 1}, {0, 0, 0}, 1e-5);  // xh
+  const auto gv = g.to_vector();
+  for (int c = 0; c < 3; ++c) {
+    double sg = 0, sgx = 0, dxs = 0;
+    for (int n = 0; n < 6; ++n) sg += gv[n * 3 + c], sgx += gv[n * 3 + c] * xn[n * 3 + c];
+    for (int n = 0; n < 6; ++n) dxs += x.grad().at({n, c});
+    CHECK(beta.grad().at({c}) == doctest::Approx(sg).epsilon(1e-13));
+    CHECK(gamma.grad().at({c}) == doctest::Approx(sgx).epsilon(1e-13));
+    CHECK(std::abs(dxs) < 1e-12);  // the output does not move when x shifts by a constant
+  }
+
+  auto train = [](bool with_running) {
+    return [with_running](const std::vector<Tensor>& in) {
+      Tensor rm = with_running ? zeros({in[1].numel()}, float64) : Tensor();
+      Tensor rv = with_running ? ones({in[1].numel()}, float64) : Tensor();
+      return batch_norm(in[0], in[1], in[2], rm, rv, true, 0.9, 1e-5);
+    };
+  };
+  auto r1 = gradcheck(train(false), {x, gamma, beta});
+  INFO(r1.report());
+  CHECK(r1.passed);
+  // spatial
+  Tensor xs = randn({3, 2, 3, 4}, gen, float64).requires_grad_();
+  Tensor gs = randn({2}, gen, float64).requires_grad_(), bs = randn({2}, gen, float64).requires_grad_();
+  // A larger finite-difference step than the default: f sums 72 outputs, and the rounding
+  // noise of central differences (~1e-16 |f| / eps) would otherwise reach the tolerance on the
+  // smallest gradient entries; the truncation error (~eps^2) stays far below it.
+  GradcheckOptions opts;
+  opts.eps = 1e-5;
+  auto r2 = gradcheck(train(true), {xs, gs, bs}, opts);
+  INFO(r2.report());
+  CHECK(r2.passed);
+  // eval mode: a per-channel affine map
+  Tensor rm = tensor({0.3, -0.2}, {2}, float64), rv = tensor({1.5, 0.7}, {2}, float64);
+  auto r3 = gradcheck(
+      [rm, rv](const std::vector<Tensor>& in) {
+        return batch_norm(in[0], in[1], in[2], rm, rv, false, 0.9, 1e-5);
+      },
+      {xs, gs, bs});
+  INFO(r3.report());
+  CHECK(r3.passed);
+  // no gamma / beta
+  auto r4 = gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.9, 1e-5);
+      },
+      {xs});
+  INFO(r4.report());
+  CHECK(r4.passed);
+}
+
+TEST_CASE("norm: batch_norm with undefined gamma/beta is gamma = 1, beta = 0") {
+  Generator gen(6);
+  Tensor x = randn({5, 3, 2, 2}, gen, float64);
+  Tensor a = batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true);
+  Tensor b = batch_norm(x, ones({3}, float64), zeros({3}, float64), Tensor(), Tensor(), true);
+  CHECK(a.to_vector() == b.to_vector());
+}
+
+TEST_CASE("norm: batch_norm forward mode against central differences") {
+  Generator gen(7);
+  Tensor x = randn({4, 2, 3, 3}, gen, float64), gamma = randn({2}, gen, float64),
+         beta = randn({2}, gen, float64);
+  Tensor tx = randn(x.shape(), gen, float64), tg = randn({2}, gen, float64),
+         tb = randn({2}, gen, float64);
+  Tensor rm = tensor({0.1, 0.2}, {2}, float64), rv = tensor({0.9, 1.1}, {2}, float64);
+  for (bool training : {true, false}) {
+    auto f = [&](const std::vector<Tensor>& in) {
+      return batch_norm(in[0], in[1], in[2], training ? Tensor() : rm, training ? Tensor() : rv,
+                        training, 0.9, 1e-5);
+    };
+    auto [y, ty] = jvp(MultiFn(f), {x, gamma, beta}, {tx, tg, tb});
+    const double h = 1e-6;
+    Tensor num = (f({x + tx * h, gamma + tg * h, beta + tb * h}) -
+                  f({x - tx * h, gamma - tg * h, beta - tb * h})) /
+                 (2 * h);
+    CHECK(rel_error(ty, num) < 1e-6);
+  }
+}
+
+TEST_CASE("norm: double backward through batch_norm is a clear error") {
+  Generator gen(8);
+  Tensor x = randn({4, 3}, gen, float64).requires_grad_();
+  Tensor y = batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true);
+  auto gx = dagrad::grad({(y * y * y).sum()}, {x}, {}, BackwardOptions{.create_graph = true});
+  std::string msg;
+  try {
+    gx[0].sum().backward();
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("double backward through 'batch_norm'") != std::string::npos);
+}
+
+TEST_CASE("norm: batch_norm errors") {
+  Tensor x = zeros({4, 3}), c3 = zeros({3});
+  CHECK(error_of([&] { batch_norm(zeros({4}), c3, c3, c3, c3, true); }) ==
+        "batch_norm: input must be (N, C) or (N, C, H, W), got shape (4,)");
+  CHECK(error_of([&] { batch_norm(x, zeros({4}), c3, c3, c3, true); }) ==
+        "batch_norm: gamma must have shape (3,) for input (4, 3), got (4,)");
+  CHECK(error_of([&] { batch_norm(x, c3, zeros({3, 1}), c3, c3, true); }) ==
+        "batch_norm: beta must have shape (3,) for input (4, 3), got (3, 1)");
+  CHECK(error_of([&] { batch_norm(zeros({2, 3, 4, 4}), c3, c3, zeros({2}), c3, true); }) ==
+        "batch_norm: running_mean must have shape (3,) for input (2, 3, 4, 4), got (2,)");
+  CHECK(error_of([&] { batch_norm(x, c3, c3, c3, Tensor(), true); }) ==
+        "batch_norm: give both running_mean and running_var, or neither");
+  CHECK(error_of([&] { batch_norm(x, c3, c3, Tensor(), Tensor(), false); }) ==
+        "batch_norm: eval mode needs running_mean and running_var (input (4, 3))");
+  CHECK(error_of([&] { batch_norm(zeros({1, 3}), c3, c3, c3, c3, true); }) ==
+        "batch_norm: expected more than 1 value per channel when training, got input (1, 3)");
+  CHECK(error_of([&] { batch_norm(zeros({1, 3}), c3, c3, c3, ones({3}), false); }) ==
+        "(no error)");  // eval with a single example is fine
+  CHECK(error_of([&] { batch_norm(x, zeros({3}, float64), c3, c3, c3, true); })
+            .find("batch_norm: dtype mismatch") == 0);
+}
+
+// ---------------------------------------------------------------- layer norm
+
+TEST_CASE("norm: layer_norm values (hand-computed) and shapes") {
+  // row 0: 1 2 3 6 -> mean 3, var (4+1+0+9)/4 = 3.5; row 1: constant -> xh = 0
+  Tensor x = tensor({1, 2, 3, 6, 5, 5, 5, 5}, {2, 4}, float64);
+  Tensor gamma = tensor({1, 2, 3, 4}, {4}, float64), beta = tensor({0, 0, 1, 1}, {4}, float64);
+  Tensor y = layer_norm(x, gamma, beta, 0.0 + 1e-12);
+  const double s = std::sqrt(3.5);
+  CHECK(max_abs_diff(y.to_vector(), {-2 / s, 2 * -1 / s, 1.0, 4 * 3 / s + 1, 0, 0, 1, 1}) <
+        1e-10);
+  // Several normalized dimensions = the flattened features of each example.
+  Generator gen(9);
+  Tensor x3 = randn({2, 3, 4}, gen, float64);
+  Tensor g3 = randn({3, 4}, gen, float64), b3 = randn({3, 4}, gen, float64);
+  Tensor a = layer_norm(x3, g3, b3);
+  Tensor b = layer_norm(x3.reshape({2, 12}), g3.reshape({12}), b3.reshape({12}));
+  CHECK(a.shape() == Shape{2, 3, 4});
+  CHECK(max_abs_diff(a.to_vector(), b.to_vector()) < 1e-14);
+  // Only the last axis: each of the 6 rows of 4 on its own.
+  Tensor c = layer_norm(x3, Shape{4}, Tensor(), Tensor());
+  const auto cv = c.to_vector();
+  for (int r = 0; r < 6; ++r) {
+    double m = 0, v = 0;
+    for (int j = 0; j < 4; ++j) m += cv[r * 4 + j];
+    for (int j = 0; j < 4; ++j) v += cv[r * 4 + j] * cv[r * 4 + j];
+    CHECK(std::abs(m) < 1e-14);
+    CHECK(v / 4 == doctest::Approx(1.0).epsilon(1e-4));  // 1 up to eps = 1e-5
+  }
+}
+
+TEST_CASE("norm: layer_norm gradcheck") {
+  Generator gen(10);
+  Tensor x = randn({4, 5}, gen, float64).requires_grad_();
+  Tensor gamma = randn({5}, gen, float64).requires_grad_(), beta = randn({5}, gen, float64).requires_grad_();
+  auto r = gradcheck(
+      [](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2]); },
+      {x, gamma, beta});
+  INFO(r.report());
+  CHECK(r.passed);
+  Tensor x3 = randn({2, 2, 3}, gen, float64).requires_grad_();
+  Tensor g3 = randn({2, 3}, gen, float64).requires_grad_(), b3 = randn({2, 3}, gen, float64).requires_grad_();
+  auto r3 = gradcheck(
+      [](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2], 1e-3); },
+      {x3, g3, b3});
+  INFO(r3.report());
+  CHECK(r3.passed);
+  auto r4 = gradcheck(
+      [](const std::vector<Tensor>& in) { return layer_norm(in[0], Shape{3}, Tensor(), Tensor()); },
+      {x3});
+  INFO(r4.report());
+  CHECK(r4.passed);
+}
+
+TEST_CASE("norm: layer_norm forward mode and double backward error") {
+  Generator gen(11);
+  Tensor x = randn({3, 2, 4}, gen, float64), gamma = randn({2, 4}, gen, float64),
+         beta = randn({2, 4}, gen, float64);
+  Tensor tx = randn(x.shape(), gen, float64), tg = randn(gamma.shape(), gen, float64),
+         tb = randn(beta.shape(), gen, float64);
+  auto f = [](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2]); };
+  auto [y, ty] = jvp(MultiFn(f), {x, gamma, beta}, {tx, tg, tb});
+  const double h = 1e-6;
+  Tensor num = (f({x + tx * h, gamma + tg * h, beta + tb * h}) -
+                f({x - tx * h, gamma - tg * h, beta - tb * h})) /
+               (2 * h);
+  CHECK(rel_error(ty, num) < 1e-6);
+
+  Tensor xr = x.detach().requires_grad_();
+  Tensor out = layer_norm(xr, gamma, beta);
+  auto gx = dagrad::grad({(out * out * out).sum()}, {xr}, {}, BackwardOptions{.create_graph = true});
+  std::string msg;
+  try {
+    gx[0].sum().backward();
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("double backward through 'layer_norm'") != std::string::npos);
+}
+
+TEST_CASE("norm: layer_norm errors") {
+  Tensor x = zeros({2, 3, 4});
+  CHECK(error_of([&] { layer_norm(x, zeros({3}), zeros({3})); }) ==
+        "layer_norm: normalized shape (3,) must be non-empty and match the last dimensions of "
+        "input (2, 3, 4)");
+  CHECK(error_of([&] { layer_norm(x, Shape{4}, zeros({3}), Tensor()); }) ==
+        "layer_norm: gamma must have shape (4,) for input (2, 3, 4), got (3,)");
+  CHECK(error_of([&] { layer_norm(x, zeros({3, 4}), zeros({4})); }) ==
+        "layer_norm: beta must have shape (3, 4) for input (2, 3, 4), got (4,)");
+  CHECK(error_of([&] { layer_norm(x, Shape{}, Tensor(), Tensor()); }).find("layer_norm:") == 0);
+  CHECK(error_of([&] { layer_norm(x, Shape{1, 2, 3, 4}, Tensor(), Tensor()); })
+            .find("layer_norm: normalized shape (1, 2, 3, 4)") == 0);
+  CHECK(error_of([&] { layer_norm(x, Tensor(), Tensor()); }) ==
+        "layer_norm: without gamma, pass the normalized shape explicitly");
+}

@@ -1,3 +1,265 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "autograd/autograd.h"
+#include "autograd/forward_mode.h"
+#include "autograd/ops/pool.h"
+
+using namespace dagrad;
+
+namespace {
+
+struct PoolCfg {
+  int64_t N, C, H, W;
+  Size2 k, s, p;
+};
+
+// Naive pooling references: max (first maximum wins, padding never wins) and average
+// (count_include_pad: divide by kh*kw). Also the argmax positions for the max-pool gradient.
+std::vector<double> naive_pool(const std::vector<double>& x, const PoolCfg& c, bool is_max,
+                               std::vector<int64_t>* argmax = nullptr) {
+  const int64_t OH = (c.H + 2 * c.p.h - c.k.h) / c.s.h + 1;
+  const int64_t OW = (c.W + 2 * c.p.w - c.k.w) / c.s.w + 1;
+  std::vector<double> out;
+  for (int64_t pl = 0; pl < c.N * c.C; ++pl)
+    for (int64_t i = 0; i < OH; ++i)
+      for (int64_t j = 0; j < OW; ++j) {
+        double best = -std::numeric_limits<double>::infinity(), acc = 0;
+        int64_t bi = -1;
+        for (int64_t a = 0; a < c.k.h; ++a)
+          for (int64_t b = 0; b < c.k.w; ++b) {
+            const int64_t h = i * c.s.h - c.p.h + a, w = j * c.s.w - c.p.w + b;
+            if (h < 0 || h >= c.H || w < 0 || w >= c.W) continue;
+            const int64_t e = (pl * c.H + h) * c.W + w;
+            acc += x[e];
+            if (x[e] > best) best = x[e], bi = e;
+          }
+        out.push_back(is_max ? best : acc / static_cast<double>(c.k.h * c.k.w));
+        if (argmax) argmax->push_back(bi);
+      }
+  return out;
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+// Distinct values (a shuffled 0.1-spaced grid), so that no window has a tie or near-tie.
+Tensor distinct_values(const Shape& s, uint64_t seed) {
+  Generator gen(seed);
+  const int64_t n = s.numel();
+  std::vector<double> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = 0.1 * static_cast<double>(i) - 0.05 * n;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(v[i], v[gen.randint(0, i + 1)]);
+  return tensor(v, s, float64);
+}
+
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+const std::vector<PoolCfg> kCfgs = {
+    {2, 3, 6, 8, {2, 2}, {2, 2}, {0, 0}},  // the 2x2 fast path
+    {2, 3, 7, 9, {2, 2}, {2, 2}, {0, 0}},  // fast path, odd sizes (last row/column dropped)
+    {2, 2, 7, 7, {3, 3}, {2, 2}, {1, 1}},  // overlapping windows with padding
+    {1, 2, 6, 9, {2, 3}, {1, 2}, {1, 1}},  // non-square kernel and stride
+    {2, 1, 5, 5, {3, 3}, {1, 1}, {0, 0}},  // stride 1: heavy overlap
+    {1, 1, 4, 6, {4, 2}, {3, 3}, {2, 0}},  // padding of half the kernel
+};
+
+}  // namespace
+
+TEST_CASE("pool: max_pool2d hand-computed values and gradient") {
+  Tensor x = tensor({1, 5, 2, 0,   //
+                     3, 4, 8, 7,   //
+                     -1, -2, 6, 6, //
+                     -3, -4, 6, 5},
+                    {1, 1, 4, 4}, float64)
+                 .requires_grad_();
+  Tensor y = max_pool2d(x, 2);  // stride defaults to the kernel
+  REQUIRE(y.shape() == Shape{1, 1, 2, 2});
+  CHECK(y.to_vector() == std::vector<double>{5, 8, -1, 6});
+  y.backward(tensor({1, 2, 3, 4}, {1, 1, 2, 2}, float64));
+  // The bottom-right window has three 6s: the first in row-major order gets the gradient.
+  CHECK(x.grad().to_vector() ==
+        std::vector<double>{0, 1, 0, 0, 0, 0, 2, 0, 3, 0, 4, 0, 0, 0, 0, 0});
+}
+
+TEST_CASE("pool: max_pool2d ties go to the first maximum (general path, overlapping)") {
+  Tensor x = ones({1, 1, 3, 3}, float64).requires_grad_();
+  Tensor y = max_pool2d(x, 2, 1);  // four overlapping 2x2 windows of ones
+  CHECK(y.to_vector() == std::vector<double>{1, 1, 1, 1});
+  y.sum().backward();
+  // each window's first element: (0,0), (0,1), (1,0), (1,1)
+  CHECK(x.grad().to_vector() == std::vector<double>{1, 1, 0, 1, 1, 0, 0, 0, 0});
+  // With padding, a window whose only real entries are negative still picks a real entry.
+  Tensor z = full({1, 1, 2, 2}, -3.0, float64).requires_grad_();
+  Tensor m = max_pool2d(z, 2, 1, 1);
+  CHECK(m.shape() == Shape{1, 1, 3, 3});
+  CHECK(m.to_vector() == std::vector<double>(9, -3.0));
+  m.sum().backward();
+  // windows (top-left corners at -1..1): the first real entry of each window
+  CHECK(z.grad().to_vector() == std::vector<double>{4, 2, 2, 1});
+}
+
+TEST_CASE("pool: max_pool2d matches the naive loops, values and gradient") {
+  for (const PoolCfg& c : kCfgs) {
+    INFO("cfg H W = ", c.H, " ", c.W, " k ", c.k.h, " ", c.k.w, " s ", c.s.h, " ", c.s.w, " p ",
+         c.p.h, " ", c.p.w);
+    for (Dtype dt : {float64, float32}) {
+      Tensor x = distinct_values({c.N, c.C, c.H, c.W}, 3).to(dt).detach().requires_grad_();
+      Tensor y = max_pool2d(x, c.k, c.s, c.p);
+      std::vector<int64_t> am;
+      const auto ref = naive_pool(x.to_vector(), c, true, &am);
+      CHECK(max_abs_diff(y.to_vector(), ref) == 0.0);
+      Tensor dout = distinct_values(y.shape(), 4).to(dt);
+      y.backward(dout);
+      std::vector<double> dx(x.numel(), 0.0);
+      const auto dv = dout.to_vector();
+      for (std::size_t o = 0; o < am.size(); ++o) dx[am[o]] += dv[o];
+      CHECK(max_abs_diff(x.grad().to_vector(), dx) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("pool: avg_pool2d hand-computed values, padding counted in the divisor") {
+  Tensor x = tensor({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, {1, 1, 4, 4}, float64)
+                 .requires_grad_();
+  Tensor y = avg_pool2d(x, 2);
+  CHECK(y.to_vector() == std::vector<double>{3.5, 5.5, 11.5, 13.5});
+  y.backward(tensor({4, 8, 12, 16}, {1, 1, 2, 2}, float64));
+  CHECK(x.grad().to_vector() ==
+        std::vector<double>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+  // count_include_pad (PyTorch's default): 3x3 windows with padding 1 on a 2x2 of ones
+  // cover all four real entries and divide by 9.
+  Tensor z = avg_pool2d(ones({1, 1, 2, 2}, float64), 3, 1, 1);
+  REQUIRE(z.shape() == Shape{1, 1, 2, 2});
+  for (double v : z.to_vector()) CHECK(v == doctest::Approx(4.0 / 9.0).epsilon(1e-15));
+}
+
+TEST_CASE("pool: avg_pool2d matches the naive loops, values and gradient") {
+  for (const PoolCfg& c : kCfgs) {
+    INFO("cfg H W = ", c.H, " ", c.W, " k ", c.k.h, " ", c.k.w);
+    Generator gen(8);
+    Tensor x = randn({c.N, c.C, c.H, c.W}, gen, float64).requires_grad_();
+    Tensor y = avg_pool2d(x, c.k, c.s, c.p);
+    CHECK(max_abs_diff(y.to_vector(), naive_pool(x.to_vector(), c, false)) < 1e-14);
+    // The gradient is the adjoint: <avg(x), d> = <x, avg^T(d)> for all x.
+    Tensor d = randn(y.shape(), gen, float64);
+    y.backward(d);
+    Tensor x2 = randn(x.shape(), gen, float64);
+    const double lhs = (avg_pool2d(x2, c.k, c.s, c.p) * d).sum().item();
+    const double rhs = (x2 * x.grad()).sum().item();
+    CHECK(lhs == doctest::Approx(rhs).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("pool: gradcheck in float64 for both pools") {
+  // Both pools are linear around these inputs (values 0.1 apart: no winner changes within a
+  // step), so central differences are exact for any step; a large step keeps the rounding
+  // noise far below the tolerance.
+  GradcheckOptions opts;
+  opts.eps = 1e-3;
+  for (const PoolCfg& c : kCfgs) {
+    INFO("cfg H W = ", c.H, " ", c.W, " k ", c.k.h, " ", c.k.w);
+    Tensor x = distinct_values({c.N, c.C, c.H, c.W}, 9).requires_grad_();
+    auto rm = gradcheck(
+        [c](const std::vector<Tensor>& in) { return max_pool2d(in[0], c.k, c.s, c.p); }, {x}, opts);
+    INFO(rm.report());
+    CHECK(rm.passed);
+    auto ra = gradcheck(
+        [c](const std::vector<Tensor>& in) { return avg_pool2d(in[0], c.k, c.s, c.p); }, {x}, opts);
+    INFO(ra.report());
+    CHECK(ra.passed);
+  }
+}
+
+TEST_CASE("pool: forward mode") {
+  const PoolCfg c{1, 2, 5, 6, {3, 2}, {2, 2}, {1, 1}};
+  Tensor x = distinct_values({c.N, c.C, c.H, c.W}, 10);
+  Generator gen(2);
+  Tensor t = randn(x.shape(), gen, float64);
+  // max pool: the tangent of the winner; central differences are exact while no winner changes
+  auto fm = [c](const Tensor& v) { return max_pool2d(v, c.k, c.s, c.p); };
+  auto [ym, tm] = jvp(UnaryFn(fm), x, t);
+  const double h = 1e-4;  // values are 0.1 apart, |t| < 5: no window changes its winner
+  CHECK(rel_error(tm, (fm(x + t * h) - fm(x - t * h)) / (2 * h)) < 1e-9);
+  auto fa = [c](const Tensor& v) { return avg_pool2d(v, c.k, c.s, c.p); };
+  auto [ya, ta] = jvp(UnaryFn(fa), x, t);
+  CHECK(rel_error(ta, fa(t)) < 1e-15);  // linear
+}
+
+TEST_CASE("pool: double backward is a clear error") {
+  Tensor x = distinct_values({1, 1, 4, 4}, 1).requires_grad_();
+  for (int which = 0; which < 2; ++which) {
+    Tensor y = which == 0 ? max_pool2d(x, 2) : avg_pool2d(x, 2);
+    auto gx = dagrad::grad({(y * y).sum()}, {x}, {}, BackwardOptions{.create_graph = true});
+    std::string msg;
+    try {
+      gx[0].sum().backward();
+    } catch (const std::exception& e) {
+      msg = e.what();
+    }
+    CHECK(msg.find(which == 0 ? "'max_pool2d'" : "'avg_pool2d'") != std::string::npos);
+  }
+}
+
+TEST_CASE("pool: errors name the op and the shapes") {
+  Tensor x = zeros({2, 3, 5, 5});
+  CHECK(error_of([&] { max_pool2d(zeros({3, 5, 5}), 2); }) ==
+        "max_pool2d: input must be 4-D (N, C, H, W), got shape (3, 5, 5)");
+  CHECK(error_of([&] { avg_pool2d(zeros({5, 5}), 2); }) ==
+        "avg_pool2d: input must be 4-D (N, C, H, W), got shape (5, 5)");
+  CHECK(error_of([&] { max_pool2d(x, Size2{0, 2}); }) ==
+        "max_pool2d: kernel size must be positive, got (0, 2)");
+  CHECK(error_of([&] { avg_pool2d(x, 2, Size2{-1, 2}); }) ==
+        "avg_pool2d: stride must be positive, got (-1, 2)");
+  CHECK(error_of([&] { max_pool2d(x, 2, 2, 2); }) ==
+        "max_pool2d: padding (2, 2) must be non-negative and at most half the kernel (2, 2)");
+  CHECK(error_of([&] { avg_pool2d(x, 3, 1, -1); }) ==
+        "avg_pool2d: padding (-1, -1) must be non-negative and at most half the kernel (3, 3)");
+  CHECK(error_of([&] { max_pool2d(x, 6); }) ==
+        "max_pool2d: kernel (6, 6) is larger than the padded input 5x5 (input (2, 3, 5, 5), "
+        "padding (0, 0))");
+  CHECK(error_of([&] { max_pool2d(x, 3, 2, 1); }) == "(no error)");
+}
+
+TEST_CASE("pool: max_pool2d and avg_pool2d match PyTorch on integer data full of ties") {
+  // x = round(3 sin(1.7 i)), reference values from torch.nn.functional (torch 1.13) with
+  // kernel (3, 2), stride 2, padding 1 (max) and kernel 3, stride 2, padding 1 (avg), and
+  // upstream gradient arange(numel).
+  std::vector<double> v(50);
+  for (int i = 0; i < 50; ++i) v[i] = std::round(std::sin(i * 1.7) * 3);
+  Tensor x = tensor(v, {2, 1, 5, 5}, float64).requires_grad_();
+  Tensor y = max_pool2d(x, {3, 2}, 2, 1);
+  CHECK(y.to_vector() == std::vector<double>{2, 3, 3, 2, 3, 3, 2, 3, 3, 2, 3, 3, 2, 2, 3, 3, 2, 3});
+  y.backward(arange(y.numel(), float64).reshape(y.shape()));
+  CHECK(x.grad().to_vector() ==
+        std::vector<double>{0, 1, 0, 0, 0, 3, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 6, 0, 0, 8, 0,
+                            0, 0, 10, 0, 0, 21, 13, 0, 0, 25, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 15, 0, 0, 0, 17});
+  x.zero_grad();
+  Tensor a = avg_pool2d(x, 3, 2, 1);
+  const std::vector<double> a9 = {3, -2, 2, 1, 1, 1, 3, -2, 3, 2, 1, -1, 1, 0, 0, 3, 0, -1};
+  REQUIRE(a.numel() == 18);
+  for (int i = 0; i < 18; ++i) CHECK(a.to_vector()[i] == doctest::Approx(a9[i] / 9.0).epsilon(1e-14));
+  a.backward(arange(18, float64).reshape(a.shape()));
+  const std::vector<double> g9 = {0,  1,  1,  3,  2,  3,  8,  5,  12, 7,  3,  7,  4,
+                                  9,  5,  9,  20, 11, 24, 13, 6,  13, 7,  15, 8,  9,
+                                  19, 10, 21, 11, 21, 44, 23, 48, 25, 12, 25, 13, 27,
+                                  14, 27, 56, 29, 60, 31, 15, 31, 16, 33, 17};
+  const auto gv = x.grad().to_vector();
+  for (int i = 0; i < 50; ++i) CHECK(gv[i] == doctest::Approx(g9[i] / 9.0).epsilon(1e-14));
+}

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "autograd/forward_mode.h"
 
 using namespace dagrad;
 
@@ -39,18 +40,14 @@ BackwardOptions create_graph() {
 }
 
 // Hessian-vector product H v of the scalar f at x by double backward.
-Tensor hvp(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& v) {
+Tensor hess_vec(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& v) {
   Tensor gx = grad({f(x)}, {x}, {}, create_graph())[0];
   REQUIRE(gx.requires_grad());
   return grad({sum(gx * v)}, {x})[0];
 }
 
-// Sets a forward-mode tangent on a leaf (the dual part).
-Tensor dual(const Tensor& x, const Tensor& v) {
-  Tensor d = x.detach();
-  d.impl().tangent = v.impl_ptr();
-  return d;
-}
+// A detached copy of x carrying the forward-mode tangent v.
+Tensor dual(const Tensor& x, const Tensor& v) { return make_dual(x.detach(), v); }
 
 // The directional derivative of sum(f(x) * w) along v, by reverse mode: for checking jvps.
 double reverse_directional(const std::function<Tensor(const Tensor&)>& f, const Tensor& x,
@@ -220,7 +217,7 @@ TEST_CASE("reduction: var gradcheck, double backward and forward mode") {
   // Hessian of unbiased var over n elements: 2/(n-1) (I - 11^T/n), so H v = 2/(n-1) (v - mean v)
   Tensor y = leaf({5}, 6);
   Tensor v = tensor({1, -2, 0.5, 3, 0.25}, {5}, float64);
-  Tensor hv = hvp([](const Tensor& t) { return var(t); }, y, v);
+  Tensor hv = hess_vec([](const Tensor& t) { return var(t); }, y, v);
   const double vm = (1 - 2 + 0.5 + 3 + 0.25) / 5;
   std::vector<double> want;
   for (double e : v.to_vector()) want.push_back(2.0 / 4.0 * (e - vm));
@@ -275,7 +272,7 @@ TEST_CASE("reduction: logsumexp gradient is softmax, Hessian diag(p) - p p^T") {
   Tensor g = grad({logsumexp(x)}, {x})[0];
   check_values(g, p);
   Tensor v = tensor({1, 2, -1, 0.5}, {4}, float64);
-  Tensor hv = hvp([](const Tensor& t) { return logsumexp(t); }, x, v);
+  Tensor hv = hess_vec([](const Tensor& t) { return logsumexp(t); }, x, v);
   double pv = 0;
   for (int i = 0; i < 4; ++i) pv += p[i] * v.to_vector()[i];
   std::vector<double> want;
@@ -286,7 +283,7 @@ TEST_CASE("reduction: logsumexp gradient is softmax, Hessian diag(p) - p p^T") {
   Tensor m = leaf({3, 4}, 4);
   Tensor w = tensor({1, -2, 0.5}, {3}, float64);
   Tensor u = leaf({3, 4}, 7).detach();
-  Tensor hm = hvp([&](const Tensor& t) { return sum(logsumexp(t, 1) * w); }, m, u);
+  Tensor hm = hess_vec([&](const Tensor& t) { return sum(logsumexp(t, 1) * w); }, m, u);
   const std::vector<double> mv = m.to_vector(), uv = u.to_vector(), wv = w.to_vector();
   std::vector<double> want2;
   for (int r = 0; r < 3; ++r) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "autograd/forward_mode.h"
 #include "autograd/ops/softmax.h"
 
 using namespace dagrad;
@@ -38,17 +39,13 @@ BackwardOptions create_graph() {
   return o;
 }
 
-Tensor hvp(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& v) {
+Tensor hess_vec(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& v) {
   Tensor gx = grad({f(x)}, {x}, {}, create_graph())[0];
   REQUIRE(gx.requires_grad());
   return grad({sum(gx * v)}, {x})[0];
 }
 
-Tensor dual(const Tensor& x, const Tensor& v) {
-  Tensor d = x.detach();
-  d.impl().tangent = v.impl_ptr();
-  return d;
-}
+Tensor dual(const Tensor& x, const Tensor& v) { return make_dual(x.detach(), v); }
 
 std::vector<double> softmax_ref(const std::vector<double>& x) {
   double z = 0;
@@ -135,13 +132,13 @@ TEST_CASE("softmax: double backward against the analytic Hessian") {
   std::vector<double> want;
   for (int i = 0; i < 4; ++i)
     want.push_back(y[i] * vv[i] * (wv[i] - s) - y[i] * yv * (wv[i] - s) - y[i] * yws);
-  check_values(hvp([&](const Tensor& t) { return sum(softmax(t) * w); }, x, v), want, 1e-10);
+  check_values(hess_vec([&](const Tensor& t) { return sum(softmax(t) * w); }, x, v), want, 1e-10);
   // log_softmax: H = -sum(w) (diag(y) - y y^T)
   double sw = 0;
   for (double e : wv) sw += e;
   std::vector<double> want_l;
   for (int i = 0; i < 4; ++i) want_l.push_back(-sw * (y[i] * vv[i] - y[i] * yv));
-  check_values(hvp([&](const Tensor& t) { return sum(log_softmax(t) * w); }, x, v), want_l,
+  check_values(hess_vec([&](const Tensor& t) { return sum(log_softmax(t) * w); }, x, v), want_l,
                1e-10);
 }
 

@@ -24,6 +24,10 @@ std::string error_of(F&& f) {
   return "<no exception>";
 }
 
+bool contains_text(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
 void check_values(const Tensor& t, const V& want, double tol = 0) {
   const V got = t.to_vector();
   REQUIRE(got.size() == want.size());
@@ -202,6 +206,10 @@ TEST_CASE("tensor: rand is uniform on [0, 1) and randn is standard normal") {
     CHECK(x >= -2.0);
     CHECK(x < 3.0);
   }
+  // The range stays half-open in float32 even where the double draw rounds up to `high`:
+  // here half of [1, 1 + 2^-23) rounds to the float 1 + 2^-23.
+  const double hi32 = 1.0 + std::ldexp(1.0, -23);
+  for (double x : uniform({1000}, 1.0, hi32, gen, float32).to_vector()) REQUIRE(x < hi32);
   Tensor ri = randint(2, 5, {1000}, gen);
   bool seen[3] = {false, false, false};
   for (double x : ri.to_vector()) {
@@ -226,6 +234,7 @@ TEST_CASE("tensor: shape and dtype queries") {
   CHECK_THROWS_AS(t.size(-4), std::out_of_range);
   CHECK(t.numel() == 24);
   CHECK(t.dtype() == float64);
+  CHECK(contains_text(error_of([] { scalar_tensor(1).size(0); }), "size: a 0-d tensor has no axis 0"));
   CHECK(!t.is_scalar());
   CHECK(scalar_tensor(1).is_scalar());
   CHECK(t.defined());
@@ -462,4 +471,49 @@ TEST_CASE("tensor: printing a large tensor summarizes with ...") {
   const std::string full = arange(1000.0).str();
   CHECK(full.find("...") == std::string::npos);
   CHECK(full.find("500.0000") != std::string::npos);
+}
+
+// ---------------------------------------------------------------- shapes
+
+TEST_CASE("tensor: Shape, strides, broadcasting and axes") {
+  Shape s{2, 3, 4};
+  CHECK(s.size() == 3);
+  CHECK(s.numel() == 24);
+  CHECK(Shape{}.numel() == 1);
+  CHECK(Shape{3, 0}.numel() == 0);
+  CHECK(s.back() == 4);
+  CHECK(s.vec() == std::vector<int64_t>{2, 3, 4});
+  CHECK(Shape(std::vector<int64_t>{5, 6}) == Shape{5, 6});
+  Shape t = s;
+  t.insert(1, 7);
+  CHECK(t == Shape{2, 7, 3, 4});
+  t.erase(0);
+  CHECK(t == Shape{7, 3, 4});
+  CHECK(t != s);
+  Shape big;
+  for (int i = 0; i < Shape::max_dims; ++i) big.push_back(1);
+  CHECK_THROWS_AS(big.push_back(1), std::invalid_argument);
+
+  CHECK(contiguous_strides(s) == Shape{12, 4, 1});
+  CHECK(contiguous_strides(Shape{5}) == Shape{1});
+  CHECK(contiguous_strides(Shape{}) == Shape{});
+
+  CHECK(broadcast_shapes({2, 3}, {3}, "op") == Shape{2, 3});
+  CHECK(broadcast_shapes({2, 1, 4}, {3, 1}, "op") == Shape{2, 3, 4});
+  CHECK(broadcast_shapes({}, {2, 2}, "op") == Shape{2, 2});
+  CHECK(broadcast_shapes({1}, {}, "op") == Shape{1});
+  CHECK(broadcast_shapes({0, 1}, {1, 5}, "op") == Shape{0, 5});
+  CHECK(broadcast_shapes({4, 1}, {1}, "op") == Shape{4, 1});
+  const std::string msg = error_of([] { broadcast_shapes({2, 3}, {4, 3, 2}, "myop"); });
+  CHECK(contains_text(msg, "myop: shapes (2, 3) and (4, 3, 2) cannot be broadcast together"));
+  CHECK(contains_text(msg, "dimension 1 is 2 vs 3"));  // aligned from the right
+
+  CHECK(normalize_axis(-1, 3, "op") == 2);
+  CHECK(normalize_axis(0, 3, "op") == 0);
+  CHECK(normalize_axis(-3, 3, "op") == 0);
+  CHECK(normalize_axis(0, 0, "op") == 0);  // a 0-d tensor reduces over "axis 0" (as PyTorch)
+  CHECK(normalize_axis(-1, 0, "op") == 0);
+  CHECK(contains_text(error_of([] { normalize_axis(3, 3, "sum"); }),
+                      "sum: axis 3 is out of range for a tensor with 3 dimension(s) (expected -3 to 2)"));
+  CHECK_THROWS_AS(normalize_axis(-4, 3, "op"), std::out_of_range);
 }

@@ -1,0 +1,233 @@
+// Shared helpers of the benchmark programs: flags, timing (warm-up, N timed repeats, median),
+// memory readings, and the one-line JSON result that bench/run_benchmarks.py parses.
+//
+// Every program accepts --repeats N --warmup N --threads N (plus its own flags), prints
+// human-readable lines, and ends with exactly one JSON line:
+//   {"workload": "mlp", "impl": "dagrad", "median_ms": 3.21, "runs": 30, ...extra fields}
+#pragma once
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/blas.h"
+
+namespace dagrad::bench {
+
+// ---- flags ----
+
+// Flags are "--name value". Read them with get_*; finish() rejects any flag nobody read, so a
+// typo is an error instead of a silently ignored setting.
+class Args {
+ public:
+  Args(int argc, char** argv, std::string program, std::string usage_extra = "")
+      : program_(std::move(program)), usage_extra_(std::move(usage_extra)) {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "--help" || a == "-h") usage(0);
+      if (a.rfind("--", 0) != 0 || i + 1 >= argc) fail("expected '--flag value', got '" + a + "'");
+      values_[a] = argv[++i];
+    }
+  }
+  int get_int(const std::string& flag, int fallback, int lo = 0, int hi = 1 << 30) {
+    auto it = take(flag);
+    if (!it) return fallback;
+    char* end = nullptr;
+    const long v = std::strtol(it->c_str(), &end, 10);
+    if (end == it->c_str() || *end != '\0' || v < lo || v > hi)
+      fail(flag + " needs an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+           "], got '" + *it + "'");
+    return static_cast<int>(v);
+  }
+  std::string get_str(const std::string& flag, const std::string& fallback) {
+    auto it = take(flag);
+    return it ? *it : fallback;
+  }
+  void finish() {
+    for (auto& [k, v] : values_)
+      if (!used_.count(k)) fail("unknown flag '" + k + "'");
+  }
+  [[noreturn]] void usage(int code) const {
+    std::fprintf(code ? stderr : stdout,
+                 "usage: %s [--repeats N] [--warmup N] [--threads N]%s%s\n", program_.c_str(),
+                 usage_extra_.empty() ? "" : " ", usage_extra_.c_str());
+    std::exit(code);
+  }
+  [[noreturn]] void fail(const std::string& msg) const {
+    std::fprintf(stderr, "%s: %s\n", program_.c_str(), msg.c_str());
+    usage(2);
+  }
+
+ private:
+  const std::string* take(const std::string& flag) {
+    auto it = values_.find(flag);
+    if (it == values_.end()) return nullptr;
+    used_.insert(flag);
+    return &it->second;
+  }
+  std::string program_, usage_extra_;
+  std::map<std::string, std::string> values_;
+  std::set<std::string> used_;
+};
+
+// The three common flags. threads defaults to 2 (both cores of the reference machine) and is
+// applied to OpenBLAS, the only source of threads in dagrad.
+struct Common {
+  int repeats, warmup, threads;
+};
+
+inline Common common_flags(Args& args, int repeats, int warmup) {
+  Common c;
+  c.repeats = args.get_int("--repeats", repeats, 1);
+  c.warmup = args.get_int("--warmup", warmup, 0);
+  c.threads = args.get_int("--threads", 2, 1, 256);
+  blas::set_num_threads(c.threads);
+  return c;
+}
+
+// ---- timing ----
+
+using steady = std::chrono::steady_clock;
+
+inline double ms_since(steady::time_point t0) {
+  return std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+}
+
+struct Stats {
+  std::vector<double> ms;  // every timed run, in run order
+  double median = 0, min = 0, max = 0, mean = 0;
+};
+
+inline Stats summarize(std::vector<double> ms) {
+  Stats s;
+  s.ms = ms;
+  if (ms.empty()) return s;
+  std::sort(ms.begin(), ms.end());
+  const std::size_t n = ms.size();
+  s.median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+  s.min = ms.front();
+  s.max = ms.back();
+  double sum = 0;
+  for (double v : ms) sum += v;
+  s.mean = sum / double(n);
+  return s;
+}
+
+// Runs fn `warmup` times untimed, then `repeats` times timed one by one.
+inline Stats time_runs(const std::function<void()>& fn, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> ms;
+  ms.reserve(repeats);
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = steady::now();
+    fn();
+    ms.push_back(ms_since(t0));
+  }
+  return summarize(std::move(ms));
+}
+
+inline void print_stats(const char* what, const Stats& s) {
+  std::printf("%s: median %.4f ms (min %.4f, mean %.4f, max %.4f) over %zu runs\n", what,
+              s.median, s.min, s.mean, s.max, s.ms.size());
+}
+
+// ---- memory ----
+
+// Peak resident set size of this process so far (getrusage ru_maxrss, KiB on Linux), in MiB.
+inline double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
+// Current resident set size (/proc/self/statm), in MiB; -1 if unavailable.
+inline double current_rss_mb() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  long size = 0, resident = 0;
+  const int got = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  if (got != 2) return -1;
+  return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// ---- the JSON result line ----
+
+inline std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+inline std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+// Builds {"workload": ..., "impl": "dagrad", "median_ms": ..., "runs": ..., extras} in order.
+class JsonLine {
+ public:
+  JsonLine(const std::string& workload, const Stats& s) {
+    add("workload", workload);
+    add("impl", std::string("dagrad"));
+    add("median_ms", s.median);
+    add("runs", static_cast<double>(s.ms.size()));
+    add("min_ms", s.min);
+    add("max_ms", s.max);
+  }
+  JsonLine& add(const std::string& key, double v) { return raw(key, json_number(v)); }
+  JsonLine& add(const std::string& key, int v) { return raw(key, std::to_string(v)); }
+  JsonLine& add(const std::string& key, const std::string& v) {
+    return raw(key, "\"" + json_escape(v) + "\"");
+  }
+  JsonLine& add(const std::string& key, const char* v) { return add(key, std::string(v)); }
+  JsonLine& add(const std::string& key, const std::vector<double>& v) {
+    std::string a = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) a += (i ? ", " : "") + json_number(v[i]);
+    return raw(key, a + "]");
+  }
+  // The common tail: threads and the OpenBLAS core, so a result can be tied to its setup.
+  JsonLine& add_setup(const Common& c) {
+    add("threads", c.threads);
+    add("blas_core", blas::core_name());
+    return *this;
+  }
+  void print() const {
+    std::printf("{%s}\n", body_.c_str());
+    std::fflush(stdout);
+  }
+
+ private:
+  JsonLine& raw(const std::string& key, const std::string& value) {
+    if (!body_.empty()) body_ += ", ";
+    body_ += "\"" + json_escape(key) + "\": " + value;
+    return *this;
+  }
+  std::string body_;
+};
+
+}  // namespace dagrad::bench

@@ -1,0 +1,162 @@
+// Update rules side by side, as in the cs231n optimization notebook: the same
+// FullyConnectedNet (same seed: same initial weights, same minibatch order) trained on a
+// Fashion-MNIST subset with sgd, sgd_momentum, rmsprop and adam, each at cs231n's learning
+// rate. Prints a table of the final training loss and train/val accuracy of each rule and
+// saves the loss curves (loss.svg) and the accuracy curves (accuracy.svg).
+//
+//   compare-optimizers                 # 4000 training images, 5 epochs
+//   compare-optimizers --quick         # 1000 images, 2 epochs (for CI)
+//   compare-optimizers --num-train 10000 --epochs 8 --out DIR --data DIR
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/idx.h"
+#include "data/plot.h"
+#include "nn/nn.h"
+#include "optim/solver.h"
+
+using namespace dagrad;
+
+namespace {
+
+struct Rule {
+  std::string name;
+  double learning_rate;
+  std::string color;
+};
+
+struct Run {
+  Rule rule;
+  std::vector<double> loss, train_acc, val_acc;
+  double seconds = 0;
+};
+
+// The mean over a sliding window of k iterations: per-minibatch losses are noisy.
+std::vector<double> smooth(const std::vector<double>& v, std::size_t k) {
+  std::vector<double> out;
+  double acc = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    acc += v[i];
+    if (i >= k) acc -= v[i - k];
+    out.push_back(acc / static_cast<double>(std::min(i + 1, k)));
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::string data_dir = data::default_fashion_mnist_dir(), out_dir = "out/compare_optimizers";
+    int64_t num_train = 4000, num_val = 1000;
+    int epochs = 5;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      auto value = [&](const char* flag) -> std::string {
+        if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
+        return argv[++i];
+      };
+      if (a == "--help" || a == "-h") {
+        fmt::print("usage: compare-optimizers [--quick] [--num-train N] [--num-val N] [--epochs N]\n"
+                   "                          [--data DIR] [--out DIR]\n");
+        return 0;
+      } else if (a == "--quick") {
+        num_train = 1000, num_val = 500, epochs = 2;
+      } else if (a == "--num-train") {
+        num_train = std::stoll(value("--num-train"));
+      } else if (a == "--num-val") {
+        num_val = std::stoll(value("--num-val"));
+      } else if (a == "--epochs") {
+        epochs = std::stoi(value("--epochs"));
+      } else if (a == "--data") {
+        data_dir = value("--data");
+      } else if (a == "--out") {
+        out_dir = value("--out");
+      } else {
+        throw std::invalid_argument(fmt::format("unknown argument '{}'", a));
+      }
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+
+    fmt::print("== data\nloading Fashion-MNIST from {} ...\n", data_dir);
+    const data::Dataset ds = data::load_fashion_mnist(data_dir);
+    const optim::SolverData subset{
+        slice(ds.X_train, 0, 0, num_train), slice(ds.y_train, 0, 0, num_train),
+        slice(ds.X_val, 0, 0, num_val), slice(ds.y_val, 0, 0, num_val)};
+    fmt::print("{} training and {} validation images, {} epochs of batches of 100\n", num_train,
+               num_val, epochs);
+
+    // cs231n's network for this comparison: five hidden layers of 100, weights N(0, 5e-2^2).
+    nn::FullyConnectedNetConfig net;
+    net.hidden_dims = {100, 100, 100, 100, 100};
+    net.input_dim = 28 * 28;
+    net.num_classes = 10;
+    net.weight_scale = 5e-2;
+    net.seed = 0;
+    {
+      nn::FullyConnectedNet m(net);
+      fmt::print("\n== model\n{}", m.summary());
+    }
+
+    const std::vector<Rule> rules = {{"sgd", 1e-2, "#1f77b4"},
+                                     {"sgd_momentum", 1e-2, "#ff7f0e"},
+                                     {"rmsprop", 1e-4, "#2ca02c"},
+                                     {"adam", 1e-3, "#d62728"}};
+    std::vector<Run> runs;
+    for (const Rule& rule : rules) {
+      fmt::print("\n== {} (learning rate {:g})\n", rule.name, rule.learning_rate);
+      nn::FullyConnectedNet model(net);  // identical initial weights for every rule
+      optim::SolverOptions o;
+      o.update_rule = rule.name;
+      o.optim_config = {{"learning_rate", rule.learning_rate}};
+      o.batch_size = 100;
+      o.num_epochs = epochs;
+      o.num_train_samples = 1000;
+      o.print_every = 1000000;  // only the per-epoch lines
+      o.seed = 0;               // identical minibatch order for every rule
+      optim::Solver solver(model, subset, o);
+      solver.train();
+      runs.push_back({rule, solver.loss_history, solver.train_acc_history,
+                      solver.val_acc_history, solver.train_seconds});
+    }
+
+    // ---- the table: loss averaged over the last epoch's iterations, accuracies of the last epoch
+    fmt::print("\n== results after {} epochs (loss: mean over the last epoch)\n", epochs);
+    fmt::print("{:<14} {:>8} {:>12} {:>10} {:>10} {:>9}\n", "update rule", "lr", "loss",
+               "train acc", "val acc", "seconds");
+    const std::size_t per_epoch = runs[0].loss.size() / static_cast<std::size_t>(std::max(epochs, 1));
+    for (const Run& r : runs) {
+      const std::vector<double> s = smooth(r.loss, std::max<std::size_t>(per_epoch, 1));
+      fmt::print("{:<14} {:>8.0e} {:>12.4f} {:>10.4f} {:>10.4f} {:>9.1f}\n", r.rule.name,
+                 r.rule.learning_rate, s.empty() ? 0.0 : s.back(),
+                 r.train_acc.back(), r.val_acc.back(), r.seconds);
+    }
+
+    // ---- the figures
+    std::filesystem::create_directories(out_dir);
+    data::Chart loss{"training loss (mean of the last 10 iterations)", "iteration", "loss", {}};
+    data::Chart train{"training accuracy", "epoch", "accuracy", {}};
+    data::Chart val{"validation accuracy", "epoch", "accuracy", {}};
+    for (const Run& r : runs) {
+      loss.series.push_back({r.rule.name, {}, smooth(r.loss, 10), r.rule.color, false});
+      std::vector<double> ep;
+      for (std::size_t e = 0; e < r.train_acc.size(); ++e) ep.push_back(static_cast<double>(e));
+      train.series.push_back({r.rule.name, ep, r.train_acc, r.rule.color, true});
+      val.series.push_back({r.rule.name, ep, r.val_acc, r.rule.color, true});
+    }
+    data::save_svg(out_dir + "/loss.svg", loss);
+    data::save_charts_svg(out_dir + "/accuracy.svg", {train, val}, 2, 480, 360);
+    fmt::print("\nsaved {0}/loss.svg and {0}/accuracy.svg\n", out_dir);
+    fmt::print("wall time {:.1f} s\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,496 @@
+// A gradient-check tour of the nn stack: every layer and every model, built in float64 at
+// small sizes, its gradients from the tape against central differences — the check a course
+// notebook runs after writing each layer. One line per parameter (and per layer input "x"):
+// its shape, the largest relative error max |a-n| / max(1e-8, |a|+|n|) over its elements (the
+// cs231n rel_error), the largest absolute error, and ok/FAILED.
+//
+// An element passes when its relative error is <= 1e-7. Where a gradient is zero or nearly
+// zero — exactly zero by construction for the bias of a layer followed by batch norm, which the
+// normalization cancels — both sides are rounding noise and the relative error measures only
+// that noise; such an element passes on its absolute error (<= 1e-9), and when that rescued
+// the line it says "ok (abs)". (rel_error's floor of 1e-8 in the denominator already keeps an
+// exact-zero gradient like b1 below batch norm at rel ~1e-8: look at its abs column, ~1e-17.)
+//
+// Usage: gradcheck-layers [--eps H] [name-filter]
+//   --eps H        the finite-difference step (default 1e-5)
+//   name-filter    run only the checks whose title contains this text
+// Exit status 1 when any check fails or throws.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/nn.h"
+
+using namespace dagrad;
+
+namespace {
+
+constexpr double kRtol = 1e-7;  // relative error an element must reach ...
+constexpr double kAtol = 1e-9;  // ... or absolute error, for gradients that are ~0
+constexpr int kSparseChecks = 12;
+
+struct Target {
+  std::string name;
+  Tensor t;  // a leaf that requires grad; perturbed in place by the numerical gradient
+};
+
+struct Tally {
+  int lines = 0, failed = 0, errors = 0;
+};
+
+double g_eps = 1e-5;
+
+// ---- small float64 inputs
+Tensor rn(Generator& g, const Shape& s, double scale = 1.0) { return randn(s, g, float64) * scale; }
+Tensor leaf(Tensor t) { return t.requires_grad_(); }
+Tensor labels(Generator& g, int64_t n, int64_t classes) {
+  return randint(0, classes, {n}, g, float64);
+}
+
+// Overwrites a module's parameters with random values so that the check does not run at the
+// special point of the initialization (zero biases, unit gamma): gamma/scale-like vectors
+// named "gamma" get values in [0.5, 1.5), everything else N(0, scale^2).
+void randomize(nn::Module& m, Generator& g, double scale = 0.5) {
+  no_grad guard;
+  for (auto& [name, p] : m.named_parameters()) {
+    Tensor v = name.find("gamma") != std::string::npos ? uniform(p.shape(), 0.5, 1.5, g, float64)
+                                                       : randn(p.shape(), g, float64) * scale;
+    p.copy_(v);
+  }
+}
+
+std::vector<Target> params_of(const nn::Module& m) {
+  std::vector<Target> out;
+  for (auto& [name, p] : m.named_parameters()) out.push_back({name, p});
+  return out;
+}
+
+// Checks df/dt for every target of a scalar, deterministic f: one backward for the analytic
+// gradients, then central differences over every element (or `sparse` random elements with
+// grad_check_sparse, for big models). Prints one line per target.
+void check(Tally& tally, const std::string& title, const std::function<Tensor()>& f,
+           const std::vector<Target>& targets, int sparse = 0) {
+  fmt::print("\n{}\n", title);
+  try {
+    for (Target tg : targets) tg.t.zero_grad();
+    Tensor loss = f();
+    loss.backward();
+    for (const Target& tg : targets) {
+      Tensor a = tg.t.grad().defined() ? tg.t.grad().clone() : zeros_like(tg.t);
+      ++tally.lines;
+      if (sparse > 0) {
+        // cs231n's grad_check_sparse: a few random coordinates of a big parameter.
+        const double rel = grad_check_sparse(f, tg.t, a, sparse, g_eps, 7, false);
+        const bool ok = rel <= kRtol;
+        if (!ok) ++tally.failed;
+        fmt::print("  {:<28} {:<16} rel {:9.2e}  ({} random elements)  {}\n", tg.name,
+                   to_string(tg.t.shape()), rel, sparse, ok ? "ok" : "FAILED");
+        continue;
+      }
+      const Tensor n = numerical_gradient(f, tg.t, g_eps);
+      const std::vector<double> va = a.to_vector(), vn = n.to_vector();
+      double worst_rel = 0, worst_abs = 0;
+      bool ok = true;
+      for (std::size_t i = 0; i < va.size(); ++i) {
+        const double r = rel_error(va[i], vn[i]), d = std::abs(va[i] - vn[i]);
+        worst_rel = std::max(worst_rel, r);
+        worst_abs = std::max(worst_abs, d);
+        if (r > kRtol && d > kAtol) ok = false;
+      }
+      if (!ok) ++tally.failed;
+      const char* status = !ok ? "FAILED" : worst_rel <= kRtol ? "ok" : "ok (abs)";
+      fmt::print("  {:<28} {:<16} rel {:9.2e}  abs {:9.2e}  {}\n", tg.name,
+                 to_string(tg.t.shape()), worst_rel, worst_abs, status);
+    }
+  } catch (const std::exception& e) {
+    ++tally.errors;
+    fmt::print("  ERROR: {}\n", e.what());
+  }
+}
+
+// A layer with a non-scalar output is checked through sum(layer(x) * dout), dout random and
+// fixed: its gradient with respect to anything is the layer's backward applied to dout.
+void check_layer(Tally& tally, const std::string& title, nn::Module& layer, const Tensor& x,
+                 Generator& g) {
+  Tensor dout;
+  {
+    no_grad guard;
+    dout = randn(layer.forward(x).shape(), g, float64);
+  }
+  std::vector<Target> targets = params_of(layer);
+  targets.push_back({"x", x});
+  check(tally, fmt::format("{}  (x {})", title, to_string(x.shape())),
+        [&layer, x, dout] { return sum(layer.forward(x) * dout); }, targets);
+}
+
+// A model is checked through its own loss: data loss plus 0.5 * reg * sum(W^2).
+void check_model(Tally& tally, const std::string& title, nn::Classifier& model, const Tensor& X,
+                 const Tensor& y, int sparse = 0) {
+  check(tally,
+        fmt::format("{}  [{}, {}]  (X {}, reg {})", title, model.describe(),
+                    model.is_training() ? "train" : "eval", to_string(X.shape()), model.reg),
+        [&model, X, y] { return model.loss(X, y); }, params_of(model), sparse);
+}
+
+// A few training-mode forwards so that batch-norm running statistics are not the initial 0/1.
+void warm_up(nn::Module& m, Generator& g, const Shape& input_shape) {
+  no_grad guard;
+  m.train();
+  for (int i = 0; i < 5; ++i) m.forward(rn(g, input_shape) * 1.5 + 0.3);
+}
+
+// Moves every element of x at least 0.1 away from 0: for checks right after a ReLU-like kink.
+Tensor away_from_zero(Tensor t) {
+  double* p = t.data<double>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] += p[i] >= 0 ? 0.1 : -0.1;
+  return t;
+}
+
+bool wanted(const std::string& filter, const std::string& title) {
+  return filter.empty() || title.find(filter) != std::string::npos;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::string filter;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--eps" && i + 1 < argc) {
+        g_eps = std::atof(argv[++i]);
+        if (!(g_eps > 0)) throw std::invalid_argument("--eps wants a positive step");
+      } else if (a == "--help" || a == "-h") {
+        fmt::print("usage: gradcheck-layers [--eps H] [name-filter]\n");
+        return 0;
+      } else {
+        filter = a;
+      }
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    fmt::print("Gradient check of the nn layers and models (float64, central differences h = {:g})\n",
+               g_eps);
+    fmt::print("rel = max |a-n| / max(1e-8, |a|+|n|) over the elements; an element passes with\n"
+               "rel <= {:g}, or with abs = |a-n| <= {:g} for a gradient that is ~0 (where rel measures\n"
+               "only rounding noise; the line then says \"ok (abs)\")\n",
+               kRtol, kAtol);
+    Tally tally;
+    const nn::Init he{nn::InitScheme::he, 0.0};
+
+    // =================================================================== layers
+    fmt::print("\n==================== layers ====================\n");
+    {
+      Generator g(1);
+      nn::Linear lin(4, 3, g, he, float64);
+      randomize(lin, g);
+      if (wanted(filter, "Linear")) check_layer(tally, "Linear", lin, leaf(rn(g, {3, 4})), g);
+      nn::Linear lin3(6, 2, g, he, float64);
+      randomize(lin3, g);
+      if (wanted(filter, "Linear (flattens)"))
+        check_layer(tally, "Linear on (N, 2, 3): flattens", lin3, leaf(rn(g, {2, 2, 3})), g);
+    }
+    {
+      Generator g(2);
+      nn::Conv2d c1(2, 3, 3, g, 1, 1, he, float64);
+      randomize(c1, g);
+      if (wanted(filter, "Conv2d stride 1"))
+        check_layer(tally, "Conv2d 3x3, stride 1, padding 1", c1, leaf(rn(g, {2, 2, 5, 5})), g);
+      nn::Conv2d c2(2, 3, 3, g, 2, 1, he, float64);
+      randomize(c2, g);
+      if (wanted(filter, "Conv2d stride 2"))
+        check_layer(tally, "Conv2d 3x3, stride 2, padding 1", c2, leaf(rn(g, {2, 2, 6, 6})), g);
+      nn::Conv2d c3(3, 2, 2, g, 2, 0, he, float64, /*bias=*/false);
+      randomize(c3, g);
+      if (wanted(filter, "Conv2d no bias"))
+        check_layer(tally, "Conv2d 2x2, stride 2, no padding, no bias", c3,
+                    leaf(rn(g, {1, 3, 4, 5})), g);
+    }
+    {
+      Generator g(3);
+      nn::MaxPool2d mp(2);
+      if (wanted(filter, "MaxPool2d"))
+        check_layer(tally, "MaxPool2d 2x2", mp, leaf(rn(g, {2, 2, 4, 4})), g);
+      nn::MaxPool2d mp3(3, 2);
+      if (wanted(filter, "MaxPool2d"))
+        check_layer(tally, "MaxPool2d 3x3, stride 2", mp3, leaf(rn(g, {1, 2, 5, 5})), g);
+      nn::AvgPool2d ap(2);
+      if (wanted(filter, "AvgPool2d"))
+        check_layer(tally, "AvgPool2d 2x2", ap, leaf(rn(g, {2, 2, 4, 4})), g);
+      nn::AvgPool2d ap3(3, 2);
+      if (wanted(filter, "AvgPool2d"))
+        check_layer(tally, "AvgPool2d 3x3, stride 2", ap3, leaf(rn(g, {1, 2, 5, 5})), g);
+      nn::GlobalAvgPool gap;
+      if (wanted(filter, "GlobalAvgPool"))
+        check_layer(tally, "GlobalAvgPool", gap, leaf(rn(g, {2, 3, 3, 3})), g);
+    }
+    {
+      Generator g(4);
+      nn::BatchNorm1d bn1(3, 0.9, 1e-5, float64);
+      randomize(bn1, g);
+      if (wanted(filter, "BatchNorm1d (train)"))
+        check_layer(tally, "BatchNorm1d (train: batch statistics)", bn1,
+                    leaf(rn(g, {5, 3}, 2.0) + 1.0), g);
+      warm_up(bn1, g, {5, 3});
+      bn1.eval();
+      if (wanted(filter, "BatchNorm1d (eval)"))
+        check_layer(tally, "BatchNorm1d (eval: running statistics)", bn1, leaf(rn(g, {4, 3})), g);
+
+      nn::BatchNorm2d bn2(3, 0.9, 1e-5, float64);
+      randomize(bn2, g);
+      if (wanted(filter, "BatchNorm2d (train)"))
+        check_layer(tally, "BatchNorm2d (train: batch statistics)", bn2,
+                    leaf(rn(g, {2, 3, 3, 3}, 2.0) - 0.5), g);
+      warm_up(bn2, g, {2, 3, 3, 3});
+      bn2.eval();
+      if (wanted(filter, "BatchNorm2d (eval)"))
+        check_layer(tally, "BatchNorm2d (eval: running statistics)", bn2,
+                    leaf(rn(g, {2, 3, 3, 3})), g);
+
+      nn::LayerNorm ln(5, 1e-5, float64);
+      randomize(ln, g);
+      if (wanted(filter, "LayerNorm"))
+        check_layer(tally, "LayerNorm", ln, leaf(rn(g, {3, 5}, 2.0)), g);
+    }
+    {
+      Generator g(5);
+      // Dropout draws a fresh mask on every forward; rebuilding the layer from the same seed
+      // on every call keeps the mask fixed, which the numerical gradient needs.
+      if (wanted(filter, "Dropout (train")) {
+        Tensor x = leaf(rn(g, {4, 5}));
+        Tensor dout = randn({4, 5}, g, float64);
+        check(tally, "Dropout p=0.3 (train, same mask on every call)  (x (4, 5))",
+              [x, dout] {
+                nn::Dropout d(0.3, /*seed=*/42);
+                return sum(d.forward(x) * dout);
+              },
+              {{"x", x}});
+      }
+      nn::Dropout d(0.3, 42);
+      d.eval();
+      if (wanted(filter, "Dropout (eval"))
+        check_layer(tally, "Dropout p=0.3 (eval: identity)", d, leaf(rn(g, {4, 5})), g);
+    }
+    {
+      Generator g(6);
+      nn::ReLU relu_l;
+      nn::LeakyReLU leaky(0.1);
+      nn::Sigmoid sig;
+      nn::Tanh th;
+      nn::Flatten fl;
+      // ReLU-like layers are checked away from their kink at 0.
+      if (wanted(filter, "ReLU"))
+        check_layer(tally, "ReLU", relu_l, leaf(away_from_zero(rn(g, {3, 4}))), g);
+      if (wanted(filter, "LeakyReLU"))
+        check_layer(tally, "LeakyReLU(0.1)", leaky, leaf(away_from_zero(rn(g, {3, 4}))), g);
+      if (wanted(filter, "Sigmoid")) check_layer(tally, "Sigmoid", sig, leaf(rn(g, {3, 4})), g);
+      if (wanted(filter, "Tanh")) check_layer(tally, "Tanh", th, leaf(rn(g, {3, 4})), g);
+      if (wanted(filter, "Flatten")) check_layer(tally, "Flatten", fl, leaf(rn(g, {2, 2, 3})), g);
+    }
+    {
+      Generator g(7);
+      nn::ResidualBlock same(3, 3, 1, g, float64);
+      randomize(same, g);
+      if (wanted(filter, "ResidualBlock"))
+        check_layer(tally, "ResidualBlock 3 -> 3, stride 1 (identity shortcut, train)", same,
+                    leaf(rn(g, {2, 3, 4, 4})), g);
+      nn::ResidualBlock down(2, 3, 2, g, float64);
+      randomize(down, g);
+      if (wanted(filter, "ResidualBlock"))
+        check_layer(tally, "ResidualBlock 2 -> 3, stride 2 (1x1 conv shortcut, train)", down,
+                    leaf(rn(g, {2, 2, 4, 4})), g);
+      warm_up(down, g, {2, 2, 4, 4});
+      down.eval();
+      if (wanted(filter, "ResidualBlock"))
+        check_layer(tally, "ResidualBlock 2 -> 3, stride 2 (eval)", down,
+                    leaf(rn(g, {2, 2, 4, 4})), g);
+    }
+    {
+      Generator g(8);
+      nn::Sequential seq;
+      seq.add(std::make_shared<nn::Conv2d>(1, 2, 3, g, 1, 1, he, float64), "conv");
+      seq.add(std::make_shared<nn::BatchNorm2d>(2, 0.9, 1e-5, float64), "bn");
+      seq.add(std::make_shared<nn::ReLU>(), "relu");
+      seq.add(std::make_shared<nn::MaxPool2d>(2), "pool");
+      seq.add(std::make_shared<nn::Flatten>(), "flatten");
+      seq.add(std::make_shared<nn::Linear>(2 * 2 * 2, 3, g, he, float64), "fc");
+      randomize(seq, g);
+      if (wanted(filter, "Sequential"))
+        check_layer(tally, "Sequential conv-bn-relu-pool-flatten-linear (conv.bias is ~0: bn follows)",
+                    seq, leaf(rn(g, {3, 1, 4, 4})), g);
+    }
+
+    // =================================================================== models
+    fmt::print("\n==================== models (loss = data loss + 0.5 reg sum W^2) ====================\n");
+    {
+      Generator g(10);
+      const int64_t N = 4, D = 6, C = 3;
+      Tensor X = rn(g, {N, D}), y = labels(g, N, C);
+      if (wanted(filter, "TwoLayerNet")) {
+        nn::TwoLayerNetConfig c;
+        c.input_dim = D;
+        c.hidden_dim = 5;
+        c.num_classes = C;
+        c.weight_scale = 0.3;
+        c.reg = 0.1;
+        c.dtype = float64;
+        nn::TwoLayerNet m(c);
+        randomize(m, g);  // non-zero biases too
+        check_model(tally, "TwoLayerNet", m, X, y);
+      }
+      for (const char* norm : {"", "batchnorm", "layernorm"}) {
+        const std::string title = fmt::format("FullyConnectedNet, normalization {}",
+                                              *norm ? norm : "none");
+        if (!wanted(filter, title)) continue;
+        nn::FullyConnectedNetConfig c;
+        c.hidden_dims = {5, 4};
+        c.input_dim = D;
+        c.num_classes = C;
+        c.normalization = norm;
+        c.weight_scale = 0.3;
+        c.reg = 0.05;
+        c.dtype = float64;
+        nn::FullyConnectedNet m(c);
+        randomize(m, g);
+        check_model(tally, title + (std::string(norm) == "batchnorm" ? " (b1, b2 are ~0: bn follows)" : ""),
+                    m, X, y);
+      }
+      if (wanted(filter, "FullyConnectedNet, batchnorm + dropout")) {
+        nn::FullyConnectedNetConfig c;
+        c.hidden_dims = {5, 4};
+        c.input_dim = D;
+        c.num_classes = C;
+        c.normalization = "batchnorm";
+        c.dropout_keep_ratio = 0.75;
+        c.weight_scale = 0.3;
+        c.reg = 0.05;
+        c.dtype = float64;
+        nn::FullyConnectedNet m(c);
+        randomize(m, g);
+        warm_up(m, g, {N, D});
+        m.eval();  // dropout is the identity and batch norm uses its running statistics
+        check_model(tally, "FullyConnectedNet, batchnorm + dropout keep 0.75", m, X, y);
+      }
+    }
+    {
+      Generator g(11);
+      if (wanted(filter, "ThreeLayerConvNet")) {
+        nn::ThreeLayerConvNetConfig c;
+        c.input_dim = {2, 6, 6};
+        c.num_filters = 3;
+        c.filter_size = 3;
+        c.hidden_dim = 5;
+        c.num_classes = 3;
+        c.weight_scale = 0.3;
+        c.reg = 0.05;
+        c.dtype = float64;
+        nn::ThreeLayerConvNet m(c);
+        randomize(m, g);
+        check_model(tally, "ThreeLayerConvNet", m, rn(g, {2, 2, 6, 6}), labels(g, 2, 3));
+      }
+    }
+    {
+      Generator g(12);
+      const int64_t N = 6, D = 5;
+      Tensor X = rn(g, {N, D});
+      Tensor y2 = labels(g, N, 2), y4 = labels(g, N, 4);
+      for (const char* loss : {"logistic", "hinge"}) {
+        for (int64_t hidden : {0, 4}) {
+          const std::string title = fmt::format("BinaryClassifier {}, {}", loss,
+                                                hidden ? "hidden layer" : "linear");
+          if (!wanted(filter, title)) continue;
+          nn::LinearClassifierConfig c;
+          c.input_dim = D;
+          c.hidden_dim = hidden;
+          c.weight_scale = 0.3;
+          c.reg = 0.1;
+          c.dtype = float64;
+          nn::BinaryClassifier m(c, loss);
+          randomize(m, g);
+          check_model(tally, title, m, X, y2);
+        }
+      }
+      for (int64_t hidden : {0, 4}) {
+        const std::string title =
+            fmt::format("SoftmaxClassifier, {}", hidden ? "hidden layer" : "linear");
+        if (!wanted(filter, title)) continue;
+        nn::LinearClassifierConfig c;
+        c.input_dim = D;
+        c.hidden_dim = hidden;
+        c.num_classes = 4;
+        c.weight_scale = 0.3;
+        c.reg = 0.1;
+        c.dtype = float64;
+        nn::SoftmaxClassifier m(c);
+        randomize(m, g);
+        check_model(tally, title, m, X, y4);
+      }
+    }
+    {
+      Generator g(13);
+      if (wanted(filter, "LeNet5")) {
+        // The real thing (28x28 inputs, 62k parameters): a full check would take ~120k
+        // forwards, so a few random elements of each parameter, cs231n's grad_check_sparse.
+        // No L2 term here: its sum of 62k squares adds ~1e-11 of rounding noise to every
+        // difference quotient, more than the smallest gradients of fc1 can tolerate at 1e-7
+        // (the L2 gradient is checked on every other model).
+        nn::ConvNetConfig c;
+        c.num_classes = 10;
+        c.reg = 0.0;
+        c.dtype = float64;
+        c.seed = 3;
+        nn::LeNet5 m(c);
+        check_model(tally, "LeNet5 (sparse check)", m, rn(g, {2, 1, 28, 28}), labels(g, 2, 10),
+                    kSparseChecks);
+      }
+      if (wanted(filter, "VGGNet")) {
+        nn::VGGConfig c;
+        c.input_dim = {1, 8, 8};
+        c.stage_channels = {2, 3};
+        c.hidden_dim = 5;
+        c.num_classes = 3;
+        c.reg = 0.01;
+        c.dtype = float64;
+        c.seed = 4;
+        nn::VGGNet m(c);
+        check_model(tally, "VGGNet (train: batch statistics)", m, rn(g, {3, 1, 8, 8}),
+                    labels(g, 3, 3));
+        warm_up(m, g, {3, 1, 8, 8});
+        m.eval();
+        check_model(tally, "VGGNet (eval: running statistics)", m, rn(g, {3, 1, 8, 8}),
+                    labels(g, 3, 3));
+      }
+      if (wanted(filter, "SmallResNet")) {
+        nn::ResNetConfig c;
+        c.input_dim = {1, 6, 6};
+        c.stage_channels = {2, 3};
+        c.num_classes = 3;
+        c.reg = 0.01;
+        c.dtype = float64;
+        c.seed = 5;
+        nn::SmallResNet m(c);
+        check_model(tally, "SmallResNet", m, rn(g, {3, 1, 6, 6}), labels(g, 3, 3));
+      }
+    }
+
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print("\n{} gradients checked: {} ok, {} failed, {} errors  ({:.1f} s)\n", tally.lines,
+               tally.lines - tally.failed, tally.failed, tally.errors, seconds);
+    if (tally.failed + tally.errors > 0) {
+      fmt::print("GRADIENT CHECK FAILED\n");
+      return 1;
+    }
+    fmt::print("all gradients ok\n");
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+}

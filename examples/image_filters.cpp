@@ -1,0 +1,190 @@
+// Image processing by convolution, the way the cs231n conv notebook shows what a conv layer
+// computes: we write the filter weights by hand instead of learning them.
+//
+//   1. grayscale: one 1x1 filter over the R, G, B channels with weights 0.299, 0.587, 0.114
+//      (ITU-R BT.601 luma), conv weight shape (1, 3, 1, 1);
+//   2. Sobel: two 3x3 filters on the grayscale image in ONE conv weight of shape (2, 1, 3, 3):
+//      filter 0 responds to horizontal changes (vertical edges), filter 1 to vertical ones;
+//   3. edge strength: sqrt(gx^2 + gy^2), with ordinary tensor ops.
+//
+// The Sobel conv runs without padding ("valid" convolution), so its outputs are 2 pixels
+// smaller than the input: zero padding would invent strong edges along the image border.
+// Because every step before the square root is linear, the two convs also fuse into one conv
+// over RGB with weight w[f, c, p, q] = luma[c] * sobel_f[p, q]; we check that they agree.
+//
+//   image-filters                     # on data::make_test_image (320x240)
+//   image-filters photo.png           # on your own PNG / PPM / PGM
+//   image-filters --out DIR --size 640x480
+// Writes input.png, grayscale.png, sobel_x.png, sobel_y.png, edges.png to --out
+// (default out/image_filters).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "autograd/autograd.h"
+#include "autograd/ops/conv.h"
+#include "data/image.h"
+
+using namespace dagrad;
+
+namespace {
+
+// An 8-bit image (gray, gray+alpha, RGB or RGBA) as a (1, 3, H, W) float32 tensor with values
+// 0..255; a gray image is repeated into the three channels, alpha is dropped.
+Tensor to_tensor(const data::Image& img) {
+  const int H = img.height, W = img.width;
+  std::vector<float> chw(3 * static_cast<size_t>(H) * W);
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) {
+        const int src = img.channels >= 3 ? c : 0;
+        chw[(static_cast<size_t>(c) * H + y) * W + x] = img.at(x, y, src);
+      }
+  return from_blob(chw.data(), {1, 3, H, W});
+}
+
+// The RGB part of an image (what the filters actually saw).
+data::Image to_rgb(const data::Image& img) {
+  data::Image out{img.width, img.height, 3, std::vector<uint8_t>(size_t(img.width) * img.height * 3)};
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x)
+      for (int c = 0; c < 3; ++c) out.at(x, y, c) = img.at(x, y, img.channels >= 3 ? c : 0);
+  return out;
+}
+
+// A (1, 1, H, W) map as a picture. gray: values are already 0..255. signed_map: 0 becomes
+// mid-grey, +-max|v| white/black. otherwise: 0 is black and the largest value white.
+enum class Scale { gray, signed_map, magnitude };
+
+data::Image to_image(const Tensor& map, Scale scale) {
+  const int H = static_cast<int>(map.shape()[2]), W = static_cast<int>(map.shape()[3]);
+  std::vector<float> v(map.data<float>(), map.data<float>() + map.numel());
+  float peak = 1e-12f;
+  for (float f : v) peak = std::max(peak, std::abs(f));
+  for (float& f : v) {
+    if (scale == Scale::signed_map) f = 127.5f + 127.5f * f / peak;
+    if (scale == Scale::magnitude) f = 255.0f * f / peak;
+  }
+  return data::from_float(v.data(), H, W, /*normalize=*/false);
+}
+
+std::string save(const std::string& dir, const std::string& name, const data::Image& img) {
+  const std::string path = dir + "/" + name;
+  data::write_png(path, img);
+  return path;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::string image_path, out_dir = "out/image_filters";
+    int width = 320, height = 240;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      auto value = [&](const char* flag) -> std::string {
+        if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
+        return argv[++i];
+      };
+      if (a == "--help" || a == "-h") {
+        fmt::print("usage: image-filters [IMAGE.png|ppm|pgm] [--out DIR] [--size WxH]\n");
+        return 0;
+      } else if (a == "--out") {
+        out_dir = value("--out");
+      } else if (a == "--size") {
+        const std::string s = value("--size");
+        if (std::sscanf(s.c_str(), "%dx%d", &width, &height) != 2 || width < 3 || height < 3)
+          throw std::invalid_argument(fmt::format("--size wants WxH (at least 3x3), got '{}'", s));
+      } else if (a.rfind("--", 0) == 0) {
+        throw std::invalid_argument(fmt::format("unknown option '{}'", a));
+      } else {
+        image_path = a;
+      }
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+
+    const data::Image img = image_path.empty() ? data::make_test_image(width, height)
+                                               : data::read_image(image_path);
+    if (img.width < 3 || img.height < 3)
+      throw std::invalid_argument(fmt::format("the image is {}x{}; the 3x3 Sobel filters need at least 3x3",
+                                              img.width, img.height));
+    fmt::print("== input\n{}: {}x{}, {} channel(s)\n",
+               image_path.empty() ? "data::make_test_image" : image_path, img.width, img.height,
+               img.channels);
+    no_grad guard;  // nothing here is trained
+    const Tensor x = to_tensor(img);  // (1, 3, H, W), 0..255
+
+    // ---- 1. grayscale: a 1x1 conv that mixes the three channels
+    const Tensor w_gray = tensor({0.299, 0.587, 0.114}, {1, 3, 1, 1});
+    const Tensor gray = conv2d(x, w_gray);  // (1, 1, H, W)
+    fmt::print("\n== 1. grayscale: conv2d(x {}, w {}) -> {}\n", to_string(x.shape()),
+               to_string(w_gray.shape()), to_string(gray.shape()));
+    fmt::print("w[0, :, 0, 0] = {}\n", w_gray.reshape({3}).str());
+    // The same luma formula as data::to_grayscale, which rounds to 8 bits: they agree to 0.5.
+    const data::Image ref = data::to_grayscale(img);
+    double worst = 0;
+    for (int y = 0; y < img.height; ++y)
+      for (int xx = 0; xx < img.width; ++xx)
+        worst = std::max(worst, std::abs(double(gray.data<float>()[y * img.width + xx]) - ref.at(xx, y)));
+    fmt::print("largest difference from data::to_grayscale: {:.3f} (of 255)\n", worst);
+    if (worst > 1.0) throw std::runtime_error("the grayscale conv disagrees with data::to_grayscale");
+
+    // ---- 2. Sobel: two filters in one weight, (2 filters, 1 channel, 3, 3)
+    // Cross-correlation (what conv2d computes): gx grows when brightness grows to the right,
+    // gy when it grows downwards.
+    const std::vector<double> sobel_x = {-1, 0, 1, -2, 0, 2, -1, 0, 1};
+    const std::vector<double> sobel_y = {-1, -2, -1, 0, 0, 0, 1, 2, 1};
+    std::vector<double> both = sobel_x;
+    both.insert(both.end(), sobel_y.begin(), sobel_y.end());
+    const Tensor w_sobel = tensor(both, {2, 1, 3, 3});
+    const Tensor g = conv2d(gray, w_sobel);  // (1, 2, H-2, W-2), no padding
+    const Tensor gx = slice(g, 1, 0, 1), gy = slice(g, 1, 1, 2);
+    fmt::print("\n== 2. Sobel: conv2d(gray {}, w {}) -> {}  (no padding: 2 pixels smaller)\n",
+               to_string(gray.shape()), to_string(w_sobel.shape()), to_string(g.shape()));
+    fmt::print("w[0, 0] (Sobel x) =\n{}\nw[1, 0] (Sobel y) =\n{}\n",
+               slice(w_sobel, 0, 0, 1).reshape({3, 3}).str(0),
+               slice(w_sobel, 0, 1, 2).reshape({3, 3}).str(0));
+
+    // ---- 3. edge strength
+    const Tensor edges = sqrt(gx * gx + gy * gy);
+    fmt::print("\n== 3. edges = sqrt(gx^2 + gy^2)\n");
+    fmt::print("gx in [{:.1f}, {:.1f}], gy in [{:.1f}, {:.1f}], edge strength: mean {:.2f}, max {:.1f}\n",
+               min(gx).item(), max(gx).item(), min(gy).item(), max(gy).item(), mean(edges).item(),
+               max(edges).item());
+
+    // ---- the fused version: one conv over RGB, w[f, c] = luma[c] * sobel_f
+    std::vector<double> fused;
+    for (const auto* k : {&sobel_x, &sobel_y})
+      for (double luma : {0.299, 0.587, 0.114})
+        for (double s : *k) fused.push_back(luma * s);
+    const Tensor g_fused = conv2d(x, tensor(fused, {2, 3, 3, 3}));
+    const double diff = max(abs(g_fused - g)).item();
+    fmt::print("one fused conv over RGB, w (2, 3, 3, 3) = luma x Sobel: largest difference {:.2e}\n",
+               diff);
+    if (diff > 1e-2) throw std::runtime_error("the fused conv disagrees with the two-step version");
+
+    // ---- pictures
+    std::filesystem::create_directories(out_dir);
+    fmt::print("\n== output\n");
+    for (const std::string& p :
+         {save(out_dir, "input.png", to_rgb(img)),
+          save(out_dir, "grayscale.png", to_image(gray, Scale::gray)),
+          save(out_dir, "sobel_x.png", to_image(gx, Scale::signed_map)),
+          save(out_dir, "sobel_y.png", to_image(gy, Scale::signed_map)),
+          save(out_dir, "edges.png", to_image(edges, Scale::magnitude))})
+      fmt::print("wrote {}\n", p);
+    fmt::print("(sobel_x/sobel_y: mid-grey is 0, white positive, black negative; edges: black is 0)\n");
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print("done in {:.2f} s\n", seconds);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+}
