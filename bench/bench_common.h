@@ -6,6 +6,7 @@
 //   {"workload": "mlp", "impl": "dagrad", "median_ms": 3.21, "runs": 30, ...extra fields}
 #pragma once
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -104,14 +105,34 @@ inline double ms_since(steady::time_point t0) {
   return std::chrono::duration<double, std::milli>(steady::now() - t0).count();
 }
 
+// CPU time of the whole process (all threads), in ms. On a busy machine the wall time of a run
+// includes the time spent waiting for a core; with one thread, CPU time is what the run would
+// take on an idle machine, which makes it the steadier number to compare.
+inline double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
 struct Stats {
-  std::vector<double> ms;  // every timed run, in run order
+  std::vector<double> ms;      // wall time of every timed run, in run order
+  std::vector<double> cpu;     // process CPU time of every timed run (may be empty)
   double median = 0, min = 0, max = 0, mean = 0;
+  double cpu_median = -1;      // -1 when not measured
 };
 
-inline Stats summarize(std::vector<double> ms) {
+inline double median_of(std::vector<double> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+inline Stats summarize(std::vector<double> ms, std::vector<double> cpu = {}) {
   Stats s;
   s.ms = ms;
+  s.cpu = cpu;
+  s.cpu_median = median_of(cpu);
   if (ms.empty()) return s;
   std::sort(ms.begin(), ms.end());
   const std::size_t n = ms.size();
@@ -127,19 +148,24 @@ inline Stats summarize(std::vector<double> ms) {
 // Runs fn `warmup` times untimed, then `repeats` times timed one by one.
 inline Stats time_runs(const std::function<void()>& fn, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> ms;
+  std::vector<double> ms, cpu;
   ms.reserve(repeats);
+  cpu.reserve(repeats);
   for (int i = 0; i < repeats; ++i) {
+    const double c0 = cpu_ms();
     const auto t0 = steady::now();
     fn();
     ms.push_back(ms_since(t0));
+    cpu.push_back(cpu_ms() - c0);
   }
-  return summarize(std::move(ms));
+  return summarize(std::move(ms), std::move(cpu));
 }
 
 inline void print_stats(const char* what, const Stats& s) {
-  std::printf("%s: median %.4f ms (min %.4f, mean %.4f, max %.4f) over %zu runs\n", what,
+  std::printf("%s: median %.4f ms (min %.4f, mean %.4f, max %.4f) over %zu runs", what,
               s.median, s.min, s.mean, s.max, s.ms.size());
+  if (s.cpu_median >= 0) std::printf("; median CPU time %.4f ms", s.cpu_median);
+  std::printf("\n");
 }
 
 // ---- memory ----
@@ -198,6 +224,7 @@ class JsonLine {
     add("runs", static_cast<double>(s.ms.size()));
     add("min_ms", s.min);
     add("max_ms", s.max);
+    if (s.cpu_median >= 0) add("median_cpu_ms", s.cpu_median);
   }
   JsonLine& add(const std::string& key, double v) { return raw(key, json_number(v)); }
   JsonLine& add(const std::string& key, int v) { return raw(key, std::to_string(v)); }

@@ -94,19 +94,22 @@ int main(int argc, char** argv) {
                 "start, %.1f MiB with the data loaded (peak so far %.1f MiB)\n",
                 blas::info().c_str(), (long long)n, batch, (long long)per_epoch, rss_start,
                 rss_loaded, peak_loaded);
-    std::vector<double> epoch_ms, rss_after;
+    std::vector<double> epoch_ms, epoch_cpu, rss_after;
     double last_mean_loss = 0;
     for (int e = 0; e < epochs; ++e) {
+      const double c0 = bench::cpu_ms();
       const auto t0 = bench::steady::now();
       const std::vector<int64_t> order = permutation(n, order_gen);
       double loss_sum = 0;
       for (int64_t it = 0; it < per_epoch; ++it) loss_sum += step(order, it);
       epoch_ms.push_back(bench::ms_since(t0));
+      epoch_cpu.push_back(bench::cpu_ms() - c0);
       rss_after.push_back(bench::current_rss_mb());
       last_mean_loss = loss_sum / double(per_epoch);
-      std::printf("epoch %d: %.2f s (%.2f ms per iteration), mean loss %.4f, rss %.1f MiB, peak "
-                  "%.1f MiB\n",
+      std::printf("epoch %d: %.2f s (%.2f ms per iteration; CPU time %.2f s), mean loss %.4f, "
+                  "rss %.1f MiB, peak %.1f MiB\n",
                   e + 1, epoch_ms.back() / 1e3, epoch_ms.back() / double(per_epoch),
+                  epoch_cpu.back() / 1e3,
                   last_mean_loss, rss_after.back(), bench::peak_rss_mb());
       std::fflush(stdout);
       if (!std::isfinite(last_mean_loss)) {
@@ -114,7 +117,7 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    const bench::Stats s = bench::summarize(epoch_ms);
+    const bench::Stats s = bench::summarize(epoch_ms, epoch_cpu);
     bench::print_stats("epoch", s);
     bench::JsonLine("epoch", s)
         .add("epochs", epochs)
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
         .add("rss_loaded_mb", rss_loaded)
         .add("peak_rss_loaded_mb", peak_loaded)
         .add("epoch_ms", epoch_ms)
+        .add("epoch_cpu_ms", epoch_cpu)
         .add("rss_after_epoch_mb", rss_after)
         .add("peak_rss_mb", bench::peak_rss_mb())
         .add_setup(c)

@@ -37,17 +37,19 @@ int main(int argc, char** argv) {
       op();
       raw();
     }
-    std::vector<double> op_ms, raw_ms;
+    std::vector<double> op_ms, op_cpu, raw_ms;
     for (int i = 0; i < c.repeats; ++i) {
+      const double c0 = bench::cpu_ms();
       auto t0 = bench::steady::now();
       op();
       op_ms.push_back(bench::ms_since(t0));
+      op_cpu.push_back(bench::cpu_ms() - c0);
       out = Tensor();  // free outside the timed region, as torch's result is
       t0 = bench::steady::now();
       raw();
       raw_ms.push_back(bench::ms_since(t0));
     }
-    const bench::Stats s = bench::summarize(op_ms), r = bench::summarize(raw_ms);
+    const bench::Stats s = bench::summarize(op_ms, op_cpu), r = bench::summarize(raw_ms);
     const double flop = 2.0 * double(n) * n * n;
     const double gflops = flop / (s.median * 1e-3) / 1e9;
     const double raw_gflops = flop / (r.median * 1e-3) / 1e9;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -60,17 +62,30 @@ Shape out_shape(const Tensor& x, const PoolGeom& g) {
 
 // The max-pool update: v (at index k) replaces the current best when strictly larger or NaN
 // (PyTorch's rule, so the first maximum wins ties).
-template <typename T>
-inline void take(T& best, int64_t& bi, T v, int64_t k) {
-  const bool win = v > best || v != v;
-  best = win ? v : best;
-  bi = win ? k : bi;
+template <typename T, typename I>
+inline void take(T& best, I& bi, T v, I k) {
+  // Bit-mask selects: branch-free, so random data does not mispredict.
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  const bool win = (v > best) | (v != v);
+  const U mask = U(0) - static_cast<U>(win);
+  U vb, bb;
+  std::memcpy(&vb, &v, sizeof(T));
+  std::memcpy(&bb, &best, sizeof(T));
+  bb = (vb & mask) | (bb & ~mask);
+  std::memcpy(&best, &bb, sizeof(T));
+  const I imask = -static_cast<I>(win);
+  bi = (k & imask) | (bi & ~imask);
 }
 
 // Max pooling; idx gets the argmax's offset within its plane (first maximum, NaN wins).
 template <typename T>
 void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
   const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  const bool padded = g.PH > 0 || g.PW > 0;
+  const int64_t Wp = g.W + 2 * g.PW;
+  std::vector<T> xp(padded ? (g.H + 2 * g.PH) * Wp : 0, -std::numeric_limits<T>::infinity());
+  std::vector<T> best(g.OW);
+  std::vector<int32_t> bidx(g.OW);  // int32 like the floats: one vector lane each
   for (int64_t pl = 0; pl < g.planes; ++pl) {
     const T* xs = x + pl * HW;
     T* o = out + pl * OP;
@@ -79,35 +94,52 @@ void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
       for (int64_t i = 0; i < g.OH; ++i) {
         const T* r0 = xs + 2 * i * g.W;
         const T* r1 = r0 + g.W;
-        for (int64_t j = 0; j < g.OW; ++j) {
-          const int64_t w0 = 2 * j;
+        const int32_t row = static_cast<int32_t>(2 * i * g.W), W = static_cast<int32_t>(g.W);
+        for (int32_t j = 0; j < static_cast<int32_t>(g.OW); ++j) {
+          const int32_t w0 = 2 * j;
           // Same order and rule as the general loop: a later entry wins only if strictly
-          // larger (or NaN). Written as selects so random data does not mispredict branches.
-          const int64_t top = 2 * i * g.W + w0, bottom = top + g.W;
+          // larger (or NaN).
+          const int32_t top = row + w0, bottom = top + W;
           T best = r0[w0];
-          int64_t bi = top;
+          int32_t bi = top;
           take(best, bi, r0[w0 + 1], top + 1);
           take(best, bi, r1[w0], bottom);
           take(best, bi, r1[w0 + 1], bottom + 1);
           o[i * g.OW + j] = best;
-          id[i * g.OW + j] = static_cast<int32_t>(bi);
+          id[i * g.OW + j] = bi;
         }
       }
       continue;
     }
+    // General windows: the plane padded with -inf (which never wins), then for each output
+    // row every window offset (p, q) updates all output columns at once. The columns are
+    // independent, so the select chains overlap instead of running one after another.
+    const T* src = xs;
+    if (padded) {
+      for (int64_t h = 0; h < g.H; ++h)
+        std::copy(xs + h * g.W, xs + (h + 1) * g.W, xp.data() + (h + g.PH) * Wp + g.PW);
+      src = xp.data();
+    }
     for (int64_t i = 0; i < g.OH; ++i) {
-      const int64_t h0 = i * g.SH - g.PH, h1 = std::min(h0 + g.KH, g.H), hs = std::max<int64_t>(h0, 0);
+      const int64_t hs = std::max<int64_t>(i * g.SH - g.PH, 0);
+      for (int64_t j = 0; j < g.OW; ++j) {  // start at the window's first real entry
+        best[j] = -std::numeric_limits<T>::infinity();
+        bidx[j] = static_cast<int32_t>(hs * g.W + std::max<int64_t>(j * g.SW - g.PW, 0));
+      }
+      for (int64_t p = 0; p < g.KH; ++p) {
+        const int64_t h = i * g.SH + p;  // row in the padded plane
+        for (int64_t q = 0; q < g.KW; ++q) {
+          const T* r = src + h * Wp + q;
+          // index of column j = 0 in the unpadded plane
+          const int32_t base = static_cast<int32_t>((h - g.PH) * g.W + q - g.PW);
+          const int32_t sw = static_cast<int32_t>(g.SW);
+          for (int32_t j = 0; j < static_cast<int32_t>(g.OW); ++j)
+            take(best[j], bidx[j], r[j * sw], base + j * sw);
+        }
+      }
       for (int64_t j = 0; j < g.OW; ++j) {
-        const int64_t w0 = j * g.SW - g.PW, w1 = std::min(w0 + g.KW, g.W),
-                      ws = std::max<int64_t>(w0, 0);
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t bi = hs * g.W + ws;
-        for (int64_t h = hs; h < h1; ++h)
-          for (int64_t w = ws; w < w1; ++w) {
-            take(best, bi, xs[h * g.W + w], h * g.W + w);
-          }
-        o[i * g.OW + j] = best;
-        id[i * g.OW + j] = static_cast<int32_t>(bi);
+        o[i * g.OW + j] = best[j];
+        id[i * g.OW + j] = bidx[j];
       }
     }
   }

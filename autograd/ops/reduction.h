@@ -12,8 +12,9 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = fal
 Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
-// max/min: the gradient is shared equally among tied maxima (PyTorch's amax/amin); NaN
-// propagates; reducing over zero elements is an error.
+// max/min: the gradient is shared equally among tied maxima, as torch.amax/amin and the
+// full torch.max(x) (note: torch.max(x, dim) instead sends it all to the returned index).
+// NaN propagates; reducing over zero elements is an error.
 Tensor max(const Tensor& x);
 Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor min(const Tensor& x);

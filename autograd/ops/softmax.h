@@ -1,4 +1,7 @@
-// softmax and log_softmax along an axis, numerically stable (max subtracted first).
+// softmax and log_softmax along an axis, numerically stable (max subtracted first; the
+// normalizer is summed in double). A row that is all -inf gives NaN, as PyTorch.
+// Backward (Tensor ops, so create_graph works): softmax: y (g - sum(g y));
+// log_softmax: g - softmax(x) sum(g), both sums along the axis.
 #pragma once
 #include "autograd/tensor.h"
 

@@ -176,10 +176,13 @@ TEST_CASE("conv: values and gradients match the naive loops") {
 }
 
 TEST_CASE("conv: large batches (several images per GEMM, and one image per GEMM)") {
-  // Small images: many images share one GEMM, with a remainder chunk.
-  check_against_naive({40, 3, 32, 32, 4, 3, 3, {1, 1}, {1, 1}}, true, float32, 4);
+  // Small outputs: many images share one GEMM (about 1024 output columns per GEMM), with a
+  // remainder chunk of several images, and of a single image.
   check_against_naive({37, 2, 12, 12, 3, 3, 3, {2, 2}, {1, 1}}, true, float64, 5);
-  // A big im2col matrix per image: one image per GEMM.
+  check_against_naive({30, 2, 12, 12, 3, 3, 3, {2, 2}, {1, 1}}, true, float32, 8);
+  check_against_naive({20, 3, 14, 14, 5, 3, 3, {1, 1}, {1, 1}}, false, float32, 9);
+  // Big outputs: one image per GEMM.
+  check_against_naive({6, 3, 32, 32, 4, 3, 3, {1, 1}, {1, 1}}, true, float32, 4);
   check_against_naive({2, 64, 32, 32, 2, 3, 3, {1, 1}, {1, 1}}, true, float32, 6);
   // Pointwise with a batch.
   check_against_naive({9, 8, 6, 6, 5, 1, 1, {1, 1}, {0, 0}}, false, float64, 7);

@@ -186,3 +186,21 @@ TEST_CASE("softmax: errors name the op") {
   CHECK_THROWS_WITH_AS(log_softmax(zeros({2, 3}), -3), doctest::Contains("log_softmax: axis -3"),
                        std::out_of_range);
 }
+
+TEST_CASE("softmax: changing the saved output in place before backward is an error") {
+  Tensor x = randn64({2, 3}, 15).requires_grad_();
+  Tensor y = softmax(x, 1);
+  Tensor l = sum(y * y);  // mul saves y too; the softmax node saves its output
+  {
+    no_grad off;
+    y.mul_(2.0);
+  }
+  CHECK_THROWS_WITH_AS(l.backward(), doctest::Contains("modified in place"), std::runtime_error);
+  Tensor z = log_softmax(x, 0);
+  Tensor lz = sum(z);  // sum saves nothing: only log_softmax's saved output can complain
+  {
+    no_grad off;
+    z.fill_(0.0);
+  }
+  CHECK_THROWS_WITH_AS(lz.backward(), doctest::Contains("log_softmax"), std::runtime_error);
+}
