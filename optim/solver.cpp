@@ -205,6 +205,7 @@ void Solver::train() {
         std::fflush(stdout);
       } else if (opts_.print_every > 0 && t % opts_.print_every == 0) {
         fmt::print("(Iteration {} / {}) loss: {:.6f}\n", t + 1, total, loss);
+        std::fflush(stdout);
       }
     }
 
