@@ -37,6 +37,7 @@ std::unique_ptr<nn::Classifier> make_model(const std::string& name, uint64_t see
     nn::VGGConfig c;
     c.stage_channels = {32, 64};
     c.hidden_dim = 128;
+    c.dropout = 0.3;
     c.seed = seed;
     return std::make_unique<nn::VGGNet>(c);
   }
@@ -80,8 +81,8 @@ int main(int argc, char** argv) {
     std::string out_dir = "out/fashion_mnist";
     int64_t train_size = -1;
     std::map<std::string, std::string> solver_kv = {
-        {"update_rule", "adam"}, {"learning_rate", "2e-3"}, {"lr_decay", "0.8"},
-        {"batch_size", "128"},   {"num_epochs", "8"},       {"num_train_samples", "2000"},
+        {"update_rule", "adam"}, {"learning_rate", "2e-3"}, {"lr_decay", "0.7"},
+        {"batch_size", "128"},   {"num_epochs", "6"},       {"num_train_samples", "2000"},
         {"print_every", "50"},   {"seed", "0"}};
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
