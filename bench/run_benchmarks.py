@@ -156,7 +156,7 @@ def machine_lines(a, torch_info):
     except OSError:
         load = "?"
     return [
-        f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        f"- finished: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
         f"- machine: {model}, {cores} cores ({platform.machine()}), load average at the end: {load}",
         f"- PyTorch: {torch_info.get('torch')} ({torch_info.get('blas_info', '?').replace('- Build settings: ', '')}, "
         f"float32 GEMM on OpenBLAS core {torch_info.get('openblas_core')} with OPENBLAS_CORETYPE=SkylakeX; "

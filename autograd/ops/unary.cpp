@@ -135,7 +135,13 @@ Tensor relu(const Tensor& x) {
   // d/dx relu(x) = [x > 0]
   return record(
       "relu", out, {x},
-      [](const Tensor& g, const Tensor& y) -> GradList { return {g * positive_mask(y)}; },
+      [](const Tensor& g, const Tensor& y) -> GradList {
+        if (grad_mode_enabled()) return {g * positive_mask(y)};  // create_graph: stay differentiable
+        // Not recorded: one fused pass instead of a mask and a product.
+        return {kernels::map_binary(g, y, "relu_backward", [](auto gv, auto yv) {
+          return yv > 0 ? gv : decltype(gv)(0);
+        })};
+      },
       [](const TangentList& t, const Tensor& y) { return t[0] * positive_mask(y); },
       KeepOutput::yes);
 }
