@@ -8,44 +8,14 @@
 #include "autograd/forward_mode.h"
 #include "autograd/ops/softmax.h"
 
+#include "tests/op_test_util.h"
+
 using namespace dagrad;
+using namespace dagrad::test_util;
 
 namespace {
 
-void check_values(const Tensor& t, const std::vector<double>& want, double eps = 1e-12) {
-  const std::vector<double> got = t.to_vector();
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got[i] == doctest::Approx(want[i]).epsilon(eps));
-  }
-}
 
-void check_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                     const std::vector<Tensor>& inputs) {
-  GradcheckResult r = gradcheck(f, inputs);
-  INFO(r.report());
-  CHECK(r.passed);
-}
-
-Tensor randn64(const Shape& shape, uint64_t seed) {
-  Generator gen(seed);
-  return randn(shape, gen, float64);
-}
-
-BackwardOptions create_graph() {
-  BackwardOptions o;
-  o.create_graph = true;
-  return o;
-}
-
-Tensor hess_vec(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& v) {
-  Tensor gx = grad({f(x)}, {x}, {}, create_graph())[0];
-  REQUIRE(gx.requires_grad());
-  return grad({sum(gx * v)}, {x})[0];
-}
-
-Tensor dual(const Tensor& x, const Tensor& v) { return make_dual(x.detach(), v); }
 
 std::vector<double> softmax_ref(const std::vector<double>& x) {
   double z = 0;
