@@ -3,6 +3,7 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <functional>
 #include <vector>
 
@@ -10,12 +11,19 @@
 
 namespace dagrad::test_util {
 
+// Element-wise comparison; NaN must match NaN and infinities must match exactly.
 inline void check_values(const Tensor& t, const std::vector<double>& want, double eps = 1e-12) {
+  REQUIRE(t.defined());
   const std::vector<double> got = t.to_vector();
   REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got[i] == doctest::Approx(want[i]).epsilon(eps));
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    CAPTURE(i);
+    if (std::isnan(want[i]))
+      CHECK(std::isnan(got[i]));
+    else if (std::isinf(want[i]))
+      CHECK(got[i] == want[i]);
+    else
+      CHECK(got[i] == doctest::Approx(want[i]).epsilon(eps));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "tests/op_test_util.h"
 
 using namespace dagrad;
 
@@ -28,20 +29,7 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-void check_values(const Tensor& t, const V& want, double eps = 1e-12) {
-  REQUIRE(t.defined());
-  const V got = t.to_vector();
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    CAPTURE(i);
-    if (std::isnan(want[i]))
-      CHECK(std::isnan(got[i]));
-    else if (std::isinf(want[i]))
-      CHECK(got[i] == want[i]);
-    else
-      CHECK(got[i] == doctest::Approx(want[i]).epsilon(eps));
-  }
-}
+using dagrad::test_util::check_values;
 
 Tensor t64(const V& v, const Shape& s = {}) { return tensor(v, s, float64); }
 Tensor leaf(const V& v, const Shape& s = {}) { return t64(v, s).requires_grad_(); }
