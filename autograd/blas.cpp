@@ -2,6 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -13,6 +16,8 @@
 #pragma GCC diagnostic ignored "-Wpedantic"
 #include <cblas.h>
 #pragma GCC diagnostic pop
+
+#include "autograd/parallel.h"
 
 namespace dagrad::blas {
 namespace {
@@ -41,7 +46,6 @@ struct Library {
   decltype(&cblas_dgemm) dgemm = nullptr;
   decltype(&openblas_get_corename) get_corename = nullptr;
   decltype(&openblas_get_config) get_config = nullptr;
-  decltype(&openblas_get_num_threads) get_num_threads = nullptr;
   decltype(&openblas_set_num_threads) set_num_threads = nullptr;
   std::string coretype_source;
 };
@@ -109,8 +113,10 @@ Library load() {
   resolve(handle, loaded_name, "cblas_dgemm", lib.dgemm);
   resolve(handle, loaded_name, "openblas_get_corename", lib.get_corename);
   resolve(handle, loaded_name, "openblas_get_config", lib.get_config);
-  resolve(handle, loaded_name, "openblas_get_num_threads", lib.get_num_threads);
   resolve(handle, loaded_name, "openblas_set_num_threads", lib.set_num_threads);
+  // dagrad's pool supplies the threads (gemm below splits big products across it); OpenBLAS
+  // threads on top would oversubscribe the cores.
+  lib.set_num_threads(1);
   return lib;
 }
 
@@ -139,20 +145,54 @@ void check_gemm_args(bool trans_a, bool trans_b, int m, int n, int k, int lda, i
 
 CBLAS_TRANSPOSE op(bool trans) { return trans ? CblasTrans : CblasNoTrans; }
 
+// Products smaller than this many multiply-adds run on the calling thread: below it, handing
+// half to a worker costs about as much as it saves.
+constexpr int64_t split_threshold = int64_t{1} << 20;
+
+// C = alpha op(A) op(B) + beta C on the pool: the longer of C's two sides is cut into one
+// block per thread (multiples of 16, a vector register of floats); each block is an
+// independent single-threaded GEMM on its own rows or columns of C.
+template <typename T, typename Fn>
+void split_gemm(Fn fn, bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a,
+                int lda, const T* b, int ldb, T beta, T* c, int ldc) {
+  const int64_t work = int64_t{m} * n * k;
+  const bool by_rows = m >= n;
+  const int64_t side = by_rows ? m : n;
+  const int64_t chunks =
+      work < split_threshold || in_parallel_region() ? 1 : std::min<int64_t>(num_threads(), side / 32);
+  if (chunks <= 1) {
+    fn(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const int64_t blocks = (side + 15) / 16;
+  parallel_chunked(chunks, 1, [&](int64_t, int64_t lo_chunk, int64_t hi_chunk) {
+    const int lo = static_cast<int>(std::min(side, blocks * lo_chunk / chunks * 16));
+    const int hi = static_cast<int>(std::min(side, blocks * hi_chunk / chunks * 16));
+    if (hi <= lo) return;
+    if (by_rows) {  // rows lo..hi of C and of op(A)
+      const T* ap = trans_a ? a + lo : a + int64_t{lo} * lda;
+      fn(CblasRowMajor, op(trans_a), op(trans_b), hi - lo, n, k, alpha, ap, lda, b, ldb, beta,
+         c + int64_t{lo} * ldc, ldc);
+    } else {  // columns lo..hi of C and of op(B)
+      const T* bp = trans_b ? b + int64_t{lo} * ldb : b + lo;
+      fn(CblasRowMajor, op(trans_a), op(trans_b), m, hi - lo, k, alpha, a, lda, bp, ldb, beta,
+         c + lo, ldc);
+    }
+  });
+}
+
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc) {
   check_gemm_args(trans_a, trans_b, m, n, k, lda, ldb, ldc);
-  library().sgemm(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, alpha, a, lda, b, ldb, beta, c,
-                  ldc);
+  split_gemm(library().sgemm, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double* a, int lda,
           const double* b, int ldb, double beta, double* c, int ldc) {
   check_gemm_args(trans_a, trans_b, m, n, k, lda, ldb, ldc);
-  library().dgemm(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, alpha, a, lda, b, ldb, beta, c,
-                  ldc);
+  split_gemm(library().dgemm, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 std::string core_name() {
@@ -167,20 +207,11 @@ std::string config() {
   return s ? s : "unknown";
 }
 
-int num_threads() { return library().get_num_threads(); }
-
-void set_num_threads(int n) {
-  if (n < 1) {
-    throw std::invalid_argument("blas::set_num_threads: need at least 1 thread, got " +
-                                std::to_string(n));
-  }
-  library().set_num_threads(n);
-}
-
 std::string info() {
-  const int threads = num_threads();
+  const int threads = dagrad::num_threads();
   return "BLAS: " + config() + ", core " + core_name() + " (" + coretype_source() + "), " +
-         std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+         std::to_string(threads) + (threads == 1 ? " thread" : " threads") +
+         " (dagrad's pool; OpenBLAS itself single-threaded)";
 }
 
 }  // namespace dagrad::blas

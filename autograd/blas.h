@@ -14,6 +14,8 @@ namespace dagrad::blas {
 // C = alpha * op(A) * op(B) + beta * C, all row-major; op(X) = X^T when trans_x is set.
 // op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are the row strides as stored.
 // With beta == 0, C is only written, never read (it may hold garbage or NaN).
+// Big products are split across dagrad's thread pool (dagrad::set_num_threads); inside a
+// parallel job, or when small, the product runs on the calling thread.
 // Throws std::invalid_argument for negative sizes or too-small leading dimensions.
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc);
@@ -30,10 +32,6 @@ std::string coretype_source();
 
 // The library's build description, e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...".
 std::string config();
-
-// Threads OpenBLAS uses for one GEMM. set_num_threads throws std::invalid_argument if n < 1.
-int num_threads();
-void set_num_threads(int n);
 
 // One line for logs and `dagrad-info`: config, core, who chose it, and the thread count.
 std::string info();

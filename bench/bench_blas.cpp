@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "autograd/blas.h"
+#include "autograd/parallel.h"
 
 namespace {
 
@@ -30,7 +31,7 @@ int parse_positive(const char* flag, const char* text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0;  // 0: keep OpenBLAS's default (OPENBLAS_NUM_THREADS or all cores)
+  int threads = 0;  // 0: keep dagrad's default (DAGRAD_NUM_THREADS or all cores)
   int n = 1024;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
 
   try {
     namespace blas = dagrad::blas;
-    if (threads > 0) blas::set_num_threads(threads);
+    if (threads > 0) dagrad::set_num_threads(threads);
 
     std::vector<float> a(std::size_t(n) * n), b(std::size_t(n) * n), c(std::size_t(n) * n);
     for (std::size_t i = 0; i < a.size(); ++i) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "autograd/blas.h"
+#include "autograd/parallel.h"
 
 namespace dagrad::bench {
 
@@ -82,8 +83,8 @@ class Args {
   std::set<std::string> used_;
 };
 
-// The three common flags. threads defaults to 2 (both cores of the reference machine) and is
-// applied to OpenBLAS, the only source of threads in dagrad.
+// The three common flags. threads defaults to 2 (both cores of the reference machine) and sizes
+// dagrad's thread pool, which also runs the GEMMs (OpenBLAS itself stays single-threaded).
 struct Common {
   int repeats, warmup, threads;
 };
@@ -93,7 +94,7 @@ inline Common common_flags(Args& args, int repeats, int warmup) {
   c.repeats = args.get_int("--repeats", repeats, 1);
   c.warmup = args.get_int("--warmup", warmup, 0);
   c.threads = args.get_int("--threads", 2, 1, 256);
-  blas::set_num_threads(c.threads);
+  set_num_threads(c.threads);
   return c;
 }
 

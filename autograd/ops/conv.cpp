@@ -11,6 +11,7 @@
 #include "autograd/engine.h"
 #include "autograd/node.h"
 #include "autograd/ops/kernels.h"
+#include "autograd/parallel.h"
 
 namespace dagrad {
 
@@ -123,7 +124,33 @@ void unpad_image(const T* dxp, const ConvGeom& g, T* dx) {
     }
 }
 
-// out = conv(x, w) + b (b may be null), all raw.
+// Images per parallel chunk: at least enough that a chunk holds ~64K multiply-adds, so the
+// pool's hand-off cost stays small next to the work.
+int64_t image_grain(const ConvGeom& g) {
+  const int64_t macs = std::max<int64_t>(g.F * g.K() * g.P(), 1);
+  return std::max<int64_t>(1, (int64_t{1} << 16) / macs);
+}
+
+// One chunk's scratch: the im2col matrix of up to G images, the padded image, and the
+// (F, G*P) product when several images share a GEMM.
+template <typename T>
+struct ConvScratch {
+  ConvScratch(const ConvGeom& g, int64_t G)
+      : cols(static_cast<std::size_t>(g.K() * G * g.P())),
+        tmp(G > 1 ? static_cast<std::size_t>(g.F * G * g.P()) : 0),
+        xp(g.PH > 0 || g.PW > 0
+               ? static_cast<std::size_t>(g.C * (g.H + 2 * g.PH) * (g.W + 2 * g.PW))
+               : 0) {}
+  std::vector<T> cols, tmp, xp;
+  // im2col of image xn into column block c (row stride ld)
+  void lower(const T* xn, const ConvGeom& g, T* c, int64_t ld) {
+    if (!xp.empty()) pad_image(xn, g, xp.data());
+    im2col(xp.empty() ? xn : xp.data(), g, c, ld);
+  }
+};
+
+// out = conv(x, w) + b (b may be null), all raw. Images are split across the pool; each chunk
+// runs im2col and single-threaded GEMMs on its own images.
 template <typename T>
 void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g) {
   const int64_t P = g.P(), K = g.K(), F = g.F;
@@ -132,130 +159,126 @@ void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g)
     for (int64_t f = 0; f < F; ++f) std::fill(o + f * P, o + (f + 1) * P, b ? b[f] : T(0));
   };
   if (g.pointwise()) {  // out_n (F, P) = w (F, C) . x_n (C, P)
-    for (int64_t n = 0; n < g.N; ++n) {
-      T* o = out + n * out_img;
-      if (b) fill_bias(o);
-      blas::gemm(false, false, F, P, K, T(1), w, K, x + n * in_img, P, b ? T(1) : T(0), o, P);
-    }
+    parallel_for(g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+      for (int64_t n = lo; n < hi; ++n) {
+        T* o = out + n * out_img;
+        if (b) fill_bias(o);
+        blas::gemm(false, false, F, P, K, T(1), w, K, x + n * in_img, P, b ? T(1) : T(0), o, P);
+      }
+    });
     return;
   }
   const int64_t G = images_per_chunk(g);
-  std::vector<T> cols(static_cast<std::size_t>(K * G * P));
-  std::vector<T> tmp(G > 1 ? static_cast<std::size_t>(F * G * P) : 0);
-  const bool padded = g.PH > 0 || g.PW > 0;
-  std::vector<T> xp(padded ? static_cast<std::size_t>(g.C * (g.H + 2 * g.PH) * (g.W + 2 * g.PW)) : 0);
-  auto lower = [&](const T* xn, T* c, int64_t ld) {
-    if (padded) pad_image(xn, g, xp.data());
-    im2col(padded ? xp.data() : xn, g, c, ld);
-  };
-  for (int64_t n0 = 0; n0 < g.N; n0 += G) {
-    const int64_t gn = std::min(G, g.N - n0), ld = gn * P;
-    for (int64_t j = 0; j < gn; ++j) lower(x + (n0 + j) * in_img, cols.data() + j * P, ld);
-    if (gn == 1) {  // (F, P) lands directly in the output
-      T* o = out + n0 * out_img;
-      if (b) fill_bias(o);
-      blas::gemm(false, false, F, P, K, T(1), w, K, cols.data(), P, b ? T(1) : T(0), o, P);
-      continue;
-    }
-    // tmp (F, gn*P) = w (F, K) . cols (K, gn*P), then scatter to (gn, F, P) adding the bias.
-    blas::gemm(false, false, F, ld, K, T(1), w, K, cols.data(), ld, T(0), tmp.data(), ld);
-    for (int64_t j = 0; j < gn; ++j) {
-      T* o = out + (n0 + j) * out_img;
-      for (int64_t f = 0; f < F; ++f) {
-        const T* s = tmp.data() + f * ld + j * P;
-        T* d = o + f * P;
-        const T bf = b ? b[f] : T(0);
-        for (int64_t i = 0; i < P; ++i) d[i] = s[i] + bf;
+  parallel_for(g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+    ConvScratch<T> sc(g, std::min(G, hi - lo));
+    for (int64_t n0 = lo; n0 < hi; n0 += G) {
+      const int64_t gn = std::min(G, hi - n0), ld = gn * P;
+      for (int64_t j = 0; j < gn; ++j) sc.lower(x + (n0 + j) * in_img, g, sc.cols.data() + j * P, ld);
+      if (gn == 1) {  // (F, P) lands directly in the output
+        T* o = out + n0 * out_img;
+        if (b) fill_bias(o);
+        blas::gemm(false, false, F, P, K, T(1), w, K, sc.cols.data(), P, b ? T(1) : T(0), o, P);
+        continue;
+      }
+      // tmp (F, gn*P) = w (F, K) . cols (K, gn*P), then scatter to (gn, F, P) adding the bias.
+      blas::gemm(false, false, F, ld, K, T(1), w, K, sc.cols.data(), ld, T(0), sc.tmp.data(), ld);
+      for (int64_t j = 0; j < gn; ++j) {
+        T* o = out + (n0 + j) * out_img;
+        for (int64_t f = 0; f < F; ++f) {
+          const T* s = sc.tmp.data() + f * ld + j * P;
+          T* d = o + f * P;
+          const T bf = b ? b[f] : T(0);
+          for (int64_t i = 0; i < P; ++i) d[i] = s[i] + bf;
+        }
       }
     }
-  }
+  });
 }
 
-// dx and/or dw (each may be null) from dout; dx and dw are fully overwritten.
+// dx and/or dw (each may be null) from dout; dx and dw are fully overwritten. Images are split
+// across the pool: each chunk writes its own images' dx and sums its dw share into a private
+// buffer (the first chunk straight into dw); the shares are added at the end.
 template <typename T>
 void conv_backward(const T* x, const T* w, const T* dout, T* dx, T* dw, const ConvGeom& g) {
   const int64_t P = g.P(), K = g.K(), F = g.F;
   const int64_t in_img = g.C * g.H * g.W, out_img = F * P;
-  if (dx) std::fill(dx, dx + g.N * in_img, T(0));
+  const int64_t chunks = parallel_chunks(g.N, image_grain(g));
+  std::vector<std::vector<T>> dw_share(dw ? std::max<int64_t>(chunks - 1, 0) : 0);
   if (dw) std::fill(dw, dw + F * K, T(0));
-  if (g.pointwise()) {
-    for (int64_t n = 0; n < g.N; ++n) {
-      const T* go = dout + n * out_img;
-      // dw (F, C) += dout_n (F, P) . x_n^T (P, C);  dx_n (C, P) = w^T (C, F) . dout_n (F, P)
-      if (dw) blas::gemm(false, true, F, K, P, T(1), go, P, x + n * in_img, P, T(1), dw, K);
-      if (dx) blas::gemm(true, false, K, P, F, T(1), w, K, go, P, T(0), dx + n * in_img, P);
+  const int64_t G = g.pointwise() ? 1 : images_per_chunk(g);
+  parallel_chunked(g.N, image_grain(g), [&](int64_t chunk, int64_t lo, int64_t hi) {
+    T* dwc = nullptr;
+    if (dw) {
+      if (chunk == 0) {
+        dwc = dw;
+      } else {
+        dw_share[chunk - 1].assign(static_cast<std::size_t>(F * K), T(0));
+        dwc = dw_share[chunk - 1].data();
+      }
     }
-    return;
-  }
-  const int64_t G = images_per_chunk(g);
-  std::vector<T> cols(static_cast<std::size_t>(K * G * P));
-  std::vector<T> gbuf(G > 1 ? static_cast<std::size_t>(F * G * P) : 0);
-  const bool padded = g.PH > 0 || g.PW > 0;
-  const int64_t padded_img = g.C * (g.H + 2 * g.PH) * (g.W + 2 * g.PW);
-  std::vector<T> xp(padded ? static_cast<std::size_t>(padded_img) : 0);
-  auto lower = [&](const T* xn, T* c, int64_t ld) {
-    if (padded) pad_image(xn, g, xp.data());
-    im2col(padded ? xp.data() : xn, g, c, ld);
-  };
-  auto raise = [&](const T* c, int64_t ld, T* dxn) {  // dx_n = col2im(c); dx_n starts at 0
-    if (!padded) {
-      col2im(c, ld, g, dxn);
+    if (g.pointwise()) {
+      for (int64_t n = lo; n < hi; ++n) {
+        const T* go = dout + n * out_img;
+        // dw (F, C) += dout_n (F, P) . x_n^T (P, C);  dx_n (C, P) = w^T (C, F) . dout_n (F, P)
+        if (dwc) blas::gemm(false, true, F, K, P, T(1), go, P, x + n * in_img, P, T(1), dwc, K);
+        if (dx) blas::gemm(true, false, K, P, F, T(1), w, K, go, P, T(0), dx + n * in_img, P);
+      }
       return;
     }
-    std::fill(xp.begin(), xp.end(), T(0));
-    col2im(c, ld, g, xp.data());
-    unpad_image(xp.data(), g, dxn);
-  };
-  for (int64_t n0 = 0; n0 < g.N; n0 += G) {
-    const int64_t gn = std::min(G, g.N - n0), ld = gn * P;
-    // The chunk's upstream gradient as one (F, gn*P) matrix.
-    const T* gc = dout + n0 * out_img;
-    if (gn > 1) {
-      for (int64_t j = 0; j < gn; ++j)
-        for (int64_t f = 0; f < F; ++f)
-          std::memcpy(gbuf.data() + f * ld + j * P, dout + (n0 + j) * out_img + f * P,
-                      P * sizeof(T));
-      gc = gbuf.data();
+    ConvScratch<T> sc(g, std::min(G, hi - lo));
+    std::vector<T>& gbuf = sc.tmp;  // the chunk's dout as one (F, gn*P) matrix
+    auto raise = [&](const T* c, int64_t ld, T* dxn) {  // dx_n = col2im(c)
+      if (sc.xp.empty()) {
+        std::fill(dxn, dxn + in_img, T(0));
+        col2im(c, ld, g, dxn);
+        return;
+      }
+      std::fill(sc.xp.begin(), sc.xp.end(), T(0));
+      col2im(c, ld, g, sc.xp.data());
+      unpad_image(sc.xp.data(), g, dxn);
+    };
+    for (int64_t n0 = lo; n0 < hi; n0 += G) {
+      const int64_t gn = std::min(G, hi - n0), ld = gn * P;
+      const T* gc = dout + n0 * out_img;
+      if (gn > 1) {
+        for (int64_t j = 0; j < gn; ++j)
+          for (int64_t f = 0; f < F; ++f)
+            std::memcpy(gbuf.data() + f * ld + j * P, dout + (n0 + j) * out_img + f * P,
+                        P * sizeof(T));
+        gc = gbuf.data();
+      }
+      if (dwc) {
+        // dw (F, K) += dout (F, gn*P) . cols^T (gn*P, K)
+        for (int64_t j = 0; j < gn; ++j)
+          sc.lower(x + (n0 + j) * in_img, g, sc.cols.data() + j * P, ld);
+        blas::gemm(false, true, F, K, ld, T(1), gc, ld, sc.cols.data(), ld, T(1), dwc, K);
+      }
+      if (dx) {
+        // dcols (K, gn*P) = w^T (K, F) . dout (F, gn*P), then scattered back into the images
+        blas::gemm(true, false, K, ld, F, T(1), w, K, gc, ld, T(0), sc.cols.data(), ld);
+        for (int64_t j = 0; j < gn; ++j) raise(sc.cols.data() + j * P, ld, dx + (n0 + j) * in_img);
+      }
     }
-    if (dw) {
-      // dw (F, K) += dout (F, gn*P) . cols^T (gn*P, K)
-      for (int64_t j = 0; j < gn; ++j) lower(x + (n0 + j) * in_img, cols.data() + j * P, ld);
-      blas::gemm(false, true, F, K, ld, T(1), gc, ld, cols.data(), ld, T(1), dw, K);
-    }
-    if (dx) {
-      // dcols (K, gn*P) = w^T (K, F) . dout (F, gn*P), then scattered back into the images
-      blas::gemm(true, false, K, ld, F, T(1), w, K, gc, ld, T(0), cols.data(), ld);
-      for (int64_t j = 0; j < gn; ++j) raise(cols.data() + j * P, ld, dx + (n0 + j) * in_img);
-    }
-  }
-}
-
-// Sum of a contiguous run: 16 independent partial sums (vectorizable without reassociation,
-// unlike one serial accumulator), folded into double every 1024 elements.
-template <typename T>
-double run_sum(const T* s, int64_t n) {
-  double total = 0;
-  for (int64_t b = 0; b < n; b += 1024) {
-    const int64_t e = std::min(n, b + 1024);
-    T acc[16] = {};
-    int64_t i = b;
-    for (; i + 16 <= e; i += 16)
-      for (int k = 0; k < 16; ++k) acc[k] += s[i + k];
-    for (; i < e; ++i) total += s[i];
-    for (int k = 0; k < 16; ++k) total += acc[k];
-  }
-  return total;
+  });
+  for (const std::vector<T>& share : dw_share)
+    for (int64_t i = 0; i < F * K; ++i) dw[i] += share[i];
 }
 
 // db[f] = sum over n, i, j of dout[n, f, i, j]
 template <typename T>
 void bias_backward(const T* dout, T* db, const ConvGeom& g) {
   const int64_t P = g.P();
-  for (int64_t f = 0; f < g.F; ++f) {
-    double acc = 0;
-    for (int64_t n = 0; n < g.N; ++n) acc += run_sum(dout + (n * g.F + f) * P, P);
-    db[f] = static_cast<T>(acc);
-  }
+  parallel_for(g.F, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(g.N * P, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t f = lo; f < hi; ++f) {
+                   double acc = 0;
+                   for (int64_t n = 0; n < g.N; ++n) {
+                     const T* r = dout + (n * g.F + f) * P;
+                     acc += kernels::block_sum<T>(P, [r](int64_t i) { return r[i]; });
+                   }
+                   db[f] = static_cast<T>(acc);
+                 }
+               });
 }
 
 ConvGeom check_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,

@@ -3,8 +3,10 @@
 #pragma once
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
+#include "autograd/parallel.h"
 #include "autograd/tensor.h"
 
 namespace dagrad::kernels {
@@ -22,6 +24,20 @@ inline void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
                                             to_string(a.shape()), to_string(b.shape())));
 }
 
+// Elements per parallel chunk of an elementwise loop: big maps (activations of a conv layer)
+// are split across the pool, small ones never leave the calling thread.
+inline constexpr int64_t elementwise_grain = int64_t{1} << 15;
+
+// body(lo, hi) over [0, n), on the pool when n is large.
+template <typename Body>
+void for_elements(int64_t n, Body body) {
+  if (n < 2 * elementwise_grain) {
+    body(int64_t{0}, n);
+    return;
+  }
+  parallel_for(n, elementwise_grain, body);
+}
+
 // out[i] = f(x[i]); f is a generic lambda over the element type.
 template <typename F>
 Tensor map_unary(const Tensor& x, F f) {
@@ -29,8 +45,9 @@ Tensor map_unary(const Tensor& x, F f) {
   DAGRAD_DISPATCH(x.dtype(), {
     const T* px = x.data<T>();
     T* po = out.data<T>();
-    const int64_t n = x.numel();
-    for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(px[i]));
+    for_elements(x.numel(), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(px[i]));
+    });
   });
   return out;
 }
@@ -49,13 +66,19 @@ Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
     const T* pb = b.data<T>();
     T* po = out.data<T>();
     if (a.shape() == b.shape()) {
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
+      for_elements(n, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
+      });
     } else if (b.numel() == 1) {
       const T vb = pb[0];
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(pa[i], vb));
+      for_elements(n, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(pa[i], vb));
+      });
     } else if (a.numel() == 1) {
       const T va = pa[0];
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(va, pb[i]));
+      for_elements(n, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(va, pb[i]));
+      });
     } else {
       // Strides of a and b over the output's dimensions (0 where broadcast).
       const int nd = out_shape.size();
@@ -101,6 +124,35 @@ Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
     }
   });
   return out;
+}
+
+// Sum of f(s) for s in [0, n): vector-wide partial sums in T within blocks of 1024, each block
+// folded into a double (float accumulators stay short; the pragma allows the reassociation
+// that vectorizing needs, for this loop only).
+template <typename T, typename F>
+double block_sum(int64_t n, F f) {
+  double total = 0;
+  for (int64_t b = 0; b < n; b += 1024) {
+    const int64_t e = std::min(n, b + 1024);
+    T acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t s = b; s < e; ++s) acc += f(s);
+    total += acc;
+  }
+  return total;
+}
+
+// The sums of f and of h in one pass; added to out_f and out_h.
+template <typename T, typename F, typename H>
+void block_sum2(int64_t n, F f, H h, double& out_f, double& out_h) {
+  for (int64_t b = 0; b < n; b += 1024) {
+    const int64_t e = std::min(n, b + 1024);
+    T af = 0, ah = 0;
+#pragma omp simd reduction(+ : af, ah)
+    for (int64_t s = b; s < e; ++s) af += f(s), ah += h(s);
+    out_f += af;
+    out_h += ah;
+  }
 }
 
 // Views a tensor as (outer, axis, inner) around `axis` for axis-wise kernels.

@@ -11,6 +11,7 @@
 #include "autograd/engine.h"
 #include "autograd/node.h"
 #include "autograd/ops/kernels.h"
+#include "autograd/parallel.h"
 
 namespace dagrad {
 
@@ -45,38 +46,9 @@ struct BnGeom {
   int64_t M() const { return N * S; }  // elements per channel
 };
 
-// Sums of f(s) (and of h(s)) over s in [0, n): 16 independent partial sums in T, so the compiler
-// vectorizes without reassociating, folded into double every 1024 elements.
-template <typename T, typename F>
-double run_sum(int64_t n, F f) {
-  double total = 0;
-  for (int64_t b = 0; b < n; b += 1024) {
-    const int64_t e = std::min(n, b + 1024);
-    T acc[16] = {};
-    int64_t s = b;
-    for (; s + 16 <= e; s += 16)
-      for (int k = 0; k < 16; ++k) acc[k] += f(s + k);
-    double blk = 0;
-    for (; s < e; ++s) blk += f(s);
-    for (int k = 0; k < 16; ++k) blk += acc[k];
-    total += blk;
-  }
-  return total;
-}
-template <typename T, typename F, typename H>
-void run_sum2(int64_t n, F f, H h, double& out_f, double& out_h) {
-  for (int64_t b = 0; b < n; b += 1024) {
-    const int64_t e = std::min(n, b + 1024);
-    T af[16] = {}, ah[16] = {};
-    int64_t s = b;
-    for (; s + 16 <= e; s += 16)
-      for (int k = 0; k < 16; ++k) af[k] += f(s + k), ah[k] += h(s + k);
-    double bf = 0, bh = 0;
-    for (; s < e; ++s) bf += f(s), bh += h(s);
-    for (int k = 0; k < 16; ++k) bf += af[k], bh += ah[k];
-    out_f += bf;
-    out_h += bh;
-  }
+// Channels per parallel chunk: about 32K elements of work each.
+inline int64_t channel_grain(const BnGeom& g) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(g.M(), 1));
 }
 
 template <typename T>
@@ -86,30 +58,36 @@ Stats bn_batch_stats(const T* x, const BnGeom& g, double eps, std::vector<double
   st.rstd.assign(g.C, 0.0);
   var.assign(g.C, 0.0);
   const double invM = 1.0 / static_cast<double>(g.M());
-  if (g.S == 1) {  // (N, D): accumulate whole rows, vectorized over the channels
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t c = 0; c < g.C; ++c) st.mean[c] += x[n * g.C + c];
-    for (double& m : st.mean) m *= invM;
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t c = 0; c < g.C; ++c) {
-        const double d = x[n * g.C + c] - st.mean[c];
-        var[c] += d * d;
-      }
-  } else {
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t c = 0; c < g.C; ++c) {
+  // Each chunk owns a range of channels; the second pass is around the mean (no cancellation
+  // in E[x^2] - E[x]^2).
+  parallel_for(g.C, channel_grain(g), [&](int64_t c0, int64_t c1) {
+    if (g.S == 1) {  // (N, D): accumulate whole rows, vectorized over the channels
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t c = c0; c < c1; ++c) st.mean[c] += x[n * g.C + c];
+      for (int64_t c = c0; c < c1; ++c) st.mean[c] *= invM;
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const double d = x[n * g.C + c] - st.mean[c];
+          var[c] += d * d;
+        }
+      return;
+    }
+    for (int64_t c = c0; c < c1; ++c) {
+      double sum = 0;
+      for (int64_t n = 0; n < g.N; ++n) {
         const T* r = x + (n * g.C + c) * g.S;
-        st.mean[c] += run_sum<T>(g.S, [r](int64_t s) { return r[s]; });
+        sum += kernels::block_sum<T>(g.S, [r](int64_t s) { return r[s]; });
       }
-    for (double& m : st.mean) m *= invM;
-    // Second pass around the mean: no cancellation in E[x^2] - E[x]^2.
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t c = 0; c < g.C; ++c) {
+      st.mean[c] = sum * invM;
+      const T m = static_cast<T>(st.mean[c]);
+      double sq = 0;
+      for (int64_t n = 0; n < g.N; ++n) {
         const T* r = x + (n * g.C + c) * g.S;
-        const T m = static_cast<T>(st.mean[c]);
-        var[c] += run_sum<T>(g.S, [r, m](int64_t s) { return (r[s] - m) * (r[s] - m); });
+        sq += kernels::block_sum<T>(g.S, [r, m](int64_t s) { return (r[s] - m) * (r[s] - m); });
       }
-  }
+      var[c] = sq;
+    }
+  });
   for (int64_t c = 0; c < g.C; ++c) {
     var[c] *= invM;
     st.rstd[c] = 1.0 / std::sqrt(var[c] + eps);
@@ -124,31 +102,38 @@ void bn_affine_apply(const T* x, const T* gr, const Stats& st, const std::vector
   std::vector<T> m(g.C);
   for (int64_t c = 0; c < g.C; ++c) m[c] = static_cast<T>(st.mean[c]);
   if (g.S == 1) {
-    for (int64_t n = 0; n < g.N; ++n) {
-      const T* xr = x + n * g.C;
-      T* o = out + n * g.C;
-      if (gr) {
-        const T* gg = gr + n * g.C;
-        for (int64_t c = 0; c < g.C; ++c) o[c] = a[c] * (xr[c] - m[c]) + b[c] + k[c] * gg[c];
-      } else {
-        for (int64_t c = 0; c < g.C; ++c) o[c] = a[c] * (xr[c] - m[c]) + b[c];
-      }
-    }
+    parallel_for(g.N, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(g.C, 1)),
+                 [&](int64_t n0, int64_t n1) {
+                   for (int64_t n = n0; n < n1; ++n) {
+                     const T* xr = x + n * g.C;
+                     T* o = out + n * g.C;
+                     if (gr) {
+                       const T* gg = gr + n * g.C;
+                       for (int64_t c = 0; c < g.C; ++c)
+                         o[c] = a[c] * (xr[c] - m[c]) + b[c] + k[c] * gg[c];
+                     } else {
+                       for (int64_t c = 0; c < g.C; ++c) o[c] = a[c] * (xr[c] - m[c]) + b[c];
+                     }
+                   }
+                 });
     return;
   }
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t c = 0; c < g.C; ++c) {
-      const int64_t off = (n * g.C + c) * g.S;
-      const T ac = a[c], bc = b[c], mc = m[c], kc = k[c];
-      const T* xr = x + off;
-      T* o = out + off;
-      if (gr) {
-        const T* gg = gr + off;
-        for (int64_t s = 0; s < g.S; ++s) o[s] = ac * (xr[s] - mc) + bc + kc * gg[s];
-      } else {
-        for (int64_t s = 0; s < g.S; ++s) o[s] = ac * (xr[s] - mc) + bc;
-      }
-    }
+  // One run of S elements per (image, channel) pair.
+  parallel_for(g.N * g.C, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(g.S, 1)),
+               [&](int64_t r0, int64_t r1) {
+                 for (int64_t r = r0; r < r1; ++r) {
+                   const int64_t c = r % g.C, off = r * g.S;
+                   const T ac = a[c], bc = b[c], mc = m[c], kc = k[c];
+                   const T* xr = x + off;
+                   T* o = out + off;
+                   if (gr) {
+                     const T* gg = gr + off;
+                     for (int64_t s = 0; s < g.S; ++s) o[s] = ac * (xr[s] - mc) + bc + kc * gg[s];
+                   } else {
+                     for (int64_t s = 0; s < g.S; ++s) o[s] = ac * (xr[s] - mc) + bc;
+                   }
+                 }
+               });
 }
 
 // out = gamma * (x - mean) * rstd + beta
@@ -169,25 +154,28 @@ void bn_channel_sums(const T* x, const T* gr, const Stats& st, const BnGeom& g,
                      std::vector<double>& sum_g, std::vector<double>& sum_gx) {
   sum_g.assign(g.C, 0.0);
   sum_gx.assign(g.C, 0.0);
-  if (g.S == 1) {
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t c = 0; c < g.C; ++c) {
-        const double gv = gr[n * g.C + c];
-        sum_g[c] += gv;
-        sum_gx[c] += gv * (x[n * g.C + c] - st.mean[c]);
-      }
-  } else {
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t c = 0; c < g.C; ++c) {
+  parallel_for(g.C, channel_grain(g), [&](int64_t c0, int64_t c1) {
+    if (g.S == 1) {
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const double gv = gr[n * g.C + c];
+          sum_g[c] += gv;
+          sum_gx[c] += gv * (x[n * g.C + c] - st.mean[c]);
+        }
+      return;
+    }
+    for (int64_t c = c0; c < c1; ++c) {
+      const T m = static_cast<T>(st.mean[c]);
+      for (int64_t n = 0; n < g.N; ++n) {
         const int64_t off = (n * g.C + c) * g.S;
         const T* xr = x + off;
         const T* gg = gr + off;
-        const T m = static_cast<T>(st.mean[c]);
-        run_sum2<T>(
+        kernels::block_sum2<T>(
             g.S, [gg](int64_t s) { return gg[s]; },
             [gg, xr, m](int64_t s) { return gg[s] * (xr[s] - m); }, sum_g[c], sum_gx[c]);
       }
-  }
+    }
+  });
   for (int64_t c = 0; c < g.C; ++c) sum_gx[c] *= st.rstd[c];
 }
 
@@ -239,9 +227,9 @@ Stats ln_stats(const T* x, int64_t R, int64_t D, double eps) {
   st.rstd.resize(R);
   for (int64_t r = 0; r < R; ++r) {
     const T* row = x + r * D;
-    const double m = run_sum<T>(D, [row](int64_t j) { return row[j]; }) / static_cast<double>(D);
+    const double m = kernels::block_sum<T>(D, [row](int64_t j) { return row[j]; }) / static_cast<double>(D);
     const T mt = static_cast<T>(m);
-    const double v = run_sum<T>(D, [row, mt](int64_t j) { return (row[j] - mt) * (row[j] - mt); });
+    const double v = kernels::block_sum<T>(D, [row, mt](int64_t j) { return (row[j] - mt) * (row[j] - mt); });
     st.mean[r] = m;
     st.rstd[r] = 1.0 / std::sqrt(v / static_cast<double>(D) + eps);
   }
@@ -280,7 +268,7 @@ void ln_backward(const T* x, const T* gr, const Stats& st, const T* gamma, T* dx
       gg[j] = gamma ? grow[j] * gamma[j] : grow[j];
     }
     double s1 = 0, s2 = 0;
-    run_sum2<T>(
+    kernels::block_sum2<T>(
         D, [&gg](int64_t j) { return gg[j]; }, [&gg, &xh](int64_t j) { return gg[j] * xh[j]; },
         s1, s2);
     if (dgamma)

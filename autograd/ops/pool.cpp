@@ -14,6 +14,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/node.h"
+#include "autograd/parallel.h"
 
 namespace dagrad {
 
@@ -58,6 +59,19 @@ PoolGeom check_pool(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, 
 
 Shape out_shape(const Tensor& x, const PoolGeom& g) {
   return {x.size(0), x.size(1), g.OH, g.OW};
+}
+
+// Runs kernel(sub_geometry, first_plane) over ranges of planes on the pool; planes are
+// independent in every pooling kernel.
+template <typename K>
+void for_planes(const PoolGeom& g, K kernel) {
+  const int64_t per_plane = std::max<int64_t>(g.H * g.W + g.OH * g.OW * g.KH * g.KW, 1);
+  parallel_for(g.planes, std::max<int64_t>(1, (int64_t{1} << 15) / per_plane),
+               [&](int64_t lo, int64_t hi) {
+                 PoolGeom sub = g;
+                 sub.planes = hi - lo;
+                 kernel(sub, lo);
+               });
 }
 
 // The max-pool update: v (at index k) replaces the current best when strictly larger or NaN
@@ -225,7 +239,14 @@ void avg_pool_backward(const T* gout, T* dx, const PoolGeom& g) {
 
 Tensor avg_pool_raw(const Tensor& x, const PoolGeom& g) {
   Tensor out = empty(out_shape(x, g), x.dtype());
-  DAGRAD_DISPATCH(x.dtype(), { avg_pool_forward<T>(x.data<T>(), out.data<T>(), g); });
+  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+      avg_pool_forward<T>(px + p0 * HW, po + p0 * OP, sub);
+    });
+  });
   return out;
 }
 
@@ -235,14 +256,29 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
   const PoolGeom g = check_pool(x, kernel, stride, padding, "max_pool2d");
   Tensor out = empty(out_shape(x, g), x.dtype());
   auto idx = std::make_shared<std::vector<int32_t>>(static_cast<std::size_t>(out.numel()));
-  DAGRAD_DISPATCH(x.dtype(), { max_pool_forward<T>(x.data<T>(), out.data<T>(), idx->data(), g); });
+  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    int32_t* pi = idx->data();
+    for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+      max_pool_forward<T>(px + p0 * HW, po + p0 * OP, pi + p0 * OP, sub);
+    });
+  });
   out = record(
       "max_pool2d", out, {x},
       // d out / d x = 1 at the window's argmax, 0 elsewhere
       [idx, g, xs = x.shape()](const Tensor& gout, const Tensor&) -> GradList {
         Tensor dx = empty(xs, gout.dtype());
-        DAGRAD_DISPATCH(gout.dtype(),
-                        { max_pool_scatter<T>(gout.data<T>(), idx->data(), dx.data<T>(), g); });
+        const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+        DAGRAD_DISPATCH(gout.dtype(), {
+          const T* pg = gout.data<T>();
+          T* pd = dx.data<T>();
+          const int32_t* pi = idx->data();
+          for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+            max_pool_scatter<T>(pg + p0 * OP, pi + p0 * OP, pd + p0 * HW, sub);
+          });
+        });
         return {dx};
       },
       [idx, g](const TangentList& t, const Tensor& o) {
@@ -268,7 +304,14 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
       // d out / d x = 1 / (kh*kw) for every input in the window
       [g, xs = x.shape()](const Tensor& gout, const Tensor&) -> GradList {
         Tensor dx = empty(xs, gout.dtype());
-        DAGRAD_DISPATCH(gout.dtype(), { avg_pool_backward<T>(gout.data<T>(), dx.data<T>(), g); });
+        const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+        DAGRAD_DISPATCH(gout.dtype(), {
+          const T* pg = gout.data<T>();
+          T* pd = dx.data<T>();
+          for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+            avg_pool_backward<T>(pg + p0 * OP, pd + p0 * HW, sub);
+          });
+        });
         return {dx};
       },
       [g](const TangentList& t, const Tensor&) { return avg_pool_raw(t[0], g); });

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/blas.h"
+#include "autograd/parallel.h"
 
 namespace {
 
@@ -191,17 +192,25 @@ TEST_CASE("blas::info names the core, who chose it and the thread count") {
   CHECK(line.rfind("BLAS: OpenBLAS", 0) == 0);
   CHECK(line.find("core " + dagrad::blas::core_name()) != std::string::npos);
   CHECK(line.find(dagrad::blas::coretype_source()) != std::string::npos);
-  CHECK(line.find(std::to_string(dagrad::blas::num_threads()) + " thread") != std::string::npos);
+  CHECK(line.find(std::to_string(dagrad::num_threads()) + " thread") != std::string::npos);
   CHECK(line.find('\n') == std::string::npos);
 }
 
-TEST_CASE("blas thread count can be changed and restored") {
-  const int before = dagrad::blas::num_threads();
-  CHECK(before >= 1);
-  dagrad::blas::set_num_threads(1);
-  CHECK(dagrad::blas::num_threads() == 1);
-  check_against_naive<float>(false, true, 150, 130, 170, 1.0f, 0.0f);  // still correct
-  dagrad::blas::set_num_threads(before);
-  CHECK(dagrad::blas::num_threads() == before);
-  CHECK_THROWS_AS(dagrad::blas::set_num_threads(0), std::invalid_argument);
+TEST_CASE("blas::gemm split across the pool matches the naive product") {
+  // Big enough to be split (by rows when m >= n, else by columns), for every transpose case,
+  // with 1, 2 and 3 threads (3 leaves uneven blocks).
+  const int before = dagrad::num_threads();
+  for (int threads : {1, 2, 3}) {
+    dagrad::set_num_threads(threads);
+    CAPTURE(threads);
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        check_against_naive<float>(ta, tb, 300, 70, 200, 1.0f, 0.0f);   // rows
+        check_against_naive<float>(ta, tb, 70, 301, 200, 0.5f, 1.0f);   // columns
+        check_against_naive<double>(ta, tb, 129, 257, 64, 1.0, 0.25);
+      }
+  }
+  dagrad::set_num_threads(before);
+  CHECK(dagrad::num_threads() == before);
 }
+

@@ -1,0 +1,66 @@
+// dagrad's own worker threads: every parallel kernel (conv, pooling, batch norm, big
+// elementwise maps, and GEMMs split by blas::gemm) runs on one pool, and OpenBLAS itself stays
+// single-threaded inside it. One set of threads means no oversubscription between BLAS threads
+// and ours, and whole per-image pipelines (im2col + GEMM + col2im) run on every core.
+//
+// The pool has num_threads() - 1 workers; the calling thread takes a share of every job.
+// A parallel_for inside another one (or inside a running job) runs serially on its caller.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+namespace dagrad {
+
+// Threads dagrad's kernels use: DAGRAD_NUM_THREADS if set, else the CPUs this process may run
+// on. set_num_threads throws std::invalid_argument if n < 1; it waits for running jobs.
+int num_threads();
+void set_num_threads(int n);
+
+// True on a thread that is running a share of a parallel job.
+bool in_parallel_region();
+
+namespace detail {
+// Runs task(ctx, 0 .. n_tasks-1) across the pool, each index exactly once, and returns when
+// all are done. The first exception thrown by a task is rethrown here.
+void run_tasks(int64_t n_tasks, void (*task)(void* ctx, int64_t index), void* ctx);
+}  // namespace detail
+
+// How many ranges parallel_for would cut [0, n) into: at most num_threads(), each at least
+// `grain` items (1 when n <= grain or when already in a parallel region).
+inline int64_t parallel_chunks(int64_t n, int64_t grain) {
+  if (n <= 0) return 0;
+  if (in_parallel_region()) return 1;
+  grain = std::max<int64_t>(grain, 1);
+  return std::clamp<int64_t>(n / grain, 1, num_threads());
+}
+
+// fn(chunk, lo, hi) for consecutive ranges covering [0, n); chunk < parallel_chunks(n, grain)
+// identifies the range (use it to index per-chunk scratch buffers).
+template <typename F>
+void parallel_chunked(int64_t n, int64_t grain, F&& fn) {
+  const int64_t chunks = parallel_chunks(n, grain);
+  if (chunks <= 1) {
+    if (n > 0) fn(int64_t{0}, int64_t{0}, n);
+    return;
+  }
+  struct Ctx {
+    F* fn;
+    int64_t n, chunks;
+  } ctx{&fn, n, chunks};
+  detail::run_tasks(
+      chunks,
+      [](void* p, int64_t c) {
+        auto* x = static_cast<Ctx*>(p);
+        const int64_t lo = x->n * c / x->chunks, hi = x->n * (c + 1) / x->chunks;
+        (*x->fn)(c, lo, hi);
+      },
+      &ctx);
+}
+
+// fn(lo, hi) for consecutive ranges covering [0, n), in parallel when n is at least 2 grains.
+template <typename F>
+void parallel_for(int64_t n, int64_t grain, F&& fn) {
+  parallel_chunked(n, grain, [&fn](int64_t, int64_t lo, int64_t hi) { fn(lo, hi); });
+}
+
+}  // namespace dagrad
