@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "autograd/engine.h"
+#include "autograd/parallel.h"
 
 namespace dagrad::optim {
 
@@ -223,6 +224,16 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
 // Rules. Each kernel is one pass over contiguous memory with the hyper-parameters hoisted
 // into the element type; L2 decay (dw + wd*w) is fused so .grad is never written.
 
+namespace {
+// body(j) for j in [0, n); big parameters are split across the thread pool.
+template <typename Body>
+void for_each_index(int64_t n, Body body) {
+  parallel_for(n, int64_t{1} << 15, [&body](int64_t lo, int64_t hi) {
+    for (int64_t j = lo; j < hi; ++j) body(j);
+  });
+}
+}  // namespace
+
 Sgd::Sgd(std::vector<Tensor> params, Config config)
     : Optimizer(std::move(params), std::move(config)) {
   apply_defaults({{"learning_rate", 1e-2}, {"weight_decay", 0.0}});
@@ -236,9 +247,9 @@ void Sgd::update(std::size_t, Tensor& p, const Tensor& g) {
     const T lr = static_cast<T>(learning_rate()), wd = static_cast<T>(wd_);
     const int64_t n = p.numel();
     if (wd_ != 0) {
-      for (int64_t j = 0; j < n; ++j) w[j] -= lr * (dw[j] + wd * w[j]);
+      for_each_index(n, [=](int64_t j) { w[j] -= lr * (dw[j] + wd * w[j]); });
     } else {
-      for (int64_t j = 0; j < n; ++j) w[j] -= lr * dw[j];
+      for_each_index(n, [=](int64_t j) { w[j] -= lr * dw[j]; });
     }
   });
 }
@@ -262,11 +273,11 @@ void SgdMomentum::update(std::size_t i, Tensor& p, const Tensor& g) {
             wd = static_cast<T>(wd_);
     const bool decay = wd_ != 0;
     const int64_t n = p.numel();
-    for (int64_t j = 0; j < n; ++j) {
+    for_each_index(n, [=](int64_t j) {
       const T d = decay ? dw[j] + wd * w[j] : dw[j];
       v[j] = mu * v[j] - lr * d;
       w[j] += v[j];
-    }
+    });
   });
 }
 
@@ -289,12 +300,12 @@ void Nesterov::update(std::size_t i, Tensor& p, const Tensor& g) {
             wd = static_cast<T>(wd_), one_mu = static_cast<T>(1 + mu_);
     const bool decay = wd_ != 0;
     const int64_t n = p.numel();
-    for (int64_t j = 0; j < n; ++j) {
+    for_each_index(n, [=](int64_t j) {
       const T d = decay ? dw[j] + wd * w[j] : dw[j];
       const T v_prev = v[j];
       v[j] = mu * v[j] - lr * d;
       w[j] += -mu * v_prev + one_mu * v[j];
-    }
+    });
   });
 }
 
@@ -322,11 +333,11 @@ void RmsProp::update(std::size_t i, Tensor& p, const Tensor& g) {
             wd = static_cast<T>(wd_);
     const bool decay = wd_ != 0;
     const int64_t n = p.numel();
-    for (int64_t j = 0; j < n; ++j) {
+    for_each_index(n, [=](int64_t j) {
       const T d = decay ? dw[j] + wd * w[j] : dw[j];
       cache[j] = dr * cache[j] + one_dr * d * d;
       w[j] -= lr * d / (std::sqrt(cache[j]) + eps);
-    }
+    });
   });
 }
 
@@ -349,11 +360,11 @@ void Adagrad::update(std::size_t i, Tensor& p, const Tensor& g) {
             wd = static_cast<T>(wd_);
     const bool decay = wd_ != 0;
     const int64_t n = p.numel();
-    for (int64_t j = 0; j < n; ++j) {
+    for_each_index(n, [=](int64_t j) {
       const T d = decay ? dw[j] + wd * w[j] : dw[j];
       cache[j] += d * d;
       w[j] -= lr * d / (std::sqrt(cache[j]) + eps);
-    }
+    });
   });
 }
 
@@ -408,14 +419,14 @@ void Adam::update(std::size_t i, Tensor& p, const Tensor& g) {
             wd = static_cast<T>(wd_), shrink = static_cast<T>(1 - lr * wd_);
     const bool l2 = !decoupled_ && wd_ != 0, decoupled = decoupled_ && wd_ != 0;
     const int64_t n = p.numel();
-    for (int64_t j = 0; j < n; ++j) {
+    for_each_index(n, [=](int64_t j) {
       if (decoupled) w[j] *= shrink;
       const T d = l2 ? dw[j] + wd * w[j] : dw[j];
       m[j] = b1 * m[j] + one_b1 * d;
       v[j] = b2 * v[j] + one_b2 * d * d;
       const T mt = m[j] / c1, vt = v[j] / c2;
       w[j] -= tlr * mt / (std::sqrt(vt) + eps);
-    }
+    });
   });
 }
 

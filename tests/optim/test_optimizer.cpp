@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "autograd/parallel.h"
 #include "optim/optimizer.h"
 
 using namespace dagrad;
@@ -472,4 +473,33 @@ TEST_CASE("optim: every rule minimizes a quadratic") {
       for (int i = 0; i < 4; ++i) CHECK(std::abs(v[i] - target[i]) < c.tol);
     }
   }
+}
+
+TEST_CASE("big parameters (updated on the thread pool) match the 3-element trajectories") {
+  // 200,000 copies of the 3-element parameter: every rule's elementwise update, split across
+  // the pool, must reproduce the small run element by element.
+  const int before = num_threads();
+  set_num_threads(2);
+  const int64_t copies = 200000;
+  for (const std::string& rule : update_rules()) {
+    CAPTURE(rule);
+    const Config cfg = {{"learning_rate", 0.1}, {"weight_decay", 0.01}};
+    const auto small = trajectory(rule, cfg, float64);
+    std::vector<double> wv, gv;
+    for (int64_t c = 0; c < copies; ++c) wv.insert(wv.end(), w0.begin(), w0.end());
+    Tensor w = param(wv, float64);
+    auto opt = make_optimizer(rule, {w}, cfg);
+    int wrong = 0;
+    for (std::size_t s = 0; s < small.size(); ++s) {
+      gv.clear();
+      for (int64_t c = 0; c < copies; ++c) gv.insert(gv.end(), grads[s].begin(), grads[s].end());
+      w.set_grad(tensor(gv, {}, float64));
+      opt->step();
+      const std::vector<double> now = w.to_vector();
+      for (int64_t c = 0; c < copies; ++c)
+        for (int k = 0; k < 3; ++k) wrong += now[c * 3 + k] != small[s][k];
+    }
+    CHECK(wrong == 0);
+  }
+  set_num_threads(before);
 }
