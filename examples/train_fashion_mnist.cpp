@@ -17,6 +17,7 @@
 #include "autograd/blas.h"
 #include "data/idx.h"
 #include "data/image.h"
+#include "data/loader.h"
 #include "nn/nn.h"
 #include "optim/solver.h"
 
@@ -27,7 +28,8 @@ namespace {
 void usage() {
   fmt::print(
       "usage: train-fashion-mnist [--quick] [--eval CHECKPOINT] [--model vgg|threelayer|lenet|resnet]\n"
-      "                           [--data DIR] [--out DIR] [--train-size N] [--name=value ...]\n"
+      "                           [--data DIR] [--out DIR] [--train-size N]\n"
+      "                           [--augment none|flip|crop|flip+crop] [--name=value ...]\n"
       "  Solver options (--name=value): update_rule, learning_rate, lr_decay, batch_size,\n"
       "  num_epochs, num_train_samples, num_val_samples, print_every, verbose, seed, ...\n");
 }
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
     std::string eval_path, model_name = "vgg", data_dir = data::default_fashion_mnist_dir();
     std::string out_dir = "out/fashion_mnist";
     int64_t train_size = -1;
+    std::string augment = "none";
     std::map<std::string, std::string> solver_kv = {
         {"update_rule", "adam"}, {"learning_rate", "2e-3"}, {"lr_decay", "0.7"},
         {"batch_size", "128"},   {"num_epochs", "6"},       {"num_train_samples", "2000"},
@@ -103,6 +106,11 @@ int main(int argc, char** argv) {
         data_dir = value("--data");
       } else if (a == "--out") {
         out_dir = value("--out");
+      } else if (a == "--augment") {
+        augment = value("--augment");
+        if (augment != "none" && augment != "flip" && augment != "crop" && augment != "flip+crop")
+          throw std::invalid_argument(fmt::format(
+              "--augment: unknown mode '{}' (expected none, flip, crop or flip+crop)", augment));
       } else if (a == "--train-size") {
         train_size = std::stoll(value("--train-size"));
       } else if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
@@ -157,6 +165,18 @@ int main(int argc, char** argv) {
 
     optim::SolverOptions opts = optim::SolverOptions::from_map(solver_kv);
     opts.checkpoint_name = out_dir + "/epoch";
+    // Augmentation: mirror left-right and/or shift by up to 2 pixels (zero padding), drawn
+    // afresh for every minibatch from a generator seeded by the run's seed.
+    auto aug_gen = std::make_shared<Generator>(seed + 7);
+    if (augment != "none") {
+      const bool flip = augment.find("flip") != std::string::npos;
+      const bool crop = augment.find("crop") != std::string::npos;
+      opts.augment = [aug_gen, flip, crop](const Tensor& X) {
+        Tensor out = flip ? data::random_horizontal_flip(X, *aug_gen) : X;
+        return crop ? data::random_crop(out, 2, *aug_gen) : out;
+      };
+      fmt::print("augmentation: {}\n", augment);
+    }
     optim::Solver solver(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, opts);
     const auto t0 = std::chrono::steady_clock::now();
     solver.train();

@@ -12,6 +12,10 @@
 #include <stdexcept>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "autograd/engine.h"
 #include "autograd/node.h"
 #include "autograd/parallel.h"
@@ -91,6 +95,115 @@ inline void take(T& best, I& bi, T v, I k) {
   bi = (k & imask) | (bi & ~imask);
 }
 
+// ---- 2x2 / stride 2 rows: the common case, and most of a convnet's pooling time.
+// One output row from input rows r0 and r1: out[j] = the max of r0[2j], r0[2j+1], r1[2j],
+// r1[2j+1] in that order (a later entry wins only if strictly larger, or NaN), idx[j] its
+// offset in the plane (top = offset of r0[0], W = row length).
+template <typename T>
+void max2x2_row(const T* __restrict r0, const T* __restrict r1, T* __restrict out,
+                int32_t* __restrict idx, int64_t n, int32_t top, int32_t W) {
+  for (int64_t j = 0; j < n; ++j) {
+    const T a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+    T best = a;
+    int32_t off = 0;
+    bool win = (b > best) | (b != b);
+    best = win ? b : best, off = win ? 1 : off;
+    win = (c > best) | (c != c);
+    best = win ? c : best, off = win ? W : off;
+    win = (d > best) | (d != d);
+    best = win ? d : best, off = win ? W + 1 : off;
+    out[j] = best;
+    idx[j] = top + 2 * static_cast<int32_t>(j) + off;
+  }
+}
+
+// The backward of one row: each input of the four gets g[j] if it was the argmax, else 0.
+template <typename T>
+void max2x2_row_backward(const T* __restrict g, const int32_t* __restrict idx, T* __restrict r0,
+                         T* __restrict r1, int64_t n, int32_t top, int32_t W) {
+  for (int64_t j = 0; j < n; ++j) {
+    const int32_t rel = idx[j] - top - 2 * static_cast<int32_t>(j);  // 0, 1, W or W + 1
+    const T v = g[j];
+    r0[2 * j] = rel == 0 ? v : T(0);
+    r0[2 * j + 1] = rel == 1 ? v : T(0);
+    r1[2 * j] = rel == W ? v : T(0);
+    r1[2 * j + 1] = rel == W + 1 ? v : T(0);
+  }
+}
+
+#if defined(__AVX512F__)
+// float rows with AVX-512: 16 outputs per step, the short rows of small images (14 outputs)
+// in one masked step. Rows of this length defeat the compiler's vectorizer (its vector loop
+// needs 16 iterations and the scalar tail branches on every compare).
+inline __mmask16 first_lanes(int64_t k) {  // the lowest k lanes, k in [0, 16]
+  return static_cast<__mmask16>(k >= 16 ? 0xFFFF : (1u << k) - 1);
+}
+
+template <>
+void max2x2_row<float>(const float* __restrict r0, const float* __restrict r1,
+                       float* __restrict out, int32_t* __restrict idx, int64_t n, int32_t top,
+                       int32_t W) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i lane2 = _mm512_slli_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+  const __m512i one = _mm512_set1_epi32(1), w0 = _mm512_set1_epi32(W),
+                w1 = _mm512_set1_epi32(W + 1);
+  for (int64_t j = 0; j < n; j += 16) {
+    const int64_t m = std::min<int64_t>(16, n - j);
+    const __mmask16 lo = first_lanes(2 * m), hi = first_lanes(2 * m - 16 > 0 ? 2 * m - 16 : 0);
+    const __m512 p0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * j),
+                 p1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * j + 16),
+                 q0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * j),
+                 q1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * j + 16);
+    const __m512 a = _mm512_permutex2var_ps(p0, even, p1), b = _mm512_permutex2var_ps(p0, odd, p1);
+    const __m512 c = _mm512_permutex2var_ps(q0, even, q1), d = _mm512_permutex2var_ps(q0, odd, q1);
+    __m512 best = a;
+    __m512i off = _mm512_setzero_si512();
+    __mmask16 win = _mm512_cmp_ps_mask(b, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+    best = _mm512_mask_mov_ps(best, win, b), off = _mm512_mask_mov_epi32(off, win, one);
+    win = _mm512_cmp_ps_mask(c, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c, c, _CMP_UNORD_Q);
+    best = _mm512_mask_mov_ps(best, win, c), off = _mm512_mask_mov_epi32(off, win, w0);
+    win = _mm512_cmp_ps_mask(d, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
+    best = _mm512_mask_mov_ps(best, win, d), off = _mm512_mask_mov_epi32(off, win, w1);
+    const __mmask16 mo = first_lanes(m);
+    _mm512_mask_storeu_ps(out + j, mo, best);
+    const __m512i base = _mm512_set1_epi32(top + 2 * static_cast<int32_t>(j));
+    _mm512_mask_storeu_epi32(idx + j, mo, _mm512_add_epi32(_mm512_add_epi32(base, lane2), off));
+  }
+}
+
+template <>
+void max2x2_row_backward<float>(const float* __restrict g, const int32_t* __restrict idx,
+                                float* __restrict r0, float* __restrict r1, int64_t n,
+                                int32_t top, int32_t W) {
+  // Interleave two 16-lane vectors e, o into (e0 o0 e1 o1 ...): lanes 0-7 and 8-15.
+  const __m512i lo_mix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_mix =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512i lane2 = _mm512_slli_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+  const __m512i one = _mm512_set1_epi32(1), w0 = _mm512_set1_epi32(W),
+                w1 = _mm512_set1_epi32(W + 1);
+  for (int64_t j = 0; j < n; j += 16) {
+    const int64_t m = std::min<int64_t>(16, n - j);
+    const __mmask16 mo = first_lanes(m);
+    const __m512 v = _mm512_maskz_loadu_ps(mo, g + j);
+    const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(top + 2 * static_cast<int32_t>(j)), lane2);
+    const __m512i rel = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mo, idx + j), base);
+    const __m512 a = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, _mm512_setzero_si512()), v);
+    const __m512 b = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, one), v);
+    const __m512 c = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, w0), v);
+    const __m512 d = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, w1), v);
+    const __mmask16 lo = first_lanes(2 * m), hi = first_lanes(2 * m - 16 > 0 ? 2 * m - 16 : 0);
+    _mm512_mask_storeu_ps(r0 + 2 * j, lo, _mm512_permutex2var_ps(a, lo_mix, b));
+    _mm512_mask_storeu_ps(r0 + 2 * j + 16, hi, _mm512_permutex2var_ps(a, hi_mix, b));
+    _mm512_mask_storeu_ps(r1 + 2 * j, lo, _mm512_permutex2var_ps(c, lo_mix, d));
+    _mm512_mask_storeu_ps(r1 + 2 * j + 16, hi, _mm512_permutex2var_ps(c, hi_mix, d));
+  }
+}
+#endif
+
 // Max pooling; idx gets the argmax's offset within its plane (first maximum, NaN wins).
 template <typename T>
 void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
@@ -105,24 +218,9 @@ void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
     T* o = out + pl * OP;
     int32_t* id = idx + pl * OP;
     if (g.fast2x2()) {
-      for (int64_t i = 0; i < g.OH; ++i) {
-        const T* r0 = xs + 2 * i * g.W;
-        const T* r1 = r0 + g.W;
-        const int32_t row = static_cast<int32_t>(2 * i * g.W), W = static_cast<int32_t>(g.W);
-        for (int32_t j = 0; j < static_cast<int32_t>(g.OW); ++j) {
-          const int32_t w0 = 2 * j;
-          // Same order and rule as the general loop: a later entry wins only if strictly
-          // larger (or NaN).
-          const int32_t top = row + w0, bottom = top + W;
-          T best = r0[w0];
-          int32_t bi = top;
-          take(best, bi, r0[w0 + 1], top + 1);
-          take(best, bi, r1[w0], bottom);
-          take(best, bi, r1[w0 + 1], bottom + 1);
-          o[i * g.OW + j] = best;
-          id[i * g.OW + j] = bi;
-        }
-      }
+      for (int64_t i = 0; i < g.OH; ++i)
+        max2x2_row<T>(xs + 2 * i * g.W, xs + (2 * i + 1) * g.W, o + i * g.OW, id + i * g.OW, g.OW,
+                      static_cast<int32_t>(2 * i * g.W), static_cast<int32_t>(g.W));
       continue;
     }
     // General windows: the plane padded with -inf (which never wins), then for each output
@@ -163,6 +261,19 @@ void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
 template <typename T>
 void max_pool_scatter(const T* g_out, const int32_t* idx, T* dx, const PoolGeom& g) {
   const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  if (g.fast2x2() && g.H % 2 == 0 && g.W % 2 == 0) {
+    // Windows tile the plane: every input gets its window's gradient or 0, written once
+    // (no zero-fill pass, and the loop vectorizes).
+    for (int64_t pl = 0; pl < g.planes; ++pl) {
+      T* d = dx + pl * HW;
+      const T* s = g_out + pl * OP;
+      const int32_t* id = idx + pl * OP;
+      for (int64_t i = 0; i < g.OH; ++i)
+        max2x2_row_backward<T>(s + i * g.OW, id + i * g.OW, d + 2 * i * g.W, d + (2 * i + 1) * g.W,
+                               g.OW, static_cast<int32_t>(2 * i * g.W), static_cast<int32_t>(g.W));
+    }
+    return;
+  }
   std::fill(dx, dx + g.planes * HW, T(0));
   for (int64_t pl = 0; pl < g.planes; ++pl) {
     T* d = dx + pl * HW;

@@ -74,6 +74,8 @@ std::string error_of(F f) {
 const std::vector<PoolCfg> kCfgs = {
     {2, 3, 6, 8, {2, 2}, {2, 2}, {0, 0}},  // the 2x2 fast path
     {2, 3, 7, 9, {2, 2}, {2, 2}, {0, 0}},  // fast path, odd sizes (last row/column dropped)
+    {2, 2, 6, 70, {2, 2}, {2, 2}, {0, 0}},  // fast path, rows of 35 outputs (16 + 16 + 3)
+    {1, 2, 4, 64, {2, 2}, {2, 2}, {0, 0}},  // fast path, rows of exactly 32 outputs
     {2, 2, 7, 7, {3, 3}, {2, 2}, {1, 1}},  // overlapping windows with padding
     {1, 2, 6, 9, {2, 3}, {1, 2}, {1, 1}},  // non-square kernel and stride
     {2, 1, 5, 5, {3, 3}, {1, 1}, {0, 0}},  // stride 1: heavy overlap
@@ -96,6 +98,36 @@ TEST_CASE("pool: max_pool2d hand-computed values and gradient") {
   // The bottom-right window has three 6s: the first in row-major order gets the gradient.
   CHECK(x.grad().to_vector() ==
         std::vector<double>{0, 1, 0, 0, 0, 0, 2, 0, 3, 0, 4, 0, 0, 0, 0, 0});
+}
+
+TEST_CASE("pool: max_pool2d 2x2 fast path: NaN wins, later NaN over earlier, odd sizes") {
+  const double nan = std::nan("");
+  for (Dtype dt : {float32, float64}) {
+    // windows: [1 nan; 2 3] -> nan (index 1); [nan 5; 4 nan] -> the later nan (index 3 of the
+    // window); [7 7; 7 7] -> first 7; [-1 -2; 0 -3] -> 0
+    Tensor x = tensor({1, nan, nan, 5, 7, 7, -1, -2,  //
+                       2, 3, 4, nan, 7, 7, 0, -3},
+                      {1, 1, 2, 8}, dt)
+                   .requires_grad_();
+    Tensor y = max_pool2d(x, 2);
+    const auto v = y.to_vector();
+    REQUIRE(v.size() == 4);
+    CHECK(std::isnan(v[0]));
+    CHECK(std::isnan(v[1]));
+    CHECK(v[2] == 7);
+    CHECK(v[3] == 0);
+    y.backward(tensor({10, 20, 30, 40}, {1, 1, 1, 4}, dt));
+    CHECK(x.grad().to_vector() ==
+          std::vector<double>{0, 10, 0, 0, 30, 0, 0, 0, 0, 0, 0, 20, 0, 0, 40, 0});
+  }
+  // Odd height and width: the last row and column belong to no window and get 0.
+  Tensor z = arange(35, float64).reshape({1, 1, 5, 7}).requires_grad_();
+  Tensor m = max_pool2d(z, 2);
+  CHECK(m.to_vector() == std::vector<double>{8, 10, 12, 22, 24, 26});
+  m.sum().backward();
+  std::vector<double> want(35, 0.0);
+  for (int k : {8, 10, 12, 22, 24, 26}) want[k] = 1;
+  CHECK(z.grad().to_vector() == want);
 }
 
 TEST_CASE("pool: max_pool2d ties go to the first maximum (general path, overlapping)") {
