@@ -7,6 +7,10 @@
 #include <stdexcept>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "autograd/blas.h"
 #include "autograd/engine.h"
 #include "autograd/node.h"
@@ -44,6 +48,38 @@ int64_t images_per_chunk(const ConvGeom& g) {
   return std::clamp<int64_t>(G, 1, std::max<int64_t>(g.N, 1));
 }
 
+// Copies (and adds) of short runs: the rows of small images are 7-32 elements, too short for
+// the compiler's vector loops, so float gets AVX-512 masked loads and stores for the tail.
+template <typename T>
+inline void copy_run(T* __restrict d, const T* __restrict s, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) d[j] = s[j];
+}
+template <typename T>
+inline void add_run(T* __restrict d, const T* __restrict s, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) d[j] += s[j];
+}
+#if defined(__AVX512F__)
+inline __mmask16 tail_mask(int64_t k) { return static_cast<__mmask16>((1u << k) - 1); }
+inline void copy_run(float* __restrict d, const float* __restrict s, int64_t n) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(d + j, _mm512_loadu_ps(s + j));
+  if (j < n) {
+    const __mmask16 m = tail_mask(n - j);
+    _mm512_mask_storeu_ps(d + j, m, _mm512_maskz_loadu_ps(m, s + j));
+  }
+}
+inline void add_run(float* __restrict d, const float* __restrict s, int64_t n) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    _mm512_storeu_ps(d + j, _mm512_add_ps(_mm512_loadu_ps(d + j), _mm512_loadu_ps(s + j)));
+  if (j < n) {
+    const __mmask16 m = tail_mask(n - j);
+    _mm512_mask_storeu_ps(
+        d + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + j), _mm512_maskz_loadu_ps(m, s + j)));
+  }
+}
+#endif
+
 // im2col works on a zero-padded copy of one image, so that every kernel row is a plain
 // strided read with no bounds checks (small images make per-row branching the bottleneck).
 template <typename T>
@@ -60,8 +96,7 @@ void pad_image(const T* x, const ConvGeom& g, T* xp) {
     for (int64_t h = 0; h < g.H; ++h) {
       T* d = dc + (g.PH + h) * Wp;
       for (int64_t j = 0; j < g.PW; ++j) d[j] = T(0);
-      const T* s = sc + h * g.W;
-      for (int64_t j = 0; j < g.W; ++j) d[g.PW + j] = s[j];
+      copy_run(d + g.PW, sc + h * g.W, g.W);
       for (int64_t j = g.PW + g.W; j < Wp; ++j) d[j] = T(0);
     }
     std::fill(dc + (g.PH + g.H) * Wp, dc + Hp * Wp, T(0));
@@ -82,7 +117,7 @@ void im2col(const T* xp, const ConvGeom& g, T* cols, int64_t ld) {
           T* __restrict d = row + i * OW;
           const T* __restrict s = src + i * g.SH * Wp;
           if (SW == 1) {
-            for (int64_t j = 0; j < OW; ++j) d[j] = s[j];
+            copy_run(d, s, OW);
           } else {
             for (int64_t j = 0; j < OW; ++j) d[j] = s[j * SW];
           }
@@ -104,7 +139,7 @@ void col2im(const T* cols, int64_t ld, const ConvGeom& g, T* dxp) {
           const T* __restrict s = row + i * OW;
           T* __restrict d = dst + i * g.SH * Wp;
           if (SW == 1) {
-            for (int64_t j = 0; j < OW; ++j) d[j] += s[j];
+            add_run(d, s, OW);
           } else {
             for (int64_t j = 0; j < OW; ++j) d[j * SW] += s[j];
           }
@@ -118,9 +153,7 @@ void unpad_image(const T* dxp, const ConvGeom& g, T* dx) {
   const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t h = 0; h < g.H; ++h) {
-      const T* s = dxp + (c * Hp + g.PH + h) * Wp + g.PW;
-      T* d = dx + (c * g.H + h) * g.W;
-      for (int64_t j = 0; j < g.W; ++j) d[j] = s[j];
+      copy_run(dx + (c * g.H + h) * g.W, dxp + (c * Hp + g.PH + h) * Wp + g.PW, g.W);
     }
 }
 
