@@ -25,13 +25,19 @@ namespace detail {
 void run_tasks(int64_t n_tasks, void (*task)(void* ctx, int64_t index), void* ctx);
 }  // namespace detail
 
-// How many ranges parallel_for would cut [0, n) into: at most num_threads(), each at least
-// `grain` items (1 when n <= grain or when already in a parallel region).
+// Ranges per thread: more ranges than threads let a thread that finishes early (or a caller
+// whose worker was preempted by another process) take the remaining ones.
+inline constexpr int chunks_per_thread = 4;
+
+// How many ranges parallel_for would cut [0, n) into: each at least `grain` items, at most
+// chunks_per_thread per thread (1 with a single thread, when n < 2 grains, or when already
+// in a parallel region).
 inline int64_t parallel_chunks(int64_t n, int64_t grain) {
   if (n <= 0) return 0;
-  if (in_parallel_region()) return 1;
+  const int threads = num_threads();
+  if (threads <= 1 || in_parallel_region()) return 1;
   grain = std::max<int64_t>(grain, 1);
-  return std::clamp<int64_t>(n / grain, 1, num_threads());
+  return std::clamp<int64_t>(n / grain, 1, int64_t{threads} * chunks_per_thread);
 }
 
 // fn(chunk, lo, hi) for consecutive ranges covering [0, n); chunk < parallel_chunks(n, grain)

@@ -45,15 +45,18 @@ TEST_CASE("parallel_for covers every index exactly once, for any pool size") {
 TEST_CASE("parallel_chunked numbers its ranges and respects the grain") {
   ThreadsGuard guard;
   set_num_threads(4);
+  const int64_t most = 4 * chunks_per_thread;
   CHECK(parallel_chunks(0, 10) == 0);
   CHECK(parallel_chunks(15, 10) == 1);   // fewer than two grains: serial
   CHECK(parallel_chunks(25, 10) == 2);
-  CHECK(parallel_chunks(1000, 10) == 4);  // never more than the threads
-  std::vector<int64_t> lo(4, -1), hi(4, -1);
-  parallel_chunked(1000, 10, [&](int64_t c, int64_t l, int64_t h) { lo[c] = l, hi[c] = h; });
+  CHECK(parallel_chunks(100000, 10) == most);  // capped per thread
+  std::vector<int64_t> lo(most, -1), hi(most, -1);
+  parallel_chunked(100000, 10, [&](int64_t c, int64_t l, int64_t h) { lo[c] = l, hi[c] = h; });
   CHECK(lo[0] == 0);
-  for (int c = 1; c < 4; ++c) CHECK(lo[c] == hi[c - 1]);
-  CHECK(hi[3] == 1000);
+  for (int c = 1; c < most; ++c) CHECK(lo[c] == hi[c - 1]);
+  CHECK(hi[most - 1] == 100000);
+  set_num_threads(1);
+  CHECK(parallel_chunks(100000, 10) == 1);  // one thread: never split
 }
 
 TEST_CASE("nested parallel_for runs serially inside a job") {
