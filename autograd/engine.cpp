@@ -44,7 +44,7 @@ Node::~Node() {
   // Free the chain behind this node with an explicit stack: a node whose last owner is this
   // chain gives its edges to the stack before it dies, so no destructor recurses deeply.
   std::vector<std::shared_ptr<Node>> stack;
-  auto take_edges = [&stack](std::vector<Edge>& edges) {
+  auto take_edges = [&stack](EdgeList& edges) {
     for (Edge& e : edges)
       if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
     edges.clear();
@@ -130,7 +130,7 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
   if (!grad_mode_enabled()) return detached_output;
   // Under create_graph the saved output must stay connected to this node, so that a second
   // derivative flows through it as well.
-  auto p = std::make_shared<TensorImpl>(detached_output.impl());
+  auto p = std::allocate_shared<TensorImpl>(block_pool::Allocator<TensorImpl>{}, detached_output.impl());
   p->grad_fn = node.shared_from_this();
   p->requires_grad = true;
   p->grad.reset();
@@ -165,8 +165,7 @@ Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
   return result.detach();
 }
 
-void attach_node(Tensor& out, const std::shared_ptr<Node>& node,
-                 std::initializer_list<Tensor> inputs) {
+void attach_node(Tensor& out, std::shared_ptr<Node>&& node, std::initializer_list<Tensor> inputs) {
   TensorImpl& o = out.impl();
   node->next.reserve(inputs.size());
   for (const Tensor& t : inputs) {
@@ -177,8 +176,10 @@ void attach_node(Tensor& out, const std::shared_ptr<Node>& node,
   }
   node->out_shape = o.shape;
   node->out_dtype = o.dtype;
-  node->output = out.impl_ptr();
-  o.grad_fn = node;
+  node->output = &o;
+  // A tensor is one node's output at a time (see OutputLink).
+  if (o.grad_fn && o.grad_fn->output.get() == &o) o.grad_fn->output = nullptr;
+  o.grad_fn = std::move(node);
   o.requires_grad = true;
 }
 
@@ -429,7 +430,7 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
       throw std::logic_error(fmt::format("backward of '{}' returned {} gradients for {} inputs",
                                          n->name, grads.size(), n->next.size()));
     // retain_grad fills .grad in backward() only: grad() never touches .grad.
-    if (auto out = capture.empty() ? n->output.lock() : nullptr; out && out->retains_grad) {
+    if (auto out = capture.empty() ? n->retained.lock() : nullptr; out && out->retains_grad) {
       Tensor o(out);
       Tensor keep_g = opts.create_graph ? g : g.detach();
       o.impl().grad = (o.grad().defined() ? o.grad() + keep_g : keep_g.clone()).impl_ptr();

@@ -6,15 +6,39 @@
 #include <optional>
 #include <vector>
 
+#include "autograd/block_pool.h"
+#include "autograd/small_vector.h"
 #include "autograd/tensor.h"
 
 namespace dagrad {
 
-using GradList = std::vector<Tensor>;     // one gradient per input; undefined = no gradient
+// One gradient per input; undefined = no gradient. Inline up to 3: no allocation per node.
+using GradList = SmallVector<Tensor, 3>;
 using TangentList = std::vector<Tensor>;  // one tangent per input (zeros when none was given)
 
 struct Edge {
   std::shared_ptr<Node> node;  // null when that input does not require grad
+};
+using EdgeList = SmallVector<Edge, 3>;  // inline for the usual 1-3 inputs (concat has more)
+
+// A node's non-owning link to its output tensor, for names and graph pictures. The output
+// owns the node (grad_fn), so the node is alive whenever the output is; the output clears
+// the link when it dies (~TensorImpl). Cheaper than a weak_ptr, which costs atomic counts
+// on every op and keeps the tensor's memory block alive as long as the node.
+class OutputLink {
+ public:
+  OutputLink& operator=(const std::shared_ptr<TensorImpl>& p) {
+    impl_ = p.get();
+    return *this;
+  }
+  OutputLink& operator=(TensorImpl* p) {
+    impl_ = p;
+    return *this;
+  }
+  TensorImpl* get() const { return impl_; }
+
+ private:
+  TensorImpl* impl_ = nullptr;
 };
 
 struct Node : std::enable_shared_from_this<Node> {
@@ -33,12 +57,13 @@ struct Node : std::enable_shared_from_this<Node> {
 
   const char* name;
   uint64_t seq;             // creation order: the position on the tape
-  std::vector<Edge> next;   // one per input
+  EdgeList next;            // one per input
   Shape out_shape;
   Dtype out_dtype = Dtype::float32;
   bool released = false;
   bool once_differentiable = false;  // its backward runs raw kernels: no double backward
-  std::weak_ptr<TensorImpl> output;  // for names, retain_grad and graph pictures
+  OutputLink output;                   // for names and graph pictures
+  std::weak_ptr<TensorImpl> retained;  // set by retain_grad(): where backward keeps the grad
 
   // Scratch state of the engine during one backward.
   int pending = 0;
@@ -100,8 +125,7 @@ Tensor reattach_output(const Tensor& detached_output, Node& node);
 Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
                            const Tensor& out, const void* jvp_ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&));
-void attach_node(Tensor& out, const std::shared_ptr<Node>& node,
-                 std::initializer_list<Tensor> inputs);
+void attach_node(Tensor& out, std::shared_ptr<Node>&& node, std::initializer_list<Tensor> inputs);
 
 template <typename Backward>
 GradList LambdaNode<Backward>::apply(const Tensor& g) {
@@ -143,10 +167,10 @@ Tensor record(const char* op, Tensor out, std::initializer_list<Tensor> inputs,
     }
   }
   if (!grad_mode_enabled() || !any_requires_grad(inputs)) return out;
-  auto node = std::make_shared<detail::LambdaNode<std::decay_t<Backward>>>(
-      op, std::forward<Backward>(backward));
+  using N = detail::LambdaNode<std::decay_t<Backward>>;
+  auto node = std::allocate_shared<N>(block_pool::Allocator<N>{}, op, std::forward<Backward>(backward));
   if (keep == KeepOutput::yes) node->saved_output = SavedTensor(out.detach(), op);
-  detail::attach_node(out, node, inputs);
+  detail::attach_node(out, std::move(node), inputs);
   return out;
 }
 
