@@ -130,8 +130,10 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
   if (!grad_mode_enabled()) return detached_output;
   // Under create_graph the saved output must stay connected to this node, so that a second
   // derivative flows through it as well.
+  if (!node.owner)
+    throw std::logic_error(fmt::format("{}: a node's rule ran outside the backward engine", node.name));
   auto p = std::allocate_shared<TensorImpl>(block_pool::Allocator<TensorImpl>{}, detached_output.impl());
-  p->grad_fn = node.shared_from_this();
+  p->grad_fn = *node.owner;
   p->requires_grad = true;
   p->grad.reset();
   p->tangent.reset();
@@ -226,12 +228,16 @@ struct ByLaterSeq {
 
 // Discovers every node reachable from `roots` and counts, for each, how many reachable
 // consumers will send it a gradient. Returns the discovered nodes.
-std::vector<Node*> discover(const std::vector<Node*>& roots) {
+// Also points each node's `owner` at a handle that keeps it alive during the backward (the
+// edges are not touched until the nodes die).
+std::vector<Node*> discover(const std::vector<std::shared_ptr<Node>>& roots) {
   std::vector<Node*> found;
   std::vector<Node*> stack;
-  for (Node* r : roots) {
+  for (const auto& root : roots) {
+    Node* r = root.get();
     if (!r->queued) {
       r->queued = true;
+      r->owner = &root;
       found.push_back(r);
       stack.push_back(r);
     }
@@ -245,6 +251,7 @@ std::vector<Node*> discover(const std::vector<Node*>& roots) {
       ++m->pending;
       if (!m->queued) {
         m->queued = true;
+        m->owner = &e.node;
         found.push_back(m);
         stack.push_back(m);
       }
@@ -276,6 +283,7 @@ void reset_scratch(const std::vector<Node*>& found) {
   for (Node* n : found) {
     n->pending = 0;
     n->queued = false;
+    n->owner = nullptr;
     n->grad_buffer = Tensor();
   }
 }
@@ -348,11 +356,7 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
   const std::vector<std::shared_ptr<Node>> roots =
       prepare_roots(outputs, grad_outputs, root_grads, who);
   const bool retain = opts.retain_graph || opts.create_graph;
-  std::vector<Node*> root_ptrs;
-  root_ptrs.reserve(roots.size());
-  for (const auto& r : roots) root_ptrs.push_back(r.get());
-
-  std::vector<Node*> found = discover(root_ptrs);
+  std::vector<Node*> found = discover(roots);
   struct Cleanup {
     const std::vector<Node*>& f;
     ~Cleanup() { reset_scratch(f); }
@@ -492,8 +496,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 
 std::vector<Node*> backward_order(const Tensor& output) {
   if (!output.requires_grad()) throw_no_grad(output);
-  std::shared_ptr<Node> root = gradient_edge(output);
-  std::vector<Node*> found = discover({root.get()});
+  const std::vector<std::shared_ptr<Node>> roots{gradient_edge(output)};
+  std::vector<Node*> found = discover(roots);
   std::vector<Node*> order = kahn_order(found);
   reset_scratch(found);
   return order;

@@ -41,7 +41,9 @@ class OutputLink {
   TensorImpl* impl_ = nullptr;
 };
 
-struct Node : std::enable_shared_from_this<Node> {
+// Not enable_shared_from_this: its weak self-reference costs atomic counts on every node.
+// The engine knows an owning handle of each node it runs (Node::owner).
+struct Node {
   explicit Node(const char* op_name);
   virtual ~Node();  // iterative: a 100,000-node chain is freed without deep recursion
   Node(const Node&) = delete;
@@ -69,6 +71,7 @@ struct Node : std::enable_shared_from_this<Node> {
   int pending = 0;
   bool queued = false;
   Tensor grad_buffer;
+  const std::shared_ptr<Node>* owner = nullptr;  // the edge (or root) it was discovered by
 };
 
 // The sink of a leaf's gradient: sums every incoming gradient into leaf.grad.

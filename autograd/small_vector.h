@@ -27,9 +27,13 @@ class SmallVector {
     reserve(n);
     for (; size_ < n; ++size_) ::new (data_ + size_) T();
   }
-  SmallVector(std::initializer_list<T> init) {
-    reserve(init.size());
-    for (const T& v : init) ::new (data_ + size_++) T(v);
+  // Brace lists ({dx, dw}) construct the elements in place from the arguments: an
+  // initializer_list would copy each element twice (atomic reference counts for tensors).
+  template <typename... U>
+    requires(sizeof...(U) > 0 && (std::is_constructible_v<T, U &&> && ...))
+  SmallVector(U&&... v) {
+    reserve(sizeof...(U));
+    (::new (data_ + size_++) T(std::forward<U>(v)), ...);
   }
   SmallVector(const std::vector<T>& v) {  // so code written for std::vector still returns one
     reserve(v.size());

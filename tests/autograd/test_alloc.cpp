@@ -2,6 +2,7 @@
 // small vectors of edges and gradients, and the node's non-owning link to its output.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <memory>
 #include <set>
 #include <string>
@@ -149,4 +150,17 @@ TEST_CASE("engine: a node's link to its output is cleared when the output dies")
   CHECK(!contains_name(tape_listing(z), "'y'"));
   z.backward();
   CHECK(x.grad().to_vector() == std::vector<double>{3, 3});
+}
+
+TEST_CASE("engine: a kept output is re-linked to its node under create_graph (owner handle)") {
+  Tensor x = leaf({0.5, -1.0});
+  Tensor y = exp(x).sum();
+  Tensor g = grad({y}, {x}, {}, BackwardOptions{.create_graph = true})[0];  // exp(x), from y's output
+  REQUIRE(g.requires_grad());
+  Tensor g2 = grad({g.sum()}, {x}, {}, BackwardOptions{.create_graph = true})[0];
+  Tensor g3 = grad({g2.sum()}, {x})[0];
+  for (const Tensor& d : {g, g2, g3}) {
+    CHECK(d.to_vector()[0] == doctest::Approx(std::exp(0.5)));
+    CHECK(d.to_vector()[1] == doctest::Approx(std::exp(-1.0)));
+  }
 }
