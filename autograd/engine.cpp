@@ -30,7 +30,7 @@ detect_anomaly::~detect_anomaly() { t_anomaly = prev_; }
 bool anomaly_mode_enabled() { return t_anomaly; }
 void set_anomaly_mode(bool on) { t_anomaly = on; }
 
-bool any_requires_grad(std::initializer_list<Tensor> inputs) {
+bool any_requires_grad(InputList inputs) {
   for (const Tensor& t : inputs)
     if (t.impl().requires_grad) return true;
   return false;
@@ -53,7 +53,8 @@ Node::~Node() {
   while (!stack.empty()) {
     std::shared_ptr<Node> n = std::move(stack.back());
     stack.pop_back();
-    n->release();  // saved tensors may own further nodes; free them while edges still hold them
+    // Saved tensors may own further nodes; free them while edges still hold them.
+    if (!n->released) n->release();
     take_edges(n->next);
   }
 }
@@ -142,7 +143,7 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
 
 bool tangents_suspended() { return t_tangents_suspended; }
 
-Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs, const Tensor& out,
+Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out,
                            const void* ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&)) {
   TangentList tangents;
@@ -167,7 +168,7 @@ Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
   return result.detach();
 }
 
-void attach_node(Tensor& out, std::shared_ptr<Node>&& node, std::initializer_list<Tensor> inputs) {
+void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs) {
   TensorImpl& o = out.impl();
   node->next.reserve(inputs.size());
   for (const Tensor& t : inputs) {

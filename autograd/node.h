@@ -98,11 +98,23 @@ class SavedTensor {
   const char* op_ = "";
 };
 
+// One input of record(): a reference, not a copy (each Tensor copy costs two atomic
+// reference-count updates). A temporary input lives until the op's full expression ends.
+class InputRef {
+ public:
+  InputRef(const Tensor& t) : t_(&t) {}
+  operator const Tensor&() const { return *t_; }
+
+ private:
+  const Tensor* t_;
+};
+using InputList = std::initializer_list<InputRef>;
+
 // The edge a tensor's gradient flows into: its producer, or its leaf accumulator.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
 uint64_t next_sequence_number();
 bool grad_mode_enabled();
-bool any_requires_grad(std::initializer_list<Tensor> inputs);
+bool any_requires_grad(InputList inputs);
 
 namespace detail {
 
@@ -125,10 +137,10 @@ bool tangents_suspended();
 [[noreturn]] void throw_released(const Node& n);
 [[noreturn]] void throw_no_forward_rule(const char* op);
 Tensor reattach_output(const Tensor& detached_output, Node& node);
-Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
+Tensor compute_tangent_for(const char* op, InputList inputs,
                            const Tensor& out, const void* jvp_ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&));
-void attach_node(Tensor& out, std::shared_ptr<Node>&& node, std::initializer_list<Tensor> inputs);
+void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs);
 
 template <typename Backward>
 GradList LambdaNode<Backward>::apply(const Tensor& g) {
@@ -152,7 +164,7 @@ enum class KeepOutput : bool { no = false, yes = true };
 //   jvp:      (const TangentList& tangents, const Tensor& out) -> Tensor, the output tangent.
 // Backward rules are written with Tensor ops so that create_graph can record them.
 template <typename Backward, typename Jvp>
-Tensor record(const char* op, Tensor out, std::initializer_list<Tensor> inputs,
+Tensor record(const char* op, Tensor out, InputList inputs,
               Backward&& backward, Jvp&& jvp, KeepOutput keep = KeepOutput::no) {
   out.impl().op = op;
   bool has_tangent = false;
