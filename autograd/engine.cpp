@@ -30,7 +30,7 @@ detect_anomaly::~detect_anomaly() { t_anomaly = prev_; }
 bool anomaly_mode_enabled() { return t_anomaly; }
 void set_anomaly_mode(bool on) { t_anomaly = on; }
 
-bool any_requires_grad(std::initializer_list<Tensor> inputs) {
+bool any_requires_grad(InputList inputs) {
   for (const Tensor& t : inputs)
     if (t.impl().requires_grad) return true;
   return false;
@@ -44,7 +44,7 @@ Node::~Node() {
   // Free the chain behind this node with an explicit stack: a node whose last owner is this
   // chain gives its edges to the stack before it dies, so no destructor recurses deeply.
   std::vector<std::shared_ptr<Node>> stack;
-  auto take_edges = [&stack](std::vector<Edge>& edges) {
+  auto take_edges = [&stack](EdgeList& edges) {
     for (Edge& e : edges)
       if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
     edges.clear();
@@ -53,7 +53,8 @@ Node::~Node() {
   while (!stack.empty()) {
     std::shared_ptr<Node> n = std::move(stack.back());
     stack.pop_back();
-    n->release();  // saved tensors may own further nodes; free them while edges still hold them
+    // Saved tensors may own further nodes; free them while edges still hold them.
+    if (!n->released) n->release();
     take_edges(n->next);
   }
 }
@@ -130,8 +131,10 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
   if (!grad_mode_enabled()) return detached_output;
   // Under create_graph the saved output must stay connected to this node, so that a second
   // derivative flows through it as well.
-  auto p = std::make_shared<TensorImpl>(detached_output.impl());
-  p->grad_fn = node.shared_from_this();
+  if (!node.owner)
+    throw std::logic_error(fmt::format("{}: a node's rule ran outside the backward engine", node.name));
+  auto p = std::allocate_shared<TensorImpl>(block_pool::Allocator<TensorImpl>{}, detached_output.impl());
+  p->grad_fn = *node.owner;
   p->requires_grad = true;
   p->grad.reset();
   p->tangent.reset();
@@ -140,7 +143,7 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
 
 bool tangents_suspended() { return t_tangents_suspended; }
 
-Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs, const Tensor& out,
+Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out,
                            const void* ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&)) {
   TangentList tangents;
@@ -165,8 +168,7 @@ Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
   return result.detach();
 }
 
-void attach_node(Tensor& out, const std::shared_ptr<Node>& node,
-                 std::initializer_list<Tensor> inputs) {
+void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs) {
   TensorImpl& o = out.impl();
   node->next.reserve(inputs.size());
   for (const Tensor& t : inputs) {
@@ -177,8 +179,10 @@ void attach_node(Tensor& out, const std::shared_ptr<Node>& node,
   }
   node->out_shape = o.shape;
   node->out_dtype = o.dtype;
-  node->output = out.impl_ptr();
-  o.grad_fn = node;
+  node->output = &o;
+  // A tensor is one node's output at a time (see OutputLink).
+  if (o.grad_fn && o.grad_fn->output.get() == &o) o.grad_fn->output = nullptr;
+  o.grad_fn = std::move(node);
   o.requires_grad = true;
 }
 
@@ -225,12 +229,16 @@ struct ByLaterSeq {
 
 // Discovers every node reachable from `roots` and counts, for each, how many reachable
 // consumers will send it a gradient. Returns the discovered nodes.
-std::vector<Node*> discover(const std::vector<Node*>& roots) {
+// Also points each node's `owner` at a handle that keeps it alive during the backward (the
+// edges are not touched until the nodes die).
+std::vector<Node*> discover(const std::vector<std::shared_ptr<Node>>& roots) {
   std::vector<Node*> found;
   std::vector<Node*> stack;
-  for (Node* r : roots) {
+  for (const auto& root : roots) {
+    Node* r = root.get();
     if (!r->queued) {
       r->queued = true;
+      r->owner = &root;
       found.push_back(r);
       stack.push_back(r);
     }
@@ -244,6 +252,7 @@ std::vector<Node*> discover(const std::vector<Node*>& roots) {
       ++m->pending;
       if (!m->queued) {
         m->queued = true;
+        m->owner = &e.node;
         found.push_back(m);
         stack.push_back(m);
       }
@@ -275,6 +284,7 @@ void reset_scratch(const std::vector<Node*>& found) {
   for (Node* n : found) {
     n->pending = 0;
     n->queued = false;
+    n->owner = nullptr;
     n->grad_buffer = Tensor();
   }
 }
@@ -347,11 +357,7 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
   const std::vector<std::shared_ptr<Node>> roots =
       prepare_roots(outputs, grad_outputs, root_grads, who);
   const bool retain = opts.retain_graph || opts.create_graph;
-  std::vector<Node*> root_ptrs;
-  root_ptrs.reserve(roots.size());
-  for (const auto& r : roots) root_ptrs.push_back(r.get());
-
-  std::vector<Node*> found = discover(root_ptrs);
+  std::vector<Node*> found = discover(roots);
   struct Cleanup {
     const std::vector<Node*>& f;
     ~Cleanup() { reset_scratch(f); }
@@ -429,7 +435,7 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
       throw std::logic_error(fmt::format("backward of '{}' returned {} gradients for {} inputs",
                                          n->name, grads.size(), n->next.size()));
     // retain_grad fills .grad in backward() only: grad() never touches .grad.
-    if (auto out = capture.empty() ? n->output.lock() : nullptr; out && out->retains_grad) {
+    if (auto out = capture.empty() ? n->retained.lock() : nullptr; out && out->retains_grad) {
       Tensor o(out);
       Tensor keep_g = opts.create_graph ? g : g.detach();
       o.impl().grad = (o.grad().defined() ? o.grad() + keep_g : keep_g.clone()).impl_ptr();
@@ -491,8 +497,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 
 std::vector<Node*> backward_order(const Tensor& output) {
   if (!output.requires_grad()) throw_no_grad(output);
-  std::shared_ptr<Node> root = gradient_edge(output);
-  std::vector<Node*> found = discover({root.get()});
+  const std::vector<std::shared_ptr<Node>> roots{gradient_edge(output)};
+  std::vector<Node*> found = discover(roots);
   std::vector<Node*> order = kahn_order(found);
   reset_scratch(found);
   return order;

@@ -50,12 +50,8 @@ std::vector<std::shared_ptr<Node>> roots_of(const std::vector<Tensor>& outputs) 
 }
 
 // The tensor a node stands for: a leaf's tensor, or an op's output while it is alive.
-std::shared_ptr<TensorImpl> tensor_of(const Node* n) {
-  if (n->is_accumulator()) {
-    const TensorImpl* leaf = n->leaf();
-    return leaf ? static_cast<const AccumulateGrad*>(n)->leaf_ : nullptr;
-  }
-  return n->output.lock();
+const TensorImpl* tensor_of(const Node* n) {
+  return n->is_accumulator() ? n->leaf() : n->output.get();
 }
 
 std::string name_of(const Node* n) {
@@ -215,10 +211,10 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
   out += "  edge [color=\"#555555\"];\n";
   if (!opts.title.empty()) out += fmt::format("  label={};\n  labelloc=b;\n", dot_string(opts.title));
 
-  auto value_lines = [&](const std::shared_ptr<TensorImpl>& t) {
+  auto value_lines = [&](const TensorImpl* t) {
     std::string s;
     if (!values || !t) return s;
-    Tensor tv(t);
+    Tensor tv(std::make_shared<TensorImpl>(*t));  // a handle for printing only
     s += "\nvalue " + format_values(tv, opts.precision);
     if (t->grad) s += "\ngrad " + format_values(Tensor(t->grad), opts.precision);
     return s;
@@ -258,7 +254,7 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
     if (!t.defined() || t.requires_grad()) continue;
     const std::string label = fmt::format("{}\n{} {}\n(no graph)", t.name().empty() ? "tensor" : t.name(),
                                           to_string(t.shape()), dtype_name(t.dtype())) +
-                              value_lines(t.impl_ptr());
+                              value_lines(&t.impl());
     out += fmt::format("  t{} [shape=ellipse, peripheries=2, label={}];\n", k, dot_string(label));
   }
   return out + "}\n";

@@ -6,18 +6,44 @@
 #include <optional>
 #include <vector>
 
+#include "autograd/block_pool.h"
+#include "autograd/small_vector.h"
 #include "autograd/tensor.h"
 
 namespace dagrad {
 
-using GradList = std::vector<Tensor>;     // one gradient per input; undefined = no gradient
+// One gradient per input; undefined = no gradient. Inline up to 3: no allocation per node.
+using GradList = SmallVector<Tensor, 3>;
 using TangentList = std::vector<Tensor>;  // one tangent per input (zeros when none was given)
 
 struct Edge {
   std::shared_ptr<Node> node;  // null when that input does not require grad
 };
+using EdgeList = SmallVector<Edge, 3>;  // inline for the usual 1-3 inputs (concat has more)
 
-struct Node : std::enable_shared_from_this<Node> {
+// A node's non-owning link to its output tensor, for names and graph pictures. The output
+// owns the node (grad_fn), so the node is alive whenever the output is; the output clears
+// the link when it dies (~TensorImpl). Cheaper than a weak_ptr, which costs atomic counts
+// on every op and keeps the tensor's memory block alive as long as the node.
+class OutputLink {
+ public:
+  OutputLink& operator=(const std::shared_ptr<TensorImpl>& p) {
+    impl_ = p.get();
+    return *this;
+  }
+  OutputLink& operator=(TensorImpl* p) {
+    impl_ = p;
+    return *this;
+  }
+  TensorImpl* get() const { return impl_; }
+
+ private:
+  TensorImpl* impl_ = nullptr;
+};
+
+// Not enable_shared_from_this: its weak self-reference costs atomic counts on every node.
+// The engine knows an owning handle of each node it runs (Node::owner).
+struct Node {
   explicit Node(const char* op_name);
   virtual ~Node();  // iterative: a 100,000-node chain is freed without deep recursion
   Node(const Node&) = delete;
@@ -33,17 +59,19 @@ struct Node : std::enable_shared_from_this<Node> {
 
   const char* name;
   uint64_t seq;             // creation order: the position on the tape
-  std::vector<Edge> next;   // one per input
+  EdgeList next;            // one per input
   Shape out_shape;
   Dtype out_dtype = Dtype::float32;
   bool released = false;
   bool once_differentiable = false;  // its backward runs raw kernels: no double backward
-  std::weak_ptr<TensorImpl> output;  // for names, retain_grad and graph pictures
+  OutputLink output;                   // for names and graph pictures
+  std::weak_ptr<TensorImpl> retained;  // set by retain_grad(): where backward keeps the grad
 
   // Scratch state of the engine during one backward.
   int pending = 0;
   bool queued = false;
   Tensor grad_buffer;
+  const std::shared_ptr<Node>* owner = nullptr;  // the edge (or root) it was discovered by
 };
 
 // The sink of a leaf's gradient: sums every incoming gradient into leaf.grad.
@@ -70,11 +98,23 @@ class SavedTensor {
   const char* op_ = "";
 };
 
+// One input of record(): a reference, not a copy (each Tensor copy costs two atomic
+// reference-count updates). A temporary input lives until the op's full expression ends.
+class InputRef {
+ public:
+  InputRef(const Tensor& t) : t_(&t) {}
+  operator const Tensor&() const { return *t_; }
+
+ private:
+  const Tensor* t_;
+};
+using InputList = std::initializer_list<InputRef>;
+
 // The edge a tensor's gradient flows into: its producer, or its leaf accumulator.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
 uint64_t next_sequence_number();
 bool grad_mode_enabled();
-bool any_requires_grad(std::initializer_list<Tensor> inputs);
+bool any_requires_grad(InputList inputs);
 
 namespace detail {
 
@@ -97,11 +137,10 @@ bool tangents_suspended();
 [[noreturn]] void throw_released(const Node& n);
 [[noreturn]] void throw_no_forward_rule(const char* op);
 Tensor reattach_output(const Tensor& detached_output, Node& node);
-Tensor compute_tangent_for(const char* op, std::initializer_list<Tensor> inputs,
+Tensor compute_tangent_for(const char* op, InputList inputs,
                            const Tensor& out, const void* jvp_ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&));
-void attach_node(Tensor& out, const std::shared_ptr<Node>& node,
-                 std::initializer_list<Tensor> inputs);
+void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs);
 
 template <typename Backward>
 GradList LambdaNode<Backward>::apply(const Tensor& g) {
@@ -125,7 +164,7 @@ enum class KeepOutput : bool { no = false, yes = true };
 //   jvp:      (const TangentList& tangents, const Tensor& out) -> Tensor, the output tangent.
 // Backward rules are written with Tensor ops so that create_graph can record them.
 template <typename Backward, typename Jvp>
-Tensor record(const char* op, Tensor out, std::initializer_list<Tensor> inputs,
+Tensor record(const char* op, Tensor out, InputList inputs,
               Backward&& backward, Jvp&& jvp, KeepOutput keep = KeepOutput::no) {
   out.impl().op = op;
   bool has_tangent = false;
@@ -143,10 +182,10 @@ Tensor record(const char* op, Tensor out, std::initializer_list<Tensor> inputs,
     }
   }
   if (!grad_mode_enabled() || !any_requires_grad(inputs)) return out;
-  auto node = std::make_shared<detail::LambdaNode<std::decay_t<Backward>>>(
-      op, std::forward<Backward>(backward));
+  using N = detail::LambdaNode<std::decay_t<Backward>>;
+  auto node = std::allocate_shared<N>(block_pool::Allocator<N>{}, op, std::forward<Backward>(backward));
   if (keep == KeepOutput::yes) node->saved_output = SavedTensor(out.detach(), op);
-  detail::attach_node(out, node, inputs);
+  detail::attach_node(out, std::move(node), inputs);
   return out;
 }
 

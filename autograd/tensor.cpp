@@ -14,6 +14,7 @@
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/shape_ops.h"
+#include "autograd/block_pool.h"
 
 namespace dagrad {
 
@@ -52,6 +53,18 @@ Storage::~Storage() {
 }
 
 // ---------------------------------------------------------------- tensor basics
+
+TensorImpl::~TensorImpl() {
+  // grad_fn keeps the node alive here, so the link can be cleared safely.
+  if (grad_fn && grad_fn->output.get() == this) grad_fn->output = nullptr;
+}
+
+namespace {
+// Tensor handles and storages come from the per-thread block cache (autograd/block_pool.h).
+std::shared_ptr<TensorImpl> new_impl() {
+  return std::allocate_shared<TensorImpl>(block_pool::Allocator<TensorImpl>{});
+}
+}  // namespace
 
 void Tensor::throw_undefined() {
   throw std::logic_error("dagrad: use of an undefined tensor");
@@ -132,6 +145,7 @@ Tensor& Tensor::retain_grad() {
   if (is_leaf()) return *this;  // leaves keep their gradient anyway
   impl().retains_grad = true;
   impl().grad_fn->output = impl_;
+  impl().grad_fn->retained = impl_;
   return *this;
 }
 
@@ -140,7 +154,7 @@ void Tensor::backward(const Tensor& grad, BackwardOptions opts) const {
 }
 
 Tensor Tensor::detach() const {
-  auto p = std::make_shared<TensorImpl>();
+  auto p = new_impl();
   p->storage = impl().storage;
   p->offset = impl().offset;
   p->shape = impl().shape;
@@ -381,8 +395,9 @@ Tensor empty(const Shape& shape, Dtype dtype) {
     if (d < 0)
       throw std::invalid_argument(
           fmt::format("empty: negative dimension in shape {}", to_string(shape)));
-  auto p = std::make_shared<TensorImpl>();
-  p->storage = std::make_shared<Storage>(shape.numel() * dtype_size(dtype));
+  auto p = new_impl();
+  p->storage = std::allocate_shared<Storage>(block_pool::Allocator<Storage>{},
+                                             shape.numel() * dtype_size(dtype));
   p->shape = shape;
   p->dtype = dtype;
   return Tensor(std::move(p));

@@ -35,6 +35,11 @@ struct Storage {
 };
 
 struct TensorImpl {
+  TensorImpl() = default;
+  TensorImpl(const TensorImpl&) = default;  // a copy is a new tensor: it is no node's output
+  TensorImpl& operator=(const TensorImpl&) = delete;
+  ~TensorImpl();  // unlinks itself from the node that produced it (Node::output)
+
   std::shared_ptr<Storage> storage;
   int64_t offset = 0;  // in elements
   Shape shape;

@@ -703,8 +703,18 @@ TEST_CASE("engine: nodes and saved tensors are freed when the graph dies") {
       Tensor x = tensor({1, 2, 3, 4, 5, 6}, {2, 3}, float64);
       Tensor h = tanh(sum(x.reshape({2, 3, 1}) * w, 1) + b);
       Tensor loss = (h * h).mean();
-      if (it % 1000 == 0)
-        for (Node* n : backward_order(loss)) nodes.push_back(n->shared_from_this());
+      if (it % 1000 == 0) {  // every node of the graph (Node has no shared_from_this)
+        std::vector<std::shared_ptr<Node>> walk{loss.grad_fn()};
+        std::set<Node*> seen{loss.grad_fn().get()};
+        while (!walk.empty()) {
+          std::shared_ptr<Node> n = walk.back();
+          walk.pop_back();
+          nodes.push_back(n);
+          for (const Edge& e : n->next)
+            if (e.node && seen.insert(e.node.get()).second) walk.push_back(e.node);
+        }
+        CHECK(nodes.size() == backward_order(loss).size());
+      }
       out_impl = loss.impl_ptr();
       loss.backward();
       if (it == 0) acc = w.impl().grad_accumulator;
