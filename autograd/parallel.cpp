@@ -26,6 +26,30 @@ namespace {
 
 thread_local bool t_in_region = false;
 
+// The requested denormal mode and its version; workers re-apply it when the version changes.
+std::atomic<bool> g_flush{false};
+std::atomic<uint64_t> g_flush_version{0};
+thread_local uint64_t t_flush_version = 0;
+
+void apply_flush_mode(bool on) {
+#if defined(__SSE__)
+  constexpr unsigned ftz_daz = 0x8040;  // MXCSR bits 15 (flush to zero) and 6 (denormals are zero)
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(on ? (csr | ftz_daz) : (csr & ~ftz_daz));
+#else
+  (void)on;
+#endif
+}
+
+// Called by a worker before each job.
+inline void sync_flush_mode() {
+  const uint64_t v = g_flush_version.load(std::memory_order_acquire);
+  if (v != t_flush_version) {
+    t_flush_version = v;
+    apply_flush_mode(g_flush.load(std::memory_order_relaxed));
+  }
+}
+
 int default_threads() {
   if (const char* env = std::getenv("DAGRAD_NUM_THREADS"); env != nullptr && *env != '\0') {
     char* end = nullptr;
@@ -159,6 +183,7 @@ class Pool {
         ++participants_;
         task = task_, ctx = ctx_, n = n_tasks_;
       }
+      sync_flush_mode();
       work(task, ctx, n);
       {
         std::lock_guard lk(mu_);
@@ -216,6 +241,26 @@ void set_num_threads(int n) {
 }
 
 bool in_parallel_region() { return t_in_region; }
+
+bool set_flush_denormal(bool on) {
+#if defined(__SSE__)
+  g_flush.store(on, std::memory_order_relaxed);
+  g_flush_version.fetch_add(1, std::memory_order_release);
+  apply_flush_mode(on);
+  return true;
+#else
+  (void)on;
+  return false;
+#endif
+}
+
+bool flush_denormal() {
+#if defined(__SSE__)
+  return (_mm_getcsr() & 0x8040) == 0x8040;
+#else
+  return false;
+#endif
+}
 
 namespace detail {
 void run_tasks(int64_t n_tasks, void (*task)(void*, int64_t), void* ctx) {

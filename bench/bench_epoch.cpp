@@ -43,13 +43,16 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
 int main(int argc, char** argv) {
   try {
     bench::Args args(argc, argv, "bench_epoch",
-                     "[--epochs N] [--data DIR] [--train-size N] [--batch N]");
+                     "[--epochs N] [--data DIR] [--train-size N] [--batch N] [--flush-denormal 0|1]");
     const bench::Common c = bench::common_flags(args, 1, 0);
     const int epochs = args.get_int("--epochs", c.repeats, 1);
     const std::string dir = args.get_str("--data", data::default_fashion_mnist_dir());
     const int train_size = args.get_int("--train-size", 0, 0);
     const int batch = args.get_int("--batch", 128, 1);
+    // As the main job runs (and PyTorch's side, with torch.set_flush_denormal).
+    const bool flush = args.get_int("--flush-denormal", 1, 0, 1) == 1;
     args.finish();
+    set_flush_denormal(flush);
 
     const double rss_start = bench::current_rss_mb();
     data::Dataset ds = data::load_fashion_mnist(dir);

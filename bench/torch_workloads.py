@@ -48,6 +48,8 @@ def parse_args():
     p.add_argument("--data", default=os.environ.get("DAGRAD_FASHION_MNIST_DIR") or
                    "/usr/share/datasets/fashion-mnist")
     p.add_argument("--train-size", type=int, default=0)
+    p.add_argument("--flush-denormal", type=int, choices=(0, 1), default=1,
+                   help="epoch: torch.set_flush_denormal, as dagrad's side does")
     a = p.parse_args()
     r, w = DEFAULTS[a.workload]
     a.repeats = a.epochs if a.epochs is not None else (a.repeats if a.repeats is not None else r)
@@ -292,6 +294,7 @@ def epoch(a):
         nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
     model.train()
+    torch.set_flush_denormal(bool(a.flush_denormal))
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(0)
 

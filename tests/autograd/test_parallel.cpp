@@ -2,6 +2,7 @@
 // several user threads dispatching at once.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <numeric>
 #include <stdexcept>
@@ -122,4 +123,28 @@ TEST_CASE("set_num_threads refuses zero threads and resizing from inside a job")
   CHECK_THROWS_AS(parallel_for(10, 1, [](int64_t, int64_t) { set_num_threads(3); }),
                   std::logic_error);
   CHECK(num_threads() == 2);
+}
+
+TEST_CASE("set_flush_denormal flushes denormals on the caller and on the workers") {
+  ThreadsGuard guard;
+  set_num_threads(2);
+  const bool before = flush_denormal();
+  volatile float tiny = 1e-39f;  // a denormal float
+  REQUIRE(set_flush_denormal(true));
+  CHECK(flush_denormal());
+  CHECK(tiny * 1.0f == 0.0f);
+  // Every chunk of a parallel job (some run on the worker) sees the mode.
+  std::vector<float> out(1 << 16, -1.0f);
+  parallel_for(static_cast<int64_t>(out.size()), 1024, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = tiny * 1.0f;
+  });
+  CHECK(std::count(out.begin(), out.end(), 0.0f) == static_cast<long>(out.size()));
+  set_flush_denormal(false);
+  CHECK_FALSE(flush_denormal());
+  CHECK(tiny * 1.0f != 0.0f);
+  parallel_for(static_cast<int64_t>(out.size()), 1024, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = tiny * 1.0f;
+  });
+  CHECK(std::count(out.begin(), out.end(), 0.0f) == 0);
+  set_flush_denormal(before);
 }
