@@ -1,7 +1,8 @@
 // Workload 6: one epoch of the main job's model on Fashion-MNIST, and the memory of the run.
 //
 // The model is examples/train_fashion_mnist.cpp's default: nn::VGGNet with stage_channels
-// {32, 64}, hidden 128 (conv3x3-BN-ReLU-pool twice, fc128, fc10), adam with learning rate 2e-3,
+// {32, 64, 128}, hidden 128 (conv3x3-BN-ReLU-pool three times, fc128, dropout 0.3, fc10), adam
+// with learning rate 2e-3,
 // batch 128, on the 55,000-image training split of data::load_fashion_mnist (num_val 5000,
 // normalized). An epoch is what optim::Solver runs: N / batch = 429 minibatches drawn from a
 // fresh random permutation, gathered with index_select, then loss, zero_grad, backward, step,
@@ -69,8 +70,9 @@ int main(int argc, char** argv) {
     const int64_t per_epoch = std::max<int64_t>(n / batch, 1);
 
     nn::VGGConfig cfg;
-    cfg.stage_channels = {32, 64};
+    cfg.stage_channels = {32, 64, 128};
     cfg.hidden_dim = 128;
+    cfg.dropout = 0.3;
     cfg.seed = 0;
     nn::VGGNet model(cfg);
     model.train();

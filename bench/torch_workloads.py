@@ -288,11 +288,14 @@ def epoch(a):
     rss_loaded, peak_loaded = current_rss_mb(), peak_rss_mb()
     n = Xtr.shape[0]
     per_epoch = max(n // b, 1)
-    # examples/train_fashion_mnist.cpp's VGGNet: stages {32, 64}, hidden 128, no conv bias.
+    # examples/train_fashion_mnist.cpp's VGGNet: stages {32, 64, 128}, hidden 128, dropout 0.3,
+    # no conv bias.
     model = nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+        nn.Conv2d(64, 128, 3, padding=1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(128 * 3 * 3, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
     model.train()
     torch.set_flush_denormal(bool(a.flush_denormal))
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)

@@ -1,10 +1,26 @@
 # The main job in its --quick setting: trains, saves curves, filters and a checkpoint, and a
-# second run loads the checkpoint and evaluates it.
+# second run loads the checkpoint and evaluates it to the same test accuracy. Then a run with
+# other stage widths and augmentation, whose checkpoint --eval rebuilds from its metadata, and
+# the errors for bad flags.
 set -e
 out=$(mktemp -d)
-"$1/examples/train-fashion-mnist" --quick --out "$out" | tee "$out/log.txt"
-grep -q "test accuracy" "$out/log.txt"
+trap 'rm -rf "$out"' EXIT
+bin="$1/examples/train-fashion-mnist"
+"$bin" --quick --out "$out" | tee "$out/log.txt"
 test -s "$out/model.ckpt" && test -s "$out/curves.svg" && test -s "$out/filters.png"
-"$1/examples/train-fashion-mnist" --eval "$out/model.ckpt" | tee "$out/eval.txt"
-grep -q "test accuracy" "$out/eval.txt"
-rm -rf "$out"
+trained=$(sed -n 's/^test accuracy \([0-9.]*\).*/\1/p' "$out/log.txt")
+"$bin" --eval "$out/model.ckpt" | tee "$out/eval.txt"
+evaluated=$(sed -n 's/.*, test accuracy \([0-9.]*\)$/\1/p' "$out/eval.txt")
+echo "trained $trained, evaluated $evaluated"
+test -n "$trained" && test "$trained" = "$evaluated"
+
+"$bin" --quick --train-size 2000 --channels 8,16 --augment flip+crop --out "$out/small" | tee "$out/small.txt"
+grep -q "augmentation: flip+crop" "$out/small.txt"
+"$bin" --eval "$out/small/model.ckpt" | grep -q "test accuracy"
+
+for bad in "--channels 0,16" "--channels 8,x" "--augment sideways" "--model lenet --channels 8"; do
+  if "$bin" --quick $bad --out "$out/bad" > "$out/bad.txt" 2>&1; then
+    echo "expected '$bad' to fail"; exit 1
+  fi
+  grep -q "error: .*\(channels\|augment\)" "$out/bad.txt" || { cat "$out/bad.txt"; exit 1; }
+done
