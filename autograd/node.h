@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "autograd/block_pool.h"
@@ -108,7 +109,21 @@ class InputRef {
  private:
   const Tensor* t_;
 };
-using InputList = std::initializer_list<InputRef>;
+
+// The inputs of record(): a view of InputRefs, from a brace list `{a, b}` (the usual case) or
+// from an array (the overload of record() for a run-time number of inputs builds one).
+class InputList {
+ public:
+  InputList(std::initializer_list<InputRef> refs) : p_(refs.begin()), n_(refs.size()) {}
+  InputList(const InputRef* p, std::size_t n) : p_(p), n_(n) {}
+  std::size_t size() const { return n_; }
+  const InputRef* begin() const { return p_; }
+  const InputRef* end() const { return p_ + n_; }
+
+ private:
+  const InputRef* p_;
+  std::size_t n_;
+};
 
 // The edge a tensor's gradient flows into: its producer, or its leaf accumulator.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
@@ -187,6 +202,15 @@ Tensor record(const char* op, Tensor out, InputList inputs,
   if (keep == KeepOutput::yes) node->saved_output = SavedTensor(out.detach(), op);
   detail::attach_node(out, std::move(node), inputs);
   return out;
+}
+
+// record() for a run-time number of inputs (e.g. concat of a vector of tensors).
+template <typename Backward, typename Jvp>
+Tensor record(const char* op, Tensor out, std::span<const Tensor> inputs, Backward&& backward,
+              Jvp&& jvp, KeepOutput keep = KeepOutput::no) {
+  std::vector<InputRef> refs(inputs.begin(), inputs.end());
+  return record(op, std::move(out), InputList(refs.data(), refs.size()),
+                std::forward<Backward>(backward), std::forward<Jvp>(jvp), keep);
 }
 
 }  // namespace dagrad

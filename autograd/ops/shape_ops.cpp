@@ -182,43 +182,6 @@ namespace {
 using IndexList = std::shared_ptr<const std::vector<int64_t>>;
 using PadWidths = std::shared_ptr<const std::vector<std::pair<int64_t, int64_t>>>;
 
-// record() for a run-time number of inputs (concat). record() takes an initializer_list,
-// which cannot be built from a vector, so this mirrors it for a vector of inputs.
-template <typename Backward, typename Jvp>
-Tensor record_many(const char* op, Tensor out, const std::vector<Tensor>& inputs,
-                   Backward&& backward, Jvp&& jvp) {
-  out.impl().op = op;
-  bool has_tangent = false, needs_grad = false;
-  for (const Tensor& t : inputs) {
-    has_tangent |= t.impl().tangent != nullptr;
-    needs_grad |= t.requires_grad();
-  }
-  if (has_tangent && !detail::tangents_suspended()) {
-    TangentList tangents;
-    tangents.reserve(inputs.size());
-    for (const Tensor& t : inputs)
-      tangents.push_back(t.impl().tangent ? Tensor(t.impl().tangent) : zeros_like(t));
-    Tensor r;
-    {
-      no_grad guard;
-      r = jvp(tangents, out.detach());  // concat's rule reads only the tangents
-    }
-    out.impl().tangent = r.detach().impl_ptr();
-  }
-  if (!grad_mode_enabled() || !needs_grad) return out;
-  auto node = std::make_shared<detail::LambdaNode<std::decay_t<Backward>>>(
-      op, std::forward<Backward>(backward));
-  node->next.reserve(inputs.size());
-  for (const Tensor& t : inputs)
-    node->next.push_back(Edge{t.requires_grad() ? gradient_edge(t) : nullptr});
-  node->out_shape = out.shape();
-  node->out_dtype = out.dtype();
-  node->output = out.impl_ptr();
-  out.impl().grad_fn = node;
-  out.impl().requires_grad = true;
-  return out;
-}
-
 // Copies the box `extent` of src starting at `src_at` into dst starting at `dst_at` (per-axis
 // offsets, unit steps; same rank and dtype). One memcpy per innermost row.
 void copy_box(const Tensor& src, const Shape& src_at, const Tensor& dst, const Shape& dst_at,
@@ -610,7 +573,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   needs.reserve(xs.size());
   for (const Tensor& x : xs) needs.push_back(x.requires_grad());
   // d concat/dx_i: the slice of g that x_i occupies
-  return record_many(
+  return record(
       "concat", out, xs,
       [lens = std::move(lens), needs = std::move(needs), a](const Tensor& g,
                                                              const Tensor&) -> GradList {
