@@ -114,7 +114,12 @@ class InputRef {
 // from an array (the overload of record() for a run-time number of inputs builds one).
 class InputList {
  public:
+  // The brace list's array lives until the end of the full expression that calls record(),
+  // which is as long as this view is used; g++ warns about the pattern in general.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
   InputList(std::initializer_list<InputRef> refs) : p_(refs.begin()), n_(refs.size()) {}
+#pragma GCC diagnostic pop
   InputList(const InputRef* p, std::size_t n) : p_(p), n_(n) {}
   std::size_t size() const { return n_; }
   const InputRef* begin() const { return p_; }

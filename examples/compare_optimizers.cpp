@@ -19,6 +19,7 @@
 #include "data/plot.h"
 #include "nn/nn.h"
 #include "optim/solver.h"
+#include "examples/cli.h"
 
 using namespace dagrad;
 
@@ -52,42 +53,22 @@ std::vector<double> smooth(const std::vector<double>& v, std::size_t k) {
 
 int main(int argc, char** argv) {
   try {
-    std::string data_dir = data::default_fashion_mnist_dir(), out_dir = "out/compare_optimizers";
-    int64_t num_train = 4000, num_val = 1000;
-    int epochs = 5;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto value = [&](const char* flag) -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
-        return argv[++i];
-      };
-      if (a == "--help" || a == "-h") {
-        fmt::print("usage: compare-optimizers [--quick] [--num-train N] [--num-val N] [--epochs N]\n"
-                   "                          [--data DIR] [--out DIR]\n");
-        return 0;
-      } else if (a == "--quick") {
-        num_train = 1000, num_val = 500, epochs = 2;
-      } else if (a == "--num-train") {
-        num_train = std::stoll(value("--num-train"));
-      } else if (a == "--num-val") {
-        num_val = std::stoll(value("--num-val"));
-      } else if (a == "--epochs") {
-        epochs = std::stoi(value("--epochs"));
-      } else if (a == "--data") {
-        data_dir = value("--data");
-      } else if (a == "--out") {
-        out_dir = value("--out");
-      } else {
-        throw std::invalid_argument(fmt::format("unknown argument '{}'", a));
-      }
-    }
+    examples::CommandLine cli(argc, argv);
+    if (cli.help("usage: compare-optimizers [--quick] [--num-train N] [--num-val N] [--epochs N]\n"
+                 "                          [--data DIR] [--out DIR]"))
+      return 0;
+    const bool quick = cli.flag("--quick");
+    const int64_t num_train = cli.integer("--num-train", quick ? 1000 : 4000);
+    const int64_t num_val = cli.integer("--num-val", quick ? 500 : 1000);
+    const int epochs = static_cast<int>(cli.integer("--epochs", quick ? 2 : 5));
+    const std::string data_dir = cli.text("--data", data::default_fashion_mnist_dir());
+    const std::string out_dir = cli.text("--out", "out/compare_optimizers");
+    cli.finish();
     const auto t0 = std::chrono::steady_clock::now();
 
     fmt::print("== data\nloading Fashion-MNIST from {} ...\n", data_dir);
     const data::Dataset ds = data::load_fashion_mnist(data_dir);
-    const optim::SolverData subset{
-        slice(ds.X_train, 0, 0, num_train), slice(ds.y_train, 0, 0, num_train),
-        slice(ds.X_val, 0, 0, num_val), slice(ds.y_val, 0, 0, num_val)};
+    const optim::SolverData subset = examples::subset(ds, num_train, num_val);
     fmt::print("{} training and {} validation images, {} epochs of batches of 100\n", num_train,
                num_val, epochs);
 

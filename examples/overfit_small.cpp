@@ -25,6 +25,7 @@
 #include "data/idx.h"
 #include "nn/nn.h"
 #include "optim/solver.h"
+#include "examples/cli.h"
 
 using namespace dagrad;
 
@@ -62,52 +63,26 @@ std::string history(const std::vector<double>& v, const char* fmt_spec) {
 
 int main(int argc, char** argv) {
   try {
-    std::string model_name = "threelayer", data_dir = data::default_fashion_mnist_dir();
-    std::string out_dir = "out/overfit_small";
-    int epochs = 15;
-    int64_t num_train = 50, num_val = 1000, batch_size = 10;
-    double learning_rate = 2e-3, lr_decay = 1.0, weight_scale = 5e-2;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto value = [&](const char* flag) -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
-        return argv[++i];
-      };
-      if (a == "--help" || a == "-h") {
-        fmt::print("usage: overfit-small [--model threelayer|twolayer] [--quick] [--epochs N]\n"
-                   "                     [--num-train N] [--lr LR] [--lr-decay D] [--batch-size N]\n"
-                   "                     [--weight-scale S] [--data DIR] [--out DIR]\n");
-        return 0;
-      } else if (a == "--model") {
-        model_name = value("--model");
-      } else if (a == "--quick") {
-        num_val = 200;
-      } else if (a == "--epochs") {
-        epochs = std::stoi(value("--epochs"));
-      } else if (a == "--lr") {
-        learning_rate = std::stod(value("--lr"));
-      } else if (a == "--weight-scale") {
-        weight_scale = std::stod(value("--weight-scale"));
-      } else if (a == "--lr-decay") {
-        lr_decay = std::stod(value("--lr-decay"));
-      } else if (a == "--batch-size") {
-        batch_size = std::stoll(value("--batch-size"));
-      } else if (a == "--num-train") {
-        num_train = std::stoll(value("--num-train"));
-      } else if (a == "--data") {
-        data_dir = value("--data");
-      } else if (a == "--out") {
-        out_dir = value("--out");
-      } else {
-        throw std::invalid_argument(fmt::format("unknown argument '{}'", a));
-      }
-    }
+    examples::CommandLine cli(argc, argv);
+    if (cli.help("usage: overfit-small [--model threelayer|twolayer] [--quick] [--epochs N]\n"
+                 "                     [--num-train N] [--lr LR] [--lr-decay D] [--batch-size N]\n"
+                 "                     [--weight-scale S] [--data DIR] [--out DIR]"))
+      return 0;
+    const std::string model_name = cli.text("--model", "threelayer");
+    const bool quick = cli.flag("--quick");
+    const int epochs = static_cast<int>(cli.integer("--epochs", 15));
+    const int64_t num_train = cli.integer("--num-train", 50), num_val = quick ? 200 : 1000;
+    const int64_t batch_size = cli.integer("--batch-size", 10);
+    const double learning_rate = cli.number("--lr", 2e-3), lr_decay = cli.number("--lr-decay", 1.0);
+    const double weight_scale = cli.number("--weight-scale", 5e-2);
+    const std::string data_dir = cli.text("--data", data::default_fashion_mnist_dir());
+    const std::string out_dir = cli.text("--out", "out/overfit_small");
+    cli.finish();
     const auto t0 = std::chrono::steady_clock::now();
 
     fmt::print("== data\nloading Fashion-MNIST from {} ...\n", data_dir);
     data::Dataset ds = data::load_fashion_mnist(data_dir);
-    optim::SolverData small{slice(ds.X_train, 0, 0, num_train), slice(ds.y_train, 0, 0, num_train),
-                            slice(ds.X_val, 0, 0, num_val), slice(ds.y_val, 0, 0, num_val)};
+    optim::SolverData small = examples::subset(ds, num_train, num_val);
     fmt::print("training on {} examples {}, validating on {}\n", num_train,
                to_string(small.X_train.shape()), num_val);
 

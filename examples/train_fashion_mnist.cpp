@@ -22,6 +22,7 @@
 #include "data/idx.h"
 #include "data/image.h"
 #include "data/loader.h"
+#include "examples/cli.h"
 #include "nn/nn.h"
 #include "optim/solver.h"
 
@@ -29,15 +30,13 @@ using namespace dagrad;
 
 namespace {
 
-void usage() {
-  fmt::print(
-      "usage: train-fashion-mnist [--quick] [--eval CHECKPOINT] [--model vgg|threelayer|lenet|resnet]\n"
-      "                           [--data DIR] [--out DIR] [--train-size N]\n"
-      "                           [--channels 32,64] [--augment none|flip|crop|flip+crop]\n"
-      "                           [--name=value ...]\n"
-      "  Solver options (--name=value): update_rule, learning_rate, lr_decay, batch_size,\n"
-      "  num_epochs, num_train_samples, num_val_samples, print_every, verbose, seed, ...\n");
-}
+const char* const usage_text =
+    "usage: train-fashion-mnist [--quick] [--eval CHECKPOINT] [--model vgg|threelayer|lenet|resnet]\n"
+    "                           [--data DIR] [--out DIR] [--train-size N]\n"
+    "                           [--channels 32,64] [--augment none|flip|crop|flip+crop]\n"
+    "                           [--name=value ...]\n"
+    "  Solver options (--name=value): update_rule, learning_rate, lr_decay, batch_size,\n"
+    "  num_epochs, num_train_samples, num_val_samples, print_every, verbose, seed, ...";
 
 // "32,64,128" -> {32, 64, 128}
 std::vector<int64_t> parse_channels(const std::string& text) {
@@ -114,59 +113,27 @@ Tensor first_conv_weight(const nn::Module& m) {
 
 int main(int argc, char** argv) {
   try {
-    bool quick = false;
-    std::string eval_path, model_name = "vgg", data_dir = data::default_fashion_mnist_dir();
-    std::string out_dir = "out/fashion_mnist";
-    int64_t train_size = -1;
-    std::string augment = "none";
+    examples::CommandLine cli(argc, argv);
+    if (cli.help(usage_text)) return 0;
+    const bool quick = cli.flag("--quick");  // CI setting: a slice of the data, one epoch
+    const std::string eval_path = cli.text("--eval", "");
+    std::string model_name = cli.text("--model", "vgg");
+    const std::string data_dir = cli.text("--data", data::default_fashion_mnist_dir());
+    const std::string out_dir = cli.text("--out", "out/fashion_mnist");
     std::vector<int64_t> channels;
+    if (const std::string c = cli.text("--channels", ""); !c.empty()) channels = parse_channels(c);
+    const std::string augment = cli.text("--augment", "none");
+    if (augment != "none" && augment != "flip" && augment != "crop" && augment != "flip+crop")
+      throw std::invalid_argument(fmt::format(
+          "--augment: unknown mode '{}' (expected none, flip, crop or flip+crop)", augment));
+    const int64_t train_size = cli.integer("--train-size", quick ? 6000 : -1);
     std::map<std::string, std::string> solver_kv = {
         {"update_rule", "adam"}, {"learning_rate", "2e-3"}, {"lr_schedule", "cosine"},
-        {"batch_size", "128"},   {"num_epochs", "10"},      {"num_train_samples", "2000"},
-        {"print_every", "50"},   {"seed", "0"}};
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&](const char* flag) -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
-        return argv[++i];
-      };
-      if (a == "--help" || a == "-h") {
-        usage();
-        return 0;
-      } else if (a == "--quick") {
-        quick = true;
-      } else if (a == "--eval") {
-        eval_path = value("--eval");
-      } else if (a == "--model") {
-        model_name = value("--model");
-      } else if (a == "--data") {
-        data_dir = value("--data");
-      } else if (a == "--out") {
-        out_dir = value("--out");
-      } else if (a == "--channels") {
-        channels = parse_channels(value("--channels"));
-      } else if (a == "--augment") {
-        augment = value("--augment");
-        if (augment != "none" && augment != "flip" && augment != "crop" && augment != "flip+crop")
-          throw std::invalid_argument(fmt::format(
-              "--augment: unknown mode '{}' (expected none, flip, crop or flip+crop)", augment));
-      } else if (a == "--train-size") {
-        train_size = std::stoll(value("--train-size"));
-      } else if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
-        const auto eq = a.find('=');
-        solver_kv[a.substr(2, eq - 2)] = a.substr(eq + 1);
-      } else {
-        usage();
-        throw std::invalid_argument(fmt::format("unknown argument '{}'", a));
-      }
-    }
-    if (quick) {
-      // CI setting: a slice of the data, one epoch.
-      if (train_size < 0) train_size = 6000;
-      solver_kv["num_epochs"] = "1";
-      solver_kv["num_val_samples"] = "1000";
-      solver_kv["print_every"] = "10";
-    }
+        {"batch_size", "128"},   {"num_epochs", quick ? "1" : "10"},
+        {"num_train_samples", "2000"}, {"print_every", quick ? "10" : "50"}, {"seed", "0"}};
+    if (quick) solver_kv["num_val_samples"] = "1000";
+    for (const auto& [k, v] : cli.key_values()) solver_kv[k] = v;  // Solver options win
+    cli.finish();
     // The cosine schedule ends with the run unless told otherwise.
     if (solver_kv["lr_schedule"] == "cosine" && !solver_kv.count("total_epochs"))
       solver_kv["total_epochs"] = solver_kv["num_epochs"];

@@ -1,0 +1,114 @@
+// The examples' command-line reader: `--name value` options, switches, `--name=value` pairs
+// and --help, with errors that name the argument. Each accessor consumes what it reads;
+// finish() rejects whatever no accessor asked for.
+//
+//   CommandLine cli(argc, argv);
+//   if (cli.help("usage: prog [--quick] [--epochs N]")) return 0;
+//   const bool quick = cli.flag("--quick");
+//   const int64_t epochs = cli.integer("--epochs", quick ? 2 : 10);
+//   cli.finish();
+#pragma once
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "data/idx.h"
+#include "optim/solver.h"
+
+namespace dagrad::examples {
+
+class CommandLine {
+ public:
+  CommandLine(int argc, char** argv) : args_(argv + 1, argv + argc), used_(args_.size(), false) {}
+
+  // Prints `usage` and returns true when --help or -h was given.
+  bool help(const std::string& usage) const {
+    for (const std::string& a : args_)
+      if (a == "--help" || a == "-h") {
+        fmt::print("{}\n", usage);
+        return true;
+      }
+    return false;
+  }
+
+  // A switch: true if present.
+  bool flag(const std::string& name) {
+    bool found = false;
+    for (std::size_t i = 0; i < args_.size(); ++i)
+      if (!used_[i] && args_[i] == name) used_[i] = true, found = true;
+    return found;
+  }
+
+  // The value after `name` (the last one if repeated), or `fallback`.
+  std::string text(const std::string& name, const std::string& fallback) {
+    std::string value = fallback;
+    for (std::size_t i = 0; i < args_.size(); ++i) {
+      if (used_[i] || args_[i] != name) continue;
+      if (i + 1 >= args_.size()) throw std::invalid_argument(fmt::format("{} needs a value", name));
+      used_[i] = used_[i + 1] = true;
+      value = args_[++i];
+    }
+    return value;
+  }
+
+  int64_t integer(const std::string& name, int64_t fallback) {
+    const std::string s = text(name, "");
+    if (s.empty()) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(s.c_str(), &end, 10);
+    if (*end != '\0' || errno != 0)
+      throw std::invalid_argument(fmt::format("{} expects an integer, got '{}'", name, s));
+    return v;
+  }
+
+  double number(const std::string& name, double fallback) {
+    const std::string s = text(name, "");
+    if (s.empty()) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(s.c_str(), &end);
+    if (*end != '\0' || errno != 0)
+      throw std::invalid_argument(fmt::format("{} expects a number, got '{}'", name, s));
+    return v;
+  }
+
+  // Every `--key=value` argument, as {key, value}.
+  std::map<std::string, std::string> key_values() {
+    std::map<std::string, std::string> kv;
+    for (std::size_t i = 0; i < args_.size(); ++i) {
+      const std::string& a = args_[i];
+      const auto eq = a.find('=');
+      if (used_[i] || a.rfind("--", 0) != 0 || eq == std::string::npos) continue;
+      used_[i] = true;
+      kv[a.substr(2, eq - 2)] = a.substr(eq + 1);
+    }
+    return kv;
+  }
+
+  // Throws for the first argument no accessor consumed.
+  void finish() const {
+    for (std::size_t i = 0; i < args_.size(); ++i)
+      if (!used_[i])
+        throw std::invalid_argument(
+            fmt::format("unknown argument '{}' (see --help)", args_[i]));
+  }
+
+ private:
+  std::vector<std::string> args_;
+  std::vector<bool> used_;
+};
+
+// The first num_train training and num_val validation images of a dataset.
+inline optim::SolverData subset(const data::Dataset& ds, int64_t num_train, int64_t num_val) {
+  return {slice(ds.X_train, 0, 0, num_train), slice(ds.y_train, 0, 0, num_train),
+          slice(ds.X_val, 0, 0, num_val), slice(ds.y_val, 0, 0, num_val)};
+}
+
+}  // namespace dagrad::examples
