@@ -158,8 +158,9 @@ void split_gemm(Fn fn, bool trans_a, bool trans_b, int m, int n, int k, T alpha,
   const int64_t work = int64_t{m} * n * k;
   const bool by_rows = m >= n;
   const int64_t side = by_rows ? m : n;
-  const int64_t chunks =
-      work < split_threshold || in_parallel_region() ? 1 : std::min<int64_t>(num_threads(), side / 32);
+  const int64_t chunks = work < split_threshold || in_parallel_region()
+                             ? 1
+                             : std::min<int64_t>(num_threads(), side / 32);
   if (chunks <= 1) {
     fn(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;

@@ -31,7 +31,7 @@ struct Cache {
 // initial-exec: dagrad is linked statically, so each access is one TLS-relative load.
 extern thread_local Cache t_cache __attribute__((tls_model("initial-exec")));
 
-void* allocate_slow(std::size_t cls);  // empty cache, or first use on this thread
+void* allocate_slow(std::size_t cls);      // empty cache, or first use on this thread
 void free_slow(void* p, std::size_t cls);  // full cache, or a thread without a live cache
 
 inline std::size_t class_of(std::size_t bytes) { return (bytes + granule - 1) / granule - 1; }
@@ -79,7 +79,9 @@ struct Allocator {
   T* allocate(std::size_t n) { return static_cast<T*>(block_pool::allocate(n * sizeof(T))); }
   void deallocate(T* p, std::size_t n) noexcept { block_pool::deallocate(p, n * sizeof(T)); }
   template <typename U>
-  bool operator==(const Allocator<U>&) const noexcept { return true; }
+  bool operator==(const Allocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 }  // namespace dagrad::block_pool

@@ -17,20 +17,24 @@ inline constexpr std::string_view dtype_name(Dtype d) {
 template <typename T>
 constexpr Dtype dtype_of();
 template <>
-constexpr Dtype dtype_of<float>() { return Dtype::float32; }
+constexpr Dtype dtype_of<float>() {
+  return Dtype::float32;
+}
 template <>
-constexpr Dtype dtype_of<double>() { return Dtype::float64; }
+constexpr Dtype dtype_of<double>() {
+  return Dtype::float64;
+}
 
 }  // namespace dagrad
 
 // Runs the body with `T` bound to the C++ type of `dtype`.
-#define DAGRAD_DISPATCH(dtype, ...)          \
-  do {                                       \
+#define DAGRAD_DISPATCH(dtype, ...)            \
+  do {                                         \
     if ((dtype) == ::dagrad::Dtype::float32) { \
-      using T = float;                       \
-      __VA_ARGS__;                           \
-    } else {                                 \
-      using T = double;                      \
-      __VA_ARGS__;                           \
-    }                                        \
+      using T = float;                         \
+      __VA_ARGS__;                             \
+    } else {                                   \
+      using T = double;                        \
+      __VA_ARGS__;                             \
+    }                                          \
   } while (0)

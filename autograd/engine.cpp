@@ -132,8 +132,10 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
   // Under create_graph the saved output must stay connected to this node, so that a second
   // derivative flows through it as well.
   if (!node.owner)
-    throw std::logic_error(fmt::format("{}: a node's rule ran outside the backward engine", node.name));
-  auto p = std::allocate_shared<TensorImpl>(block_pool::Allocator<TensorImpl>{}, detached_output.impl());
+    throw std::logic_error(
+        fmt::format("{}: a node's rule ran outside the backward engine", node.name));
+  auto p =
+      std::allocate_shared<TensorImpl>(block_pool::Allocator<TensorImpl>{}, detached_output.impl());
   p->grad_fn = *node.owner;
   p->requires_grad = true;
   p->grad.reset();
@@ -143,8 +145,7 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
 
 bool tangents_suspended() { return t_tangents_suspended; }
 
-Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out,
-                           const void* ctx,
+Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out, const void* ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&)) {
   TangentList tangents;
   tangents.reserve(inputs.size());
@@ -162,9 +163,10 @@ Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out,
     result = call(ctx, tangents, out.detach());
   }
   if (result.shape() != out.shape() || result.dtype() != out.dtype())
-    throw std::logic_error(fmt::format("{}: forward-mode rule gave a tangent of shape {} for an "
-                                       "output of shape {}",
-                                       op, to_string(result.shape()), to_string(out.shape())));
+    throw std::logic_error(
+        fmt::format("{}: forward-mode rule gave a tangent of shape {} for an "
+                    "output of shape {}",
+                    op, to_string(result.shape()), to_string(out.shape())));
   return result.detach();
 }
 
@@ -174,7 +176,8 @@ void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs) {
   for (const Tensor& t : inputs) {
     // An op must return a new tensor: re-recording an input would rewrite its history.
     if (&t.impl() == &o)
-      throw std::logic_error(fmt::format("{}: record() was given an input as the output", node->name));
+      throw std::logic_error(
+          fmt::format("{}: record() was given an input as the output", node->name));
     node->next.push_back(Edge{t.impl().requires_grad ? gradient_edge(t) : nullptr});
   }
   node->out_shape = o.shape;
@@ -193,7 +196,8 @@ void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs) {
 namespace {
 // Stands in for the backward of an op whose backward is not itself differentiable.
 struct NotTwiceDifferentiable final : Node {
-  explicit NotTwiceDifferentiable(const char* op) : Node("backward_of_once_differentiable"), op_(op) {}
+  explicit NotTwiceDifferentiable(const char* op)
+      : Node("backward_of_once_differentiable"), op_(op) {}
   GradList apply(const Tensor&) override {
     throw std::runtime_error(fmt::format(
         "double backward through '{}' is not supported: its backward runs raw kernels and is "
@@ -213,14 +217,15 @@ void mark_once_differentiable(const Tensor& out) {
 namespace {
 
 [[noreturn]] void throw_no_grad(const Tensor& t) {
-  std::string why = t.impl().op
-      ? fmt::format("it was produced by '{}', none of whose inputs required grad (or it ran "
-                    "under no_grad)",
-                    t.impl().op)
-      : std::string("it is a leaf created without requires_grad");
-  throw std::invalid_argument(fmt::format(
-      "backward: the tensor of shape {} does not require grad and has no grad_fn: {}",
-      to_string(t.shape()), why));
+  std::string why =
+      t.impl().op ? fmt::format(
+                        "it was produced by '{}', none of whose inputs required grad (or it ran "
+                        "under no_grad)",
+                        t.impl().op)
+                  : std::string("it is a leaf created without requires_grad");
+  throw std::invalid_argument(
+      fmt::format("backward: the tensor of shape {} does not require grad and has no grad_fn: {}",
+                  to_string(t.shape()), why));
 }
 
 struct ByLaterSeq {
@@ -350,8 +355,8 @@ std::vector<std::shared_ptr<Node>> prepare_roots(const std::vector<Tensor>& outp
 // Runs the graph. With `capture` non-empty, records the gradient arriving at those nodes
 // instead of accumulating into leaves (the functional grad()).
 void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
-             BackwardOptions opts, const std::vector<Node*>& capture,
-             std::vector<Tensor>* captured, const char* who) {
+             BackwardOptions opts, const std::vector<Node*>& capture, std::vector<Tensor>* captured,
+             const char* who) {
   std::vector<Tensor> root_grads;
   // Owning handles keep the roots alive while we run, whatever the caller does with its own.
   const std::vector<std::shared_ptr<Node>> roots =
@@ -392,7 +397,10 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
 
   std::optional<no_grad> off;
   std::optional<enable_grad> on;
-  if (opts.create_graph) on.emplace(); else off.emplace();
+  if (opts.create_graph)
+    on.emplace();
+  else
+    off.emplace();
 
   for (std::size_t step = 0; step < order.size(); ++step) {
     Node* n = order[step];
@@ -478,8 +486,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::vector<std::shared_ptr<Node>> keep;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].requires_grad())
-      throw std::invalid_argument(fmt::format(
-          "grad: input {} (shape {}) does not require grad", i, to_string(inputs[i].shape())));
+      throw std::invalid_argument(fmt::format("grad: input {} (shape {}) does not require grad", i,
+                                              to_string(inputs[i].shape())));
     keep.push_back(gradient_edge(inputs[i]));
     capture.push_back(keep.back().get());
   }

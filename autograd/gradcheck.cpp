@@ -115,7 +115,8 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     if (l.requires_grad()) wanted.push_back(l);
   if (wanted.empty()) throw std::invalid_argument("gradcheck: no input requires grad");
   if (!y.requires_grad())
-    throw std::invalid_argument("gradcheck: the output does not depend on any input that requires grad");
+    throw std::invalid_argument(
+        "gradcheck: the output does not depend on any input that requires grad");
   const std::vector<Tensor> analytic =
       grad({y}, wanted, {dout.defined() ? dout : Tensor()}, {}, true);
 

@@ -49,8 +49,8 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
 
 // Checks `num_checks` random coordinates of `analytic` (the gradient of scalar f w.r.t. x)
 // and returns the largest relative error; prints each check when verbose.
-double grad_check_sparse(const std::function<Tensor()>& f, const Tensor& x,
-                         const Tensor& analytic, int num_checks = 10, double h = 1e-6,
-                         uint64_t seed = 0, bool verbose = true);
+double grad_check_sparse(const std::function<Tensor()>& f, const Tensor& x, const Tensor& analytic,
+                         int num_checks = 10, double h = 1e-6, uint64_t seed = 0,
+                         bool verbose = true);
 
 }  // namespace dagrad

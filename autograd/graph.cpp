@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -63,7 +63,8 @@ std::string quoted(const std::string& name) { return name.empty() ? "" : " '" + 
 
 // "#12 mul 'h'" for an op, "leaf 'W' (2, 3)" for a leaf: how an input is referred to.
 std::string reference(const Node* n) {
-  if (n->is_accumulator()) return fmt::format("leaf{} {}", quoted(name_of(n)), to_string(n->out_shape));
+  if (n->is_accumulator())
+    return fmt::format("leaf{} {}", quoted(name_of(n)), to_string(n->out_shape));
   return fmt::format("#{} {}{}", n->seq, n->name, quoted(name_of(n)));
 }
 
@@ -209,7 +210,8 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
   out += "  graph [fontname=\"Helvetica\", fontsize=11];\n";
   out += "  node [fontname=\"Helvetica\", fontsize=10];\n";
   out += "  edge [color=\"#555555\"];\n";
-  if (!opts.title.empty()) out += fmt::format("  label={};\n  labelloc=b;\n", dot_string(opts.title));
+  if (!opts.title.empty())
+    out += fmt::format("  label={};\n  labelloc=b;\n", dot_string(opts.title));
 
   auto value_lines = [&](const TensorImpl* t) {
     std::string s;
@@ -222,19 +224,22 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
 
   for (Node* n : nodes) {
     const auto t = tensor_of(n);
-    const std::string shape = fmt::format("{} {}", to_string(n->out_shape), dtype_name(n->out_dtype));
+    const std::string shape =
+        fmt::format("{} {}", to_string(n->out_shape), dtype_name(n->out_dtype));
     const char* border = is_root(n, roots) ? ", peripheries=2" : "";
     if (n->is_accumulator()) {
       const std::string nm = name_of(n);
       const std::string label =
           fmt::format("{}\n{}", nm.empty() ? "leaf" : nm, shape) + value_lines(t);
-      out += fmt::format("  n{} [shape=ellipse, style=filled, fillcolor=\"#dbe9f6\", label={}{}];\n",
-                         n->seq, dot_string(label), border);
+      out +=
+          fmt::format("  n{} [shape=ellipse, style=filled, fillcolor=\"#dbe9f6\", label={}{}];\n",
+                      n->seq, dot_string(label), border);
     } else {
       const std::string label =
           fmt::format("#{} {}{}\n{}", n->seq, n->name, quoted(name_of(n)), shape) + value_lines(t);
-      out += fmt::format("  n{} [shape=box, style=\"rounded,filled\", fillcolor=\"#fdf1d6\", label={}{}];\n",
-                         n->seq, dot_string(label), border);
+      out += fmt::format(
+          "  n{} [shape=box, style=\"rounded,filled\", fillcolor=\"#fdf1d6\", label={}{}];\n",
+          n->seq, dot_string(label), border);
     }
   }
   for (Node* n : nodes) {
@@ -243,7 +248,8 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
       if (m) {
         out += fmt::format("  n{} -> n{};\n", m->seq, n->seq);
       } else {
-        out += fmt::format("  c{}_{} [shape=plaintext, fontcolor=gray, label=\"const\"];\n", n->seq, i);
+        out += fmt::format("  c{}_{} [shape=plaintext, fontcolor=gray, label=\"const\"];\n", n->seq,
+                           i);
         out += fmt::format("  c{}_{} -> n{} [style=dashed, color=gray];\n", n->seq, i, n->seq);
       }
     }
@@ -252,9 +258,10 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     const Tensor& t = outputs[k];
     if (!t.defined() || t.requires_grad()) continue;
-    const std::string label = fmt::format("{}\n{} {}\n(no graph)", t.name().empty() ? "tensor" : t.name(),
-                                          to_string(t.shape()), dtype_name(t.dtype())) +
-                              value_lines(&t.impl());
+    const std::string label =
+        fmt::format("{}\n{} {}\n(no graph)", t.name().empty() ? "tensor" : t.name(),
+                    to_string(t.shape()), dtype_name(t.dtype())) +
+        value_lines(&t.impl());
     out += fmt::format("  t{} [shape=ellipse, peripheries=2, label={}];\n", k, dot_string(label));
   }
   return out + "}\n";
@@ -334,7 +341,8 @@ bool render_svg(const std::string& dot_path, const std::string& svg_path) {
   std::filesystem::rename(tmp, svg_path, ec);
   if (ec) {
     std::filesystem::remove(tmp, ec);
-    throw std::runtime_error(fmt::format("render_svg: cannot write '{}': {}", svg_path, ec.message()));
+    throw std::runtime_error(
+        fmt::format("render_svg: cannot write '{}': {}", svg_path, ec.message()));
   }
   return true;
 }

@@ -32,8 +32,8 @@ struct DotOptions {
   // has at most `max_elements` elements.
   std::optional<bool> show_values;
   int64_t max_elements = 16;
-  int precision = 4;        // significant digits of printed values
-  std::string title;        // drawn under the graph when not empty
+  int precision = 4;           // significant digits of printed values
+  std::string title;           // drawn under the graph when not empty
   bool left_to_right = false;  // rankdir=LR instead of top to bottom
 };
 

@@ -59,12 +59,12 @@ struct Node {
   virtual TensorImpl* leaf() const { return nullptr; }
 
   const char* name;
-  uint64_t seq;             // creation order: the position on the tape
-  EdgeList next;            // one per input
+  uint64_t seq;   // creation order: the position on the tape
+  EdgeList next;  // one per input
   Shape out_shape;
   Dtype out_dtype = Dtype::float32;
   bool released = false;
-  bool once_differentiable = false;  // its backward runs raw kernels: no double backward
+  bool once_differentiable = false;    // its backward runs raw kernels: no double backward
   OutputLink output;                   // for names and graph pictures
   std::weak_ptr<TensorImpl> retained;  // set by retain_grad(): where backward keeps the grad
 
@@ -89,7 +89,8 @@ struct AccumulateGrad final : Node {
 class SavedTensor {
  public:
   SavedTensor() = default;
-  SavedTensor(const Tensor& t, const char* op) : t_(t), version_(t.defined() ? t.version() : 0), op_(op) {}
+  SavedTensor(const Tensor& t, const char* op)
+      : t_(t), version_(t.defined() ? t.version() : 0), op_(op) {}
   const Tensor& get() const;
   bool defined() const { return t_.defined(); }
 
@@ -157,8 +158,7 @@ bool tangents_suspended();
 [[noreturn]] void throw_released(const Node& n);
 [[noreturn]] void throw_no_forward_rule(const char* op);
 Tensor reattach_output(const Tensor& detached_output, Node& node);
-Tensor compute_tangent_for(const char* op, InputList inputs,
-                           const Tensor& out, const void* jvp_ctx,
+Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out, const void* jvp_ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&));
 void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs);
 
@@ -184,8 +184,8 @@ enum class KeepOutput : bool { no = false, yes = true };
 //   jvp:      (const TangentList& tangents, const Tensor& out) -> Tensor, the output tangent.
 // Backward rules are written with Tensor ops so that create_graph can record them.
 template <typename Backward, typename Jvp>
-Tensor record(const char* op, Tensor out, InputList inputs,
-              Backward&& backward, Jvp&& jvp, KeepOutput keep = KeepOutput::no) {
+Tensor record(const char* op, Tensor out, InputList inputs, Backward&& backward, Jvp&& jvp,
+              KeepOutput keep = KeepOutput::no) {
   out.impl().op = op;
   bool has_tangent = false;
   for (const Tensor& t : inputs) has_tangent |= t.impl().tangent != nullptr;
@@ -194,16 +194,18 @@ Tensor record(const char* op, Tensor out, InputList inputs,
       detail::throw_no_forward_rule(op);
     } else {
       using J = std::decay_t<Jvp>;
-      out.impl().tangent = detail::compute_tangent_for(
-          op, inputs, out, &jvp,
-          [](const void* ctx, const TangentList& t, const Tensor& o) {
-            return (*static_cast<const J*>(ctx))(t, o);
-          }).impl_ptr();
+      out.impl().tangent =
+          detail::compute_tangent_for(op, inputs, out, &jvp,
+                                      [](const void* ctx, const TangentList& t, const Tensor& o) {
+                                        return (*static_cast<const J*>(ctx))(t, o);
+                                      })
+              .impl_ptr();
     }
   }
   if (!grad_mode_enabled() || !any_requires_grad(inputs)) return out;
   using N = detail::LambdaNode<std::decay_t<Backward>>;
-  auto node = std::allocate_shared<N>(block_pool::Allocator<N>{}, op, std::forward<Backward>(backward));
+  auto node =
+      std::allocate_shared<N>(block_pool::Allocator<N>{}, op, std::forward<Backward>(backward));
   if (keep == KeepOutput::yes) node->saved_output = SavedTensor(out.detach(), op);
   detail::attach_node(out, std::move(node), inputs);
   return out;

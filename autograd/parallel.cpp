@@ -55,8 +55,8 @@ int default_threads() {
     char* end = nullptr;
     const long v = std::strtol(env, &end, 10);
     if (end != env && *end == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
-    throw std::invalid_argument(std::string("DAGRAD_NUM_THREADS must be a positive integer, got '") +
-                                env + "'");
+    throw std::invalid_argument(
+        std::string("DAGRAD_NUM_THREADS must be a positive integer, got '") + env + "'");
   }
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));

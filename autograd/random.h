@@ -11,7 +11,10 @@ namespace dagrad {
 class Generator {
  public:
   explicit Generator(uint64_t seed = 0) : engine_(seed) {}
-  void seed(uint64_t s) { engine_.seed(s); has_spare_ = false; }
+  void seed(uint64_t s) {
+    engine_.seed(s);
+    has_spare_ = false;
+  }
   double uniform();  // [0, 1)
   double normal();   // N(0, 1)
   uint64_t next_u64() { return engine_(); }

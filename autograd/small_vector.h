@@ -30,8 +30,7 @@ class SmallVector {
   // Brace lists ({dx, dw}) construct the elements in place from the arguments: an
   // initializer_list would copy each element twice (atomic reference counts for tensors).
   template <typename... U>
-    requires(sizeof...(U) > 0 && (std::is_constructible_v<T, U &&> && ...))
-  SmallVector(U&&... v) {
+  requires(sizeof...(U) > 0 && (std::is_constructible_v<T, U&&> && ...)) SmallVector(U&&... v) {
     reserve(sizeof...(U));
     (::new (data_ + size_++) T(std::forward<U>(v)), ...);
   }
@@ -81,7 +80,7 @@ class SmallVector {
 
   void reserve(std::size_t n) {
     if (n <= cap_) return;
-    T* p = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{alignof(T)}));
+    T* p = static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{alignof(T)}));
     for (std::size_t i = 0; i < size_; ++i) {
       ::new (p + i) T(std::move(data_[i]));
       data_[i].~T();
@@ -112,7 +111,7 @@ class SmallVector {
   T* inline_ptr() { return reinterpret_cast<T*>(inline_); }
   const T* inline_ptr() const { return reinterpret_cast<const T*>(inline_); }
   void release_heap() {
-    if (on_heap()) ::operator delete(data_, std::align_val_t{alignof(T)});
+    if (on_heap()) ::operator delete (data_, std::align_val_t{alignof(T)});
   }
   void destroy() {
     clear();

@@ -2,19 +2,19 @@
 
 #include <fmt/format.h>
 
+#include <malloc.h>
 #include <cmath>
 #include <cstdlib>
-#include <malloc.h>
 #include <cstring>
 #include <ostream>
 #include <stdexcept>
 
+#include "autograd/block_pool.h"
 #include "autograd/engine.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/shape_ops.h"
-#include "autograd/block_pool.h"
 
 namespace dagrad {
 
@@ -66,26 +66,23 @@ std::shared_ptr<TensorImpl> new_impl() {
 }
 }  // namespace
 
-void Tensor::throw_undefined() {
-  throw std::logic_error("dagrad: use of an undefined tensor");
-}
+void Tensor::throw_undefined() { throw std::logic_error("dagrad: use of an undefined tensor"); }
 
 void Tensor::throw_dtype_mismatch(Dtype d, const char* op) const {
-  throw std::invalid_argument(fmt::format("{}: tensor has dtype {}, expected {}", op,
-                                          dtype_name(dtype()), dtype_name(d)));
+  throw std::invalid_argument(
+      fmt::format("{}: tensor has dtype {}, expected {}", op, dtype_name(dtype()), dtype_name(d)));
 }
 
 int64_t Tensor::size(int64_t axis) const {
-  if (dim() == 0)
-    throw std::out_of_range(fmt::format("size: a 0-d tensor has no axis {}", axis));
+  if (dim() == 0) throw std::out_of_range(fmt::format("size: a 0-d tensor has no axis {}", axis));
   return shape()[normalize_axis(axis, dim(), "size")];
 }
 
 double Tensor::item() const {
   if (numel() != 1)
-    throw std::invalid_argument(fmt::format(
-        "item: only a one-element tensor can be converted to a number, got shape {}",
-        to_string(shape())));
+    throw std::invalid_argument(
+        fmt::format("item: only a one-element tensor can be converted to a number, got shape {}",
+                    to_string(shape())));
   double v = 0;
   DAGRAD_DISPATCH(dtype(), v = static_cast<double>(data<T>()[0]));
   return v;
@@ -102,15 +99,15 @@ std::vector<double> Tensor::to_vector() const {
 
 double Tensor::at(std::initializer_list<int64_t> index) const {
   if (static_cast<int>(index.size()) != dim())
-    throw std::invalid_argument(fmt::format("at: {} indices for a tensor of shape {}",
-                                            index.size(), to_string(shape())));
+    throw std::invalid_argument(
+        fmt::format("at: {} indices for a tensor of shape {}", index.size(), to_string(shape())));
   int64_t flat = 0;
   int i = 0;
   for (int64_t ix : index) {
     const int64_t n = shape()[i];
     if (ix < -n || ix >= n)
-      throw std::out_of_range(fmt::format("at: index {} is out of range for axis {} of size {}",
-                                          ix, i, n));
+      throw std::out_of_range(
+          fmt::format("at: index {} is out of range for axis {} of size {}", ix, i, n));
     flat = flat * n + (ix < 0 ? ix + n : ix);
     ++i;
   }
@@ -201,8 +198,7 @@ Tensor Tensor::to(Dtype d) const {
   });
   const Dtype src = dtype();
   return record(
-      "to", out, {*this},
-      [src](const Tensor& g, const Tensor&) -> GradList { return {g.to(src)}; },
+      "to", out, {*this}, [src](const Tensor& g, const Tensor&) -> GradList { return {g.to(src)}; },
       [d](const TangentList& t, const Tensor&) { return t[0].to(d); });
 }
 

@@ -87,7 +87,7 @@ class Tensor {
   void* raw_data() const {
     return static_cast<char*>(impl().storage->data) + impl().offset * dtype_size(dtype());
   }
-  double item() const;                // value of a one-element tensor
+  double item() const;                    // value of a one-element tensor
   std::vector<double> to_vector() const;  // all values, row-major
   double at(std::initializer_list<int64_t> index) const;
 
@@ -98,7 +98,7 @@ class Tensor {
   const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
   Tensor grad() const { return Tensor(impl().grad); }  // undefined until a backward reaches it
   void set_grad(const Tensor& g);
-  void zero_grad();  // drops the gradient (like PyTorch's set_to_none)
+  void zero_grad();       // drops the gradient (like PyTorch's set_to_none)
   Tensor& retain_grad();  // keep the gradient of a non-leaf after backward
   // Backward from this tensor: a scalar needs no `grad`; otherwise `grad` (the upstream
   // gradient, "dout") must have this tensor's shape.
@@ -113,8 +113,8 @@ class Tensor {
   Tensor& set_name(std::string name);
 
   // --- conversions and views ---
-  Tensor clone() const;  // differentiable copy with its own storage
-  Tensor to(Dtype d) const;  // differentiable dtype conversion
+  Tensor clone() const;                      // differentiable copy with its own storage
+  Tensor to(Dtype d) const;                  // differentiable dtype conversion
   Tensor reshape(const Shape& shape) const;  // one dimension may be -1
   Tensor flatten(int64_t start_axis = 0, int64_t end_axis = -1) const;
   Tensor transpose(int64_t a, int64_t b) const;
@@ -125,7 +125,7 @@ class Tensor {
   // --- in-place (not recorded; they bump the version counter) ---
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
-  Tensor& copy_(const Tensor& src);                  // same shape and dtype
+  Tensor& copy_(const Tensor& src);                       // same shape and dtype
   Tensor& add_(const Tensor& other, double alpha = 1.0);  // this += alpha * other (same shape)
   Tensor& mul_(double s);
 
@@ -142,14 +142,16 @@ class Tensor {
   // Internal access.
   // Inline: every query goes through it, and tiny ops make millions of queries.
   TensorImpl& impl() const {
-    if (!impl_) [[unlikely]] throw_undefined();
+    if (!impl_) [[unlikely]]
+      throw_undefined();
     return *impl_;
   }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   void bump_version() const { ++impl().storage->version; }
   uint64_t version() const { return impl().storage->version; }
   void check_dtype(Dtype d, const char* op) const {
-    if (dtype() != d) [[unlikely]] throw_dtype_mismatch(d, op);
+    if (dtype() != d) [[unlikely]]
+      throw_dtype_mismatch(d, op);
   }
 
  private:
@@ -177,8 +179,7 @@ Tensor linspace(double start, double stop, int64_t num, Dtype dtype = float32);
 Tensor eye(int64_t n, Dtype dtype = float32);
 // From values and a shape (row-major); an empty shape means {values.size()}.
 Tensor tensor(const std::vector<double>& values, const Shape& shape = {}, Dtype dtype = float32);
-Tensor tensor(std::initializer_list<double> values, const Shape& shape = {},
-              Dtype dtype = float32);
+Tensor tensor(std::initializer_list<double> values, const Shape& shape = {}, Dtype dtype = float32);
 Tensor from_blob(const float* data, const Shape& shape);   // copies
 Tensor from_blob(const double* data, const Shape& shape);  // copies
 

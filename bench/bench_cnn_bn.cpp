@@ -52,10 +52,16 @@ int main(int argc, char** argv) {
     };
     const bench::Stats s = bench::time_runs(run, c.warmup, c.repeats);
 
-    std::printf("CNN+BN 3x32x32 conv32-bn-pool-conv64-bn-pool-fc256-dropout-fc10, batch %d, "
-                "sgd_momentum: last loss %.4f\n", batch, loss_value);
+    std::printf(
+        "CNN+BN 3x32x32 conv32-bn-pool-conv64-bn-pool-fc256-dropout-fc10, batch %d, "
+        "sgd_momentum: last loss %.4f\n",
+        batch, loss_value);
     bench::print_stats("train step", s);
-    bench::JsonLine("cnn_bn", s).add("batch", batch).add("last_loss", loss_value).add_setup(c).print();
+    bench::JsonLine("cnn_bn", s)
+        .add("batch", batch)
+        .add("last_loss", loss_value)
+        .add_setup(c)
+        .print();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cnn_bn: %s\n", e.what());
     return 1;

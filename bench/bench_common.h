@@ -61,9 +61,8 @@ class Args {
       if (!used_.count(k)) fail("unknown flag '" + k + "'");
   }
   [[noreturn]] void usage(int code) const {
-    std::fprintf(code ? stderr : stdout,
-                 "usage: %s [--repeats N] [--warmup N] [--threads N]%s%s\n", program_.c_str(),
-                 usage_extra_.empty() ? "" : " ", usage_extra_.c_str());
+    std::fprintf(code ? stderr : stdout, "usage: %s [--repeats N] [--warmup N] [--threads N]%s%s\n",
+                 program_.c_str(), usage_extra_.empty() ? "" : " ", usage_extra_.c_str());
     std::exit(code);
   }
   [[noreturn]] void fail(const std::string& msg) const {
@@ -116,10 +115,10 @@ inline double cpu_ms() {
 }
 
 struct Stats {
-  std::vector<double> ms;      // wall time of every timed run, in run order
-  std::vector<double> cpu;     // process CPU time of every timed run (may be empty)
+  std::vector<double> ms;   // wall time of every timed run, in run order
+  std::vector<double> cpu;  // process CPU time of every timed run (may be empty)
   double median = 0, min = 0, max = 0, mean = 0;
-  double cpu_median = -1;      // -1 when not measured
+  double cpu_median = -1;  // -1 when not measured
 };
 
 inline double median_of(std::vector<double> v) {
@@ -163,8 +162,8 @@ inline Stats time_runs(const std::function<void()>& fn, int warmup, int repeats)
 }
 
 inline void print_stats(const char* what, const Stats& s) {
-  std::printf("%s: median %.4f ms (min %.4f, mean %.4f, max %.4f) over %zu runs", what,
-              s.median, s.min, s.mean, s.max, s.ms.size());
+  std::printf("%s: median %.4f ms (min %.4f, mean %.4f, max %.4f) over %zu runs", what, s.median,
+              s.min, s.mean, s.max, s.ms.size());
   if (s.cpu_median >= 0) std::printf("; median CPU time %.4f ms", s.cpu_median);
   std::printf("\n");
 }

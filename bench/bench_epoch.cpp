@@ -43,8 +43,9 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
 
 int main(int argc, char** argv) {
   try {
-    bench::Args args(argc, argv, "bench_epoch",
-                     "[--epochs N] [--data DIR] [--train-size N] [--batch N] [--flush-denormal 0|1]");
+    bench::Args args(
+        argc, argv, "bench_epoch",
+        "[--epochs N] [--data DIR] [--train-size N] [--batch N] [--flush-denormal 0|1]");
     const bench::Common c = bench::common_flags(args, 1, 0);
     const int epochs = args.get_int("--epochs", c.repeats, 1);
     const std::string dir = args.get_str("--data", data::default_fashion_mnist_dir());
@@ -95,10 +96,11 @@ int main(int argc, char** argv) {
       for (int i = 0; i < c.warmup; ++i) step(order, i % per_epoch);
     }
 
-    std::printf("%s\ntrain %lld images, batch %d, %lld iterations per epoch; rss %.1f MiB at "
-                "start, %.1f MiB with the data loaded (peak so far %.1f MiB)\n",
-                blas::info().c_str(), (long long)n, batch, (long long)per_epoch, rss_start,
-                rss_loaded, peak_loaded);
+    std::printf(
+        "%s\ntrain %lld images, batch %d, %lld iterations per epoch; rss %.1f MiB at "
+        "start, %.1f MiB with the data loaded (peak so far %.1f MiB)\n",
+        blas::info().c_str(), (long long)n, batch, (long long)per_epoch, rss_start, rss_loaded,
+        peak_loaded);
     std::vector<double> epoch_ms, epoch_cpu, rss_after;
     double last_mean_loss = 0;
     for (int e = 0; e < epochs; ++e) {
@@ -111,11 +113,11 @@ int main(int argc, char** argv) {
       epoch_cpu.push_back(bench::cpu_ms() - c0);
       rss_after.push_back(bench::current_rss_mb());
       last_mean_loss = loss_sum / double(per_epoch);
-      std::printf("epoch %d: %.2f s (%.2f ms per iteration; CPU time %.2f s), mean loss %.4f, "
-                  "rss %.1f MiB, peak %.1f MiB\n",
-                  e + 1, epoch_ms.back() / 1e3, epoch_ms.back() / double(per_epoch),
-                  epoch_cpu.back() / 1e3,
-                  last_mean_loss, rss_after.back(), bench::peak_rss_mb());
+      std::printf(
+          "epoch %d: %.2f s (%.2f ms per iteration; CPU time %.2f s), mean loss %.4f, "
+          "rss %.1f MiB, peak %.1f MiB\n",
+          e + 1, epoch_ms.back() / 1e3, epoch_ms.back() / double(per_epoch), epoch_cpu.back() / 1e3,
+          last_mean_loss, rss_after.back(), bench::peak_rss_mb());
       std::fflush(stdout);
       if (!std::isfinite(last_mean_loss)) {
         std::fprintf(stderr, "bench_epoch: the loss is not finite\n");

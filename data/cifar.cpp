@@ -51,8 +51,8 @@ void read_cifar10_batch(const std::string& path, Tensor& X, Tensor& y, Dtype dty
   for (int64_t i = 0; i < n; ++i) {
     const unsigned label = bytes[static_cast<size_t>(i * cifar10_record_bytes)];
     if (label > 9)
-      fail(path, fmt::format("label out of range: label {} in record {} is not in [0, 10)",
-                             label, i));
+      fail(path,
+           fmt::format("label out of range: label {} in record {} is not in [0, 10)", label, i));
   }
   constexpr int64_t pixels = cifar10_record_bytes - 1;
   Tensor Xo = empty({n, 3, 32, 32}, dtype);

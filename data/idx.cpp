@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <stdexcept>
 
-
 namespace dagrad::data {
 
 namespace {
@@ -87,8 +86,8 @@ class ByteSource {
     if (err == Z_BUF_ERROR)
       fail(path_, fmt::format("gzip stream is truncated ({}) after {} decompressed bytes", m,
                               decompressed));
-    fail(path_, fmt::format("gzip stream is corrupt ({}) after {} decompressed bytes", m,
-                            decompressed));
+    fail(path_,
+         fmt::format("gzip stream is corrupt ({}) after {} decompressed bytes", m, decompressed));
   }
 
   std::string path_;
@@ -104,7 +103,7 @@ struct IdxType {
 };
 
 const IdxType* idx_type(unsigned code) {
-  static const IdxType types[] = {{0x08, "ubyte", 1}, {0x09, "sbyte", 1},  {0x0B, "int16", 2},
+  static const IdxType types[] = {{0x08, "ubyte", 1}, {0x09, "sbyte", 1},   {0x0B, "int16", 2},
                                   {0x0C, "int32", 4}, {0x0D, "float32", 4}, {0x0E, "float64", 8}};
   for (const IdxType& t : types)
     if (t.code == code) return &t;
@@ -128,8 +127,8 @@ IdxRaw read_idx_raw(const std::string& path) {
   unsigned char head[4];
   const size_t got_head = src.read(head, 4);
   if (got_head < 4)
-    fail(path, fmt::format("file too short for an IDX header: got {} bytes, need at least 4",
-                           got_head));
+    fail(path,
+         fmt::format("file too short for an IDX header: got {} bytes, need at least 4", got_head));
   raw.magic = be32(head);
   if (head[0] != 0 || head[1] != 0)
     fail(path, fmt::format("wrong magic number 0x{:08x}: not an IDX file (the first two bytes "
@@ -174,9 +173,8 @@ IdxRaw read_idx_raw(const std::string& path) {
     got += n;
     if (n < want) break;
   }
-  const std::string what =
-      fmt::format("{} data bytes for shape {} of {}", expected, to_string(raw.shape),
-                  raw.type->name);
+  const std::string what = fmt::format("{} data bytes for shape {} of {}", expected,
+                                       to_string(raw.shape), raw.type->name);
   if (got < expected)
     fail(path, fmt::format("truncated: expected {}, got {} bytes{}", what, got,
                            src.gzip() ? " (after decompression)" : ""));
@@ -300,10 +298,10 @@ std::string find_file(const std::string& dir, const std::string& name) {
     std::error_code ec;
     if (fs::is_regular_file(p, ec)) return p.string();
   }
-  throw std::runtime_error(fmt::format(
-      "load_fashion_mnist: missing file: neither '{}.gz' nor '{}' exists (set "
-      "DAGRAD_FASHION_MNIST_DIR, or install the Debian package dataset-fashion-mnist)",
-      base.string(), base.string()));
+  throw std::runtime_error(
+      fmt::format("load_fashion_mnist: missing file: neither '{}.gz' nor '{}' exists (set "
+                  "DAGRAD_FASHION_MNIST_DIR, or install the Debian package dataset-fashion-mnist)",
+                  base.string(), base.string()));
 }
 
 }  // namespace
@@ -368,7 +366,8 @@ Dataset load_fashion_mnist(const std::string& dir, int num_val, bool normalize) 
     double mean = 0.0, var = 0.0;
     for (int b = 0; b < 256; ++b) mean += static_cast<double>(hist[b]) * (b / 255.0);
     mean /= static_cast<double>(count);
-    for (int b = 0; b < 256; ++b) var += static_cast<double>(hist[b]) * std::pow(b / 255.0 - mean, 2);
+    for (int b = 0; b < 256; ++b)
+      var += static_cast<double>(hist[b]) * std::pow(b / 255.0 - mean, 2);
     const double std = std::sqrt(var / static_cast<double>(count));
     if (!(std > 0.0))
       throw std::invalid_argument(fmt::format(

@@ -48,7 +48,7 @@ std::string default_fashion_mnist_dir();
 // `normalize`, every split becomes (x - mean) / std with the mean and population standard
 // deviation of the training split's pixels x (after the validation images were taken out),
 // computed exactly in double; they are returned in Dataset::channel_mean / channel_std.
-Dataset load_fashion_mnist(const std::string& dir = default_fashion_mnist_dir(),
-                           int num_val = 5000, bool normalize = true);
+Dataset load_fashion_mnist(const std::string& dir = default_fashion_mnist_dir(), int num_val = 5000,
+                           bool normalize = true);
 
 }  // namespace dagrad::data

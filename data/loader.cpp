@@ -35,8 +35,8 @@ void require_padding(int padding, const char* fn) {
 // One sample (C, H, W): dst[c, i, j] = padded(src)[c, i + dy, jj + dx] where jj = W-1-j when
 // flipped, else j; padded(src)[c, r, q] = src[c, r - p, q - p], or 0 outside the image.
 template <typename T>
-void transform_sample(const T* src, T* dst, int64_t C, int64_t H, int64_t W, int64_t p,
-                      int64_t dy, int64_t dx, bool flip) {
+void transform_sample(const T* src, T* dst, int64_t C, int64_t H, int64_t W, int64_t p, int64_t dy,
+                      int64_t dx, bool flip) {
   for (int64_t c = 0; c < C; ++c) {
     const T* s = src + c * H * W;
     T* d = dst + c * H * W;
@@ -106,8 +106,8 @@ int64_t MinibatchLoader::num_batches() const {
   return drop_last_ ? n_ / batch_size_ : (n_ + batch_size_ - 1) / batch_size_;
 }
 
-Tensor MinibatchLoader::buffer(int slot, const Tensor& handed_out, const Shape& shape,
-                               Dtype dtype, bool x) {
+Tensor MinibatchLoader::buffer(int slot, const Tensor& handed_out, const Shape& shape, Dtype dtype,
+                               bool x) {
   Tensor& cached = x ? xbuf_[slot] : ybuf_[slot];
   if (cached.defined() && cached.shape() == shape && cached.dtype() == dtype) {
     // Reusable only if the loader and the handle about to be overwritten are the sole owners:
@@ -216,8 +216,8 @@ Tensor sample_rows(const Tensor& X, const std::vector<int64_t>& idx) { return ta
 std::vector<int64_t> random_choice(int64_t n, int64_t k, Generator& gen) {
   if (n < 0 || k < 0 || k > n)
     throw std::invalid_argument(fmt::format(
-        "random_choice: need 0 <= k <= n for a choice without replacement, got n = {}, k = {}",
-        n, k));
+        "random_choice: need 0 <= k <= n for a choice without replacement, got n = {}, k = {}", n,
+        k));
   std::vector<int64_t> out(static_cast<size_t>(k));
   if (k * 8 < n) {
     // Sparse partial Fisher-Yates: only the swapped positions are stored; same draws and

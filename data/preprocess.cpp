@@ -17,8 +17,8 @@ void require_defined(const Tensor& X, const char* fn) {
 void require_dim(const Tensor& X, int ndim, const char* fn) {
   require_defined(X, fn);
   if (X.dim() != ndim)
-    throw std::invalid_argument(fmt::format("{}: expected a {}-D tensor, got shape {}", fn, ndim,
-                                            to_string(X.shape())));
+    throw std::invalid_argument(
+        fmt::format("{}: expected a {}-D tensor, got shape {}", fn, ndim, to_string(X.shape())));
 }
 
 // Shape (N, C, H, W)-style split: channels on axis 1, `outer` = N, `inner` = product of the rest.
@@ -29,9 +29,9 @@ struct ChannelLayout {
 ChannelLayout channel_layout(const Tensor& X, const char* fn) {
   require_defined(X, fn);
   if (X.dim() < 2)
-    throw std::invalid_argument(fmt::format(
-        "{}: expected a tensor with a channel axis (N, C, ...), got shape {}", fn,
-        to_string(X.shape())));
+    throw std::invalid_argument(
+        fmt::format("{}: expected a tensor with a channel axis (N, C, ...), got shape {}", fn,
+                    to_string(X.shape())));
   int64_t inner = 1;
   for (int i = 2; i < X.dim(); ++i) inner *= X.size(i);
   return {X.size(0), X.size(1), inner};
@@ -41,9 +41,9 @@ void check_stats(const ChannelStats& s, int64_t channels, const Tensor& X, const
                  bool need_positive_std) {
   if (static_cast<int64_t>(s.mean.size()) != channels ||
       static_cast<int64_t>(s.std.size()) != channels)
-    throw std::invalid_argument(fmt::format(
-        "{}: stats have {} means and {} stds but the input of shape {} has {} channels", fn,
-        s.mean.size(), s.std.size(), to_string(X.shape()), channels));
+    throw std::invalid_argument(
+        fmt::format("{}: stats have {} means and {} stds but the input of shape {} has {} channels",
+                    fn, s.mean.size(), s.std.size(), to_string(X.shape()), channels));
   for (int64_t c = 0; c < channels; ++c) {
     if (!std::isfinite(s.mean[c]) || !std::isfinite(s.std[c]) ||
         (need_positive_std && !(s.std[c] > 0.0)))
@@ -137,8 +137,7 @@ Tensor mean_image(const Tensor& X) {
 Tensor subtract_mean_image(const Tensor& X, const Tensor& mean) {
   require_defined(X, "subtract_mean_image");
   require_defined(mean, "subtract_mean_image");
-  const Shape row_shape =
-      X.dim() >= 1 ? Shape(X.shape().begin() + 1, X.shape().end()) : Shape{};
+  const Shape row_shape = X.dim() >= 1 ? Shape(X.shape().begin() + 1, X.shape().end()) : Shape{};
   if (X.dim() < 1 || mean.shape() != row_shape)
     throw std::invalid_argument(
         fmt::format("subtract_mean_image: mean of shape {} does not match the rows of X of "
@@ -197,9 +196,8 @@ ChannelStats channel_stats(const Tensor& X) {
 Tensor normalize_channels(const Tensor& X, const ChannelStats& stats) {
   const ChannelLayout l = channel_layout(X, "normalize_channels");
   check_stats(stats, l.channels, X, "normalize_channels", true);
-  return map_channels(X, "normalize_channels", [&](double x, int64_t c) {
-    return (x - stats.mean[c]) / stats.std[c];
-  });
+  return map_channels(X, "normalize_channels",
+                      [&](double x, int64_t c) { return (x - stats.mean[c]) / stats.std[c]; });
 }
 
 Tensor denormalize_channels(const Tensor& X, const ChannelStats& stats) {
@@ -216,8 +214,8 @@ Tensor slice_rows(const Tensor& X, int64_t begin, int64_t end) {
         fmt::format("slice_rows: need a tensor with rows, got shape {}", to_string(X.shape())));
   const int64_t n = X.size(0);
   if (begin < 0 || end < begin || end > n)
-    throw std::invalid_argument(fmt::format(
-        "slice_rows: rows [{}, {}) out of range for shape {}", begin, end, to_string(X.shape())));
+    throw std::invalid_argument(fmt::format("slice_rows: rows [{}, {}) out of range for shape {}",
+                                            begin, end, to_string(X.shape())));
   Shape out_shape = X.shape();
   out_shape[0] = end - begin;
   Tensor out = empty(out_shape, X.dtype());
@@ -236,9 +234,9 @@ Tensor take_rows(const Tensor& X, const std::vector<int64_t>& indices) {
   const int64_t n = X.size(0);
   for (size_t k = 0; k < indices.size(); ++k)
     if (indices[k] < 0 || indices[k] >= n)
-      throw std::invalid_argument(fmt::format(
-          "take_rows: index {} (position {}) out of range for {} rows (shape {})", indices[k], k,
-          n, to_string(X.shape())));
+      throw std::invalid_argument(
+          fmt::format("take_rows: index {} (position {}) out of range for {} rows (shape {})",
+                      indices[k], k, n, to_string(X.shape())));
   Shape out_shape = X.shape();
   out_shape[0] = static_cast<int64_t>(indices.size());
   Tensor out = empty(out_shape, X.dtype());
@@ -255,13 +253,13 @@ Dataset split(const Tensor& X, const Tensor& y, int64_t num_train, int64_t num_v
   require_defined(X, "split");
   require_defined(y, "split");
   if (X.dim() < 1 || y.dim() < 1 || X.size(0) != y.size(0))
-    throw std::invalid_argument(fmt::format(
-        "split: X of shape {} and y of shape {} must have the same number of rows",
-        to_string(X.shape()), to_string(y.shape())));
+    throw std::invalid_argument(
+        fmt::format("split: X of shape {} and y of shape {} must have the same number of rows",
+                    to_string(X.shape()), to_string(y.shape())));
   const int64_t n = X.size(0);
   if (num_train < 0 || num_val < 0)
-    throw std::invalid_argument(fmt::format(
-        "split: negative count (num_train {}, num_val {})", num_train, num_val));
+    throw std::invalid_argument(
+        fmt::format("split: negative count (num_train {}, num_val {})", num_train, num_val));
   if (num_test < 0) num_test = std::max<int64_t>(0, n - num_train - num_val);
   if (num_train + num_val + num_test > n)
     throw std::invalid_argument(fmt::format(

@@ -96,8 +96,7 @@ class CommandLine {
   void finish() const {
     for (std::size_t i = 0; i < args_.size(); ++i)
       if (!used_[i])
-        throw std::invalid_argument(
-            fmt::format("unknown argument '{}' (see --help)", args_[i]));
+        throw std::invalid_argument(fmt::format("unknown argument '{}' (see --help)", args_[i]));
   }
 
  private:

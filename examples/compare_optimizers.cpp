@@ -17,9 +17,9 @@
 
 #include "data/idx.h"
 #include "data/plot.h"
+#include "examples/cli.h"
 #include "nn/nn.h"
 #include "optim/solver.h"
-#include "examples/cli.h"
 
 using namespace dagrad;
 
@@ -102,20 +102,21 @@ int main(int argc, char** argv) {
       o.seed = 0;               // identical minibatch order for every rule
       optim::Solver solver(model, subset, o);
       solver.train();
-      runs.push_back({rule, solver.loss_history, solver.train_acc_history,
-                      solver.val_acc_history, solver.train_seconds});
+      runs.push_back({rule, solver.loss_history, solver.train_acc_history, solver.val_acc_history,
+                      solver.train_seconds});
     }
 
     // ---- the table: loss averaged over the last epoch's iterations, accuracies of the last epoch
     fmt::print("\n== results after {} epochs (loss: mean over the last epoch)\n", epochs);
     fmt::print("{:<14} {:>8} {:>12} {:>10} {:>10} {:>9}\n", "update rule", "lr", "loss",
                "train acc", "val acc", "seconds");
-    const std::size_t per_epoch = runs[0].loss.size() / static_cast<std::size_t>(std::max(epochs, 1));
+    const std::size_t per_epoch =
+        runs[0].loss.size() / static_cast<std::size_t>(std::max(epochs, 1));
     for (const Run& r : runs) {
       const std::vector<double> s = smooth(r.loss, std::max<std::size_t>(per_epoch, 1));
       fmt::print("{:<14} {:>8.0e} {:>12.4f} {:>10.4f} {:>10.4f} {:>9.1f}\n", r.rule.name,
-                 r.rule.learning_rate, s.empty() ? 0.0 : s.back(),
-                 r.train_acc.back(), r.val_acc.back(), r.seconds);
+                 r.rule.learning_rate, s.empty() ? 0.0 : s.back(), r.train_acc.back(),
+                 r.val_acc.back(), r.seconds);
     }
 
     // ---- the figures

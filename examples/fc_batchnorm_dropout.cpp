@@ -19,9 +19,9 @@
 
 #include "data/idx.h"
 #include "data/plot.h"
+#include "examples/cli.h"
 #include "nn/nn.h"
 #include "optim/solver.h"
-#include "examples/cli.h"
 
 using namespace dagrad;
 
@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
 
     std::vector<Variant> variants = {{"plain", "", 1.0}, {"batchnorm_dropout", "batchnorm", keep}};
     if (all)
-      variants.insert(variants.begin() + 1, {{"batchnorm", "batchnorm", 1.0}, {"dropout", "", keep}});
+      variants.insert(variants.begin() + 1,
+                      {{"batchnorm", "batchnorm", 1.0}, {"dropout", "", keep}});
 
     std::filesystem::create_directories(out_dir);
     std::vector<Result> results;
@@ -104,8 +105,8 @@ int main(int argc, char** argv) {
     fmt::print("{:<20} {:>10} {:>10} {:>10} {:>10} {:>9}\n", "variant", "train acc", "val acc",
                "gap", "best val", "seconds");
     for (const Result& r : results)
-      fmt::print("{:<20} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f} {:>9.1f}\n", r.v.name,
-                 r.train_acc, r.val_acc, r.train_acc - r.val_acc, r.best_val, r.seconds);
+      fmt::print("{:<20} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f} {:>9.1f}\n", r.v.name, r.train_acc,
+                 r.val_acc, r.train_acc - r.val_acc, r.best_val, r.seconds);
 
     // One figure that overlays the variants: training accuracy beside validation accuracy.
     data::Chart train{"training accuracy", "epoch", "accuracy", {}};

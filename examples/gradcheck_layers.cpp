@@ -106,8 +106,8 @@ void check(Tally& tally, const std::string& title, const std::function<Tensor()>
       }
       if (!ok) ++tally.failed;
       const char* status = !ok ? "FAILED" : worst_rel <= kRtol ? "ok" : "ok (abs)";
-      fmt::print("  {:<28} {:<16} rel {:9.2e}  abs {:9.2e}  {}\n", tg.name,
-                 to_string(tg.t.shape()), worst_rel, worst_abs, status);
+      fmt::print("  {:<28} {:<16} rel {:9.2e}  abs {:9.2e}  {}\n", tg.name, to_string(tg.t.shape()),
+                 worst_rel, worst_abs, status);
     }
   } catch (const std::exception& e) {
     ++tally.errors;
@@ -126,17 +126,19 @@ void check_layer(Tally& tally, const std::string& title, nn::Module& layer, cons
   }
   std::vector<Target> targets = params_of(layer);
   targets.push_back({"x", x});
-  check(tally, fmt::format("{}  (x {})", title, to_string(x.shape())),
-        [&layer, x, dout] { return sum(layer.forward(x) * dout); }, targets);
+  check(
+      tally, fmt::format("{}  (x {})", title, to_string(x.shape())),
+      [&layer, x, dout] { return sum(layer.forward(x) * dout); }, targets);
 }
 
 // A model is checked through its own loss: data loss plus 0.5 * reg * sum(W^2).
 void check_model(Tally& tally, const std::string& title, nn::Classifier& model, const Tensor& X,
                  const Tensor& y, int sparse = 0) {
-  check(tally,
-        fmt::format("{}  [{}, {}]  (X {}, reg {})", title, model.describe(),
-                    model.is_training() ? "train" : "eval", to_string(X.shape()), model.reg),
-        [&model, X, y] { return model.loss(X, y); }, params_of(model), sparse);
+  check(
+      tally,
+      fmt::format("{}  [{}, {}]  (X {}, reg {})", title, model.describe(),
+                  model.is_training() ? "train" : "eval", to_string(X.shape()), model.reg),
+      [&model, X, y] { return model.loss(X, y); }, params_of(model), sparse);
 }
 
 // A few training-mode forwards so that batch-norm running statistics are not the initial 0/1.
@@ -175,12 +177,14 @@ int main(int argc, char** argv) {
       }
     }
     const auto t0 = std::chrono::steady_clock::now();
-    fmt::print("Gradient check of the nn layers and models (float64, central differences h = {:g})\n",
-               g_eps);
-    fmt::print("rel = max |a-n| / max(1e-8, |a|+|n|) over the elements; an element passes with\n"
-               "rel <= {:g}, or with abs = |a-n| <= {:g} for a gradient that is ~0 (where rel measures\n"
-               "only rounding noise; the line then says \"ok (abs)\")\n",
-               kRtol, kAtol);
+    fmt::print(
+        "Gradient check of the nn layers and models (float64, central differences h = {:g})\n",
+        g_eps);
+    fmt::print(
+        "rel = max |a-n| / max(1e-8, |a|+|n|) over the elements; an element passes with\n"
+        "rel <= {:g}, or with abs = |a-n| <= {:g} for a gradient that is ~0 (where rel measures\n"
+        "only rounding noise; the line then says \"ok (abs)\")\n",
+        kRtol, kAtol);
     Tally tally;
     const nn::Init he{nn::InitScheme::he, 0.0};
 
@@ -250,8 +254,8 @@ int main(int argc, char** argv) {
       warm_up(bn2, g, {2, 3, 3, 3});
       bn2.eval();
       if (wanted(filter, "BatchNorm2d (eval)"))
-        check_layer(tally, "BatchNorm2d (eval: running statistics)", bn2,
-                    leaf(rn(g, {2, 3, 3, 3})), g);
+        check_layer(tally, "BatchNorm2d (eval: running statistics)", bn2, leaf(rn(g, {2, 3, 3, 3})),
+                    g);
 
       nn::LayerNorm ln(5, 1e-5, float64);
       randomize(ln, g);
@@ -308,8 +312,8 @@ int main(int argc, char** argv) {
       warm_up(down, g, {2, 2, 4, 4});
       down.eval();
       if (wanted(filter, "ResidualBlock"))
-        check_layer(tally, "ResidualBlock 2 -> 3, stride 2 (eval)", down,
-                    leaf(rn(g, {2, 2, 4, 4})), g);
+        check_layer(tally, "ResidualBlock 2 -> 3, stride 2 (eval)", down, leaf(rn(g, {2, 2, 4, 4})),
+                    g);
     }
     {
       Generator g(8);
@@ -322,12 +326,15 @@ int main(int argc, char** argv) {
       seq.add(std::make_shared<nn::Linear>(2 * 2 * 2, 3, g, he, float64), "fc");
       randomize(seq, g);
       if (wanted(filter, "Sequential"))
-        check_layer(tally, "Sequential conv-bn-relu-pool-flatten-linear (conv.bias is ~0: bn follows)",
+        check_layer(tally,
+                    "Sequential conv-bn-relu-pool-flatten-linear (conv.bias is ~0: bn follows)",
                     seq, leaf(rn(g, {3, 1, 4, 4})), g);
     }
 
     // =================================================================== models
-    fmt::print("\n==================== models (loss = data loss + 0.5 reg sum W^2) ====================\n");
+    fmt::print(
+        "\n==================== models (loss = data loss + 0.5 reg sum W^2) "
+        "====================\n");
     {
       Generator g(10);
       const int64_t N = 4, D = 6, C = 3;
@@ -345,8 +352,8 @@ int main(int argc, char** argv) {
         check_model(tally, "TwoLayerNet", m, X, y);
       }
       for (const char* norm : {"", "batchnorm", "layernorm"}) {
-        const std::string title = fmt::format("FullyConnectedNet, normalization {}",
-                                              *norm ? norm : "none");
+        const std::string title =
+            fmt::format("FullyConnectedNet, normalization {}", *norm ? norm : "none");
         if (!wanted(filter, title)) continue;
         nn::FullyConnectedNetConfig c;
         c.hidden_dims = {5, 4};
@@ -358,8 +365,9 @@ int main(int argc, char** argv) {
         c.dtype = float64;
         nn::FullyConnectedNet m(c);
         randomize(m, g);
-        check_model(tally, title + (std::string(norm) == "batchnorm" ? " (b1, b2 are ~0: bn follows)" : ""),
-                    m, X, y);
+        check_model(
+            tally, title + (std::string(norm) == "batchnorm" ? " (b1, b2 are ~0: bn follows)" : ""),
+            m, X, y);
       }
       if (wanted(filter, "FullyConnectedNet, batchnorm + dropout")) {
         nn::FullyConnectedNetConfig c;
@@ -402,8 +410,8 @@ int main(int argc, char** argv) {
       Tensor y2 = labels(g, N, 2), y4 = labels(g, N, 4);
       for (const char* loss : {"logistic", "hinge"}) {
         for (int64_t hidden : {0, 4}) {
-          const std::string title = fmt::format("BinaryClassifier {}, {}", loss,
-                                                hidden ? "hidden layer" : "linear");
+          const std::string title =
+              fmt::format("BinaryClassifier {}, {}", loss, hidden ? "hidden layer" : "linear");
           if (!wanted(filter, title)) continue;
           nn::LinearClassifierConfig c;
           c.input_dim = D;

@@ -87,16 +87,19 @@ std::vector<Check> all_checks() {
     return {{rn(g, {2, 3}), un(g, {3}, 0.5, 2.0)}, [](const Inputs& in) { return in[0] / in[1]; }};
   });
   add("elementwise", "scalar + - * /", [](Generator& g) -> Case {
-    return {{rn(g, {5})}, [](const Inputs& in) { return (in[0] + 1.5) * 3.0 - 2.0 / 4.0 + in[0] / 7.0; }};
+    return {{rn(g, {5})},
+            [](const Inputs& in) { return (in[0] + 1.5) * 3.0 - 2.0 / 4.0 + in[0] / 7.0; }};
   });
   add("elementwise", "rsub, rdiv, neg", [](Generator& g) -> Case {
-    return {{un(g, {5}, 0.5, 2.0)}, [](const Inputs& in) { return (2.0 - in[0]) + 3.0 / in[0] - in[0]; }};
+    return {{un(g, {5}, 0.5, 2.0)},
+            [](const Inputs& in) { return (2.0 - in[0]) + 3.0 / in[0] - in[0]; }};
   });
   add("elementwise", "pow (scalar exponent)", [](Generator& g) -> Case {
     return {{un(g, {6}, 0.5, 2.0)}, [](const Inputs& in) { return pow(in[0], 2.5); }};
   });
   add("elementwise", "pow (tensor exponent)", [](Generator& g) -> Case {
-    return {{un(g, {2, 3}, 0.5, 2.0), rn(g, {3})}, [](const Inputs& in) { return pow(in[0], in[1]); }};
+    return {{un(g, {2, 3}, 0.5, 2.0), rn(g, {3})},
+            [](const Inputs& in) { return pow(in[0], in[1]); }};
   });
   add("elementwise", "square", [](Generator& g) -> Case {
     return {{rn(g, {6})}, [](const Inputs& in) { return square(in[0]); }};
@@ -166,7 +169,9 @@ std::vector<Check> all_checks() {
     return {{rn(g, {2, 3, 4})}, [](const Inputs& in) { return sum(in[0], 1, true); }};
   });
   add("reduction", "sum (axes 0, 2)", [](Generator& g) -> Case {
-    return {{rn(g, {2, 3, 4})}, [](const Inputs& in) { return sum(in[0], std::vector<int64_t>{0, 2}); }};
+    return {{rn(g, {2, 3, 4})}, [](const Inputs& in) {
+              return sum(in[0], std::vector<int64_t>{0, 2});
+            }};
   });
   add("reduction", "mean (all)", [](Generator& g) -> Case {
     return {{rn(g, {3, 4})}, [](const Inputs& in) { return mean(in[0]); }};
@@ -238,7 +243,8 @@ std::vector<Check> all_checks() {
     return {{rn(g, {6})}, [y](const Inputs& in) { return binary_hinge_loss(in[0], y); }};
   });
   add("loss", "mse_loss", [](Generator& g) -> Case {
-    return {{rn(g, {3, 4}), rn(g, {3, 4})}, [](const Inputs& in) { return mse_loss(in[0], in[1]); }};
+    return {{rn(g, {3, 4}), rn(g, {3, 4})},
+            [](const Inputs& in) { return mse_loss(in[0], in[1]); }};
   });
 
   // ------------------------------------------------------------ shape ops
@@ -265,18 +271,23 @@ std::vector<Check> all_checks() {
     return {{rn(g, {4, 7})}, [](const Inputs& in) { return slice(in[0], 1, 1, 7, 2); }};
   });
   add("shape", "index_select (repeats)", [](Generator& g) -> Case {
-    return {{rn(g, {4, 3})},
-            [](const Inputs& in) { return index_select(in[0], 0, std::vector<int64_t>{2, 0, 2}); }};
+    return {{rn(g, {4, 3})}, [](const Inputs& in) {
+              return index_select(in[0], 0, std::vector<int64_t>{2, 0, 2});
+            }};
   });
   add("shape", "gather (axis 1)", [](Generator& g) -> Case {
     Tensor idx = tensor({0, 2, 2, 1, 1, 0}, {3, 2}, float64);
     return {{rn(g, {3, 4})}, [idx](const Inputs& in) { return gather(in[0], 1, idx); }};
   });
   add("shape", "concat", [](Generator& g) -> Case {
-    return {{rn(g, {2, 3}), rn(g, {2, 2})}, [](const Inputs& in) { return concat({in[0], in[1]}, 1); }};
+    return {{rn(g, {2, 3}), rn(g, {2, 2})}, [](const Inputs& in) {
+              return concat({in[0], in[1]}, 1);
+            }};
   });
   add("shape", "stack", [](Generator& g) -> Case {
-    return {{rn(g, {2, 3}), rn(g, {2, 3})}, [](const Inputs& in) { return stack({in[0], in[1]}, 1); }};
+    return {{rn(g, {2, 3}), rn(g, {2, 3})}, [](const Inputs& in) {
+              return stack({in[0], in[1]}, 1);
+            }};
   });
   add("shape", "pad", [](Generator& g) -> Case {
     return {{rn(g, {2, 3})}, [](const Inputs& in) { return pad(in[0], {{1, 0}, {2, 1}}, 0.5); }};
@@ -290,7 +301,8 @@ std::vector<Check> all_checks() {
     return {{rn(g, {3, 4}), rn(g, {4, 2})}, [](const Inputs& in) { return matmul(in[0], in[1]); }};
   });
   add("linalg", "matmul (batched, broadcast)", [](Generator& g) -> Case {
-    return {{rn(g, {2, 3, 4}), rn(g, {4, 5})}, [](const Inputs& in) { return matmul(in[0], in[1]); }};
+    return {{rn(g, {2, 3, 4}), rn(g, {4, 5})},
+            [](const Inputs& in) { return matmul(in[0], in[1]); }};
   });
   add("linalg", "matmul (1-D @ 2-D)", [](Generator& g) -> Case {
     return {{rn(g, {4}), rn(g, {4, 3})}, [](const Inputs& in) { return matmul(in[0], in[1]); }};
@@ -316,8 +328,9 @@ std::vector<Check> all_checks() {
             [](const Inputs& in) { return conv2d(in[0], in[1], in[2], 1, 1); }};
   });
   add("conv", "conv2d (stride 2, no bias)", [](Generator& g) -> Case {
-    return {{rn(g, {1, 2, 6, 5}), rn(g, {3, 2, 2, 3})},
-            [](const Inputs& in) { return conv2d(in[0], in[1], {2, 1}, {0, 1}); }};
+    return {{rn(g, {1, 2, 6, 5}), rn(g, {3, 2, 2, 3})}, [](const Inputs& in) {
+              return conv2d(in[0], in[1], {2, 1}, {0, 1});
+            }};
   });
   add("pool", "max_pool2d (2x2)", [](Generator& g) -> Case {
     return {{rn(g, {2, 2, 4, 4})}, [](const Inputs& in) { return max_pool2d(in[0], 2); }};
@@ -334,14 +347,12 @@ std::vector<Check> all_checks() {
 
   // ------------------------------------------------------------ normalization, dropout
   add("norm", "batch_norm (train, N x D)", [](Generator& g) -> Case {
-    return {{rn(g, {5, 3}), un(g, {3}, 0.5, 1.5), rn(g, {3})},
-            [](const Inputs& in) {
+    return {{rn(g, {5, 3}), un(g, {3}, 0.5, 1.5), rn(g, {3})}, [](const Inputs& in) {
               return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true);
             }};
   });
   add("norm", "batch_norm (train, spatial)", [](Generator& g) -> Case {
-    return {{rn(g, {2, 3, 2, 2}), un(g, {3}, 0.5, 1.5), rn(g, {3})},
-            [](const Inputs& in) {
+    return {{rn(g, {2, 3, 2, 2}), un(g, {3}, 0.5, 1.5), rn(g, {3})}, [](const Inputs& in) {
               return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true);
             }};
   });

@@ -36,12 +36,12 @@ struct Trace {
 
 Trace evaluate(const Tensor& x1, const Tensor& x2) {
   Trace t;
-  t.a = (x1 * x2).set_name("a");     // a  = x1 * x2
-  t.b = sin(x1).set_name("b");       // b  = sin(x1)
-  t.y1 = (t.a + t.b).set_name("y1"); // y1 = a + b
-  t.c = exp(x1).set_name("c");       // c  = exp(x1)
-  t.d = square(x2).set_name("d");    // d  = x2^2
-  t.y2 = (t.c - t.d).set_name("y2"); // y2 = c - d
+  t.a = (x1 * x2).set_name("a");      // a  = x1 * x2
+  t.b = sin(x1).set_name("b");        // b  = sin(x1)
+  t.y1 = (t.a + t.b).set_name("y1");  // y1 = a + b
+  t.c = exp(x1).set_name("c");        // c  = exp(x1)
+  t.d = square(x2).set_name("d");     // d  = x2^2
+  t.y2 = (t.c - t.d).set_name("y2");  // y2 = c - d
   return t;
 }
 
@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
   fmt::print(
       "\nThe tape: every recorded op in creation order, with the nodes it reads from.\n"
       "A leaf is an input that requires grad. '#n' is the creation number of an op; the\n"
-      "missing numbers went to the leaves' gradient sinks, created when an op first used them.\n\n");
+      "missing numbers went to the leaves' gradient sinks, created when an op first used "
+      "them.\n\n");
   fmt::print("{}", indent(tape_listing(std::vector<Tensor>{t.y1, t.y2})));
 
   // ------------------------------------------------------------------ 2. the graph
@@ -118,8 +119,7 @@ int main(int argc, char** argv) {
   opts.title = "f(x1, x2) = (x1*x2 + sin(x1), exp(x1) - x2^2)";
   const std::string dot_path = (out_dir / "graphs_and_modes.dot").string();
   save_dot(dot_path, std::vector<Tensor>{t.y1, t.y2}, opts);
-  fmt::print("wrote {}  (boxes are ops, ellipses are leaves, arrows follow the data)\n",
-             dot_path);
+  fmt::print("wrote {}  (boxes are ops, ellipses are leaves, arrows follow the data)\n", dot_path);
   const std::string svg_path = (out_dir / "graphs_and_modes.svg").string();
   try {
     if (render_svg(dot_path, svg_path))
@@ -241,8 +241,8 @@ int main(int argc, char** argv) {
   const Tensor J_fwd = jacobian_forward(f, x);
   const Tensor J_rev = jacobian_reverse(f, x);
   const Tensor J_num = jacobian_numerical(f, x, 1e-6);
-  const Tensor J_exact = tensor({kX2 + std::cos(kX1), kX1, std::exp(kX1), -2 * kX2}, {2, 2},
-                                float64);
+  const Tensor J_exact =
+      tensor({kX2 + std::cos(kX1), kX1, std::exp(kX1), -2 * kX2}, {2, 2}, float64);
   print_matrix("by hand: [[x2 + cos(x1), x1], [exp(x1), -2*x2]]", J_exact);
   print_matrix("forward mode (jacobian_forward)", J_fwd);
   print_matrix("reverse mode (jacobian_reverse)", J_rev);
@@ -260,8 +260,8 @@ int main(int argc, char** argv) {
   fmt::print("  section 5 adjoints vs reverse Jacobian   {:.3e}\n", d_a);
   fmt::print("  relative error (forward vs numerical)    {:.3e}\n", rel_error(J_fwd, J_num));
 
-  const bool ok = d_fr < 1e-12 && d_fe < 1e-12 && d_t < 1e-12 && d_a < 1e-12 &&
-                  rel_error(J_fwd, J_num) < 1e-7;
+  const bool ok =
+      d_fr < 1e-12 && d_fe < 1e-12 && d_t < 1e-12 && d_a < 1e-12 && rel_error(J_fwd, J_num) < 1e-7;
   fmt::print("\n{}\n", ok ? "All three Jacobians agree." : "MISMATCH: the Jacobians disagree!");
   return ok ? 0 : 1;
 }

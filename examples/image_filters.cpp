@@ -50,7 +50,8 @@ Tensor to_tensor(const data::Image& img) {
 
 // The RGB part of an image (what the filters actually saw).
 data::Image to_rgb(const data::Image& img) {
-  data::Image out{img.width, img.height, 3, std::vector<uint8_t>(size_t(img.width) * img.height * 3)};
+  data::Image out{img.width, img.height, 3,
+                  std::vector<uint8_t>(size_t(img.width) * img.height * 3)};
   for (int y = 0; y < img.height; ++y)
     for (int x = 0; x < img.width; ++x)
       for (int c = 0; c < 3; ++c) out.at(x, y, c) = img.at(x, y, img.channels >= 3 ? c : 0);
@@ -108,15 +109,15 @@ int main(int argc, char** argv) {
     }
     const auto t0 = std::chrono::steady_clock::now();
 
-    const data::Image img = image_path.empty() ? data::make_test_image(width, height)
-                                               : data::read_image(image_path);
+    const data::Image img =
+        image_path.empty() ? data::make_test_image(width, height) : data::read_image(image_path);
     if (img.width < 3 || img.height < 3)
-      throw std::invalid_argument(fmt::format("the image is {}x{}; the 3x3 Sobel filters need at least 3x3",
-                                              img.width, img.height));
+      throw std::invalid_argument(fmt::format(
+          "the image is {}x{}; the 3x3 Sobel filters need at least 3x3", img.width, img.height));
     fmt::print("== input\n{}: {}x{}, {} channel(s)\n",
                image_path.empty() ? "data::make_test_image" : image_path, img.width, img.height,
                img.channels);
-    no_grad guard;  // nothing here is trained
+    no_grad guard;                    // nothing here is trained
     const Tensor x = to_tensor(img);  // (1, 3, H, W), 0..255
 
     // ---- 1. grayscale: a 1x1 conv that mixes the three channels
@@ -130,9 +131,11 @@ int main(int argc, char** argv) {
     double worst = 0;
     for (int y = 0; y < img.height; ++y)
       for (int xx = 0; xx < img.width; ++xx)
-        worst = std::max(worst, std::abs(double(gray.data<float>()[y * img.width + xx]) - ref.at(xx, y)));
+        worst = std::max(worst,
+                         std::abs(double(gray.data<float>()[y * img.width + xx]) - ref.at(xx, y)));
     fmt::print("largest difference from data::to_grayscale: {:.3f} (of 255)\n", worst);
-    if (worst > 1.0) throw std::runtime_error("the grayscale conv disagrees with data::to_grayscale");
+    if (worst > 1.0)
+      throw std::runtime_error("the grayscale conv disagrees with data::to_grayscale");
 
     // ---- 2. Sobel: two filters in one weight, (2 filters, 1 channel, 3, 3)
     // Cross-correlation (what conv2d computes): gx grows when brightness grows to the right,
@@ -153,9 +156,10 @@ int main(int argc, char** argv) {
     // ---- 3. edge strength
     const Tensor edges = sqrt(gx * gx + gy * gy);
     fmt::print("\n== 3. edges = sqrt(gx^2 + gy^2)\n");
-    fmt::print("gx in [{:.1f}, {:.1f}], gy in [{:.1f}, {:.1f}], edge strength: mean {:.2f}, max {:.1f}\n",
-               min(gx).item(), max(gx).item(), min(gy).item(), max(gy).item(), mean(edges).item(),
-               max(edges).item());
+    fmt::print(
+        "gx in [{:.1f}, {:.1f}], gy in [{:.1f}, {:.1f}], edge strength: mean {:.2f}, max {:.1f}\n",
+        min(gx).item(), max(gx).item(), min(gy).item(), max(gy).item(), mean(edges).item(),
+        max(edges).item());
 
     // ---- the fused version: one conv over RGB, w[f, c] = luma[c] * sobel_f
     std::vector<double> fused;
@@ -164,21 +168,22 @@ int main(int argc, char** argv) {
         for (double s : *k) fused.push_back(luma * s);
     const Tensor g_fused = conv2d(x, tensor(fused, {2, 3, 3, 3}));
     const double diff = max(abs(g_fused - g)).item();
-    fmt::print("one fused conv over RGB, w (2, 3, 3, 3) = luma x Sobel: largest difference {:.2e}\n",
-               diff);
+    fmt::print(
+        "one fused conv over RGB, w (2, 3, 3, 3) = luma x Sobel: largest difference {:.2e}\n",
+        diff);
     if (diff > 1e-2) throw std::runtime_error("the fused conv disagrees with the two-step version");
 
     // ---- pictures
     std::filesystem::create_directories(out_dir);
     fmt::print("\n== output\n");
-    for (const std::string& p :
-         {save(out_dir, "input.png", to_rgb(img)),
-          save(out_dir, "grayscale.png", to_image(gray, Scale::gray)),
-          save(out_dir, "sobel_x.png", to_image(gx, Scale::signed_map)),
-          save(out_dir, "sobel_y.png", to_image(gy, Scale::signed_map)),
-          save(out_dir, "edges.png", to_image(edges, Scale::magnitude))})
+    for (const std::string& p : {save(out_dir, "input.png", to_rgb(img)),
+                                 save(out_dir, "grayscale.png", to_image(gray, Scale::gray)),
+                                 save(out_dir, "sobel_x.png", to_image(gx, Scale::signed_map)),
+                                 save(out_dir, "sobel_y.png", to_image(gy, Scale::signed_map)),
+                                 save(out_dir, "edges.png", to_image(edges, Scale::magnitude))})
       fmt::print("wrote {}\n", p);
-    fmt::print("(sobel_x/sobel_y: mid-grey is 0, white positive, black negative; edges: black is 0)\n");
+    fmt::print(
+        "(sobel_x/sobel_y: mid-grey is 0, white positive, black negative; edges: black is 0)\n");
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print("done in {:.2f} s\n", seconds);

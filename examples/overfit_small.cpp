@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "data/idx.h"
+#include "examples/cli.h"
 #include "nn/nn.h"
 #include "optim/solver.h"
-#include "examples/cli.h"
 
 using namespace dagrad;
 
@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
     opts.num_train_samples = num_train;
     opts.print_every = 5;
     opts.seed = 0;
-    fmt::print("\n== training (adam, lr {:g}, batch {}, {} epochs)\n", learning_rate, batch_size, epochs);
+    fmt::print("\n== training (adam, lr {:g}, batch {}, {} epochs)\n", learning_rate, batch_size,
+               epochs);
     optim::Solver solver(*model, small, opts);
     solver.train();
 

@@ -31,7 +31,8 @@ using namespace dagrad;
 namespace {
 
 const char* const usage_text =
-    "usage: train-fashion-mnist [--quick] [--eval CHECKPOINT] [--model vgg|threelayer|lenet|resnet]\n"
+    "usage: train-fashion-mnist [--quick] [--eval CHECKPOINT] [--model "
+    "vgg|threelayer|lenet|resnet]\n"
     "                           [--data DIR] [--out DIR] [--train-size N]\n"
     "                           [--channels 32,64] [--augment none|flip|crop|flip+crop]\n"
     "                           [--name=value ...]\n"
@@ -127,10 +128,14 @@ int main(int argc, char** argv) {
       throw std::invalid_argument(fmt::format(
           "--augment: unknown mode '{}' (expected none, flip, crop or flip+crop)", augment));
     const int64_t train_size = cli.integer("--train-size", quick ? 6000 : -1);
-    std::map<std::string, std::string> solver_kv = {
-        {"update_rule", "adam"}, {"learning_rate", "2e-3"}, {"lr_schedule", "cosine"},
-        {"batch_size", "128"},   {"num_epochs", quick ? "1" : "10"},
-        {"num_train_samples", "2000"}, {"print_every", quick ? "10" : "50"}, {"seed", "0"}};
+    std::map<std::string, std::string> solver_kv = {{"update_rule", "adam"},
+                                                    {"learning_rate", "2e-3"},
+                                                    {"lr_schedule", "cosine"},
+                                                    {"batch_size", "128"},
+                                                    {"num_epochs", quick ? "1" : "10"},
+                                                    {"num_train_samples", "2000"},
+                                                    {"print_every", quick ? "10" : "50"},
+                                                    {"seed", "0"}};
     if (quick) solver_kv["num_val_samples"] = "1000";
     for (const auto& [k, v] : cli.key_values()) solver_kv[k] = v;  // Solver options win
     cli.finish();
@@ -199,8 +204,8 @@ int main(int argc, char** argv) {
 
     const double test_acc = solver.check_accuracy(ds.X_test, ds.y_test);
     fmt::print("best validation accuracy {:.4f}\n", solver.best_val_acc);
-    fmt::print("test accuracy {:.4f}  ({} epochs, {:.1f} s of training)\n", test_acc,
-               solver.epoch, seconds);
+    fmt::print("test accuracy {:.4f}  ({} epochs, {:.1f} s of training)\n", test_acc, solver.epoch,
+               seconds);
 
     model->save(ckpt, {{"arch", model_name},
                        {"channels", join_channels(channels)},
@@ -211,10 +216,10 @@ int main(int argc, char** argv) {
       Tensor wf = w.detach().to(float32);
       const float* p = wf.data<float>();
       std::vector<float> v(p, p + wf.numel());
-      data::write_png(out_dir + "/filters.png",
-                      data::tile_grid(v, static_cast<int>(wf.shape()[0]), static_cast<int>(wf.shape()[1]),
-                                      static_cast<int>(wf.shape()[2]), static_cast<int>(wf.shape()[3]),
-                                      1, 8));
+      data::write_png(
+          out_dir + "/filters.png",
+          data::tile_grid(v, static_cast<int>(wf.shape()[0]), static_cast<int>(wf.shape()[1]),
+                          static_cast<int>(wf.shape()[2]), static_cast<int>(wf.shape()[3]), 1, 8));
     }
     fmt::print("saved {0}/model.ckpt, {0}/curves.svg, {0}/filters.png\n", out_dir);
     fmt::print("evaluate it later with: train-fashion-mnist --eval {}\n", ckpt);

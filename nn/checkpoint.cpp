@@ -34,8 +34,8 @@ struct Reader {
   void need(std::size_t n, const char* what) {
     if (end - pos < n)
       throw std::runtime_error(fmt::format(
-          "checkpoint {}: truncated or corrupt file (needed {} bytes for {} at offset {})", path,
-          n, what, pos));
+          "checkpoint {}: truncated or corrupt file (needed {} bytes for {} at offset {})", path, n,
+          what, pos));
   }
   template <typename T>
   T get(const char* what) {
@@ -81,7 +81,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(fmt::format("checkpoint {}: cannot open {} for writing", path, tmp));
+    if (!out)
+      throw std::runtime_error(fmt::format("checkpoint {}: cannot open {} for writing", path, tmp));
     out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
     out.flush();
     if (!out) {
@@ -93,8 +94,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::remove(tmp.c_str());
-    throw std::runtime_error(fmt::format("checkpoint {}: cannot rename {} into place: {}", path, tmp,
-                                         ec.message()));
+    throw std::runtime_error(
+        fmt::format("checkpoint {}: cannot rename {} into place: {}", path, tmp, ec.message()));
   }
 }
 
@@ -106,7 +107,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw std::runtime_error(
         fmt::format("checkpoint {}: not a dagrad checkpoint (wrong magic number)", path));
   if (buf.size() < sizeof(magic) + 8)
-    throw std::runtime_error(fmt::format("checkpoint {}: truncated file ({} bytes)", path, buf.size()));
+    throw std::runtime_error(
+        fmt::format("checkpoint {}: truncated file ({} bytes)", path, buf.size()));
   uint32_t stored_crc;
   std::memcpy(&stored_crc, buf.data() + buf.size() - 4, 4);
   const uint32_t crc = static_cast<uint32_t>(
@@ -132,21 +134,27 @@ Checkpoint load_checkpoint(const std::string& path) {
   for (uint32_t i = 0; i < n; ++i) {
     std::string name = r.get_string("a tensor name");
     const uint8_t dt = r.get<uint8_t>("a dtype");
-    if (dt > 1) throw std::runtime_error(fmt::format("checkpoint {}: tensor '{}' has unknown dtype code {}", path, name, dt));
+    if (dt > 1)
+      throw std::runtime_error(
+          fmt::format("checkpoint {}: tensor '{}' has unknown dtype code {}", path, name, dt));
     const uint8_t nd = r.get<uint8_t>("a rank");
     if (nd > Shape::max_dims)
-      throw std::runtime_error(fmt::format("checkpoint {}: tensor '{}' has {} dimensions", path, name, nd));
+      throw std::runtime_error(
+          fmt::format("checkpoint {}: tensor '{}' has {} dimensions", path, name, nd));
     Shape s;
     for (int d = 0; d < nd; ++d) {
       const int64_t v = r.get<int64_t>("a dimension");
-      if (v < 0) throw std::runtime_error(fmt::format("checkpoint {}: tensor '{}' has a negative dimension", path, name));
+      if (v < 0)
+        throw std::runtime_error(
+            fmt::format("checkpoint {}: tensor '{}' has a negative dimension", path, name));
       s.push_back(v);
     }
     const Dtype dtype = dt == 0 ? float32 : float64;
     const uint64_t nbytes = r.get<uint64_t>("a data size");
     if (nbytes != static_cast<uint64_t>(s.numel()) * dtype_size(dtype))
-      throw std::runtime_error(fmt::format("checkpoint {}: tensor '{}' of shape {} declares {} bytes",
-                                           path, name, to_string(s), nbytes));
+      throw std::runtime_error(
+          fmt::format("checkpoint {}: tensor '{}' of shape {} declares {} bytes", path, name,
+                      to_string(s), nbytes));
     r.need(nbytes, "tensor data");
     Tensor t = empty(s, dtype);
     std::memcpy(t.raw_data(), buf.data() + r.pos, nbytes);
@@ -154,7 +162,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     ck.tensors.emplace_back(std::move(name), t);
   }
   if (r.pos != r.end)
-    throw std::runtime_error(fmt::format("checkpoint {}: {} unexpected bytes after the last tensor", path, r.end - r.pos));
+    throw std::runtime_error(fmt::format("checkpoint {}: {} unexpected bytes after the last tensor",
+                                         path, r.end - r.pos));
   return ck;
 }
 

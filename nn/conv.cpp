@@ -15,9 +15,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, G
   if (with_bias) bias = register_parameter("bias", zeros({out_}, dtype), false);
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
-  return conv2d(x, weight, bias, stride_, padding_);
-}
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride_, padding_); }
 
 std::string Conv2d::describe() const {
   return fmt::format("Conv2d({} -> {}, {}x{}, stride {}, padding {})", in_, out_, k_, k_, stride_,

@@ -12,7 +12,8 @@ namespace dagrad::nn {
 Tensor init_weight(const Shape& shape, int64_t fan_in, int64_t fan_out, const Init& init,
                    Generator& gen, Dtype dtype) {
   double std = init.weight_scale;
-  if (init.scheme == InitScheme::xavier) std = std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
+  if (init.scheme == InitScheme::xavier)
+    std = std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
   if (init.scheme == InitScheme::he) std = std::sqrt(2.0 / static_cast<double>(fan_in));
   Tensor w = randn(shape, gen, dtype);
   w.mul_(std);

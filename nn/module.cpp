@@ -13,7 +13,8 @@ namespace dagrad::nn {
 Tensor& Module::register_parameter(const std::string& name, Tensor t, bool decay) {
   for (const Param& p : params_)
     if (p.name == name)
-      throw std::invalid_argument(fmt::format("{}: parameter '{}' registered twice", type_name(), name));
+      throw std::invalid_argument(
+          fmt::format("{}: parameter '{}' registered twice", type_name(), name));
   if (t.is_leaf() && !t.requires_grad()) t.requires_grad_();
   t.set_name(name);
   params_.push_back(Param{name, std::move(t), decay});
@@ -34,7 +35,8 @@ void Module::collect(const std::string& prefix, NamedTensors* params, NamedTenso
   }
   if (buffers)
     for (const auto& [n, b] : buffers_) buffers->emplace_back(prefix + n, b);
-  for (const auto& [n, child] : children_) child->collect(prefix + n + ".", params, buffers, decayed);
+  for (const auto& [n, child] : children_)
+    child->collect(prefix + n + ".", params, buffers, decayed);
 }
 
 NamedTensors Module::named_parameters() const {
@@ -100,9 +102,10 @@ void Module::load_state(const NamedTensors& incoming) {
     const auto& [name, t] = mine[i];
     const auto& [iname, it] = incoming[i];
     if (name != iname)
-      throw std::invalid_argument(fmt::format(
-          "load_state: {} expects tensor #{} to be '{}' but the state has '{}' (another architecture?)",
-          type_name(), i, name, iname));
+      throw std::invalid_argument(
+          fmt::format("load_state: {} expects tensor #{} to be '{}' but the state has '{}' "
+                      "(another architecture?)",
+                      type_name(), i, name, iname));
     if (t.shape() != it.shape())
       throw std::invalid_argument(fmt::format(
           "load_state: '{}' has shape {} in {} but {} in the state (another architecture?)", name,
@@ -158,7 +161,9 @@ Tensor l2_regularization(const Module& m, double reg) {
   return total * (0.5 * reg);
 }
 
-Tensor Classifier::data_loss(const Tensor& scores, const Tensor& y) { return cross_entropy(scores, y); }
+Tensor Classifier::data_loss(const Tensor& scores, const Tensor& y) {
+  return cross_entropy(scores, y);
+}
 
 Tensor Classifier::loss(const Tensor& X, const Tensor& y) {
   Tensor l = data_loss(forward(X), y);

@@ -17,10 +17,9 @@ BatchNorm::BatchNorm(int64_t features, bool spatial, double momentum, double eps
 Tensor BatchNorm::forward(const Tensor& x) {
   const int want = spatial_ ? 4 : 2;
   if (x.dim() != want || x.shape()[1] != features_)
-    throw std::invalid_argument(fmt::format("{}({}): expected input of shape {}, got {}",
-                                            type_name(), features_,
-                                            spatial_ ? "(N, C, H, W)" : "(N, D)",
-                                            to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("{}({}): expected input of shape {}, got {}", type_name(), features_,
+                    spatial_ ? "(N, C, H, W)" : "(N, D)", to_string(x.shape())));
   return batch_norm(x, gamma, beta, running_mean, running_var, is_training(), momentum_, eps_);
 }
 

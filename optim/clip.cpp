@@ -34,7 +34,8 @@ double grad_norm(const std::vector<Tensor>& params, double norm_type) {
         acc += s;
       } else {
         double s = 0;
-        for (int64_t j = 0; j < n; ++j) s += std::pow(std::abs(static_cast<double>(d[j])), norm_type);
+        for (int64_t j = 0; j < n; ++j)
+          s += std::pow(std::abs(static_cast<double>(d[j])), norm_type);
         acc += s;
       }
     });
@@ -68,8 +69,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
 
 void clip_grad_value(const std::vector<Tensor>& params, double clip) {
   if (!(clip >= 0))
-    throw std::invalid_argument(
-        fmt::format("clip_grad_value: clip must be >= 0, got {}", clip));
+    throw std::invalid_argument(fmt::format("clip_grad_value: clip must be >= 0, got {}", clip));
   no_grad guard;
   for (const Tensor& p : params) {
     if (!p.defined()) continue;

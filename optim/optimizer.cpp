@@ -83,8 +83,8 @@ void Optimizer::apply_defaults(const Config& defaults) {
   const std::string rule = name();
   for (const auto& [k, v] : config_) {
     if (!defaults.count(k))
-      throw std::invalid_argument(fmt::format("{}: unknown config key '{}' (valid: {})", rule,
-                                              k, join_keys(defaults)));
+      throw std::invalid_argument(
+          fmt::format("{}: unknown config key '{}' (valid: {})", rule, k, join_keys(defaults)));
     check_value(rule, k, v);
   }
   for (const auto& [k, v] : defaults) config_.emplace(k, v);
@@ -105,8 +105,8 @@ Tensor& Optimizer::slot(std::size_t k, std::size_t i) {
 double Optimizer::hyper(const std::string& key) const {
   auto it = config_.find(key);
   if (it == config_.end())
-    throw std::invalid_argument(fmt::format("{}: no config key '{}' (valid: {})", name(), key,
-                                            join_keys(config_)));
+    throw std::invalid_argument(
+        fmt::format("{}: no config key '{}' (valid: {})", name(), key, join_keys(config_)));
   return it->second;
 }
 
@@ -126,10 +126,10 @@ void Optimizer::step() {
     const Tensor g = p.grad();
     if (!g.defined()) continue;
     if (g.shape() != p.shape() || g.dtype() != p.dtype())
-      throw std::invalid_argument(fmt::format(
-          "{}: gradient of parameter {} has shape {} ({}) but the parameter is {} ({})", name(),
-          i, to_string(g.shape()), dtype_name(g.dtype()), to_string(p.shape()),
-          dtype_name(p.dtype())));
+      throw std::invalid_argument(
+          fmt::format("{}: gradient of parameter {} has shape {} ({}) but the parameter is {} ({})",
+                      name(), i, to_string(g.shape()), dtype_name(g.dtype()), to_string(p.shape()),
+                      dtype_name(p.dtype())));
     ++param_steps_[i];
     update(i, p, g);
     p.bump_version();
@@ -181,25 +181,23 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
     std::size_t i = 0;
     if (!split_state_name(n, s, i) || (s != "t" && slot_index(s) < 0))
       throw std::invalid_argument(fmt::format(
-          "{}: load_state: unknown state entry '{}' (expected t, t.<i>{})", rule, n,
-          [&] {
+          "{}: load_state: unknown state entry '{}' (expected t, t.<i>{})", rule, n, [&] {
             std::string r;
             for (const auto& sn : slot_names_) r += fmt::format(", {}.<i>", sn);
             return r;
           }()));
     if (i >= params_.size())
-      throw std::invalid_argument(fmt::format(
-          "{}: load_state: '{}' refers to parameter {} but there are {}", rule, n, i,
-          params_.size()));
+      throw std::invalid_argument(
+          fmt::format("{}: load_state: '{}' refers to parameter {} but there are {}", rule, n, i,
+                      params_.size()));
     if (s == "t") {
       count_of(n, v);
-    } else if (!v.defined() || v.shape() != params_[i].shape() ||
-               v.dtype() != params_[i].dtype()) {
-      throw std::invalid_argument(fmt::format(
-          "{}: load_state: '{}' has shape {} ({}) but parameter {} is {} ({})", rule, n,
-          v.defined() ? to_string(v.shape()) : "undefined",
-          v.defined() ? dtype_name(v.dtype()) : "-", i, to_string(params_[i].shape()),
-          dtype_name(params_[i].dtype())));
+    } else if (!v.defined() || v.shape() != params_[i].shape() || v.dtype() != params_[i].dtype()) {
+      throw std::invalid_argument(
+          fmt::format("{}: load_state: '{}' has shape {} ({}) but parameter {} is {} ({})", rule, n,
+                      v.defined() ? to_string(v.shape()) : "undefined",
+                      v.defined() ? dtype_name(v.dtype()) : "-", i, to_string(params_[i].shape()),
+                      dtype_name(params_[i].dtype())));
     }
   }
   for (const auto& [n, v] : state) {
@@ -311,10 +309,8 @@ void Nesterov::update(std::size_t i, Tensor& p, const Tensor& g) {
 
 RmsProp::RmsProp(std::vector<Tensor> params, Config config)
     : Optimizer(std::move(params), std::move(config)) {
-  apply_defaults({{"learning_rate", 1e-2},
-                  {"decay_rate", 0.99},
-                  {"epsilon", 1e-8},
-                  {"weight_decay", 0.0}});
+  apply_defaults(
+      {{"learning_rate", 1e-2}, {"decay_rate", 0.99}, {"epsilon", 1e-8}, {"weight_decay", 0.0}});
   decay_ = hyper("decay_rate");
   eps_ = hyper("epsilon");
   wd_ = hyper("weight_decay");
@@ -368,7 +364,8 @@ void Adagrad::update(std::size_t i, Tensor& p, const Tensor& g) {
   });
 }
 
-Adam::Adam(std::vector<Tensor> params, Config config) : Adam(std::move(params), std::move(config), false) {
+Adam::Adam(std::vector<Tensor> params, Config config)
+    : Adam(std::move(params), std::move(config), false) {
   apply_defaults({{"learning_rate", 1e-2},
                   {"beta1", 0.9},
                   {"beta2", 0.999},
@@ -450,8 +447,8 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& update_rule,
   if (update_rule == "adamw") return std::make_unique<AdamW>(std::move(params), config);
   std::string valid;
   for (const auto& r : update_rules()) valid += (valid.empty() ? "" : ", ") + r;
-  throw std::invalid_argument(fmt::format("make_optimizer: unknown update rule '{}' (valid: {})",
-                                          update_rule, valid));
+  throw std::invalid_argument(
+      fmt::format("make_optimizer: unknown update rule '{}' (valid: {})", update_rule, valid));
 }
 
 }  // namespace dagrad::optim

@@ -59,7 +59,7 @@ class Optimizer {
   double hyper(const std::string& key) const;
 
   const std::vector<Tensor>& params() const { return params_; }
-  virtual std::string name() const = 0;  // "sgd", "sgd_momentum", ..., "adamw"
+  virtual std::string name() const = 0;      // "sgd", "sgd_momentum", ..., "adamw"
   int64_t step_count() const { return t_; }  // number of step() calls
 
   // State for checkpoints: "t" (step_count, a float64 scalar), and for every parameter i that

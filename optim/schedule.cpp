@@ -83,8 +83,8 @@ double CosineDecay::lr(double base_lr, int64_t epoch) const {
 }
 
 const std::vector<std::string>& schedule_names() {
-  static const std::vector<std::string> names = {"constant", "exponential", "step",
-                                                 "inverse_time", "cosine"};
+  static const std::vector<std::string> names = {"constant", "exponential", "step", "inverse_time",
+                                                 "cosine"};
   return names;
 }
 
@@ -118,8 +118,7 @@ std::unique_ptr<Schedule> make_schedule(const std::string& name, const Config& c
   }
   for (const auto& [k, v] : c)
     if (std::isnan(v) && !config.count(k))
-      throw std::invalid_argument(
-          fmt::format("{} schedule: config key '{}' is required", name, k));
+      throw std::invalid_argument(fmt::format("{} schedule: config key '{}' is required", name, k));
   if (name == "exponential") return std::make_unique<ExponentialDecay>(c.at("decay"));
   if (name == "step")
     return std::make_unique<StepDecay>(as_count(name, "step_size", c.at("step_size")),

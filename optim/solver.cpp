@@ -24,8 +24,7 @@ double parse_number(const std::string& key, const std::string& v) {
     if (used != v.size()) throw std::invalid_argument("trailing characters");
     return d;
   } catch (const std::exception&) {
-    throw std::invalid_argument(
-        fmt::format("Solver option '{}': '{}' is not a number", key, v));
+    throw std::invalid_argument(fmt::format("Solver option '{}': '{}' is not a number", key, v));
   }
 }
 
@@ -50,26 +49,39 @@ std::string clock_text(double seconds) {
 }  // namespace
 
 SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& kv) {
-  static const char* optim_keys[] = {"learning_rate", "momentum",   "decay_rate", "epsilon",
-                                     "beta1",         "beta2",      "weight_decay"};
+  static const char* optim_keys[] = {"learning_rate", "momentum", "decay_rate",  "epsilon",
+                                     "beta1",         "beta2",    "weight_decay"};
   static const char* schedule_keys[] = {"step_size", "gamma", "k", "min_lr", "total_epochs"};
   SolverOptions o;
   for (const auto& [k, v] : kv) {
-    if (k == "update_rule") o.update_rule = v;
-    else if (k == "lr_decay") o.lr_decay = parse_number(k, v);
-    else if (k == "lr_schedule") o.lr_schedule = v;
-    else if (k == "batch_size") o.batch_size = static_cast<int64_t>(parse_number(k, v));
-    else if (k == "num_epochs") o.num_epochs = static_cast<int>(parse_number(k, v));
-    else if (k == "num_train_samples") o.num_train_samples = static_cast<int64_t>(parse_number(k, v));
-    else if (k == "num_val_samples") o.num_val_samples = static_cast<int64_t>(parse_number(k, v));
-    else if (k == "checkpoint_name") o.checkpoint_name = v;
-    else if (k == "print_every") o.print_every = static_cast<int>(parse_number(k, v));
-    else if (k == "verbose") o.verbose = parse_bool(k, v);
-    else if (k == "clip_grad_norm") o.clip_grad_norm = parse_number(k, v);
-    else if (k == "seed") o.seed = static_cast<uint64_t>(parse_number(k, v));
+    if (k == "update_rule")
+      o.update_rule = v;
+    else if (k == "lr_decay")
+      o.lr_decay = parse_number(k, v);
+    else if (k == "lr_schedule")
+      o.lr_schedule = v;
+    else if (k == "batch_size")
+      o.batch_size = static_cast<int64_t>(parse_number(k, v));
+    else if (k == "num_epochs")
+      o.num_epochs = static_cast<int>(parse_number(k, v));
+    else if (k == "num_train_samples")
+      o.num_train_samples = static_cast<int64_t>(parse_number(k, v));
+    else if (k == "num_val_samples")
+      o.num_val_samples = static_cast<int64_t>(parse_number(k, v));
+    else if (k == "checkpoint_name")
+      o.checkpoint_name = v;
+    else if (k == "print_every")
+      o.print_every = static_cast<int>(parse_number(k, v));
+    else if (k == "verbose")
+      o.verbose = parse_bool(k, v);
+    else if (k == "clip_grad_norm")
+      o.clip_grad_norm = parse_number(k, v);
+    else if (k == "seed")
+      o.seed = static_cast<uint64_t>(parse_number(k, v));
     else if (std::find(std::begin(optim_keys), std::end(optim_keys), k) != std::end(optim_keys))
       o.optim_config[k] = parse_number(k, v);
-    else if (std::find(std::begin(schedule_keys), std::end(schedule_keys), k) != std::end(schedule_keys))
+    else if (std::find(std::begin(schedule_keys), std::end(schedule_keys), k) !=
+             std::end(schedule_keys))
       o.schedule_config[k] = parse_number(k, v);
     else
       throw std::invalid_argument(fmt::format(
@@ -88,16 +100,18 @@ Solver::Solver(nn::Classifier& model, SolverData data, SolverOptions options)
     if (!X.defined() || !y.defined())
       throw std::invalid_argument(fmt::format("Solver: {} data is missing", what));
     if (X.dim() < 1 || y.dim() != 1 || X.shape()[0] != y.shape()[0])
-      throw std::invalid_argument(fmt::format(
-          "Solver: {} inputs of shape {} do not match labels of shape {}", what,
-          to_string(X.shape()), to_string(y.shape())));
+      throw std::invalid_argument(
+          fmt::format("Solver: {} inputs of shape {} do not match labels of shape {}", what,
+                      to_string(X.shape()), to_string(y.shape())));
   };
   check_pair(data_.X_train, data_.y_train, "training");
   check_pair(data_.X_val, data_.y_val, "validation");
   if (opts_.batch_size <= 0)
-    throw std::invalid_argument(fmt::format("Solver: batch_size must be positive, got {}", opts_.batch_size));
+    throw std::invalid_argument(
+        fmt::format("Solver: batch_size must be positive, got {}", opts_.batch_size));
   if (opts_.num_epochs < 0)
-    throw std::invalid_argument(fmt::format("Solver: num_epochs must be >= 0, got {}", opts_.num_epochs));
+    throw std::invalid_argument(
+        fmt::format("Solver: num_epochs must be >= 0, got {}", opts_.num_epochs));
   optimizer_ = make_optimizer(opts_.update_rule, model_.parameters(), opts_.optim_config);
   base_lr_ = optimizer_->learning_rate();
   if (!opts_.lr_schedule.empty()) (void)make_schedule(opts_.lr_schedule, opts_.schedule_config);
@@ -141,8 +155,7 @@ double Solver::check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samp
 }
 
 void Solver::end_of_epoch_check(int64_t it, int64_t total) {
-  const double train_acc =
-      check_accuracy(data_.X_train, data_.y_train, opts_.num_train_samples);
+  const double train_acc = check_accuracy(data_.X_train, data_.y_train, opts_.num_train_samples);
   const double val_acc = check_accuracy(data_.X_val, data_.y_val, opts_.num_val_samples);
   train_acc_history.push_back(train_acc);
   val_acc_history.push_back(val_acc);
@@ -168,7 +181,8 @@ void Solver::train() {
   const int64_t total = per_epoch * opts_.num_epochs;
   const bool tty = isatty(STDOUT_FILENO);
   std::unique_ptr<Schedule> schedule;
-  if (!opts_.lr_schedule.empty()) schedule = make_schedule(opts_.lr_schedule, opts_.schedule_config);
+  if (!opts_.lr_schedule.empty())
+    schedule = make_schedule(opts_.lr_schedule, opts_.schedule_config);
 
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
@@ -189,9 +203,9 @@ void Solver::train() {
     loss_history.push_back(loss);
     train_seconds = elapsed();
     if (!std::isfinite(loss))
-      throw std::runtime_error(fmt::format(
-          "Solver: the loss became {} at iteration {} (learning rate {:.3e} too high?)", loss,
-          t + 1, optimizer_->learning_rate()));
+      throw std::runtime_error(
+          fmt::format("Solver: the loss became {} at iteration {} (learning rate {:.3e} too high?)",
+                      loss, t + 1, optimizer_->learning_rate()));
 
     if (opts_.verbose) {
       if (tty) {
@@ -211,8 +225,8 @@ void Solver::train() {
 
     if (pos + 1 == per_epoch) {
       ++epoch;
-      const double lr = schedule ? schedule->lr(base_lr_, epoch)
-                                 : optimizer_->learning_rate() * opts_.lr_decay;
+      const double lr =
+          schedule ? schedule->lr(base_lr_, epoch) : optimizer_->learning_rate() * opts_.lr_decay;
       optimizer_->set_learning_rate(lr);
       end_of_epoch_check(t, total);
       if (!opts_.checkpoint_name.empty()) {

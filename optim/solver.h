@@ -41,8 +41,8 @@ struct SolverOptions {
   std::string checkpoint_name;       // if set, "<name>_epoch_<e>.ckpt" after every epoch
   int print_every = 10;              // iterations between loss lines (when not a terminal)
   bool verbose = true;
-  double clip_grad_norm = 0.0;       // 0: no clipping
-  uint64_t seed = 0;                 // minibatch order and accuracy subsamples
+  double clip_grad_norm = 0.0;  // 0: no clipping
+  uint64_t seed = 0;            // minibatch order and accuracy subsamples
   // Applied to every training minibatch (augmentation); may be empty.
   std::function<Tensor(const Tensor&)> augment;
 

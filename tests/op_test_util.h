@@ -28,7 +28,7 @@ inline void check_values(const Tensor& t, const std::vector<double>& want, doubl
 }
 
 inline void check_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                     const std::vector<Tensor>& inputs) {
+                            const std::vector<Tensor>& inputs) {
   GradcheckResult r = gradcheck(f, inputs);
   INFO(r.report());
   CHECK(r.passed);
@@ -45,7 +45,8 @@ inline BackwardOptions create_graph() {
   return o;
 }
 
-inline Tensor hess_vec(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& v) {
+inline Tensor hess_vec(const std::function<Tensor(const Tensor&)>& f, const Tensor& x,
+                       const Tensor& v) {
   Tensor gx = grad({f(x)}, {x}, {}, create_graph())[0];
   REQUIRE(gx.requires_grad());
   return grad({sum(gx * v)}, {x})[0];

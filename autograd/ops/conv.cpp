@@ -23,12 +23,12 @@ namespace {
 
 // Everything the kernels need to know about one convolution.
 struct ConvGeom {
-  int64_t N, C, H, W;     // input
-  int64_t F, KH, KW;      // weight
-  int64_t SH, SW, PH, PW; // stride, padding
-  int64_t OH, OW;         // output
-  int64_t P() const { return OH * OW; }       // output positions per image
-  int64_t K() const { return C * KH * KW; }   // rows of the im2col matrix
+  int64_t N, C, H, W;                        // input
+  int64_t F, KH, KW;                         // weight
+  int64_t SH, SW, PH, PW;                    // stride, padding
+  int64_t OH, OW;                            // output
+  int64_t P() const { return OH * OW; }      // output positions per image
+  int64_t K() const { return C * KH * KW; }  // rows of the im2col matrix
   bool pointwise() const {  // 1x1, stride 1, no padding: the image itself is the im2col matrix
     return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;
   }
@@ -206,7 +206,8 @@ void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g)
     ConvScratch<T> sc(g, std::min(G, hi - lo));
     for (int64_t n0 = lo; n0 < hi; n0 += G) {
       const int64_t gn = std::min(G, hi - n0), ld = gn * P;
-      for (int64_t j = 0; j < gn; ++j) sc.lower(x + (n0 + j) * in_img, g, sc.cols.data() + j * P, ld);
+      for (int64_t j = 0; j < gn; ++j)
+        sc.lower(x + (n0 + j) * in_img, g, sc.cols.data() + j * P, ld);
       if (gn == 1) {  // (F, P) lands directly in the output
         T* o = out + n0 * out_img;
         if (b) fill_bias(o);
@@ -259,7 +260,7 @@ void conv_backward(const T* x, const T* w, const T* dout, T* dx, T* dw, const Co
       return;
     }
     ConvScratch<T> sc(g, std::min(G, hi - lo));
-    std::vector<T>& gbuf = sc.tmp;  // the chunk's dout as one (F, gn*P) matrix
+    std::vector<T>& gbuf = sc.tmp;                      // the chunk's dout as one (F, gn*P) matrix
     auto raise = [&](const T* c, int64_t ld, T* dxn) {  // dx_n = col2im(c)
       if (sc.xp.empty()) {
         std::fill(dxn, dxn + in_img, T(0));
@@ -317,8 +318,8 @@ void bias_backward(const T* dout, T* db, const ConvGeom& g) {
 ConvGeom check_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
                     Size2 padding) {
   if (x.dim() != 4)
-    throw std::invalid_argument(fmt::format(
-        "conv2d: input must be 4-D (N, C, H, W), got shape {}", to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("conv2d: input must be 4-D (N, C, H, W), got shape {}", to_string(x.shape())));
   if (w.dim() != 4)
     throw std::invalid_argument(fmt::format(
         "conv2d: weight must be 4-D (F, C, KH, KW), got shape {}", to_string(w.shape())));
@@ -330,9 +331,9 @@ ConvGeom check_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 str
   if (b.defined()) {
     kernels::check_same_dtype(x, b, "conv2d");
     if (b.dim() != 1 || b.size(0) != w.size(0))
-      throw std::invalid_argument(fmt::format("conv2d: bias must have shape {} for weight {}, got {}",
-                                              to_string(Shape{w.size(0)}), to_string(w.shape()),
-                                              to_string(b.shape())));
+      throw std::invalid_argument(
+          fmt::format("conv2d: bias must have shape {} for weight {}, got {}",
+                      to_string(Shape{w.size(0)}), to_string(w.shape()), to_string(b.shape())));
   }
   if (stride.h <= 0 || stride.w <= 0)
     throw std::invalid_argument(
@@ -370,8 +371,8 @@ Tensor conv_raw(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeo
         po[i] = b.defined() ? b.data<T>()[(i / g.P()) % g.F] : T(0);
       return out;
     }
-    conv_forward<T>(x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr,
-                    out.data<T>(), g);
+    conv_forward<T>(x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>(),
+                    g);
   });
   return out;
 }
@@ -392,8 +393,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, S
     if ((gx || gw) && g.K() > 0 && gout.numel() > 0) {
       DAGRAD_DISPATCH(gout.dtype(), {
         conv_backward<T>(gw ? x.get().data<T>() : nullptr, gx ? w.get().data<T>() : nullptr,
-                         gout.data<T>(), gx ? dx.data<T>() : nullptr,
-                         gw ? dw.data<T>() : nullptr, g);
+                         gout.data<T>(), gx ? dx.data<T>() : nullptr, gw ? dw.data<T>() : nullptr,
+                         g);
       });
     } else {
       if (gx) dx.fill_(0.0);

@@ -11,8 +11,9 @@ namespace dagrad {
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   if (!(p >= 0.0 && p <= 1.0))
-    throw std::invalid_argument(fmt::format(
-        "dropout: drop probability p must be in [0, 1], got {} (input {})", p, to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("dropout: drop probability p must be in [0, 1], got {} (input {})", p,
+                    to_string(x.shape())));
   if (!training || p == 0.0) return x;
   // The mask already holds the scale: 1/(1-p) where kept, 0 where dropped.
   const double keep = 1.0 - p;

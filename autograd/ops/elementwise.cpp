@@ -75,8 +75,7 @@ Tensor add(const Tensor& a, double s) {
 Tensor mul(const Tensor& a, double s) {
   Tensor out = map_unary(a, [s](auto x) { return x * s; });
   return record(
-      "mul_scalar", out, {a},
-      [s](const Tensor& g, const Tensor&) -> GradList { return {g * s}; },
+      "mul_scalar", out, {a}, [s](const Tensor& g, const Tensor&) -> GradList { return {g * s}; },
       [s](const TangentList& t, const Tensor&) { return t[0] * s; });
 }
 
@@ -195,13 +194,14 @@ Tensor win_mask(const Tensor& a, const Tensor& b, bool larger) {
 Tensor extremum(const Tensor& a, const Tensor& b, bool larger) {
   const char* op = larger ? "maximum" : "minimum";
   // NaN propagates from either side (as PyTorch): x != x picks a NaN x; a NaN y loses x >= y.
-  Tensor out = larger ? map_binary(a, b, op, [](auto x, auto y) { return (x >= y || x != x) ? x : y; })
-                      : map_binary(a, b, op, [](auto x, auto y) { return (x <= y || x != x) ? x : y; });
+  Tensor out =
+      larger ? map_binary(a, b, op, [](auto x, auto y) { return (x >= y || x != x) ? x : y; })
+             : map_binary(a, b, op, [](auto x, auto y) { return (x <= y || x != x) ? x : y; });
   // d max(a,b)/da = [a > b] + 0.5 [a == b]
   return record(
       op, out, {a, b},
       [a = SavedTensor(a, op), b = SavedTensor(b, op), larger](const Tensor& g,
-                                                                const Tensor&) -> GradList {
+                                                               const Tensor&) -> GradList {
         const Tensor &av = a.get(), &bv = b.get();
         Tensor m = win_mask(av, bv, larger);
         return {sum_to(g * m, av.shape()), sum_to(g * (1.0 - m), bv.shape())};
@@ -218,7 +218,8 @@ Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false);
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi)
-    throw std::invalid_argument(fmt::format("clamp: lower bound {} exceeds upper bound {}", lo, hi));
+    throw std::invalid_argument(
+        fmt::format("clamp: lower bound {} exceeds upper bound {}", lo, hi));
   Tensor out = map_unary(x, [lo, hi](auto v) {
     using T = decltype(v);
     return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
@@ -272,8 +273,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 
 // ---------------------------------------------------------------- comparisons
 
-#define DAGRAD_COMPARE(NAME, OP)                                                         \
-  Tensor NAME(const Tensor& a, const Tensor& b) {                                        \
+#define DAGRAD_COMPARE(NAME, OP)                                                       \
+  Tensor NAME(const Tensor& a, const Tensor& b) {                                      \
     return map_binary(a, b, #NAME, [](auto x, auto y) { return x OP y ? 1.0 : 0.0; }); \
   }
 DAGRAD_COMPARE(eq, ==)
@@ -284,8 +285,8 @@ DAGRAD_COMPARE(gt, >)
 DAGRAD_COMPARE(ge, >=)
 #undef DAGRAD_COMPARE
 
-#define DAGRAD_COMPARE_SCALAR(NAME, OP) \
-  Tensor NAME(const Tensor& a, double s) { \
+#define DAGRAD_COMPARE_SCALAR(NAME, OP)                              \
+  Tensor NAME(const Tensor& a, double s) {                           \
     return map_unary(a, [s](auto x) { return x OP s ? 1.0 : 0.0; }); \
   }
 DAGRAD_COMPARE_SCALAR(gt, >)

@@ -107,8 +107,8 @@ Tensor matmul_raw(const Tensor& a, const Tensor& b, bool ta, bool tb) {
     T* pc = out.data<T>();
     if (b_batch == 1 && !ta && a_batch == nbatch) {
       // The rows of every op(a) matrix are consecutive rows of a: one (batch*n, k) GEMM.
-      blas::gemm(false, tb, as_blas_int(nbatch * n, "matmul"), im, ik, T(1), pa, lda, pb, ldb,
-                 T(0), pc, im);
+      blas::gemm(false, tb, as_blas_int(nbatch * n, "matmul"), im, ik, T(1), pa, lda, pb, ldb, T(0),
+                 pc, im);
     } else if (a_batch == nbatch && b_batch == nbatch) {
       for (int64_t i = 0; i < nbatch; ++i)
         blas::gemm(ta, tb, in, im, ik, T(1), pa + i * a_mat, lda, pb + i * b_mat, ldb, T(0),
@@ -117,8 +117,8 @@ Tensor matmul_raw(const Tensor& a, const Tensor& b, bool ta, bool tb) {
       const std::vector<int64_t> ia = batch_sources(batch_of(sa), batch);
       const std::vector<int64_t> ib = batch_sources(batch_of(sb), batch);
       for (int64_t i = 0; i < nbatch; ++i)
-        blas::gemm(ta, tb, in, im, ik, T(1), pa + ia[i] * a_mat, lda, pb + ib[i] * b_mat, ldb,
-                   T(0), pc + i * c_mat, im);
+        blas::gemm(ta, tb, in, im, ik, T(1), pa + ia[i] * a_mat, lda, pb + ib[i] * b_mat, ldb, T(0),
+                   pc + i * c_mat, im);
     }
   });
   return out;
@@ -139,8 +139,8 @@ Tensor grad_a(const Tensor& g, const Tensor& b, bool ta, bool tb) {
 // one matrix shared by a batch of A (not transposed), the batch sum is one GEMM over the
 // stacked rows: sum_i A_i^T G_i = A_flat^T G_flat.
 Tensor grad_b(const Tensor& g, const Tensor& a, bool ta, bool tb, const Shape& sb) {
-  if (sb.size() == 2 && a.dim() > 2 && !ta && batch_numel(a) == batch_numel(g) &&
-      a.numel() > 0 && g.numel() > 0) {
+  if (sb.size() == 2 && a.dim() > 2 && !ta && batch_numel(a) == batch_numel(g) && a.numel() > 0 &&
+      g.numel() > 0) {
     const Tensor a2 = reshape(a, {-1, a.size(-1)}), g2 = reshape(g, {-1, g.size(-1)});
     return tb ? matmul_nd(g2, a2, true, false) : matmul_nd(a2, g2, true, false);
   }
@@ -195,7 +195,8 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
         fmt::format("affine: expects x (N, D) and w (D, M), got shapes {} and {}",
                     to_string(x.shape()), to_string(w.shape())));
   const int64_t N = x.shape()[0], D = x.shape()[1], M = w.shape()[1];
-  if (w.shape()[0] != D) throw_not_aligned("affine", x.shape(), w.shape(), D, w.shape()[0], false, false);
+  if (w.shape()[0] != D)
+    throw_not_aligned("affine", x.shape(), w.shape(), D, w.shape()[0], false, false);
   if (b.dim() != 1 || b.shape()[0] != M)
     throw std::invalid_argument(
         fmt::format("affine: bias of shape {} does not match w of shape {} (expected ({},))",
@@ -208,8 +209,8 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
     for (int64_t i = 0; i < N; ++i) std::copy(pb, pb + M, po + i * M);
     if (N > 0 && M > 0 && D > 0)
       blas::gemm(false, false, as_blas_int(N, "affine"), as_blas_int(M, "affine"),
-                 as_blas_int(D, "affine"), T(1), x.data<T>(), as_blas_int(D, "affine"),
-                 w.data<T>(), as_blas_int(M, "affine"), T(1), po, as_blas_int(M, "affine"));
+                 as_blas_int(D, "affine"), T(1), x.data<T>(), as_blas_int(D, "affine"), w.data<T>(),
+                 as_blas_int(M, "affine"), T(1), po, as_blas_int(M, "affine"));
   });
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.requires_grad();
   return record(
@@ -248,9 +249,7 @@ Tensor dot(const Tensor& a, const Tensor& b) {
        gb](const Tensor& g, const Tensor&) -> GradList {
         return {ga ? g * b.get() : Tensor(), gb ? g * a.get() : Tensor()};
       },
-      [&a, &b](const TangentList& t, const Tensor&) {
-        return dot(t[0], b) + dot(a, t[1]);
-      });
+      [&a, &b](const TangentList& t, const Tensor&) { return dot(t[0], b) + dot(a, t[1]); });
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
@@ -271,13 +270,11 @@ Tensor outer(const Tensor& a, const Tensor& b) {
   return record(
       "outer", out, {a, b},
       // out = a b^T:  da = g b,  db = g^T a
-      [a = SavedTensor(gb ? a : Tensor(), "outer"), b = SavedTensor(ga ? b : Tensor(), "outer"),
-       ga, gb](const Tensor& g, const Tensor&) -> GradList {
+      [a = SavedTensor(gb ? a : Tensor(), "outer"), b = SavedTensor(ga ? b : Tensor(), "outer"), ga,
+       gb](const Tensor& g, const Tensor&) -> GradList {
         return {ga ? matmul(g, b.get()) : Tensor(), gb ? matmul(a.get(), g) : Tensor()};
       },
-      [&a, &b](const TangentList& t, const Tensor&) {
-        return outer(t[0], b) + outer(a, t[1]);
-      });
+      [&a, &b](const TangentList& t, const Tensor&) { return outer(t[0], b) + outer(a, t[1]); });
 }
 
 }  // namespace dagrad

@@ -21,8 +21,8 @@ namespace {
 // Class indices of `labels` (N) for `scores` (N, C): integers in [0, C).
 std::vector<int64_t> class_labels(const Tensor& scores, const Tensor& labels, const char* op) {
   if (scores.dim() != 2)
-    throw std::invalid_argument(fmt::format("{}: scores must be 2-D (N, C), got shape {}", op,
-                                            to_string(scores.shape())));
+    throw std::invalid_argument(
+        fmt::format("{}: scores must be 2-D (N, C), got shape {}", op, to_string(scores.shape())));
   const int64_t n = scores.size(0), c = scores.size(1);
   if (labels.dim() != 1 || labels.size(0) != n)
     throw std::invalid_argument(
@@ -35,9 +35,9 @@ std::vector<int64_t> class_labels(const Tensor& scores, const Tensor& labels, co
       throw std::invalid_argument(
           fmt::format("{}: label {} at index {} is not an integer class index", op, v[i], i));
     if (v[i] < 0 || v[i] >= static_cast<double>(c))
-      throw std::out_of_range(fmt::format(
-          "{}: label {} at index {} is out of range for {} classes (expected 0 to {})", op, v[i],
-          i, c, c - 1));
+      throw std::out_of_range(
+          fmt::format("{}: label {} at index {} is out of range for {} classes (expected 0 to {})",
+                      op, v[i], i, c, c - 1));
     y[i] = static_cast<int64_t>(v[i]);
   }
   return y;
@@ -82,8 +82,8 @@ Tensor reduce_tangent(const Tensor& v, Reduction r, int64_t n, const Shape& none
 int64_t binary_batch(const Tensor& scores, const Tensor& labels, const char* op) {
   const bool ok = scores.dim() == 1 || (scores.dim() == 2 && scores.size(1) == 1);
   if (!ok)
-    throw std::invalid_argument(fmt::format("{}: scores must have shape (N) or (N, 1), got {}",
-                                            op, to_string(scores.shape())));
+    throw std::invalid_argument(fmt::format("{}: scores must have shape (N) or (N, 1), got {}", op,
+                                            to_string(scores.shape())));
   const int64_t n = scores.size(0);
   const bool lok = (labels.dim() == 1 && labels.size(0) == n) ||
                    (labels.dim() == 2 && labels.size(0) == n && labels.size(1) == 1);
@@ -133,8 +133,8 @@ Tensor signed_labels(const Tensor& scores, const Tensor& labels, const char* op)
   bool has_zero = false, has_minus = false;
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (v[i] != 0 && v[i] != 1 && v[i] != -1)
-      throw std::invalid_argument(fmt::format(
-          "{}: label {} at index {} is not in {{0, 1}} or {{-1, +1}}", op, v[i], i));
+      throw std::invalid_argument(
+          fmt::format("{}: label {} at index {} is not in {{0, 1}} or {{-1, +1}}", op, v[i], i));
     has_zero |= v[i] == 0;
     has_minus |= v[i] == -1;
   }
@@ -172,7 +172,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduc
   return record(
       "cross_entropy", out, {logits},
       [x = SavedTensor(logits, "cross_entropy"), y, reduction, n, c](const Tensor& g,
-                                                                    const Tensor&) -> GradList {
+                                                                     const Tensor&) -> GradList {
         const Tensor& xv = x.get();
         return {(softmax(xv, 1) - one_hot(y, c, xv.dtype())) *
                 upstream(g, reduction, n, Shape{n, 1})};
@@ -196,7 +196,7 @@ Tensor svm_loss(const Tensor& scores, const Tensor& labels, double margin, Reduc
   return record(
       "svm_loss", out, {scores},
       [s = SavedTensor(scores, "svm_loss"), y, margin, reduction, n](const Tensor& g,
-                                                                    const Tensor&) -> GradList {
+                                                                     const Tensor&) -> GradList {
         return {svm_raw(s.get().detach(), y, margin, nullptr) *
                 upstream(g, reduction, n, Shape{n, 1})};
       },
@@ -214,8 +214,8 @@ Tensor binary_logistic_loss(const Tensor& logits, const Tensor& labels, Reductio
   const std::vector<double> yv = labels.to_vector();
   for (std::size_t i = 0; i < yv.size(); ++i)
     if (!(yv[i] >= 0 && yv[i] <= 1))
-      throw std::invalid_argument(fmt::format(
-          "{}: label {} at index {} is not in [0, 1] (use 0/1 labels)", op, yv[i], i));
+      throw std::invalid_argument(
+          fmt::format("{}: label {} at index {} is not in [0, 1] (use 0/1 labels)", op, yv[i], i));
   const Tensor ys = tensor(yv, logits.shape(), logits.dtype());
   // softplus(z) - y z = max(z, 0) - y z + log1p(e^-|z|): no overflow for any z
   std::vector<double> per(n);

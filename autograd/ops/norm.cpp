@@ -227,9 +227,11 @@ Stats ln_stats(const T* x, int64_t R, int64_t D, double eps) {
   st.rstd.resize(R);
   for (int64_t r = 0; r < R; ++r) {
     const T* row = x + r * D;
-    const double m = kernels::block_sum<T>(D, [row](int64_t j) { return row[j]; }) / static_cast<double>(D);
+    const double m =
+        kernels::block_sum<T>(D, [row](int64_t j) { return row[j]; }) / static_cast<double>(D);
     const T mt = static_cast<T>(m);
-    const double v = kernels::block_sum<T>(D, [row, mt](int64_t j) { return (row[j] - mt) * (row[j] - mt); });
+    const double v =
+        kernels::block_sum<T>(D, [row, mt](int64_t j) { return (row[j] - mt) * (row[j] - mt); });
     st.mean[r] = m;
     st.rstd[r] = 1.0 / std::sqrt(v / static_cast<double>(D) + eps);
   }
@@ -269,8 +271,8 @@ void ln_backward(const T* x, const T* gr, const Stats& st, const T* gamma, T* dx
     }
     double s1 = 0, s2 = 0;
     kernels::block_sum2<T>(
-        D, [&gg](int64_t j) { return gg[j]; }, [&gg, &xh](int64_t j) { return gg[j] * xh[j]; },
-        s1, s2);
+        D, [&gg](int64_t j) { return gg[j]; }, [&gg, &xh](int64_t j) { return gg[j] * xh[j]; }, s1,
+        s2);
     if (dgamma)
       for (int64_t j = 0; j < D; ++j) dg[j] += grow[j] * xh[j];
     if (dbeta)
@@ -304,12 +306,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   check_param(running_mean, x, cs, op, "running_mean");
   check_param(running_var, x, cs, op, "running_var");
   if (running_mean.defined() != running_var.defined())
-    throw std::invalid_argument(
-        "batch_norm: give both running_mean and running_var, or neither");
+    throw std::invalid_argument("batch_norm: give both running_mean and running_var, or neither");
   if (!training && !running_mean.defined())
-    throw std::invalid_argument(fmt::format(
-        "batch_norm: eval mode needs running_mean and running_var (input {})",
-        to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("batch_norm: eval mode needs running_mean and running_var (input {})",
+                    to_string(x.shape())));
   if (training && g.M() <= 1)
     throw std::invalid_argument(fmt::format(
         "batch_norm: expected more than 1 value per channel when training, got input {}",
@@ -369,8 +370,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
             if (gb) dbt.data<T>()[c] = static_cast<T>(sum_g[c]);
           }
           if (gx)
-            bn_input_map<T>(xv.data<T>(), gout.data<T>(), *st, gm.get().data<T>(), training,
-                            sum_g, sum_gx, dx.data<T>(), g);
+            bn_input_map<T>(xv.data<T>(), gout.data<T>(), *st, gm.get().data<T>(), training, sum_g,
+                            sum_gx, dx.data<T>(), g);
         });
         return {dx, dgm, dbt};
       },
@@ -415,8 +416,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   Tensor out = empty_like(x);
   DAGRAD_DISPATCH(x.dtype(), {
     *st = ln_stats<T>(x.data<T>(), R, D, eps);
-    ln_normalize<T>(x.data<T>(), *st, ptr_or_null<T>(gamma), ptr_or_null<T>(beta), out.data<T>(),
-                    R, D);
+    ln_normalize<T>(x.data<T>(), *st, ptr_or_null<T>(gamma), ptr_or_null<T>(beta), out.data<T>(), R,
+                    D);
   });
 
   const Tensor gm = gamma.defined() ? gamma : ones(normalized_shape, x.dtype());
@@ -466,8 +467,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
   if (!gamma.defined())
-    throw std::invalid_argument(
-        "layer_norm: without gamma, pass the normalized shape explicitly");
+    throw std::invalid_argument("layer_norm: without gamma, pass the normalized shape explicitly");
   return layer_norm(x, gamma.shape(), gamma, beta, eps);
 }
 

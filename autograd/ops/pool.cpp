@@ -6,10 +6,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #if defined(__AVX512F__)
@@ -61,9 +61,7 @@ PoolGeom check_pool(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, 
   return g;
 }
 
-Shape out_shape(const Tensor& x, const PoolGeom& g) {
-  return {x.size(0), x.size(1), g.OH, g.OW};
-}
+Shape out_shape(const Tensor& x, const PoolGeom& g) { return {x.size(0), x.size(1), g.OH, g.OW}; }
 
 // Runs kernel(sub_geometry, first_plane) over ranges of planes on the pool; planes are
 // independent in every pooling kernel.
@@ -145,8 +143,8 @@ void max2x2_row<float>(const float* __restrict r0, const float* __restrict r1,
                        int32_t W) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  const __m512i lane2 = _mm512_slli_epi32(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+  const __m512i lane2 =
+      _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
   const __m512i one = _mm512_set1_epi32(1), w0 = _mm512_set1_epi32(W),
                 w1 = _mm512_set1_epi32(W + 1);
   for (int64_t j = 0; j < n; j += 16) {
@@ -160,7 +158,8 @@ void max2x2_row<float>(const float* __restrict r0, const float* __restrict r1,
     const __m512 c = _mm512_permutex2var_ps(q0, even, q1), d = _mm512_permutex2var_ps(q0, odd, q1);
     __m512 best = a;
     __m512i off = _mm512_setzero_si512();
-    __mmask16 win = _mm512_cmp_ps_mask(b, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+    __mmask16 win =
+        _mm512_cmp_ps_mask(b, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
     best = _mm512_mask_mov_ps(best, win, b), off = _mm512_mask_mov_epi32(off, win, one);
     win = _mm512_cmp_ps_mask(c, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c, c, _CMP_UNORD_Q);
     best = _mm512_mask_mov_ps(best, win, c), off = _mm512_mask_mov_epi32(off, win, w0);
@@ -175,21 +174,22 @@ void max2x2_row<float>(const float* __restrict r0, const float* __restrict r1,
 
 template <>
 void max2x2_row_backward<float>(const float* __restrict g, const int32_t* __restrict idx,
-                                float* __restrict r0, float* __restrict r1, int64_t n,
-                                int32_t top, int32_t W) {
+                                float* __restrict r0, float* __restrict r1, int64_t n, int32_t top,
+                                int32_t W) {
   // Interleave two 16-lane vectors e, o into (e0 o0 e1 o1 ...): lanes 0-7 and 8-15.
   const __m512i lo_mix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi_mix =
       _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const __m512i lane2 = _mm512_slli_epi32(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+  const __m512i lane2 =
+      _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
   const __m512i one = _mm512_set1_epi32(1), w0 = _mm512_set1_epi32(W),
                 w1 = _mm512_set1_epi32(W + 1);
   for (int64_t j = 0; j < n; j += 16) {
     const int64_t m = std::min<int64_t>(16, n - j);
     const __mmask16 mo = first_lanes(m);
     const __m512 v = _mm512_maskz_loadu_ps(mo, g + j);
-    const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(top + 2 * static_cast<int32_t>(j)), lane2);
+    const __m512i base =
+        _mm512_add_epi32(_mm512_set1_epi32(top + 2 * static_cast<int32_t>(j)), lane2);
     const __m512i rel = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mo, idx + j), base);
     const __m512 a = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, _mm512_setzero_si512()), v);
     const __m512 b = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, one), v);

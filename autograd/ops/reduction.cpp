@@ -28,8 +28,10 @@ Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) 
   Shape out;
   for (int i = 0; i < s.size(); ++i) {
     const bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
-    if (!reduced) out.push_back(s[i]);
-    else if (keepdim) out.push_back(1);
+    if (!reduced)
+      out.push_back(s[i]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
@@ -65,7 +67,6 @@ Tensor sum_axes_raw(const Tensor& x, const std::vector<int>& axes) {
   for (int a : axes) cur = sum_axis_raw(cur, a);
   return cur;
 }
-
 
 // What a reduction over `axes` (empty = all; a 0-d tensor always reduces over everything)
 // does to a shape: the normalized axes, the kept shape (reduced axes as 1), the result shape,
@@ -104,8 +105,8 @@ Tensor extreme_axis_raw(const Tensor& x, const Shape& s, int axis, bool larger) 
   DAGRAD_DISPATCH(x.dtype(), {
     const T* px = x.data<T>();
     T* po = out.data<T>();
-    const T init = larger ? -std::numeric_limits<T>::infinity()
-                          : std::numeric_limits<T>::infinity();
+    const T init =
+        larger ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
     for (int64_t o = 0; o < sp.outer; ++o)
       for (int64_t i = 0; i < sp.inner; ++i) {
         const T* src = px + o * sp.len * sp.inner + i;
@@ -144,8 +145,8 @@ Tensor extreme_reduce(const Tensor& x, const std::vector<int64_t>& axes_in, bool
   const char* op = larger ? "max" : "min";
   ReduceSpec spec = reduce_spec(x.shape(), axes_in, keepdim, op);
   if (spec.count == 0)
-    throw std::invalid_argument(fmt::format("{}: cannot reduce over zero elements (shape {})",
-                                            op, to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("{}: cannot reduce over zero elements (shape {})", op, to_string(x.shape())));
   Tensor out = reshape(extreme_raw(x.detach(), spec, larger), spec.out);
   // d max(x)/dx_i = [x_i == max] / (number of ties)
   return record(
@@ -315,11 +316,12 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, bool
       },
       [x, spec, keepdim, denom](const TangentList& t, const Tensor&) {
         const Tensor xd = x.detach();
-        return sum(t[0] * (xd - mean(xd, spec.axes64, true)), spec.axes64, keepdim) *
-               (2.0 / denom);
+        return sum(t[0] * (xd - mean(xd, spec.axes64, true)), spec.axes64, keepdim) * (2.0 / denom);
       });
 }
-Tensor var(const Tensor& x, bool unbiased) { return var(x, std::vector<int64_t>{}, false, unbiased); }
+Tensor var(const Tensor& x, bool unbiased) {
+  return var(x, std::vector<int64_t>{}, false, unbiased);
+}
 Tensor var(const Tensor& x, int64_t axis, bool keepdim, bool unbiased) {
   return var(x, std::vector<int64_t>{axis}, keepdim, unbiased);
 }

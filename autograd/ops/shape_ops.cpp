@@ -37,8 +37,7 @@ Shape infer_shape(const Shape& want, int64_t numel, const Shape& from) {
             fmt::format("reshape: only one dimension can be -1, got {}", to_string(want)));
       infer = i;
     } else if (s[i] < 0) {
-      throw std::invalid_argument(
-          fmt::format("reshape: invalid dimension in {}", to_string(want)));
+      throw std::invalid_argument(fmt::format("reshape: invalid dimension in {}", to_string(want)));
     } else {
       known *= s[i];
     }
@@ -116,8 +115,8 @@ Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
 Tensor squeeze(const Tensor& x, int64_t axis) {
   const int a = normalize_axis(axis, x.dim(), "squeeze");
   if (x.shape()[a] != 1)
-    throw std::invalid_argument(fmt::format("squeeze: axis {} of shape {} has size {}, not 1",
-                                            axis, to_string(x.shape()), x.shape()[a]));
+    throw std::invalid_argument(fmt::format("squeeze: axis {} of shape {} has size {}, not 1", axis,
+                                            to_string(x.shape()), x.shape()[a]));
   Shape s = x.shape();
   s.erase(a);
   return reshape(x, s);
@@ -137,8 +136,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   std::vector<int> perm, seen(x.dim(), 0);
   for (int64_t d : dims) {
     const int a = normalize_axis(d, x.dim(), "permute");
-    if (seen[a]++)
-      throw std::invalid_argument(fmt::format("permute: axis {} repeated", d));
+    if (seen[a]++) throw std::invalid_argument(fmt::format("permute: axis {} repeated", d));
     perm.push_back(a);
   }
   std::vector<int64_t> inverse(perm.size());
@@ -173,7 +171,6 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
       [xs = x.shape()](const Tensor& g, const Tensor&) -> GradList { return {sum_to(g, xs)}; },
       [shape](const TangentList& t, const Tensor&) { return broadcast_to(t[0], shape); });
 }
-
 
 // ================================================================ slicing, indexing, joining
 
@@ -242,7 +239,8 @@ Tensor slice_raw(const Tensor& x, const SliceSpec& s) {
         continue;
       }
       for (int64_t c = 0; c < s.count; ++c)
-        for (int64_t i = 0; i < sp.inner; ++i) dst[c * sp.inner + i] = src[c * s.step * sp.inner + i];
+        for (int64_t i = 0; i < sp.inner; ++i)
+          dst[c * sp.inner + i] = src[c * s.step * sp.inner + i];
     }
   });
   return out;
@@ -325,8 +323,10 @@ Tensor index_select_raw(const Tensor& x, int axis, const std::vector<int64_t>& i
       for (int64_t c = 0; c < k; ++c) {
         const T* src = px + (o * sp.len + idx[c]) * sp.inner;
         T* dst = po + (o * k + c) * sp.inner;
-        if (sp.inner == 1) *dst = *src;
-        else std::memcpy(dst, src, sp.inner * sizeof(T));
+        if (sp.inner == 1)
+          *dst = *src;
+        else
+          std::memcpy(dst, src, sp.inner * sizeof(T));
       }
   });
   return out;
@@ -361,7 +361,9 @@ Tensor index_select_op(const Tensor& x, int axis, const IndexList& idx) {
       [xs = x.shape(), axis, idx](const Tensor& g, const Tensor&) -> GradList {
         return {index_add_op(g, xs, axis, idx)};
       },
-      [axis, idx](const TangentList& t, const Tensor&) { return index_select_op(t[0], axis, idx); });
+      [axis, idx](const TangentList& t, const Tensor&) {
+        return index_select_op(t[0], axis, idx);
+      });
 }
 
 // index_select's backward: linear in g, and its adjoint is index_select again.
@@ -496,8 +498,8 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
 
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& indices) {
   if (indices.dim() > 1)
-    throw std::invalid_argument(fmt::format("index_select: indices must be 0-d or 1-D, got shape {}",
-                                            to_string(indices.shape())));
+    throw std::invalid_argument(fmt::format(
+        "index_select: indices must be 0-d or 1-D, got shape {}", to_string(indices.shape())));
   if (x.dim() == 0) return index_select(reshape(x, {1}), axis, indices);
   const int a = normalize_axis(axis, x.dim(), "index_select");
   return index_select_op(x, a, index_list(indices, "index_select", a, x.shape()[a]));
@@ -533,8 +535,9 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   if (xs.empty()) throw std::invalid_argument("concat: no tensors given");
   const Tensor& x0 = xs[0];
   if (x0.dim() == 0)
-    throw std::invalid_argument("concat: input 0 is 0-d; concat needs at least one dimension "
-                                "(use stack for scalars)");
+    throw std::invalid_argument(
+        "concat: input 0 is 0-d; concat needs at least one dimension "
+        "(use stack for scalars)");
   const int a = normalize_axis(axis, x0.dim(), "concat");
   Shape os = x0.shape();
   int64_t total = 0;
@@ -576,7 +579,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   return record(
       "concat", out, xs,
       [lens = std::move(lens), needs = std::move(needs), a](const Tensor& g,
-                                                             const Tensor&) -> GradList {
+                                                            const Tensor&) -> GradList {
         GradList r(lens.size());
         int64_t at = 0;
         for (std::size_t i = 0; i < lens.size(); ++i) {
@@ -608,8 +611,7 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
   return concat(parts, a);
 }
 
-Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& widths,
-           double value) {
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& widths, double value) {
   auto w = std::make_shared<std::vector<std::pair<int64_t, int64_t>>>(widths);
   // NumPy: a single (before, after) pair applies to every axis.
   if (w->size() == 1 && x.dim() != 1) w->assign(x.dim(), widths[0]);

@@ -58,9 +58,7 @@ Tensor softmax(const Tensor& x, int64_t axis) {
   // dx = y * (g - sum(g * y, axis))
   return record(
       "softmax", out, {x},
-      [a](const Tensor& g, const Tensor& y) -> GradList {
-        return {y * (g - sum(g * y, a, true))};
-      },
+      [a](const Tensor& g, const Tensor& y) -> GradList { return {y * (g - sum(g * y, a, true))}; },
       [a](const TangentList& t, const Tensor& y) { return y * (t[0] - sum(t[0] * y, a, true)); },
       KeepOutput::yes);
 }
@@ -71,9 +69,7 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
   // dx = g - softmax(x) * sum(g, axis), with softmax(x) = exp(out)
   return record(
       "log_softmax", out, {x},
-      [a](const Tensor& g, const Tensor& y) -> GradList {
-        return {g - exp(y) * sum(g, a, true)};
-      },
+      [a](const Tensor& g, const Tensor& y) -> GradList { return {g - exp(y) * sum(g, a, true)}; },
       [a](const TangentList& t, const Tensor& y) { return t[0] - sum(t[0] * exp(y), a, true); },
       KeepOutput::yes);
 }

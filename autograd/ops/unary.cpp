@@ -66,8 +66,7 @@ Tensor sign(const Tensor& x) {
   });
   // piecewise constant: zero gradient
   return record(
-      "sign", out, {x},
-      [](const Tensor& g, const Tensor&) -> GradList { return {zeros_like(g)}; },
+      "sign", out, {x}, [](const Tensor& g, const Tensor&) -> GradList { return {zeros_like(g)}; },
       [](const TangentList& t, const Tensor&) { return zeros_like(t[0]); });
 }
 
@@ -110,8 +109,7 @@ Tensor tanh(const Tensor& x) {
   return record(
       "tanh", out, {x},
       [](const Tensor& g, const Tensor& y) -> GradList { return {g * (1.0 - y * y)}; },
-      [](const TangentList& t, const Tensor& y) { return t[0] * (1.0 - y * y); },
-      KeepOutput::yes);
+      [](const TangentList& t, const Tensor& y) { return t[0] * (1.0 - y * y); }, KeepOutput::yes);
 }
 
 Tensor sigmoid(const Tensor& x) {
@@ -126,8 +124,7 @@ Tensor sigmoid(const Tensor& x) {
   return record(
       "sigmoid", out, {x},
       [](const Tensor& g, const Tensor& y) -> GradList { return {g * y * (1.0 - y)}; },
-      [](const TangentList& t, const Tensor& y) { return t[0] * y * (1.0 - y); },
-      KeepOutput::yes);
+      [](const TangentList& t, const Tensor& y) { return t[0] * y * (1.0 - y); }, KeepOutput::yes);
 }
 
 Tensor relu(const Tensor& x) {
@@ -136,11 +133,11 @@ Tensor relu(const Tensor& x) {
   return record(
       "relu", out, {x},
       [](const Tensor& g, const Tensor& y) -> GradList {
-        if (grad_mode_enabled()) return {g * positive_mask(y)};  // create_graph: stay differentiable
+        if (grad_mode_enabled())
+          return {g * positive_mask(y)};  // create_graph: stay differentiable
         // Not recorded: one fused pass instead of a mask and a product.
-        return {kernels::map_binary(g, y, "relu_backward", [](auto gv, auto yv) {
-          return yv > 0 ? gv : decltype(gv)(0);
-        })};
+        return {kernels::map_binary(
+            g, y, "relu_backward", [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); })};
       },
       [](const TangentList& t, const Tensor& y) { return t[0] * positive_mask(y); },
       KeepOutput::yes);

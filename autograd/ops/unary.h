@@ -14,8 +14,8 @@ Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
-Tensor relu(const Tensor& x);                               // gradient 0 at 0
+Tensor relu(const Tensor& x);  // gradient 0 at 0
 Tensor leaky_relu(const Tensor& x, double slope = 0.01);
-Tensor softplus(const Tensor& x);                           // log(1 + e^x), stable
+Tensor softplus(const Tensor& x);  // log(1 + e^x), stable
 
 }  // namespace dagrad

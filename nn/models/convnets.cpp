@@ -54,7 +54,8 @@ LeNet5::LeNet5(const ConvNetConfig& c) {
   add("relu3", std::make_shared<ReLU>());
   add("fc2", std::make_shared<Linear>(120, 84, gen, he, c.dtype));
   add("relu4", std::make_shared<ReLU>());
-  add("fc3", std::make_shared<Linear>(84, c.num_classes, gen, Init{InitScheme::xavier, 0.0}, c.dtype));
+  add("fc3",
+      std::make_shared<Linear>(84, c.num_classes, gen, Init{InitScheme::xavier, 0.0}, c.dtype));
 }
 
 VGGNet::VGGNet(const VGGConfig& c) : cfg_(c) {
@@ -67,7 +68,8 @@ VGGNet::VGGNet(const VGGConfig& c) : cfg_(c) {
   for (std::size_t s = 0; s < c.stage_channels.size(); ++s) {
     for (int k = 0; k < c.convs_per_stage; ++k) {
       const std::string n = std::to_string(idx++);
-      add("conv" + n, std::make_shared<Conv2d>(channels, c.stage_channels[s], 3, gen, 1, 1, he, c.dtype, false));
+      add("conv" + n, std::make_shared<Conv2d>(channels, c.stage_channels[s], 3, gen, 1, 1, he,
+                                               c.dtype, false));
       add("bn" + n, std::make_shared<BatchNorm2d>(c.stage_channels[s], 0.9, 1e-5, c.dtype));
       add("relu" + n, std::make_shared<ReLU>());
       channels = c.stage_channels[s];
@@ -82,7 +84,8 @@ VGGNet::VGGNet(const VGGConfig& c) : cfg_(c) {
   add("fc1", std::make_shared<Linear>(channels * h * w, c.hidden_dim, gen, he, c.dtype));
   add("relu_fc", std::make_shared<ReLU>());
   if (c.dropout > 0) add("dropout", std::make_shared<Dropout>(c.dropout, c.seed + 1));
-  add("fc2", std::make_shared<Linear>(c.hidden_dim, c.num_classes, gen, Init{InitScheme::xavier, 0.0}, c.dtype));
+  add("fc2", std::make_shared<Linear>(c.hidden_dim, c.num_classes, gen,
+                                      Init{InitScheme::xavier, 0.0}, c.dtype));
 }
 
 std::string VGGNet::describe() const {
@@ -111,7 +114,8 @@ SmallResNet::SmallResNet(const ResNetConfig& c) : cfg_(c) {
     }
   }
   add("pool", std::make_shared<GlobalAvgPool>());
-  add("fc", std::make_shared<Linear>(ch, c.num_classes, gen, Init{InitScheme::xavier, 0.0}, c.dtype));
+  add("fc",
+      std::make_shared<Linear>(ch, c.num_classes, gen, Init{InitScheme::xavier, 0.0}, c.dtype));
 }
 
 std::string SmallResNet::describe() const {

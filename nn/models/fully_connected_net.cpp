@@ -27,7 +27,8 @@ FullyConnectedNet::FullyConnectedNet(const FullyConnectedNetConfig& c)
   const std::size_t L = dims.size() - 1;
   for (std::size_t i = 0; i < L; ++i) {
     const std::string k = std::to_string(i + 1);
-    W_.push_back(register_parameter("W" + k, init_weight({dims[i], dims[i + 1]}, dims[i], dims[i + 1], init, gen, c.dtype)));
+    W_.push_back(register_parameter(
+        "W" + k, init_weight({dims[i], dims[i + 1]}, dims[i], dims[i + 1], init, gen, c.dtype)));
     b_.push_back(register_parameter("b" + k, zeros({dims[i + 1]}, c.dtype), false));
     if (i + 1 < L && !c.normalization.empty()) {
       gamma_.push_back(register_parameter("gamma" + k, ones({dims[i + 1]}, c.dtype), false));
@@ -43,14 +44,15 @@ FullyConnectedNet::FullyConnectedNet(const FullyConnectedNetConfig& c)
 Tensor FullyConnectedNet::forward(const Tensor& X) {
   Tensor h = X.dim() == 2 ? X : X.reshape({X.shape()[0], -1});
   if (h.shape()[1] != cfg_.input_dim)
-    throw std::invalid_argument(fmt::format(
-        "FullyConnectedNet: input of shape {} does not flatten to (N, {})", to_string(X.shape()),
-        cfg_.input_dim));
+    throw std::invalid_argument(
+        fmt::format("FullyConnectedNet: input of shape {} does not flatten to (N, {})",
+                    to_string(X.shape()), cfg_.input_dim));
   const std::size_t L = W_.size();
   for (std::size_t i = 0; i + 1 < L; ++i) {
     h = affine(h, W_[i], b_[i]);
     if (cfg_.normalization == "batchnorm")
-      h = batch_norm(h, gamma_[i], beta_[i], running_mean_[i], running_var_[i], is_training(), 0.9, 1e-5);
+      h = batch_norm(h, gamma_[i], beta_[i], running_mean_[i], running_var_[i], is_training(), 0.9,
+                     1e-5);
     else if (cfg_.normalization == "layernorm")
       h = layer_norm(h, gamma_[i], beta_[i], 1e-5);
     h = relu(h);
@@ -64,9 +66,10 @@ std::string FullyConnectedNet::describe() const {
   std::string dims = std::to_string(cfg_.input_dim);
   for (int64_t d : cfg_.hidden_dims) dims += fmt::format(" -> {}", d);
   dims += fmt::format(" -> {}", cfg_.num_classes);
-  return fmt::format("FullyConnectedNet({}{}{})", dims,
-                     cfg_.normalization.empty() ? "" : ", " + cfg_.normalization,
-                     cfg_.dropout_keep_ratio < 1.0 ? fmt::format(", keep {}", cfg_.dropout_keep_ratio) : "");
+  return fmt::format(
+      "FullyConnectedNet({}{}{})", dims,
+      cfg_.normalization.empty() ? "" : ", " + cfg_.normalization,
+      cfg_.dropout_keep_ratio < 1.0 ? fmt::format(", keep {}", cfg_.dropout_keep_ratio) : "");
 }
 
 }  // namespace dagrad::nn

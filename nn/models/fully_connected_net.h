@@ -19,7 +19,7 @@ struct FullyConnectedNetConfig {
   double reg = 0.0;
   double weight_scale = 1e-2;
   Dtype dtype = float32;
-  uint64_t seed = 0;                // initialization and dropout masks
+  uint64_t seed = 0;  // initialization and dropout masks
 };
 
 class FullyConnectedNet : public Classifier {

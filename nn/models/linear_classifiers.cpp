@@ -14,10 +14,12 @@ LinearStack::LinearStack(const LinearClassifierConfig& c, int64_t outputs, const
   Generator gen(c.seed);
   const Init init{InitScheme::gaussian, c.weight_scale};
   const int64_t first = c.hidden_dim > 0 ? c.hidden_dim : outputs;
-  W1 = register_parameter("W1", init_weight({c.input_dim, first}, c.input_dim, first, init, gen, c.dtype));
+  W1 = register_parameter(
+      "W1", init_weight({c.input_dim, first}, c.input_dim, first, init, gen, c.dtype));
   b1 = register_parameter("b1", zeros({first}, c.dtype), false);
   if (c.hidden_dim > 0) {
-    W2 = register_parameter("W2", init_weight({first, outputs}, first, outputs, init, gen, c.dtype));
+    W2 =
+        register_parameter("W2", init_weight({first, outputs}, first, outputs, init, gen, c.dtype));
     b2 = register_parameter("b2", zeros({outputs}, c.dtype), false);
   }
 }
@@ -34,13 +36,11 @@ Tensor LinearStack::scores(const Tensor& X) const {
 BinaryClassifier::BinaryClassifier(const LinearClassifierConfig& c, const std::string& loss_type)
     : LinearStack(c, 1, "BinaryClassifier"), loss_type_(loss_type) {
   if (loss_type != "logistic" && loss_type != "hinge")
-    throw std::invalid_argument(fmt::format(
-        "BinaryClassifier: unknown loss '{}' (expected logistic or hinge)", loss_type));
+    throw std::invalid_argument(
+        fmt::format("BinaryClassifier: unknown loss '{}' (expected logistic or hinge)", loss_type));
 }
 
-Tensor BinaryClassifier::forward(const Tensor& X) {
-  return scores(X).reshape({-1});
-}
+Tensor BinaryClassifier::forward(const Tensor& X) { return scores(X).reshape({-1}); }
 
 Tensor BinaryClassifier::data_loss(const Tensor& scores, const Tensor& y) {
   return loss_type_ == "logistic" ? binary_logistic_loss(scores, y) : binary_hinge_loss(scores, y);
@@ -59,9 +59,7 @@ std::string BinaryClassifier::describe() const {
 SoftmaxClassifier::SoftmaxClassifier(const LinearClassifierConfig& c)
     : LinearStack(c, c.num_classes, "SoftmaxClassifier") {}
 
-Tensor SoftmaxClassifier::forward(const Tensor& X) {
-  return scores(X);
-}
+Tensor SoftmaxClassifier::forward(const Tensor& X) { return scores(X); }
 
 std::string SoftmaxClassifier::describe() const {
   return fmt::format("SoftmaxClassifier({} -> {}{})", cfg_.input_dim,

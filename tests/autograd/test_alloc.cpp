@@ -21,7 +21,9 @@ Tensor leaf(std::vector<double> v) {
   t.requires_grad_();
   return t;
 }
-bool contains_name(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+bool contains_name(const std::string& s, const char* part) {
+  return s.find(part) != std::string::npos;
+}
 }  // namespace
 
 TEST_CASE("block_pool: a freed block is reused by the next allocation of its size") {
@@ -155,7 +157,8 @@ TEST_CASE("engine: a node's link to its output is cleared when the output dies")
 TEST_CASE("engine: a kept output is re-linked to its node under create_graph (owner handle)") {
   Tensor x = leaf({0.5, -1.0});
   Tensor y = exp(x).sum();
-  Tensor g = grad({y}, {x}, {}, BackwardOptions{.create_graph = true})[0];  // exp(x), from y's output
+  Tensor g =
+      grad({y}, {x}, {}, BackwardOptions{.create_graph = true})[0];  // exp(x), from y's output
   REQUIRE(g.requires_grad());
   Tensor g2 = grad({g.sum()}, {x}, {}, BackwardOptions{.create_graph = true})[0];
   Tensor g3 = grad({g2.sum()}, {x})[0];

@@ -205,12 +205,11 @@ TEST_CASE("blas::gemm split across the pool matches the naive product") {
     CAPTURE(threads);
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
-        check_against_naive<float>(ta, tb, 300, 70, 200, 1.0f, 0.0f);   // rows
-        check_against_naive<float>(ta, tb, 70, 301, 200, 0.5f, 1.0f);   // columns
+        check_against_naive<float>(ta, tb, 300, 70, 200, 1.0f, 0.0f);  // rows
+        check_against_naive<float>(ta, tb, 70, 301, 200, 0.5f, 1.0f);  // columns
         check_against_naive<double>(ta, tb, 129, 257, 64, 1.0, 0.25);
       }
   }
   dagrad::set_num_threads(before);
   CHECK(dagrad::num_threads() == before);
 }
-

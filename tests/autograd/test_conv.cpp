@@ -88,9 +88,9 @@ double max_abs(const std::vector<double>& a) {
 
 // Forward values and all three gradients against the naive loops.
 void check_against_naive(const Cfg& c, bool with_bias, Dtype dt, uint64_t seed) {
-  INFO("N C H W = ", c.N, " ", c.C, " ", c.H, " ", c.W, "; F KH KW = ", c.F, " ", c.KH, " ",
-       c.KW, "; stride ", c.stride.h, " ", c.stride.w, "; pad ", c.pad.h, " ", c.pad.w,
-       "; bias ", with_bias, "; float64 ", dt == float64);
+  INFO("N C H W = ", c.N, " ", c.C, " ", c.H, " ", c.W, "; F KH KW = ", c.F, " ", c.KH, " ", c.KW,
+       "; stride ", c.stride.h, " ", c.stride.w, "; pad ", c.pad.h, " ", c.pad.w, "; bias ",
+       with_bias, "; float64 ", dt == float64);
   Generator gen(seed);
   Tensor x = randn({c.N, c.C, c.H, c.W}, gen, dt).requires_grad_();
   Tensor w = randn({c.F, c.C, c.KH, c.KW}, gen, dt).requires_grad_();
@@ -137,8 +137,7 @@ TEST_CASE("conv: hand-computed values") {
   Tensor y = conv2d(x, w, tensor({0.5}, {1}, float64));
   REQUIRE(y.shape() == Shape{1, 1, 3, 3});
   // window at (0,0): 0+1+4+5 = 10; the sums step by 4 along a row and 16 down a column
-  CHECK(y.to_vector() ==
-        std::vector<double>{10.5, 14.5, 18.5, 26.5, 30.5, 34.5, 42.5, 46.5, 50.5});
+  CHECK(y.to_vector() == std::vector<double>{10.5, 14.5, 18.5, 26.5, 30.5, 34.5, 42.5, 46.5, 50.5});
   // stride 2, padding 1: windows at rows/cols -1, 1, 3
   Tensor z = conv2d(x, w, 2, 1);
   REQUIRE(z.shape() == Shape{1, 1, 3, 3});
@@ -279,22 +278,31 @@ TEST_CASE("conv: double backward is a clear error") {
 
 TEST_CASE("conv: errors name the op and the shapes") {
   Tensor x = zeros({2, 3, 5, 5}), w = zeros({4, 3, 3, 3});
-  CHECK(error_of([&] { conv2d(zeros({3, 5, 5}), w); }) ==
-        "conv2d: input must be 4-D (N, C, H, W), got shape (3, 5, 5)");
-  CHECK(error_of([&] { conv2d(x, zeros({4, 3, 3})); }) ==
-        "conv2d: weight must be 4-D (F, C, KH, KW), got shape (4, 3, 3)");
-  CHECK(error_of([&] { conv2d(x, zeros({4, 2, 3, 3})); }) ==
-        "conv2d: input (2, 3, 5, 5) has 3 channels but weight (4, 2, 3, 3) expects 2");
+  CHECK(error_of([&] {
+          conv2d(zeros({3, 5, 5}), w);
+        }) == "conv2d: input must be 4-D (N, C, H, W), got shape (3, 5, 5)");
+  CHECK(error_of([&] {
+          conv2d(x, zeros({4, 3, 3}));
+        }) == "conv2d: weight must be 4-D (F, C, KH, KW), got shape (4, 3, 3)");
+  CHECK(error_of([&] {
+          conv2d(x, zeros({4, 2, 3, 3}));
+        }) == "conv2d: input (2, 3, 5, 5) has 3 channels but weight (4, 2, 3, 3) expects 2");
   CHECK(error_of([&] { conv2d(x, w, zeros({3})); }) ==
         "conv2d: bias must have shape (4,) for weight (4, 3, 3, 3), got (3,)");
   CHECK(error_of([&] { conv2d(x, w, 0, 1); }) == "conv2d: stride must be positive, got (0, 0)");
-  CHECK(error_of([&] { conv2d(x, w, Size2{1, -1}, 1); }) ==
-        "conv2d: stride must be positive, got (1, -1)");
-  CHECK(error_of([&] { conv2d(x, w, 1, Size2{0, -1}); }) ==
-        "conv2d: padding must be non-negative, got (0, -1)");
-  CHECK(error_of([&] { conv2d(zeros({1, 3, 2, 5}), w); }) ==
+  CHECK(error_of([&] {
+          conv2d(x, w, Size2{1, -1}, 1);
+        }) == "conv2d: stride must be positive, got (1, -1)");
+  CHECK(error_of([&] {
+          conv2d(x, w, 1, Size2{0, -1});
+        }) == "conv2d: padding must be non-negative, got (0, -1)");
+  CHECK(error_of([&] {
+          conv2d(zeros({1, 3, 2, 5}), w);
+        }) ==
         "conv2d: kernel 3x3 (weight (4, 3, 3, 3)) is larger than the padded input 2x5 (input "
         "(1, 3, 2, 5), padding (0, 0))");
   CHECK(error_of([&] { conv2d(zeros({1, 3, 1, 1}), w, 1, 1); }) == "(no error)");  // 3x3 fits
-  CHECK(error_of([&] { conv2d(x, zeros({4, 3, 3, 3}, float64)); }).find("conv2d: dtype mismatch") == 0);
+  CHECK(error_of([&] {
+          conv2d(x, zeros({4, 3, 3, 3}, float64));
+        }).find("conv2d: dtype mismatch") == 0);
 }

@@ -54,7 +54,7 @@ void check_gradcheck(const Fn& f, const std::vector<Tensor>& inputs) {
 
 // The shape pairs every binary op is checked on: plain, (2,3)x(3), (2,1,4)x(3,1), scalars.
 const std::vector<std::pair<Shape, Shape>> kShapePairs = {
-    {{2, 3}, {2, 3}}, {{2, 3}, {3}},     {{3}, {2, 3}}, {{2, 1, 4}, {3, 1}},
+    {{2, 3}, {2, 3}},    {{2, 3}, {3}}, {{3}, {2, 3}}, {{2, 1, 4}, {3, 1}},
     {{3, 1}, {2, 1, 4}}, {{}, {2, 3}},  {{2, 3}, {}},  {{1}, {2, 2}},
 };
 
@@ -183,7 +183,8 @@ TEST_CASE("elementwise: where and masked_fill") {
   check_values(where(cond, a, b), {1, -2, -3, 4});
   // Any nonzero counts as true; cond, a and b broadcast together.
   check_values(where(t64({2, 0}, {2, 1}), t64({7}), t64({1, 2, 3}, {3})), {7, 7, 7, 1, 2, 3});
-  check_values(where(t64({0.5, -0.0}), scalar_tensor(1, float64), scalar_tensor(0, float64)), {1, 0});
+  check_values(where(t64({0.5, -0.0}), scalar_tensor(1, float64), scalar_tensor(0, float64)),
+               {1, 0});
   // A float32 condition selects float64 values.
   check_values(where(tensor({0, 1}), a.reshape({2, 2}), b.reshape({2, 2})), {-1, 2, -3, 4});
   // masked_fill: value where mask is set, x elsewhere.
@@ -191,7 +192,9 @@ TEST_CASE("elementwise: where and masked_fill") {
   check_values(masked_fill(a.reshape({2, 2}), t64({1, 0}), 0.5), {0.5, 2, 0.5, 4});
   CHECK(masked_fill(tensor({1, 2}), tensor({1, 0}), 3).dtype() == float32);
   CHECK(contains(error_of([&] { where(cond, a, tensor({1, 2, 3, 4})); }), "where: dtype mismatch"));
-  CHECK(contains(error_of([&] { where(t64({1, 0, 1}), a, b); }),
+  CHECK(contains(error_of([&] {
+                   where(t64({1, 0, 1}), a, b);
+                 }),
                  "where: shapes (3,) and (4,) cannot be broadcast together"));
 }
 
@@ -431,7 +434,8 @@ TEST_CASE("elementwise: second derivatives through broadcasting, max, clamp and 
   check_values(grad({gb.sum()}, {b})[0], {34, 58, 90});
   // Piecewise-linear ops have zero second derivative but pass the first one through.
   Tensor x = leaf({-2, 0.5, 3});
-  Tensor y = square(maximum(x, t64({0}))) + square(clamp(x, -1, 1)) + square(where(gt(x, 0.0), x, x * 0.0));
+  Tensor y = square(maximum(x, t64({0}))) + square(clamp(x, -1, 1)) +
+             square(where(gt(x, 0.0), x, x * 0.0));
   Tensor gx = grad({y.sum()}, {x}, {}, create_graph())[0];
   check_values(gx, {0, 1 + 1 + 1, 6 + 0 + 6});
   check_values(grad({gx.sum()}, {x})[0], {0, 6, 4});
@@ -453,16 +457,20 @@ TEST_CASE("elementwise: forward-mode tangents match the analytic derivatives") {
   expect(A() + B(), [](double, double, double da, double db) { return da + db; });
   expect(A() - B(), [](double, double, double da, double db) { return da - db; });
   expect(A() * B(), [](double a, double b, double da, double db) { return da * b + a * db; });
-  expect(A() / B(), [](double a, double b, double da, double db) { return (da * b - a * db) / (b * b); });
+  expect(A() / B(),
+         [](double a, double b, double da, double db) { return (da * b - a * db) / (b * b); });
   expect(A() * 3.0 + 1.0, [](double, double, double da, double) { return 3 * da; });
   expect(2.0 - A(), [](double, double, double da, double) { return -da; });
   expect(2.0 / A(), [](double a, double, double da, double) { return -2 * da / (a * a); });
   expect(A() / 4.0, [](double, double, double da, double) { return da / 4; });
   expect(-A(), [](double, double, double da, double) { return -da; });
   expect(pow(A(), 3.0), [](double a, double, double da, double) { return 3 * a * a * da; });
-  expect(maximum(A(), B()), [](double a, double b, double da, double db) { return a > b ? da : db; });
-  expect(minimum(A(), B()), [](double a, double b, double da, double db) { return a < b ? da : db; });
-  expect(clamp(A(), -1, 1), [](double a, double, double da, double) { return std::abs(a) <= 1 ? da : 0; });
+  expect(maximum(A(), B()),
+         [](double a, double b, double da, double db) { return a > b ? da : db; });
+  expect(minimum(A(), B()),
+         [](double a, double b, double da, double db) { return a < b ? da : db; });
+  expect(clamp(A(), -1, 1),
+         [](double a, double, double da, double) { return std::abs(a) <= 1 ? da : 0; });
   expect(where(t64({1, 0, 1}), A(), B()),
          [&](double a, double, double da, double db) { return a == av[1] ? db : da; });
   // Only one side dual: the other counts as constant.

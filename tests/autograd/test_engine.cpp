@@ -186,8 +186,9 @@ TEST_CASE("engine: dout must match the output's shape and dtype") {
   Tensor x = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
   Tensor y = x * 2.0;
   std::string msg = error_of([&] { y.backward(ones({3, 2}, float64)); });
-  CHECK(contains(msg, "upstream gradient of shape (3, 2) (float64) does not match the output of "
-                      "shape (2, 3) (float64)"));
+  CHECK(contains(msg,
+                 "upstream gradient of shape (3, 2) (float64) does not match the output of "
+                 "shape (2, 3) (float64)"));
   msg = error_of([&] { y.backward(ones({2, 3}, float32)); });
   CHECK(contains(msg, "(2, 3) (float32) does not match the output of shape (2, 3) (float64)"));
   msg = error_of([&] { backward({y}, {ones({2, 3}, float64), ones({2, 3}, float64)}); });
@@ -350,7 +351,8 @@ TEST_CASE("engine: grad of unused inputs: zeros, or an error without allow_unuse
   const std::string msg = error_of([&] { grad({y}, {x, u}, {}, retain_graph(), false); });
   CHECK(contains(msg, "grad: input 1 (shape (3,)) is not used by the outputs"));
   Tensor c = tensor({1, 2}, {}, float64);
-  CHECK(contains(error_of([&] { grad({y}, {c}); }), "grad: input 0 (shape (2,)) does not require grad"));
+  CHECK(contains(error_of([&] { grad({y}, {c}); }),
+                 "grad: input 0 (shape (2,)) does not require grad"));
 }
 
 TEST_CASE("engine: grad with respect to an intermediate and with dout") {
@@ -638,7 +640,7 @@ TEST_CASE("engine: retain_grad keeps the gradient of an intermediate") {
   Tensor x = leaf({1, 2});
   Tensor h = x * 2.0;
   h.retain_grad();
-  Tensor k = h * 3.0;  // not retained
+  Tensor k = h * 3.0;        // not retained
   Tensor y = (h * k).sum();  // y = 3 h^2: dy/dh = 6h
   y.backward({}, retain_graph());
   check_close(h.grad(), {12, 24});
@@ -646,7 +648,7 @@ TEST_CASE("engine: retain_grad keeps the gradient of an intermediate") {
   check_close(x.grad(), {24, 48});
   y.backward();
   check_close(h.grad(), {24, 48});  // accumulates like a leaf
-  x.retain_grad();  // a leaf: nothing to do
+  x.retain_grad();                  // a leaf: nothing to do
   CHECK_THROWS_AS(tensor({1}).retain_grad(), std::invalid_argument);
 }
 
@@ -658,26 +660,30 @@ TEST_CASE("engine: a rule returning the wrong number, shape or dtype of gradient
     Tensor out = x.detach() * 1.0;
     return record(name, out, {x}, std::move(rule), no_jvp);
   };
-  Tensor y1 = custom("bad_count", [](const Tensor& g, const Tensor&) -> GradList { return {g, g}; });
-  CHECK(contains(error_of([&] { y1.sum().backward(); }), "backward of 'bad_count' returned 2 gradients for 1 inputs"));
-  Tensor y2 = custom("bad_shape", [](const Tensor& g, const Tensor&) -> GradList {
-    return {ones({3}, float64)};
+  Tensor y1 = custom("bad_count", [](const Tensor& g, const Tensor&) -> GradList {
+    return {g, g};
   });
+  CHECK(contains(error_of([&] { y1.sum().backward(); }),
+                 "backward of 'bad_count' returned 2 gradients for 1 inputs"));
+  Tensor y2 = custom(
+      "bad_shape", [](const Tensor& g, const Tensor&) -> GradList { return {ones({3}, float64)}; });
   CHECK(contains(error_of([&] { y2.sum().backward(); }), "backward of 'bad_shape'"));
-  Tensor y3 = custom("bad_dtype", [](const Tensor& g, const Tensor&) -> GradList {
-    return {g.to(float32)};
-  });
+  Tensor y3 = custom("bad_dtype",
+                     [](const Tensor& g, const Tensor&) -> GradList { return {g.to(float32)}; });
   const std::string msg = error_of([&] { y3.sum().backward(); });
   CHECK(contains(msg, "backward of 'bad_dtype'"));
   CHECK(contains(msg, "float32"));
   // An undefined gradient means "none": the leaf gets nothing.
-  Tensor y4 = custom("no_grad_rule", [](const Tensor&, const Tensor&) -> GradList { return {Tensor()}; });
+  Tensor y4 =
+      custom("no_grad_rule", [](const Tensor&, const Tensor&) -> GradList { return {Tensor()}; });
   y4.sum().backward();
   CHECK(!x.grad().defined());
   // record() refuses to re-record an input as its own output.
   Tensor h = x * 1.0;
-  CHECK_THROWS_AS(record("self", h, {h}, [](const Tensor& g, const Tensor&) -> GradList { return {g}; }, no_jvp),
-                  std::logic_error);
+  CHECK_THROWS_AS(
+      record(
+          "self", h, {h}, [](const Tensor& g, const Tensor&) -> GradList { return {g}; }, no_jvp),
+      std::logic_error);
 }
 
 TEST_CASE("engine: forward-mode rules do not recurse into their own dual inputs") {

@@ -140,9 +140,7 @@ TEST_CASE("forward_mode: jvp of binary ops with broadcasting") {
   const std::vector<double> da = {1, 0, -1, 0.5, 2, -0.3}, db = {-0.4, 1.1, 0.6};
   const Tensor a = tensor(av, {2, 3}, float64), b = tensor(bv, {3}, float64);
   // f(a, b) = a*b + a/b - b, with b broadcast over the rows of a
-  auto f = [](const std::vector<Tensor>& in) {
-    return in[0] * in[1] + in[0] / in[1] - in[1];
-  };
+  auto f = [](const std::vector<Tensor>& in) { return in[0] * in[1] + in[0] / in[1] - in[1]; };
   auto [y, t] = jvp(f, {a, b}, {tensor(da, {2, 3}, float64), tensor(db, {3}, float64)});
   std::vector<double> want, want_y;
   for (int i = 0; i < 2; ++i)
@@ -217,9 +215,9 @@ TEST_CASE("forward_mode: vjp matches the analytic gradient") {
   check_close(vjp([](const Tensor&) { return ones({3}, float64); }, tensor(xs, {}, float64),
                   tensor(us, {}, float64)),
               {0, 0, 0});
-  CHECK_THROWS_AS(vjp([](const Tensor& t) { return t * 2.0; }, tensor(xs, {}, float64),
-                      ones({2}, float64)),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+      vjp([](const Tensor& t) { return t * 2.0; }, tensor(xs, {}, float64), ones({2}, float64)),
+      std::invalid_argument);
 }
 
 TEST_CASE("forward_mode: Jacobian layout is (output numel, input numel)") {
@@ -248,7 +246,7 @@ TEST_CASE("forward_mode: Jacobian layout is (output numel, input numel)") {
 TEST_CASE("forward_mode: forward, reverse and numerical Jacobians agree") {
   // A function of a vector mixing elementwise, unary and reduction ops.
   auto f = [](const Tensor& x) {
-    Tensor s = sum(x * x);                       // reduction
+    Tensor s = sum(x * x);                            // reduction
     Tensor h = tanh(x) * s + exp(x) / (x * x + 1.0);  // unary and elementwise
     return h - mean(sigmoid(x)) * log(x + 3.0) + max(x) * x;
   };
@@ -291,8 +289,8 @@ TEST_CASE("forward_mode: hvp matches the analytic Hessian") {
   for (std::size_t i = 0; i < xs.size(); ++i) want.push_back(6 * xs[i] * vs[i] + 2 * sv);
   check_close(hv, want);
   // f = sum(sin(x) * x): H = diag(2 cos x - x sin x)
-  const Tensor hv2 = hvp([](const Tensor& x) { return sum(sin(x) * x); },
-                         tensor(xs, {}, float64), tensor(vs, {}, float64));
+  const Tensor hv2 = hvp([](const Tensor& x) { return sum(sin(x) * x); }, tensor(xs, {}, float64),
+                         tensor(vs, {}, float64));
   std::vector<double> want2;
   for (std::size_t i = 0; i < xs.size(); ++i)
     want2.push_back((2 * std::cos(xs[i]) - xs[i] * std::sin(xs[i])) * vs[i]);
@@ -301,9 +299,9 @@ TEST_CASE("forward_mode: hvp matches the analytic Hessian") {
   check_close(hvp([](const Tensor& x) { return sum(x * 3.0); }, tensor(xs, {}, float64),
                   tensor(vs, {}, float64)),
               {0, 0, 0});
-  CHECK_THROWS_WITH_AS(hvp([](const Tensor& x) { return x * x; }, tensor(xs, {}, float64),
-                           tensor(vs, {}, float64)),
-                       "hvp: f must return a scalar, got shape (3,)", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      hvp([](const Tensor& x) { return x * x; }, tensor(xs, {}, float64), tensor(vs, {}, float64)),
+      "hvp: f must return a scalar, got shape (3,)", std::invalid_argument);
 }
 
 TEST_CASE("forward_mode: every op family's forward rule agrees with its backward rule") {
@@ -320,27 +318,38 @@ TEST_CASE("forward_mode: every op family's forward rule agrees with its backward
     std::function<Tensor(const Tensor&)> f;
   };
   const std::vector<Case> cases = {
-      {"elementwise", {2, 3}, [](const Tensor& x) { return maximum(x * x, x + 0.3) / (x * x + 1.0); }},
+      {"elementwise",
+       {2, 3},
+       [](const Tensor& x) { return maximum(x * x, x + 0.3) / (x * x + 1.0); }},
       {"unary", {5}, [](const Tensor& x) { return softplus(x) + leaky_relu(x, 0.2) * sigmoid(x); }},
-      {"reduction", {2, 3}, [](const Tensor& x) { return var(x, 1) + logsumexp(x, 1) + min(x, 1); }},
+      {"reduction",
+       {2, 3},
+       [](const Tensor& x) { return var(x, 1) + logsumexp(x, 1) + min(x, 1); }},
       {"softmax", {2, 4}, [](const Tensor& x) { return softmax(x, 1) + log_softmax(x, 0); }},
-      {"loss", {2, 4},
+      {"loss",
+       {2, 4},
        [&labels](const Tensor& x) {
          return stack({cross_entropy(x, labels), svm_loss(x, labels), mse_loss(x, x * x)});
        }},
-      {"shape", {2, 4},
+      {"shape",
+       {2, 4},
        [&idx](const Tensor& x) {
          return concat({flatten(transpose(x, 0, 1)), flatten(gather(x, 1, idx)),
                         flatten(pad(slice(x, 1, 1, 4, 2), {{1, 0}, {0, 1}}))});
        }},
-      {"linalg", {2, 4}, [&W](const Tensor& x) { return matmul(x, W) + sum(outer(sum(x, 0), sum(x, 1))); }},
-      {"conv", {1, 2, 3, 3},
+      {"linalg",
+       {2, 4},
+       [&W](const Tensor& x) { return matmul(x, W) + sum(outer(sum(x, 0), sum(x, 1))); }},
+      {"conv",
+       {1, 2, 3, 3},
        [&K](const Tensor& x) { return conv2d(x, K, Tensor(), 1, 1) + conv2d(x, x, 1, 0).sum(); }},
-      {"pool", {1, 2, 4, 4},
+      {"pool",
+       {1, 2, 4, 4},
        [](const Tensor& x) {
          return concat({flatten(max_pool2d(x, 2)), flatten(avg_pool2d(x, 3, 1, 1))});
        }},
-      {"norm", {3, 4},
+      {"norm",
+       {3, 4},
        [](const Tensor& x) {
          return batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true) +
                 layer_norm(x, {4}, Tensor(), Tensor());
@@ -350,7 +359,8 @@ TEST_CASE("forward_mode: every op family's forward rule agrees with its backward
     INFO("family " << c.name);
     // Distinct values, no ties (max, pooling), away from kinks.
     std::vector<double> vals;
-    for (int64_t i = 0; i < c.in.numel(); ++i) vals.push_back(1.5 * std::sin(1.3 * i + 0.4) + 0.01 * i);
+    for (int64_t i = 0; i < c.in.numel(); ++i)
+      vals.push_back(1.5 * std::sin(1.3 * i + 0.4) + 0.01 * i);
     const Tensor x = tensor(vals, c.in, float64);
     const Tensor Jf = jacobian_forward(c.f, x), Jr = jacobian_reverse(c.f, x);
     CHECK(max_abs_diff(Jf, Jr) < 1e-10);

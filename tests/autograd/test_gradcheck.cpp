@@ -30,7 +30,9 @@ Tensor half_wrong_mul(const Tensor& a, const Tensor& b) {
   return record(
       "half_wrong_mul", out, {a, b},
       [a = SavedTensor(a, "half_wrong_mul"), b = SavedTensor(b, "half_wrong_mul")](
-          const Tensor& g, const Tensor&) -> GradList { return {g * b.get(), g}; },
+          const Tensor& g, const Tensor&) -> GradList {
+        return {g * b.get(), g};
+      },
       no_jvp);
 }
 
@@ -46,8 +48,8 @@ TEST_CASE("gradcheck: rel_error is max |a-b| / max(1e-8, |a|+|b|)") {
   const Tensor a = tensor({1, 2, 3}, {}, float64), b = tensor({1, 2.2, 3}, {}, float64);
   CHECK(rel_error(a, b) == doctest::Approx(0.2 / 4.2).epsilon(1e-12));
   CHECK(rel_error(a, a) == 0.0);
-  CHECK_THROWS_WITH_AS(rel_error(a, zeros({2, 2}, float64)),
-                       doctest::Contains("(3,) and (2, 2)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(rel_error(a, zeros({2, 2}, float64)), doctest::Contains("(3,) and (2, 2)"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("gradcheck: numerical_gradient of a scalar function matches the derivative") {
@@ -62,8 +64,8 @@ TEST_CASE("gradcheck: numerical_gradient of a scalar function matches the deriva
   // x is restored exactly.
   CHECK(x.to_vector() == xs);
   // A non-scalar f needs dout.
-  CHECK_THROWS_WITH_AS(numerical_gradient([&x] { return x * 2.0; }, x),
-                       doctest::Contains("dout"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(numerical_gradient([&x] { return x * 2.0; }, x), doctest::Contains("dout"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("gradcheck: numerical_gradient with an upstream dout") {
@@ -88,7 +90,8 @@ TEST_CASE("gradcheck: numerical_gradient with an upstream dout") {
 }
 
 TEST_CASE("gradcheck: a correct function passes with a per-input report") {
-  Tensor a = tensor({0.5, -1.0, 2.0, 0.3, 1.1, -0.4}, {2, 3}, float64).requires_grad_().set_name("a");
+  Tensor a =
+      tensor({0.5, -1.0, 2.0, 0.3, 1.1, -0.4}, {2, 3}, float64).requires_grad_().set_name("a");
   Tensor b = tensor({1.5, 0.2, -0.8}, {3}, float64).requires_grad_().set_name("b");
   Tensor c = tensor({2.0}, {}, float64);  // not checked: does not require grad
   auto f = [](const std::vector<Tensor>& in) { return in[0] * in[1] + exp(in[0]) * in[2]; };
@@ -126,8 +129,8 @@ TEST_CASE("gradcheck: a wrong backward fails, and the report names the input") {
   CHECK(bad.inputs[0].max_rel_error == doctest::Approx(1e-3 / (2 + 1e-3)).epsilon(1e-3));
   CHECK(contains(bad.report(), "FAILED"));
   // The same op with no skew passes: the check can tell them apart.
-  CHECK(gradcheck([](const std::vector<Tensor>& in) { return skewed_sin(in[0], 0.0); }, {x})
-            .passed);
+  CHECK(
+      gradcheck([](const std::vector<Tensor>& in) { return skewed_sin(in[0], 0.0); }, {x}).passed);
 
   // One input right, the other wrong: reported separately.
   Tensor a = tensor({1.0, 2.0, 3.0}, {}, float64).requires_grad_().set_name("a");

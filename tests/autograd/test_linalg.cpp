@@ -127,7 +127,8 @@ void check_against_naive(const Shape& batch_a, const Shape& batch_b, int64_t n, 
   const Vec got = c.to_vector();
   const double tol = dt == float32 ? 1e-4 * std::sqrt(double(k)) : 1e-12;
   double worst = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - r.values[i]));
+  for (std::size_t i = 0; i < got.size(); ++i)
+    worst = std::max(worst, std::abs(got[i] - r.values[i]));
   CHECK(worst <= tol);
 }
 
@@ -139,9 +140,9 @@ TEST_CASE("linalg: matmul 2-D values by hand") {
   Tensor a = tensor({1, 2, 3, 4}, {2, 2}, float64);
   Tensor b = tensor({5, 6, 7, 8}, {2, 2}, float64);
   check_close(matmul(a, b), {19, 22, 43, 50});
-  check_close(matmul(a, b, true, false), {26, 30, 38, 44});   // a^T b
-  check_close(matmul(a, b, false, true), {17, 23, 39, 53});   // a b^T
-  check_close(matmul(a, b, true, true), {23, 31, 34, 46});    // a^T b^T
+  check_close(matmul(a, b, true, false), {26, 30, 38, 44});  // a^T b
+  check_close(matmul(a, b, false, true), {17, 23, 39, 53});  // a b^T
+  check_close(matmul(a, b, true, true), {23, 31, 34, 46});   // a^T b^T
   Tensor r = tensor({1, 2, 3, 4, 5, 6}, {2, 3});
   Tensor s = tensor({1, 0, 0, 1, 1, 1}, {3, 2});
   Tensor c = matmul(r, s);
@@ -164,12 +165,12 @@ TEST_CASE("linalg: matmul batched and broadcast batch dimensions against naive l
   for (int f = 0; f < 4; ++f) {
     const bool ta = f & 1, tb = f & 2;
     for (Dtype dt : {float32, float64}) {
-      check_against_naive({2}, {2}, 3, 4, 5, ta, tb, dt, 20 + f);            // same batch
-      check_against_naive({2, 3}, {}, 3, 4, 2, ta, tb, dt, 30 + f);          // b shared
-      check_against_naive({}, {4}, 3, 2, 5, ta, tb, dt, 40 + f);             // a shared
-      check_against_naive({2, 1}, {3}, 2, 3, 4, ta, tb, dt, 50 + f);         // both broadcast
-      check_against_naive({1, 3}, {2, 1}, 2, 3, 2, ta, tb, dt, 60 + f);      // (1,3) x (2,1)
-      check_against_naive({3}, {1}, 2, 3, 2, ta, tb, dt, 70 + f);            // size-1 batch
+      check_against_naive({2}, {2}, 3, 4, 5, ta, tb, dt, 20 + f);        // same batch
+      check_against_naive({2, 3}, {}, 3, 4, 2, ta, tb, dt, 30 + f);      // b shared
+      check_against_naive({}, {4}, 3, 2, 5, ta, tb, dt, 40 + f);         // a shared
+      check_against_naive({2, 1}, {3}, 2, 3, 4, ta, tb, dt, 50 + f);     // both broadcast
+      check_against_naive({1, 3}, {2, 1}, 2, 3, 2, ta, tb, dt, 60 + f);  // (1,3) x (2,1)
+      check_against_naive({3}, {1}, 2, 3, 2, ta, tb, dt, 70 + f);        // size-1 batch
     }
   }
 }
@@ -216,7 +217,8 @@ TEST_CASE("linalg: matmul empty dimensions") {
   CHECK(matmul(zeros({0, 4}), zeros({4, 3})).shape() == Shape{0, 3});
   CHECK(matmul(zeros({0, 2, 4}), zeros({4, 3})).shape() == Shape{0, 2, 3});
   // Gradients of empty products: zeros of the operands' shapes.
-  Tensor a = zeros({2, 3, 0}, float64).requires_grad_(), w = zeros({0, 4}, float64).requires_grad_();
+  Tensor a = zeros({2, 3, 0}, float64).requires_grad_(),
+         w = zeros({0, 4}, float64).requires_grad_();
   sum(matmul(a, w)).backward();
   CHECK(a.grad().shape() == Shape{2, 3, 0});
   CHECK(w.grad().shape() == Shape{0, 4});
@@ -241,13 +243,14 @@ TEST_CASE("linalg: matmul gradcheck batched and broadcast, every transpose combi
   struct Case {
     Shape ba, bb;
   };
-  const std::vector<Case> cases = {{{2}, {2}}, {{2, 3}, {}}, {{}, {3}}, {{2, 1}, {3}}, {{1, 2}, {3, 1}}};
+  const std::vector<Case> cases = {
+      {{2}, {2}}, {{2, 3}, {}}, {{}, {3}}, {{2, 1}, {3}}, {{1, 2}, {3, 1}}};
   uint64_t seed = 200;
   for (const Case& c : cases)
     for (int f = 0; f < 4; ++f) {
       const bool ta = f & 1, tb = f & 2;
-      INFO("batch a " << to_string(c.ba) << " batch b " << to_string(c.bb) << " ta " << ta
-                      << " tb " << tb);
+      INFO("batch a " << to_string(c.ba) << " batch b " << to_string(c.bb) << " ta " << ta << " tb "
+                      << tb);
       expect_gradcheck(
           [=](const std::vector<Tensor>& in) { return matmul(in[0], in[1], ta, tb); },
           {leaf(stored(c.ba, 2, 3, ta), seed), leaf(stored(c.bb, 3, 2, tb), seed + 1)});
@@ -336,9 +339,10 @@ TEST_CASE("linalg: matmul double backward gradcheck for every transpose flag and
   for (const Case& c : cases)
     for (int f = 0; f < 4; ++f) {
       const bool ta = f & 1, tb = f & 2;
-      INFO("batch a " << to_string(c.ba) << " batch b " << to_string(c.bb) << " ta " << ta
-                      << " tb " << tb);
-      const Tensor A = leaf(stored(c.ba, 2, 3, ta), seed), B = leaf(stored(c.bb, 3, 2, tb), seed + 1);
+      INFO("batch a " << to_string(c.ba) << " batch b " << to_string(c.bb) << " ta " << ta << " tb "
+                      << tb);
+      const Tensor A = leaf(stored(c.ba, 2, 3, ta), seed),
+                   B = leaf(stored(c.bb, 3, 2, tb), seed + 1);
       const Tensor VA = rnd(A.shape(), seed + 2), VB = rnd(B.shape(), seed + 3);
       expect_gradcheck(
           [=](const std::vector<Tensor>& in) {
@@ -373,21 +377,40 @@ TEST_CASE("linalg: matmul forward-mode tangent is dA B + A dB") {
 // ---------------------------------------------------------------- errors
 
 TEST_CASE("linalg: matmul shape and dtype errors") {
-  expect_error<std::invalid_argument>([] { matmul(zeros({2, 3}), zeros({4, 5})); },
-                                      {"matmul: shapes (2, 3) and (4, 5) are not aligned (3 != 4)"});
-  expect_error<std::invalid_argument>([] { matmul(zeros({2, 3}), zeros({3, 2}), false, true); },
-                                      {"matmul", "(2, 3) and (3, 2)", "not aligned (3 != 2)", "trans_b = true"});
-  expect_error<std::invalid_argument>([] { matmul(zeros({2, 3}), zeros({3, 2}), true, false); },
-                                      {"matmul", "not aligned (2 != 3)", "trans_a = true"});
+  expect_error<std::invalid_argument>(
+      [] {
+        matmul(zeros({2, 3}), zeros({4, 5}));
+      },
+      {"matmul: shapes (2, 3) and (4, 5) are not aligned (3 != 4)"});
+  expect_error<std::invalid_argument>(
+      [] {
+        matmul(zeros({2, 3}), zeros({3, 2}), false, true);
+      },
+      {"matmul", "(2, 3) and (3, 2)", "not aligned (3 != 2)", "trans_b = true"});
+  expect_error<std::invalid_argument>(
+      [] {
+        matmul(zeros({2, 3}), zeros({3, 2}), true, false);
+      },
+      {"matmul", "not aligned (2 != 3)", "trans_a = true"});
   expect_error<std::invalid_argument>([] { matmul(zeros({3}), zeros({4})); },
                                       {"matmul", "(3,) and (4,)", "3 != 4"});
-  expect_error<std::invalid_argument>([] { matmul(zeros({3}), zeros({2, 4, 5})); },
-                                      {"matmul", "(3,)", "(2, 4, 5)", "3 != 4"});
-  expect_error<std::invalid_argument>([] { matmul(zeros({2, 3, 4}), zeros({5, 4, 2})); },
-                                      {"matmul", "(2, 3, 4)", "(5, 4, 2)", "broadcast"});
-  expect_error<std::invalid_argument>([] { matmul(zeros({2, 3}), zeros({3, 2}, float64)); },
-                                      {"matmul", "dtype", "float32", "float64"});
-  expect_error<std::invalid_argument>([] { matmul(scalar_tensor(2), zeros({2})); }, {"matmul", "0-d"});
+  expect_error<std::invalid_argument>(
+      [] {
+        matmul(zeros({3}), zeros({2, 4, 5}));
+      },
+      {"matmul", "(3,)", "(2, 4, 5)", "3 != 4"});
+  expect_error<std::invalid_argument>(
+      [] {
+        matmul(zeros({2, 3, 4}), zeros({5, 4, 2}));
+      },
+      {"matmul", "(2, 3, 4)", "(5, 4, 2)", "broadcast"});
+  expect_error<std::invalid_argument>(
+      [] {
+        matmul(zeros({2, 3}), zeros({3, 2}, float64));
+      },
+      {"matmul", "dtype", "float32", "float64"});
+  expect_error<std::invalid_argument>([] { matmul(scalar_tensor(2), zeros({2})); },
+                                      {"matmul", "0-d"});
 }
 
 // ---------------------------------------------------------------- affine
@@ -400,11 +423,13 @@ TEST_CASE("linalg: affine values with the fused bias") {
   REQUIRE(y.shape() == Shape{2, 2});
   check_close(y, {14, -5, 20, 1});
   // Larger, float32, against matmul + broadcast add.
-  Tensor X = rnd({17, 33}, 700, float32), W = rnd({33, 9}, 701, float32), B = rnd({9}, 702, float32);
+  Tensor X = rnd({17, 33}, 700, float32), W = rnd({33, 9}, 701, float32),
+         B = rnd({9}, 702, float32);
   Tensor Y = affine(X, W, B);
   Tensor R = matmul(X, W) + B;
   const Vec got = Y.to_vector(), want = R.to_vector();
-  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
+  for (std::size_t i = 0; i < got.size(); ++i)
+    CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
   // D = 0: the output is the bias.
   check_close(affine(zeros({2, 0}, float64), zeros({0, 2}, float64), b), {10, -10, 10, -10});
 }
@@ -439,14 +464,26 @@ TEST_CASE("linalg: affine forward-mode tangent") {
 }
 
 TEST_CASE("linalg: affine errors") {
-  expect_error<std::invalid_argument>([] { affine(zeros({2, 3}), zeros({4, 5}), zeros({5})); },
-                                      {"affine: shapes (2, 3) and (4, 5) are not aligned (3 != 4)"});
-  expect_error<std::invalid_argument>([] { affine(zeros({2, 3}), zeros({3, 5}), zeros({4})); },
-                                      {"affine", "bias", "(4,)", "(5,)"});
-  expect_error<std::invalid_argument>([] { affine(zeros({2, 3, 1}), zeros({3, 5}), zeros({5})); },
-                                      {"affine", "(2, 3, 1)"});
-  expect_error<std::invalid_argument>([] { affine(zeros({2, 3}), zeros({3, 5}, float64), zeros({5})); },
-                                      {"affine", "dtype"});
+  expect_error<std::invalid_argument>(
+      [] {
+        affine(zeros({2, 3}), zeros({4, 5}), zeros({5}));
+      },
+      {"affine: shapes (2, 3) and (4, 5) are not aligned (3 != 4)"});
+  expect_error<std::invalid_argument>(
+      [] {
+        affine(zeros({2, 3}), zeros({3, 5}), zeros({4}));
+      },
+      {"affine", "bias", "(4,)", "(5,)"});
+  expect_error<std::invalid_argument>(
+      [] {
+        affine(zeros({2, 3, 1}), zeros({3, 5}), zeros({5}));
+      },
+      {"affine", "(2, 3, 1)"});
+  expect_error<std::invalid_argument>(
+      [] {
+        affine(zeros({2, 3}), zeros({3, 5}, float64), zeros({5}));
+      },
+      {"affine", "dtype"});
 }
 
 // ---------------------------------------------------------------- dot / outer
@@ -463,8 +500,13 @@ TEST_CASE("linalg: dot values, gradients and errors") {
   Tensor gx = grad({dot(x, y)}, {x}, {}, {.create_graph = true})[0];
   check_close(gx, y.detach().to_vector());
   check_close(grad({dot(gx, a)}, {y})[0], {1, 2, 3});
-  expect_error<std::invalid_argument>([] { dot(zeros({3}), zeros({4})); }, {"dot", "(3,)", "(4,)", "3 != 4"});
-  expect_error<std::invalid_argument>([] { dot(zeros({3, 1}), zeros({3})); }, {"dot", "1-D", "(3, 1)"});
+  expect_error<std::invalid_argument>([] { dot(zeros({3}), zeros({4})); },
+                                      {"dot", "(3,)", "(4,)", "3 != 4"});
+  expect_error<std::invalid_argument>(
+      [] {
+        dot(zeros({3, 1}), zeros({3}));
+      },
+      {"dot", "1-D", "(3, 1)"});
 }
 
 TEST_CASE("linalg: outer values, gradients and errors") {
@@ -476,6 +518,11 @@ TEST_CASE("linalg: outer values, gradients and errors") {
   Tensor a = tensor({1, 2}, {}, float64), b = tensor({3, 4, 5}, {}, float64);
   a.impl().tangent = tensor({1, 0}, {}, float64).impl_ptr();
   check_close(outer(a, b).tangent(), {3, 4, 5, 0, 0, 0});
-  expect_error<std::invalid_argument>([] { outer(zeros({2, 2}), zeros({2})); }, {"outer", "1-D", "(2, 2)"});
-  expect_error<std::invalid_argument>([] { outer(zeros({2}), zeros({2}, float64)); }, {"outer", "dtype"});
+  expect_error<std::invalid_argument>(
+      [] {
+        outer(zeros({2, 2}), zeros({2}));
+      },
+      {"outer", "1-D", "(2, 2)"});
+  expect_error<std::invalid_argument>([] { outer(zeros({2}), zeros({2}, float64)); },
+                                      {"outer", "dtype"});
 }

@@ -16,8 +16,6 @@ using namespace dagrad::test_util;
 
 namespace {
 
-
-
 const Reduction all_reductions[] = {Reduction::mean, Reduction::sum, Reduction::none};
 
 // The 3x4 example used with PyTorch for reference values.
@@ -82,8 +80,7 @@ TEST_CASE("loss: cross_entropy gradcheck for every reduction") {
   Tensor x = randn64({5, 4}, 1).requires_grad_();
   Tensor y = tensor({3, 0, 1, 1, 2}, {5}, float64);
   for (Reduction r : all_reductions)
-    check_gradcheck([=](const std::vector<Tensor>& in) { return cross_entropy(in[0], y, r); },
-                    {x});
+    check_gradcheck([=](const std::vector<Tensor>& in) { return cross_entropy(in[0], y, r); }, {x});
 }
 
 TEST_CASE("loss: cross_entropy double backward: Hessian-vector product") {
@@ -96,7 +93,8 @@ TEST_CASE("loss: cross_entropy double backward: Hessian-vector product") {
   for (int i = 0; i < 3; ++i) {
     double pv = 0;
     for (int c = 0; c < 4; ++c) pv += p[i * 4 + c] * vv[i * 4 + c];
-    for (int c = 0; c < 4; ++c) want.push_back((p[i * 4 + c] * vv[i * 4 + c] - p[i * 4 + c] * pv) / 3);
+    for (int c = 0; c < 4; ++c)
+      want.push_back((p[i * 4 + c] * vv[i * 4 + c] - p[i * 4 + c] * pv) / 3);
   }
   check_values(hv, want, 1e-10);
   // reduction none with a weighted upstream: the second derivatives match central differences
@@ -124,13 +122,14 @@ TEST_CASE("loss: cross_entropy forward mode matches reverse mode") {
 
 TEST_CASE("loss: cross_entropy errors name the op, the value and C") {
   Tensor x = zeros({4, 5}, float64);
-  CHECK_THROWS_WITH_AS(cross_entropy(x, tensor({0, 1, 7, 2}, {4})),
-                       doctest::Contains("cross_entropy: label 7 at index 2 is out of range for 5 classes"),
+  CHECK_THROWS_WITH_AS(
+      cross_entropy(x, tensor({0, 1, 7, 2}, {4})),
+      doctest::Contains("cross_entropy: label 7 at index 2 is out of range for 5 classes"),
+      std::out_of_range);
+  CHECK_THROWS_WITH_AS(cross_entropy(x, tensor({0, -1, 1, 2}, {4})), doctest::Contains("label -1"),
                        std::out_of_range);
-  CHECK_THROWS_WITH_AS(cross_entropy(x, tensor({0, -1, 1, 2}, {4})),
-                       doctest::Contains("label -1"), std::out_of_range);
-  CHECK_THROWS_WITH_AS(cross_entropy(x, tensor({0, 5, 1, 2}, {4})),
-                       doctest::Contains("5 classes"), std::out_of_range);
+  CHECK_THROWS_WITH_AS(cross_entropy(x, tensor({0, 5, 1, 2}, {4})), doctest::Contains("5 classes"),
+                       std::out_of_range);
   CHECK_THROWS_WITH_AS(cross_entropy(x, tensor({0, 1.5, 1, 2}, {4})),
                        doctest::Contains("cross_entropy: label 1.5 at index 1 is not an integer"),
                        std::invalid_argument);
@@ -156,8 +155,8 @@ TEST_CASE("loss: svm_loss values and gradient (cs231n)") {
   CHECK(l.item() == doctest::Approx(10.1 / 3));
   CHECK(svm_loss(s, y, 1.0, Reduction::sum).item() == doctest::Approx(10.1));
   l.backward();
-  check_values(s.grad(), {0, 0, 0, 0, -1, 1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3, 0, 1.0 / 3,
-                          -2.0 / 3});
+  check_values(s.grad(),
+               {0, 0, 0, 0, -1, 1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0 / 3, 0, 1.0 / 3, -2.0 / 3});
   // a larger margin turns on more terms
   check_values(svm_loss(s, y, 2.0, Reduction::none), {1, 11.5, 4.2});
   // float32
@@ -168,8 +167,7 @@ TEST_CASE("loss: svm_loss gradcheck, double backward and forward mode") {
   Tensor s = randn64({6, 5}, 11).requires_grad_();
   Tensor y = tensor({0, 4, 2, 2, 1, 3}, {6}, float64);
   for (Reduction r : all_reductions)
-    check_gradcheck([=](const std::vector<Tensor>& in) { return svm_loss(in[0], y, 1.0, r); },
-                    {s});
+    check_gradcheck([=](const std::vector<Tensor>& in) { return svm_loss(in[0], y, 1.0, r); }, {s});
   check_gradcheck([=](const std::vector<Tensor>& in) { return svm_loss(in[0], y, 0.5); }, {s});
   // piecewise linear in s (zero Hessian), but under create_graph the gradient stays linked
   // to the upstream gradient: with loss * c, d/dc <grad_s, v> = <grad_s(c = 1), v>
@@ -194,9 +192,10 @@ TEST_CASE("loss: svm_loss gradcheck, double backward and forward mode") {
 }
 
 TEST_CASE("loss: svm_loss errors") {
-  CHECK_THROWS_WITH_AS(svm_loss(zeros({2, 3}), tensor({0, 3}, {2})),
-                       doctest::Contains("svm_loss: label 3 at index 1 is out of range for 3 classes"),
-                       std::out_of_range);
+  CHECK_THROWS_WITH_AS(
+      svm_loss(zeros({2, 3}), tensor({0, 3}, {2})),
+      doctest::Contains("svm_loss: label 3 at index 1 is out of range for 3 classes"),
+      std::out_of_range);
   CHECK_THROWS_WITH_AS(svm_loss(zeros({2, 3}), tensor({0, 1, 2}, {3})),
                        doctest::Contains("svm_loss: labels of shape (3"), std::invalid_argument);
 }
@@ -252,7 +251,9 @@ TEST_CASE("loss: binary_logistic_loss gradcheck, double backward, forward mode")
     check_gradcheck(
         [=](const std::vector<Tensor>& in) { return binary_logistic_loss(in[0], y, r); }, {z});
   check_gradcheck(
-      [=](const std::vector<Tensor>& in) { return binary_logistic_loss(in[0], y.reshape({5, 1})); },
+      [=](const std::vector<Tensor>& in) {
+        return binary_logistic_loss(in[0], y.reshape({5, 1}));
+      },
       {randn64({5, 1}, 22).requires_grad_()});
   // d^2/dz^2 = sigmoid(z)(1 - sigmoid(z)) / N
   Tensor v = randn64({5}, 23);
@@ -272,9 +273,10 @@ TEST_CASE("loss: binary_logistic_loss errors") {
   CHECK_THROWS_WITH_AS(binary_logistic_loss(zeros({3}), tensor({0, 2, 1}, {3})),
                        doctest::Contains("binary_logistic_loss: label 2 at index 1"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(binary_logistic_loss(zeros({3, 2}), tensor({0, 1, 1}, {3})),
-                       doctest::Contains("binary_logistic_loss: scores must have shape (N) or (N, 1)"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      binary_logistic_loss(zeros({3, 2}), tensor({0, 1, 1}, {3})),
+      doctest::Contains("binary_logistic_loss: scores must have shape (N) or (N, 1)"),
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(binary_logistic_loss(zeros({3}), tensor({0, 1}, {2})),
                        doctest::Contains("binary_logistic_loss: labels of shape (2"),
                        std::invalid_argument);

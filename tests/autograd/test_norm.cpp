@@ -64,9 +64,9 @@ TEST_CASE("norm: batch_norm 1-d training values (hand-computed)") {
   Tensor gamma = tensor({2, 0.5}, {2}, float64), beta = tensor({1, -1}, {2}, float64);
   Tensor y = batch_norm(x, gamma, beta, Tensor(), Tensor(), true, 0.9, 0.0);
   const double s0 = std::sqrt(5.0), s1 = std::sqrt(3.0);
-  const std::vector<double> want = {2 * -3 / s0 + 1, 0.5 * -1 / s1 - 1, 2 * -1 / s0 + 1,
-                                    0.5 * -1 / s1 - 1, 2 * 1 / s0 + 1,  0.5 * -1 / s1 - 1,
-                                    2 * 3 / s0 + 1,  0.5 * 3 / s1 - 1};
+  const std::vector<double> want = {2 * -3 / s0 + 1,   0.5 * -1 / s1 - 1, 2 * -1 / s0 + 1,
+                                    0.5 * -1 / s1 - 1, 2 * 1 / s0 + 1,    0.5 * -1 / s1 - 1,
+                                    2 * 3 / s0 + 1,    0.5 * 3 / s1 - 1};
   CHECK(max_abs_diff(y.to_vector(), want) < 1e-14);
   // eps enters as sqrt(var + eps)
   Tensor y2 = batch_norm(x, gamma, beta, Tensor(), Tensor(), true, 0.9, 1.0);
@@ -75,8 +75,8 @@ TEST_CASE("norm: batch_norm 1-d training values (hand-computed)") {
 
 TEST_CASE("norm: batch_norm running statistics after two steps, then eval") {
   Tensor rm = zeros({2}, float64), rv = ones({2}, float64);
-  Tensor a = tensor({1, 2, 3, 2, 5, 2, 7, 6}, {4, 2}, float64);     // means 4, 3; vars 5, 3
-  Tensor b = tensor({0, 1, 0, 1, 4, 1, 4, 5}, {4, 2}, float64);     // means 2, 2; vars 4, 3
+  Tensor a = tensor({1, 2, 3, 2, 5, 2, 7, 6}, {4, 2}, float64);  // means 4, 3; vars 5, 3
+  Tensor b = tensor({0, 1, 0, 1, 4, 1, 4, 5}, {4, 2}, float64);  // means 2, 2; vars 4, 3
   const uint64_t v0 = rm.version();
   batch_norm(a, Tensor(), Tensor(), rm, rv, true, 0.9);
   CHECK(rm.version() > v0);
@@ -97,7 +97,8 @@ TEST_CASE("norm: batch_norm running statistics after two steps, then eval") {
   const double eps = 1e-5;
   Tensor y = batch_norm(a, gamma, beta, rm, rv, false, 0.9, eps);
   CHECK(max_abs_diff(rm.to_vector(), {0.56, 0.47}) < 1e-15);
-  CHECK(y.at({2, 0}) == doctest::Approx(2 * (5 - 0.56) / std::sqrt(1.66 + eps) + 0.5).epsilon(1e-13));
+  CHECK(y.at({2, 0}) ==
+        doctest::Approx(2 * (5 - 0.56) / std::sqrt(1.66 + eps) + 0.5).epsilon(1e-13));
   CHECK(y.at({3, 1}) == doctest::Approx(3 * (6 - 0.47) / std::sqrt(1.38 + eps)).epsilon(1e-13));
 }
 
@@ -153,7 +154,8 @@ TEST_CASE("norm: batch_norm gradients (dbeta = sum g, dgamma = sum g xh) and gra
   CHECK(r1.passed);
   // spatial
   Tensor xs = randn({3, 2, 3, 4}, gen, float64).requires_grad_();
-  Tensor gs = randn({2}, gen, float64).requires_grad_(), bs = randn({2}, gen, float64).requires_grad_();
+  Tensor gs = randn({2}, gen, float64).requires_grad_(),
+         bs = randn({2}, gen, float64).requires_grad_();
   // A larger finite-difference step than the default: f sums 72 outputs, and the rounding
   // noise of central differences (~1e-16 |f| / eps) would otherwise reach the tolerance on the
   // smallest gradient entries; the truncation error (~eps^2) stays far below it.
@@ -230,20 +232,25 @@ TEST_CASE("norm: batch_norm errors") {
         "batch_norm: input must be (N, C) or (N, C, H, W), got shape (4,)");
   CHECK(error_of([&] { batch_norm(x, zeros({4}), c3, c3, c3, true); }) ==
         "batch_norm: gamma must have shape (3,) for input (4, 3), got (4,)");
-  CHECK(error_of([&] { batch_norm(x, c3, zeros({3, 1}), c3, c3, true); }) ==
-        "batch_norm: beta must have shape (3,) for input (4, 3), got (3, 1)");
-  CHECK(error_of([&] { batch_norm(zeros({2, 3, 4, 4}), c3, c3, zeros({2}), c3, true); }) ==
-        "batch_norm: running_mean must have shape (3,) for input (2, 3, 4, 4), got (2,)");
+  CHECK(error_of([&] {
+          batch_norm(x, c3, zeros({3, 1}), c3, c3, true);
+        }) == "batch_norm: beta must have shape (3,) for input (4, 3), got (3, 1)");
+  CHECK(error_of([&] {
+          batch_norm(zeros({2, 3, 4, 4}), c3, c3, zeros({2}), c3, true);
+        }) == "batch_norm: running_mean must have shape (3,) for input (2, 3, 4, 4), got (2,)");
   CHECK(error_of([&] { batch_norm(x, c3, c3, c3, Tensor(), true); }) ==
         "batch_norm: give both running_mean and running_var, or neither");
   CHECK(error_of([&] { batch_norm(x, c3, c3, Tensor(), Tensor(), false); }) ==
         "batch_norm: eval mode needs running_mean and running_var (input (4, 3))");
-  CHECK(error_of([&] { batch_norm(zeros({1, 3}), c3, c3, c3, c3, true); }) ==
-        "batch_norm: expected more than 1 value per channel when training, got input (1, 3)");
-  CHECK(error_of([&] { batch_norm(zeros({1, 3}), c3, c3, c3, ones({3}), false); }) ==
-        "(no error)");  // eval with a single example is fine
-  CHECK(error_of([&] { batch_norm(x, zeros({3}, float64), c3, c3, c3, true); })
-            .find("batch_norm: dtype mismatch") == 0);
+  CHECK(error_of([&] {
+          batch_norm(zeros({1, 3}), c3, c3, c3, c3, true);
+        }) == "batch_norm: expected more than 1 value per channel when training, got input (1, 3)");
+  CHECK(error_of([&] {
+          batch_norm(zeros({1, 3}), c3, c3, c3, ones({3}), false);
+        }) == "(no error)");  // eval with a single example is fine
+  CHECK(error_of([&] {
+          batch_norm(x, zeros({3}, float64), c3, c3, c3, true);
+        }).find("batch_norm: dtype mismatch") == 0);
 }
 
 // ---------------------------------------------------------------- layer norm
@@ -254,8 +261,7 @@ TEST_CASE("norm: layer_norm values (hand-computed) and shapes") {
   Tensor gamma = tensor({1, 2, 3, 4}, {4}, float64), beta = tensor({0, 0, 1, 1}, {4}, float64);
   Tensor y = layer_norm(x, gamma, beta, 0.0 + 1e-12);
   const double s = std::sqrt(3.5);
-  CHECK(max_abs_diff(y.to_vector(), {-2 / s, 2 * -1 / s, 1.0, 4 * 3 / s + 1, 0, 0, 1, 1}) <
-        1e-10);
+  CHECK(max_abs_diff(y.to_vector(), {-2 / s, 2 * -1 / s, 1.0, 4 * 3 / s + 1, 0, 0, 1, 1}) < 1e-10);
   // Several normalized dimensions = the flattened features of each example.
   Generator gen(9);
   Tensor x3 = randn({2, 3, 4}, gen, float64);
@@ -279,17 +285,18 @@ TEST_CASE("norm: layer_norm values (hand-computed) and shapes") {
 TEST_CASE("norm: layer_norm gradcheck") {
   Generator gen(10);
   Tensor x = randn({4, 5}, gen, float64).requires_grad_();
-  Tensor gamma = randn({5}, gen, float64).requires_grad_(), beta = randn({5}, gen, float64).requires_grad_();
-  auto r = gradcheck(
-      [](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2]); },
-      {x, gamma, beta});
+  Tensor gamma = randn({5}, gen, float64).requires_grad_(),
+         beta = randn({5}, gen, float64).requires_grad_();
+  auto r = gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2]); },
+                     {x, gamma, beta});
   INFO(r.report());
   CHECK(r.passed);
   Tensor x3 = randn({2, 2, 3}, gen, float64).requires_grad_();
-  Tensor g3 = randn({2, 3}, gen, float64).requires_grad_(), b3 = randn({2, 3}, gen, float64).requires_grad_();
-  auto r3 = gradcheck(
-      [](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2], 1e-3); },
-      {x3, g3, b3});
+  Tensor g3 = randn({2, 3}, gen, float64).requires_grad_(),
+         b3 = randn({2, 3}, gen, float64).requires_grad_();
+  auto r3 =
+      gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2], 1e-3); },
+                {x3, g3, b3});
   INFO(r3.report());
   CHECK(r3.passed);
   auto r4 = gradcheck(
@@ -315,7 +322,8 @@ TEST_CASE("norm: layer_norm forward mode and double backward error") {
 
   Tensor xr = x.detach().requires_grad_();
   Tensor out = layer_norm(xr, gamma, beta);
-  auto gx = dagrad::grad({(out * out * out).sum()}, {xr}, {}, BackwardOptions{.create_graph = true});
+  auto gx =
+      dagrad::grad({(out * out * out).sum()}, {xr}, {}, BackwardOptions{.create_graph = true});
   std::string msg;
   try {
     gx[0].sum().backward();
@@ -332,11 +340,13 @@ TEST_CASE("norm: layer_norm errors") {
         "input (2, 3, 4)");
   CHECK(error_of([&] { layer_norm(x, Shape{4}, zeros({3}), Tensor()); }) ==
         "layer_norm: gamma must have shape (4,) for input (2, 3, 4), got (3,)");
-  CHECK(error_of([&] { layer_norm(x, zeros({3, 4}), zeros({4})); }) ==
-        "layer_norm: beta must have shape (3, 4) for input (2, 3, 4), got (4,)");
+  CHECK(error_of([&] {
+          layer_norm(x, zeros({3, 4}), zeros({4}));
+        }) == "layer_norm: beta must have shape (3, 4) for input (2, 3, 4), got (4,)");
   CHECK(error_of([&] { layer_norm(x, Shape{}, Tensor(), Tensor()); }).find("layer_norm:") == 0);
-  CHECK(error_of([&] { layer_norm(x, Shape{1, 2, 3, 4}, Tensor(), Tensor()); })
-            .find("layer_norm: normalized shape (1, 2, 3, 4)") == 0);
+  CHECK(error_of([&] {
+          layer_norm(x, Shape{1, 2, 3, 4}, Tensor(), Tensor());
+        }).find("layer_norm: normalized shape (1, 2, 3, 4)") == 0);
   CHECK(error_of([&] { layer_norm(x, Tensor(), Tensor()); }) ==
         "layer_norm: without gamma, pass the normalized shape explicitly");
 }

@@ -48,7 +48,7 @@ TEST_CASE("parallel_chunked numbers its ranges and respects the grain") {
   set_num_threads(4);
   const int64_t most = 4 * chunks_per_thread;
   CHECK(parallel_chunks(0, 10) == 0);
-  CHECK(parallel_chunks(15, 10) == 1);   // fewer than two grains: serial
+  CHECK(parallel_chunks(15, 10) == 1);  // fewer than two grains: serial
   CHECK(parallel_chunks(25, 10) == 2);
   CHECK(parallel_chunks(100000, 10) == most);  // capped per thread
   std::vector<int64_t> lo(most, -1), hi(most, -1);

@@ -72,22 +72,22 @@ std::string error_of(F f) {
 }
 
 const std::vector<PoolCfg> kCfgs = {
-    {2, 3, 6, 8, {2, 2}, {2, 2}, {0, 0}},  // the 2x2 fast path
-    {2, 3, 7, 9, {2, 2}, {2, 2}, {0, 0}},  // fast path, odd sizes (last row/column dropped)
+    {2, 3, 6, 8, {2, 2}, {2, 2}, {0, 0}},   // the 2x2 fast path
+    {2, 3, 7, 9, {2, 2}, {2, 2}, {0, 0}},   // fast path, odd sizes (last row/column dropped)
     {2, 2, 6, 70, {2, 2}, {2, 2}, {0, 0}},  // fast path, rows of 35 outputs (16 + 16 + 3)
     {1, 2, 4, 64, {2, 2}, {2, 2}, {0, 0}},  // fast path, rows of exactly 32 outputs
-    {2, 2, 7, 7, {3, 3}, {2, 2}, {1, 1}},  // overlapping windows with padding
-    {1, 2, 6, 9, {2, 3}, {1, 2}, {1, 1}},  // non-square kernel and stride
-    {2, 1, 5, 5, {3, 3}, {1, 1}, {0, 0}},  // stride 1: heavy overlap
-    {1, 1, 4, 6, {4, 2}, {3, 3}, {2, 0}},  // padding of half the kernel
+    {2, 2, 7, 7, {3, 3}, {2, 2}, {1, 1}},   // overlapping windows with padding
+    {1, 2, 6, 9, {2, 3}, {1, 2}, {1, 1}},   // non-square kernel and stride
+    {2, 1, 5, 5, {3, 3}, {1, 1}, {0, 0}},   // stride 1: heavy overlap
+    {1, 1, 4, 6, {4, 2}, {3, 3}, {2, 0}},   // padding of half the kernel
 };
 
 }  // namespace
 
 TEST_CASE("pool: max_pool2d hand-computed values and gradient") {
-  Tensor x = tensor({1, 5, 2, 0,   //
-                     3, 4, 8, 7,   //
-                     -1, -2, 6, 6, //
+  Tensor x = tensor({1, 5, 2, 0,    //
+                     3, 4, 8, 7,    //
+                     -1, -2, 6, 6,  //
                      -3, -4, 6, 5},
                     {1, 1, 4, 4}, float64)
                  .requires_grad_();
@@ -251,14 +251,18 @@ TEST_CASE("pool: double backward is a clear error") {
 
 TEST_CASE("pool: errors name the op and the shapes") {
   Tensor x = zeros({2, 3, 5, 5});
-  CHECK(error_of([&] { max_pool2d(zeros({3, 5, 5}), 2); }) ==
-        "max_pool2d: input must be 4-D (N, C, H, W), got shape (3, 5, 5)");
-  CHECK(error_of([&] { avg_pool2d(zeros({5, 5}), 2); }) ==
-        "avg_pool2d: input must be 4-D (N, C, H, W), got shape (5, 5)");
-  CHECK(error_of([&] { max_pool2d(x, Size2{0, 2}); }) ==
-        "max_pool2d: kernel size must be positive, got (0, 2)");
-  CHECK(error_of([&] { avg_pool2d(x, 2, Size2{-1, 2}); }) ==
-        "avg_pool2d: stride must be positive, got (-1, 2)");
+  CHECK(error_of([&] {
+          max_pool2d(zeros({3, 5, 5}), 2);
+        }) == "max_pool2d: input must be 4-D (N, C, H, W), got shape (3, 5, 5)");
+  CHECK(error_of([&] {
+          avg_pool2d(zeros({5, 5}), 2);
+        }) == "avg_pool2d: input must be 4-D (N, C, H, W), got shape (5, 5)");
+  CHECK(error_of([&] {
+          max_pool2d(x, Size2{0, 2});
+        }) == "max_pool2d: kernel size must be positive, got (0, 2)");
+  CHECK(error_of([&] {
+          avg_pool2d(x, 2, Size2{-1, 2});
+        }) == "avg_pool2d: stride must be positive, got (-1, 2)");
   CHECK(error_of([&] { max_pool2d(x, 2, 2, 2); }) ==
         "max_pool2d: padding (2, 2) must be non-negative and at most half the kernel (2, 2)");
   CHECK(error_of([&] { avg_pool2d(x, 3, 1, -1); }) ==
@@ -279,14 +283,16 @@ TEST_CASE("pool: max_pool2d and avg_pool2d match PyTorch on integer data full of
   Tensor y = max_pool2d(x, {3, 2}, 2, 1);
   CHECK(y.to_vector() == std::vector<double>{2, 3, 3, 2, 3, 3, 2, 3, 3, 2, 3, 3, 2, 2, 3, 3, 2, 3});
   y.backward(arange(y.numel(), float64).reshape(y.shape()));
-  CHECK(x.grad().to_vector() ==
-        std::vector<double>{0, 1, 0, 0, 0, 3, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 6, 0, 0, 8, 0,
-                            0, 0, 10, 0, 0, 21, 13, 0, 0, 25, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 15, 0, 0, 0, 17});
+  CHECK(x.grad().to_vector() == std::vector<double>{0, 1,  0,  0, 0,  3,  0,  0, 7,  0, 0, 0, 4,
+                                                    0, 0,  0,  7, 0,  0,  0,  6, 0,  0, 8, 0, 0,
+                                                    0, 10, 0,  0, 21, 13, 0,  0, 25, 0, 0, 0, 0,
+                                                    0, 0,  16, 0, 0,  0,  15, 0, 0,  0, 17});
   x.zero_grad();
   Tensor a = avg_pool2d(x, 3, 2, 1);
   const std::vector<double> a9 = {3, -2, 2, 1, 1, 1, 3, -2, 3, 2, 1, -1, 1, 0, 0, 3, 0, -1};
   REQUIRE(a.numel() == 18);
-  for (int i = 0; i < 18; ++i) CHECK(a.to_vector()[i] == doctest::Approx(a9[i] / 9.0).epsilon(1e-14));
+  for (int i = 0; i < 18; ++i)
+    CHECK(a.to_vector()[i] == doctest::Approx(a9[i] / 9.0).epsilon(1e-14));
   a.backward(arange(18, float64).reshape(a.shape()));
   const std::vector<double> g9 = {0,  1,  1,  3,  2,  3,  8,  5,  12, 7,  3,  7,  4,
                                   9,  5,  9,  20, 11, 24, 13, 6,  13, 7,  15, 8,  9,

@@ -179,7 +179,9 @@ TEST_CASE("reduction: var gradcheck, double backward and forward mode") {
             {x});
       }
   check_gradcheck(
-      [](const std::vector<Tensor>& in) { return var(in[0], std::vector<int64_t>{0, 2}, true); },
+      [](const std::vector<Tensor>& in) {
+        return var(in[0], std::vector<int64_t>{0, 2}, true);
+      },
       {x});
 
   // Hessian of unbiased var over n elements: 2/(n-1) (I - 11^T/n), so H v = 2/(n-1) (v - mean v)

@@ -118,8 +118,11 @@ TEST_CASE("shape_ops: permute and transpose values") {
 }
 
 TEST_CASE("shape_ops: permute and transpose gradcheck") {
-  expect_gradcheck([](const std::vector<Tensor>& in) { return permute(in[0], {1, 2, 0}); },
-                   {leaf({2, 3, 4}, 2)});
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return permute(in[0], {1, 2, 0});
+      },
+      {leaf({2, 3, 4}, 2)});
   expect_gradcheck([](const std::vector<Tensor>& in) { return transpose(in[0], 1, -1) * 2.0; },
                    {leaf({2, 3, 4}, 3)});
 }
@@ -131,9 +134,16 @@ TEST_CASE("shape_ops: broadcast_to values, gradient and error") {
   Tensor l = leaf({3, 1}, 4);
   sum(broadcast_to(l, {2, 3, 2})).backward();
   check_values(l.grad(), {4, 4, 4});
-  expect_gradcheck([](const std::vector<Tensor>& in) { return broadcast_to(in[0], {2, 3, 4}); },
-                   {leaf({3, 1}, 5)});
-  expect_error<std::invalid_argument>([&] { broadcast_to(x, {3, 2, 1}); }, {"broadcast_to", "(3, 1)"});
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return broadcast_to(in[0], {2, 3, 4});
+      },
+      {leaf({3, 1}, 5)});
+  expect_error<std::invalid_argument>(
+      [&] {
+        broadcast_to(x, {3, 2, 1});
+      },
+      {"broadcast_to", "(3, 1)"});
 }
 
 // ---------------------------------------------------------------- slice
@@ -210,15 +220,18 @@ TEST_CASE("shape_ops: index_select repeated indices accumulate gradients") {
   Tensor w = tensor({1, 10, 100, 2, 20, 200}, {2, 3}, float64);
   sum(index_select(y, 1, std::vector<int64_t>{1, 1, 0}) * w).backward();
   check_values(y.grad(), {100, 11, 0, 200, 22, 0});
-  expect_gradcheck([](const std::vector<Tensor>& in) { return index_select(in[0], 1, idx({2, 0, 2, 1, 2})); },
-                   {leaf({2, 3, 2}, 12)});
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return index_select(in[0], 1, idx({2, 0, 2, 1, 2}));
+      },
+      {leaf({2, 3, 2}, 12)});
 }
 
 TEST_CASE("shape_ops: index_select double backward through its backward") {
   // f = sum(index_select(x)^2) with index 0 twice: df/dx0 = 4 x0; d<df/dx, v>/dx0 = 4 v0.
   Tensor x = tensor({1.5, -2.0}, {}, float64).requires_grad_();
-  Tensor g = grad({sum(square(index_select(x, 0, idx({0, 0, 1}))))}, {x}, {},
-                  {.create_graph = true})[0];
+  Tensor g =
+      grad({sum(square(index_select(x, 0, idx({0, 0, 1}))))}, {x}, {}, {.create_graph = true})[0];
   check_values(g, {6.0, -4.0});
   Tensor h = grad({sum(g * tensor({3, 5}, {}, float64))}, {x})[0];
   check_values(h, {12.0, 10.0});
@@ -226,14 +239,20 @@ TEST_CASE("shape_ops: index_select double backward through its backward") {
 
 TEST_CASE("shape_ops: index_select errors") {
   Tensor x = zeros({2, 3});
-  expect_error<std::out_of_range>([&] { index_select(x, 1, idx({0, 3})); },
-                                  {"index_select", "index 3", "axis 1", "size 3"});
+  expect_error<std::out_of_range>(
+      [&] {
+        index_select(x, 1, idx({0, 3}));
+      },
+      {"index_select", "index 3", "axis 1", "size 3"});
   expect_error<std::out_of_range>([&] { index_select(x, 0, std::vector<int64_t>{-1}); },
                                   {"index_select", "-1", "size 2"});
   expect_error<std::invalid_argument>([&] { index_select(x, 0, idx({0.5})); },
                                       {"index_select", "0.5", "integer"});
-  expect_error<std::invalid_argument>([&] { index_select(x, 0, zeros({1, 1})); },
-                                      {"index_select", "(1, 1)"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        index_select(x, 0, zeros({1, 1}));
+      },
+      {"index_select", "(1, 1)"});
 }
 
 // ---------------------------------------------------------------- gather
@@ -271,12 +290,16 @@ TEST_CASE("shape_ops: gather gradient scatter-adds (torch reference)") {
   Tensor w = arange(1, 7, 1, float64).reshape({2, 3});
   sum(gather(x, 1, idx({0, 0, 2, 1, 1, 1}, {2, 3})) * w).backward();
   check_values(x.grad(), {3, 0, 3, 0, 15, 0});
-  expect_gradcheck([](const std::vector<Tensor>& in) {
-    return gather(in[0], 0, idx({1, 0, 1, 0, 0, 1, 1, 1, 1}, {3, 1, 3}));
-  }, {leaf({2, 3, 4}, 14)});
-  expect_gradcheck([](const std::vector<Tensor>& in) {
-    return gather(in[0], 2, idx({3, 0, 1, 1, 2, 2, 0, 3}, {2, 2, 2}));
-  }, {leaf({2, 3, 4}, 15)});
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return gather(in[0], 0, idx({1, 0, 1, 0, 0, 1, 1, 1, 1}, {3, 1, 3}));
+      },
+      {leaf({2, 3, 4}, 14)});
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return gather(in[0], 2, idx({3, 0, 1, 1, 2, 2, 0, 3}, {2, 2, 2}));
+      },
+      {leaf({2, 3, 4}, 15)});
 }
 
 TEST_CASE("shape_ops: gather double backward") {
@@ -291,12 +314,22 @@ TEST_CASE("shape_ops: gather double backward") {
 
 TEST_CASE("shape_ops: gather errors") {
   Tensor x = zeros({2, 3});
-  expect_error<std::invalid_argument>([&] { gather(x, 1, idx({0, 1})); }, {"gather", "(2,)", "(2, 3)"});
-  expect_error<std::out_of_range>([&] { gather(x, 1, idx({0, 3}, {2, 1})); },
-                                  {"gather", "index 3", "axis 1", "size 3"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        gather(x, 1, idx({0, 1}));
+      },
+      {"gather", "(2,)", "(2, 3)"});
+  expect_error<std::out_of_range>(
+      [&] {
+        gather(x, 1, idx({0, 3}, {2, 1}));
+      },
+      {"gather", "index 3", "axis 1", "size 3"});
   expect_error<std::out_of_range>([&] { gather(x, 1, idx({-1}, {1, 1})); }, {"gather", "-1"});
-  expect_error<std::invalid_argument>([&] { gather(x, 1, zeros({3, 1})); },
-                                      {"gather", "(3, 1)", "(2, 3)", "axis 0"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        gather(x, 1, zeros({3, 1}));
+      },
+      {"gather", "(3, 1)", "(2, 3)", "axis 0"});
 }
 
 // ---------------------------------------------------------------- concat / stack
@@ -320,12 +353,18 @@ TEST_CASE("shape_ops: concat gradients") {
   check_values(a.grad(), {0, 1, 2, 6, 7, 8});
   check_values(b.grad(), {3, 9});
   check_values(c.grad(), {4, 5, 10, 11});
-  expect_gradcheck([](const std::vector<Tensor>& in) { return concat({in[0], in[1], in[0]}, 0); },
-                   {leaf({1, 2, 3}, 19), leaf({2, 2, 3}, 20)});
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return concat({in[0], in[1], in[0]}, 0);
+      },
+      {leaf({1, 2, 3}, 19), leaf({2, 2, 3}, 20)});
   // Only some inputs require grad.
   Tensor k = rnd({2, 3}, 21);
-  expect_gradcheck([&](const std::vector<Tensor>& in) { return concat({k, in[0]}, 1); },
-                   {leaf({2, 2}, 22)});
+  expect_gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        return concat({k, in[0]}, 1);
+      },
+      {leaf({2, 2}, 22)});
 }
 
 TEST_CASE("shape_ops: concat double backward") {
@@ -339,12 +378,26 @@ TEST_CASE("shape_ops: concat double backward") {
 
 TEST_CASE("shape_ops: concat errors name the input that differs") {
   Tensor a = zeros({2, 3}), b = zeros({2, 4}), c = zeros({3, 3});
-  expect_error<std::invalid_argument>([&] { concat({a, b, c}, 0); },
-                                      {"concat", "input 1", "(2, 4)", "(2, 3)", "axis 0"});
-  expect_error<std::invalid_argument>([&] { concat({a, c, b}, 1); }, {"concat", "input 1", "(3, 3)"});
-  expect_error<std::invalid_argument>([&] { concat({a, zeros({2, 3, 1})}, 0); }, {"concat", "input 1", "(2, 3, 1)"});
-  expect_error<std::invalid_argument>([&] { concat({a, zeros({2, 3}, float64)}, 0); },
-                                      {"concat", "input 1", "float64", "float32"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        concat({a, b, c}, 0);
+      },
+      {"concat", "input 1", "(2, 4)", "(2, 3)", "axis 0"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        concat({a, c, b}, 1);
+      },
+      {"concat", "input 1", "(3, 3)"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        concat({a, zeros({2, 3, 1})}, 0);
+      },
+      {"concat", "input 1", "(2, 3, 1)"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        concat({a, zeros({2, 3}, float64)}, 0);
+      },
+      {"concat", "input 1", "float64", "float32"});
   expect_error<std::invalid_argument>([&] { concat({}, 0); }, {"concat", "no tensors"});
   expect_error<std::invalid_argument>([&] { concat({scalar_tensor(1)}, 0); }, {"concat", "0-d"});
 }
@@ -362,10 +415,16 @@ TEST_CASE("shape_ops: stack values, gradient and errors") {
   REQUIRE(s1.shape() == Shape{2, 2, 3});
   check_values(s1, {0, 1, 2, 6, 7, 8, 3, 4, 5, 9, 10, 11});
   check_values(stack({scalar_tensor(1, float64), scalar_tensor(2, float64)}), {1, 2});
-  expect_gradcheck([](const std::vector<Tensor>& in) { return stack({in[0], in[1], in[0]}, 1); },
-                   {leaf({2, 3}, 23), leaf({2, 3}, 24)});
-  expect_error<std::invalid_argument>([&] { stack({a, zeros({3, 2}, float64)}); },
-                                      {"stack", "input 1", "(3, 2)", "(2, 3)"});
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return stack({in[0], in[1], in[0]}, 1);
+      },
+      {leaf({2, 3}, 23), leaf({2, 3}, 24)});
+  expect_error<std::invalid_argument>(
+      [&] {
+        stack({a, zeros({3, 2}, float64)});
+      },
+      {"stack", "input 1", "(3, 2)", "(2, 3)"});
   expect_error<std::out_of_range>([&] { stack({a, b}, 3); }, {"stack", "axis 3"});
 }
 
@@ -389,8 +448,11 @@ TEST_CASE("shape_ops: pad values (torch reference)") {
 }
 
 TEST_CASE("shape_ops: pad gradient and double backward") {
-  expect_gradcheck([](const std::vector<Tensor>& in) { return pad(in[0], {{1, 2}, {0, 1}, {3, 0}}, 0.5); },
-                   {leaf({2, 2, 3}, 25)});
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return pad(in[0], {{1, 2}, {0, 1}, {3, 0}}, 0.5);
+      },
+      {leaf({2, 2, 3}, 25)});
   Tensor x = tensor({1.0, -2.0}, {}, float64).requires_grad_();
   Tensor g = grad({sum(pow(pad(x, {{2, 1}}, 1.0), 3.0))}, {x}, {}, {.create_graph = true})[0];
   check_values(g, {3, 12});
@@ -400,8 +462,16 @@ TEST_CASE("shape_ops: pad gradient and double backward") {
 
 TEST_CASE("shape_ops: pad errors") {
   Tensor x = zeros({2, 3});
-  expect_error<std::invalid_argument>([&] { pad(x, {{1, -1}, {0, 0}}); }, {"pad", "negative", "axis 0"});
-  expect_error<std::invalid_argument>([&] { pad(x, {{1, 1}, {0, 0}, {0, 0}}); }, {"pad", "3", "(2, 3)"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        pad(x, {{1, -1}, {0, 0}});
+      },
+      {"pad", "negative", "axis 0"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        pad(x, {{1, 1}, {0, 0}, {0, 0}});
+      },
+      {"pad", "3", "(2, 3)"});
 }
 
 // ---------------------------------------------------------------- forward mode

@@ -15,8 +15,6 @@ using namespace dagrad::test_util;
 
 namespace {
 
-
-
 std::vector<double> softmax_ref(const std::vector<double>& x) {
   double z = 0;
   for (double e : x) z += std::exp(e);
@@ -30,8 +28,9 @@ std::vector<double> softmax_ref(const std::vector<double>& x) {
 TEST_CASE("softmax: values, rows sum to 1, large logits do not overflow") {
   Tensor x = tensor({1, 2, 3, 1000, 1001, 1002, -1000, 0, 1000}, {3, 3}, float64);
   Tensor y = softmax(x);
-  check_values(y, {0.090030573170, 0.244728471055, 0.665240955775, 0.090030573170,
-                   0.244728471055, 0.665240955775, 0, 0, 1},
+  check_values(y,
+               {0.090030573170, 0.244728471055, 0.665240955775, 0.090030573170, 0.244728471055,
+                0.665240955775, 0, 0, 1},
                1e-10);
   check_values(sum(y, 1), {1, 1, 1});
   Tensor l = log_softmax(x, 1);

@@ -77,8 +77,9 @@ TEST_CASE("tensor: zeros, ones, full and their _like forms") {
   // Zero-size dimensions are fine; negative ones are not.
   CHECK(zeros({0, 3}).numel() == 0);
   CHECK(zeros({0, 3}).shape() == Shape{0, 3});
-  CHECK(error_of([] { zeros({2, -1}); }).find("negative dimension in shape (2, -1)") !=
-        std::string::npos);
+  CHECK(error_of([] {
+          zeros({2, -1});
+        }).find("negative dimension in shape (2, -1)") != std::string::npos);
 }
 
 TEST_CASE("tensor: arange with integer and float steps, and empty ranges") {
@@ -87,8 +88,7 @@ TEST_CASE("tensor: arange with integer and float steps, and empty ranges") {
   check_values(arange(2.0, 5.0), {2, 3, 4});
   check_values(arange(1.0, 2.0, 0.25, float64), {1.0, 1.25, 1.5, 1.75});
   check_values(arange(0.0, 1.0, 0.1, float64), {0.0, 0.1, 0.2, 0.30000000000000004, 0.4, 0.5,
-                                                0.6000000000000001, 0.7000000000000001, 0.8,
-                                                0.9});
+                                                0.6000000000000001, 0.7000000000000001, 0.8, 0.9});
   // ceil((stop - start) / step) elements, like NumPy and PyTorch: 0.3 / 0.1 = 2.9999999999999996.
   CHECK(arange(0.0, 0.3, 0.1, float64).numel() == 3);
   check_values(arange(5.0, 0.0, -2.0), {5, 3, 1});
@@ -99,8 +99,7 @@ TEST_CASE("tensor: arange with integer and float steps, and empty ranges") {
   CHECK(arange(0.0, 3.0, -1.0).numel() == 0);
   CHECK(arange(2.0, 2.0).numel() == 0);
   CHECK(arange(0).numel() == 0);
-  CHECK(error_of([] { arange(0.0, 1.0, 0.0); }).find("arange: invalid range") !=
-        std::string::npos);
+  CHECK(error_of([] { arange(0.0, 1.0, 0.0); }).find("arange: invalid range") != std::string::npos);
   CHECK_THROWS_AS(arange(0.0, INFINITY), std::invalid_argument);
 }
 
@@ -196,8 +195,8 @@ TEST_CASE("tensor: rand is uniform on [0, 1) and randn is standard normal") {
     within1 += std::abs(x) < 1.0;
   }
   const double mean = s / n, var = s2 / n - mean * mean;
-  CHECK(std::abs(mean) < 0.015);  // std error 0.003
-  CHECK(std::abs(var - 1.0) < 0.03);  // std error 0.0045
+  CHECK(std::abs(mean) < 0.015);                        // std error 0.003
+  CHECK(std::abs(var - 1.0) < 0.03);                    // std error 0.0045
   CHECK(s4 / n == doctest::Approx(3.0).epsilon(0.05));  // normal kurtosis
   CHECK(static_cast<double>(within1) / n == doctest::Approx(0.6827).epsilon(0.01));
 
@@ -234,7 +233,8 @@ TEST_CASE("tensor: shape and dtype queries") {
   CHECK_THROWS_AS(t.size(-4), std::out_of_range);
   CHECK(t.numel() == 24);
   CHECK(t.dtype() == float64);
-  CHECK(contains_text(error_of([] { scalar_tensor(1).size(0); }), "size: a 0-d tensor has no axis 0"));
+  CHECK(contains_text(error_of([] { scalar_tensor(1).size(0); }),
+                      "size: a 0-d tensor has no axis 0"));
   CHECK(!t.is_scalar());
   CHECK(scalar_tensor(1).is_scalar());
   CHECK(t.defined());
@@ -243,8 +243,9 @@ TEST_CASE("tensor: shape and dtype queries") {
   CHECK(to_string(t.shape()) == "(2, 3, 4)");
   CHECK(to_string(Shape{5}) == "(5,)");
   CHECK(to_string(Shape{}) == "()");
-  CHECK(error_of([&] { t.data<float>(); }).find("data: tensor has dtype float64, expected float32") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          t.data<float>();
+        }).find("data: tensor has dtype float64, expected float32") != std::string::npos);
 }
 
 TEST_CASE("tensor: item and at") {
@@ -261,11 +262,13 @@ TEST_CASE("tensor: item and at") {
   CHECK(t.at({1, 0, 2}) == 14);
   CHECK(t.at({-1, -1, -1}) == 23);  // negative indices count from the end
   CHECK(t.at({0, -3, 1}) == 1);
-  CHECK(error_of([&] { t.at({0, 3, 0}); }).find("at: index 3 is out of range for axis 1 of size 3") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          t.at({0, 3, 0});
+        }).find("at: index 3 is out of range for axis 1 of size 3") != std::string::npos);
   CHECK_THROWS_AS(t.at({-3, 0, 0}), std::out_of_range);
-  CHECK(error_of([&] { t.at({0, 0}); }).find("at: 2 indices for a tensor of shape (2, 3, 4)") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          t.at({0, 0});
+        }).find("at: 2 indices for a tensor of shape (2, 3, 4)") != std::string::npos);
   CHECK(scalar_tensor(4).at({}) == 4);
 }
 
@@ -364,8 +367,9 @@ TEST_CASE("tensor: in-place ops change values and bump the version") {
   CHECK(error_of([&] { t.add_(ones({4}, float64)); }).find("add_: operand of shape (4,)") !=
         std::string::npos);
   CHECK(error_of([&] { t.add_(ones({3}, float32)); }).find("float32") != std::string::npos);
-  CHECK(error_of([&] { t.copy_(ones({2})); }).find("copy_: source shape (2,) does not match (3,)") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          t.copy_(ones({2}));
+        }).find("copy_: source shape (2,) does not match (3,)") != std::string::npos);
 }
 
 TEST_CASE("tensor: in-place ops refuse tensors that require grad in grad mode") {
@@ -434,8 +438,10 @@ TEST_CASE("tensor: printing small tensors") {
         "        [[4, 5],\n"
         "         [6, 7]]], shape=(2, 2, 2))");
   // Values fixed point would hide go to scientific notation.
-  CHECK(tensor({1e-8, 1e10}, {}, float64).str() == "tensor([1.0000e-08, 1.0000e+10], dtype=float64)");
-  CHECK(tensor({0.5, -3e-6}, {}, float64).str(2) == "tensor([ 5.00e-01, -3.00e-06], dtype=float64)");
+  CHECK(tensor({1e-8, 1e10}, {}, float64).str() ==
+        "tensor([1.0000e-08, 1.0000e+10], dtype=float64)");
+  CHECK(tensor({0.5, -3e-6}, {}, float64).str(2) ==
+        "tensor([ 5.00e-01, -3.00e-06], dtype=float64)");
   CHECK(tensor({INFINITY, -1, NAN}).str(1) == "tensor([ inf, -1.0,  nan])");
 
   std::ostringstream os;
@@ -460,10 +466,12 @@ TEST_CASE("tensor: printing a large tensor summarizes with ...") {
   Tensor big = arange(2000.0).reshape({40, 50});
   const std::string s = big.str();
   CHECK(s.size() < 1000);
-  CHECK(s.rfind("tensor([[   0.0000,    1.0000,    2.0000, ...,   47.0000,   48.0000,   49.0000],\n", 0) == 0);
+  CHECK(
+      s.rfind("tensor([[   0.0000,    1.0000,    2.0000, ...,   47.0000,   48.0000,   49.0000],\n",
+              0) == 0);
   CHECK(s.find("        ...,\n") != std::string::npos);
-  CHECK(s.find("[1950.0000, 1951.0000, 1952.0000, ..., 1997.0000, 1998.0000, 1999.0000]], shape=(40, 50))") !=
-        std::string::npos);
+  CHECK(s.find("[1950.0000, 1951.0000, 1952.0000, ..., 1997.0000, 1998.0000, 1999.0000]], "
+               "shape=(40, 50))") != std::string::npos);
   CHECK(s.find("1000.0000") == std::string::npos);  // the middle is left out
   CHECK(arange(1001.0).str() ==
         "tensor([   0.0000,    1.0000,    2.0000, ...,  998.0000,  999.0000, 1000.0000])");
@@ -513,7 +521,8 @@ TEST_CASE("tensor: Shape, strides, broadcasting and axes") {
   CHECK(normalize_axis(-3, 3, "op") == 0);
   CHECK(normalize_axis(0, 0, "op") == 0);  // a 0-d tensor reduces over "axis 0" (as PyTorch)
   CHECK(normalize_axis(-1, 0, "op") == 0);
-  CHECK(contains_text(error_of([] { normalize_axis(3, 3, "sum"); }),
-                      "sum: axis 3 is out of range for a tensor with 3 dimension(s) (expected -3 to 2)"));
+  CHECK(contains_text(
+      error_of([] { normalize_axis(3, 3, "sum"); }),
+      "sum: axis 3 is out of range for a tensor with 3 dimension(s) (expected -3 to 2)"));
   CHECK_THROWS_AS(normalize_axis(-4, 3, "op"), std::out_of_range);
 }

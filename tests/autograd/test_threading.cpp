@@ -30,7 +30,8 @@ Run run_once(const std::vector<Shape>& input_shapes, Dtype dt,
   y.backward(dout);
   Run r;
   r.values.push_back(y.to_vector());
-  for (const Tensor& t : in) r.values.push_back(t.grad().defined() ? t.grad().to_vector() : std::vector<double>{});
+  for (const Tensor& t : in)
+    r.values.push_back(t.grad().defined() ? t.grad().to_vector() : std::vector<double>{});
   return r;
 }
 
@@ -51,8 +52,8 @@ void same_on_any_pool(const std::string& what, const std::vector<Shape>& shapes,
     set_num_threads(threads);
     const Run r = run_once(shapes, dt, f);
     for (std::size_t k = 0; k < ref.values.size(); ++k) {
-      INFO(what, ": threads ", threads, ", ", k == 0 ? std::string("output")
-                                                     : "gradient of input " + std::to_string(k - 1));
+      INFO(what, ": threads ", threads, ", ",
+           k == 0 ? std::string("output") : "gradient of input " + std::to_string(k - 1));
       CHECK(max_rel_diff(ref.values[k], r.values[k]) <= tol);
     }
   }
@@ -65,9 +66,8 @@ TEST_CASE("threaded conv2d matches the serial result") {
   for (Dtype dt : {float32, float64}) {
     const double tol = dt == float64 ? 1e-12 : 1e-5;
     // One image per GEMM, padded.
-    same_on_any_pool("conv 3x3 pad 1", {{8, 4, 16, 16}, {8, 4, 3, 3}, {8}}, dt, tol, [](auto& t) {
-      return conv2d(t[0], t[1], t[2], 1, 1);
-    });
+    same_on_any_pool("conv 3x3 pad 1", {{8, 4, 16, 16}, {8, 4, 3, 3}, {8}}, dt, tol,
+                     [](auto& t) { return conv2d(t[0], t[1], t[2], 1, 1); });
     // Small outputs: several images share a GEMM inside each chunk.
     same_on_any_pool("conv stride 2", {{60, 4, 8, 8}, {6, 4, 3, 3}, {6}}, dt, tol,
                      [](auto& t) { return conv2d(t[0], t[1], t[2], 2, 1); });

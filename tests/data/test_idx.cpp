@@ -391,8 +391,8 @@ TEST_CASE("idx: the real Fashion-MNIST files") {
   for (size_t i = 0; i < first.size(); ++i) CHECK(d.y_train.at({int64_t(i)}) == first[i]);
   CHECK(d.y_test.at({0}) == 9);
   CHECK(d.y_test.at({1}) == 2);
-  CHECK(d.y_val.at({0}) == 0);       // training label 55000
-  CHECK(d.y_val.at({4999}) == 5);    // training label 59999
+  CHECK(d.y_val.at({0}) == 0);     // training label 55000
+  CHECK(d.y_val.at({4999}) == 5);  // training label 59999
 
   // Each class has exactly 6000 training images (train + val) and labels are in [0, 10).
   std::vector<int> counts(10, 0);

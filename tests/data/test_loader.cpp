@@ -173,14 +173,19 @@ TEST_CASE("loader: drop_last, shapes and dtype of batches") {
   CHECK(xb.shape() == Shape{10, 1, 2, 3});
   CHECK(xb.to_vector() == X.to_vector());
 
-  CHECK_MESSAGE_HAS(error_of([&] { MinibatchLoader(X, tensor({1, 2}), 4, true, 0); }),
+  CHECK_MESSAGE_HAS(error_of([&] {
+                      MinibatchLoader(X, tensor({1, 2}), 4, true, 0);
+                    }),
                     "different numbers of rows");
   CHECK_MESSAGE_HAS(error_of([&] { MinibatchLoader(X, y, 0, true, 0); }),
                     "batch_size must be positive, got 0");
-  CHECK_MESSAGE_HAS(
-      error_of([&] { MinibatchLoader(zeros({4, 3}), zeros({4}), 2, true, 0, false, {true, 0}); }),
-      "expected an NCHW image batch (4-D), got shape (4, 3)");
-  CHECK_MESSAGE_HAS(error_of([&] { MinibatchLoader(X, y, 2, true, 0, false, {false, -1}); }),
+  CHECK_MESSAGE_HAS(error_of([&] {
+                      MinibatchLoader(zeros({4, 3}), zeros({4}), 2, true, 0, false, {true, 0});
+                    }),
+                    "expected an NCHW image batch (4-D), got shape (4, 3)");
+  CHECK_MESSAGE_HAS(error_of([&] {
+                      MinibatchLoader(X, y, 2, true, 0, false, {false, -1});
+                    }),
                     "padding must be >= 0, got -1");
 }
 
@@ -234,7 +239,9 @@ TEST_CASE("loader: random_horizontal_flip on tiny images") {
                                               313, 312, 311, 316, 315, 314});
   Generator never(0);
   CHECK(random_horizontal_flip(X, never, 0.0).to_vector() == X.to_vector());
-  CHECK_MESSAGE_HAS(error_of([&] { random_horizontal_flip(zeros({2, 3}), gen); }),
+  CHECK_MESSAGE_HAS(error_of([&] {
+                      random_horizontal_flip(zeros({2, 3}), gen);
+                    }),
                     "random_horizontal_flip: expected an NCHW image batch");
 }
 

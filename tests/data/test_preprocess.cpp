@@ -47,7 +47,9 @@ TEST_CASE("preprocess: NHWC <-> NCHW") {
     CHECK(back.shape() == Shape{N, H, W, C});
     CHECK(back.to_vector() == v);
   }
-  CHECK_MESSAGE_HAS(error_of([] { nhwc_to_nchw(zeros({2, 3, 4})); }),
+  CHECK_MESSAGE_HAS(error_of([] {
+                      nhwc_to_nchw(zeros({2, 3, 4}));
+                    }),
                     "nhwc_to_nchw: expected a 4-D tensor, got shape (2, 3, 4)");
 }
 
@@ -58,8 +60,7 @@ TEST_CASE("preprocess: mean image and its subtraction") {
   CHECK(m.to_vector() == std::vector<double>{5, 6, 7, 8});
   const Tensor Y = subtract_mean_image(X, m);
   CHECK(Y.shape() == Shape{3, 2, 2});
-  CHECK(Y.to_vector() ==
-        std::vector<double>{-4, -4, -4, -4, 0, 0, 0, 0, 4, 4, 4, 4});
+  CHECK(Y.to_vector() == std::vector<double>{-4, -4, -4, -4, 0, 0, 0, 0, 4, 4, 4, 4});
   CHECK(X.at({0, 0, 0}) == 1);  // input untouched
   // A float32 input with a float64 mean keeps float32.
   const Tensor Yf = subtract_mean_image(X.to(float32), m);
@@ -103,9 +104,13 @@ TEST_CASE("preprocess: channel statistics and normalization") {
   CHECK(s2.mean == std::vector<double>{2, 4});
   CHECK(s2.std == std::vector<double>{1, 2});
 
-  CHECK_MESSAGE_HAS(error_of([&] { normalize_channels(X, ChannelStats{{0}, {1}}); }),
+  CHECK_MESSAGE_HAS(error_of([&] {
+                      normalize_channels(X, ChannelStats{{0}, {1}});
+                    }),
                     "stats have 1 means and 1 stds but the input of shape (2, 2, 2, 1) has 2");
-  CHECK_MESSAGE_HAS(error_of([&] { normalize_channels(X, ChannelStats{{0, 0}, {1, 0}}); }),
+  CHECK_MESSAGE_HAS(error_of([&] {
+                      normalize_channels(X, ChannelStats{{0, 0}, {1, 0}});
+                    }),
                     "channel 1 has mean 0 and std 0");
   CHECK_MESSAGE_HAS(error_of([] { channel_stats(zeros({5})); }),
                     "channel_stats: expected a tensor with a channel axis");
@@ -119,7 +124,9 @@ TEST_CASE("preprocess: rows, take_rows and split") {
   CHECK(t.to_vector() == std::vector<double>{8, 9, 0, 1, 8, 9});
   CHECK(take_rows(X, {}).shape() == Shape{0, 2});
   CHECK(slice_rows(X, 1, 3).to_vector() == std::vector<double>{2, 3, 4, 5});
-  CHECK_MESSAGE_HAS(error_of([&] { take_rows(X, {0, 6}); }),
+  CHECK_MESSAGE_HAS(error_of([&] {
+                      take_rows(X, {0, 6});
+                    }),
                     "take_rows: index 6 (position 1) out of range for 6 rows");
   CHECK_MESSAGE_HAS(error_of([&] { take_rows(X, {-1}); }), "index -1");
   CHECK_MESSAGE_HAS(error_of([&] { slice_rows(X, 2, 7); }), "rows [2, 7) out of range");
@@ -138,6 +145,5 @@ TEST_CASE("preprocess: rows, take_rows and split") {
   CHECK_MESSAGE_HAS(error_of([&] { split(X, y, 4, 2, 1); }),
                     "num_train 4 + num_val 2 + num_test 1 = 7 exceeds the 6 rows");
   CHECK_MESSAGE_HAS(error_of([&] { split(X, y, 5, 2); }), "exceeds the 6 rows");
-  CHECK_MESSAGE_HAS(error_of([&] { split(X, tensor({1, 2}), 1, 1); }),
-                    "same number of rows");
+  CHECK_MESSAGE_HAS(error_of([&] { split(X, tensor({1, 2}), 1, 1); }), "same number of rows");
 }

@@ -113,7 +113,8 @@ TEST_CASE("layers: activations, Flatten, Sequential and ResidualBlock") {
   s.add(std::make_shared<nn::Conv2d>(1, 2, 3, gen, 1, 1, nn::Init{nn::InitScheme::he, 0}, float64));
   s.add(std::make_shared<nn::Tanh>());
   s.add(std::make_shared<nn::Flatten>());
-  s.add(std::make_shared<nn::Linear>(2 * 4 * 4, 3, gen, nn::Init{nn::InitScheme::xavier, 0}, float64));
+  s.add(std::make_shared<nn::Linear>(2 * 4 * 4, 3, gen, nn::Init{nn::InitScheme::xavier, 0},
+                                     float64));
   s.add(std::make_shared<nn::Sigmoid>());
   s.add(std::make_shared<nn::LeakyReLU>(0.1));
   CHECK(s(randn({2, 1, 4, 4}, gen, float64)).shape() == Shape{2, 3});

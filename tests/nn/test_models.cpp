@@ -27,11 +27,19 @@ void check_model_gradients(nn::Classifier& m, const Tensor& X, const Tensor& y, 
 TEST_CASE("models: TwoLayerNet sanity (initial loss ~ log C, reg raises the loss, gradients)") {
   Generator gen(0);
   Tensor X = randn({8, 5}, gen, float64), y = randint(0, 3, {8}, gen, float64);
-  nn::TwoLayerNet net({.input_dim = 5, .hidden_dim = 6, .num_classes = 3, .weight_scale = 1e-3,
-                       .dtype = float64, .seed = 1});
+  nn::TwoLayerNet net({.input_dim = 5,
+                       .hidden_dim = 6,
+                       .num_classes = 3,
+                       .weight_scale = 1e-3,
+                       .dtype = float64,
+                       .seed = 1});
   CHECK(net.loss(X, y).item() == doctest::Approx(std::log(3.0)).epsilon(1e-3));
-  nn::TwoLayerNet big({.input_dim = 5, .hidden_dim = 6, .num_classes = 3, .weight_scale = 0.5,
-                       .dtype = float64, .seed = 1});
+  nn::TwoLayerNet big({.input_dim = 5,
+                       .hidden_dim = 6,
+                       .num_classes = 3,
+                       .weight_scale = 0.5,
+                       .dtype = float64,
+                       .seed = 1});
   const double l0 = big.loss(X, y).item();
   big.reg = 1.0;
   CHECK(big.loss(X, y).item() > l0);
@@ -44,9 +52,15 @@ TEST_CASE("models: FullyConnectedNet with none / batchnorm / layernorm and dropo
   Tensor X = randn({6, 7}, gen, float64), y = randint(0, 4, {6}, gen, float64);
   for (const char* norm : {"", "batchnorm", "layernorm"}) {
     for (double keep : {1.0, 0.7}) {
-      nn::FullyConnectedNet net({.hidden_dims = {5, 4}, .input_dim = 7, .num_classes = 4,
-                                 .dropout_keep_ratio = keep, .normalization = norm, .reg = 0.1,
-                                 .weight_scale = 0.3, .dtype = float64, .seed = 3});
+      nn::FullyConnectedNet net({.hidden_dims = {5, 4},
+                                 .input_dim = 7,
+                                 .num_classes = 4,
+                                 .dropout_keep_ratio = keep,
+                                 .normalization = norm,
+                                 .reg = 0.1,
+                                 .weight_scale = 0.3,
+                                 .dtype = float64,
+                                 .seed = 3});
       CAPTURE(norm);
       CAPTURE(keep);
       if (keep < 1.0) {
@@ -56,8 +70,11 @@ TEST_CASE("models: FullyConnectedNet with none / batchnorm / layernorm and dropo
       check_model_gradients(net, X, y, 1e-6);
     }
   }
-  nn::FullyConnectedNet small({.hidden_dims = {10}, .input_dim = 7, .num_classes = 4,
-                               .weight_scale = 1e-3, .dtype = float64});
+  nn::FullyConnectedNet small({.hidden_dims = {10},
+                               .input_dim = 7,
+                               .num_classes = 4,
+                               .weight_scale = 1e-3,
+                               .dtype = float64});
   CHECK(small.loss(X, y).item() == doctest::Approx(std::log(4.0)).epsilon(1e-3));
   CHECK_THROWS_WITH_AS(nn::FullyConnectedNet({.normalization = "groupnorm"}),
                        doctest::Contains("groupnorm"), std::invalid_argument);
@@ -66,12 +83,21 @@ TEST_CASE("models: FullyConnectedNet with none / batchnorm / layernorm and dropo
 TEST_CASE("models: ThreeLayerConvNet sanity and gradients") {
   Generator gen(2);
   Tensor X = randn({2, 2, 6, 6}, gen, float64), y = tensor({0, 2}, {2}, float64);
-  nn::ThreeLayerConvNet net({.input_dim = {2, 6, 6}, .num_filters = 3, .filter_size = 3,
-                             .hidden_dim = 5, .num_classes = 3, .weight_scale = 1e-3,
+  nn::ThreeLayerConvNet net({.input_dim = {2, 6, 6},
+                             .num_filters = 3,
+                             .filter_size = 3,
+                             .hidden_dim = 5,
+                             .num_classes = 3,
+                             .weight_scale = 1e-3,
                              .dtype = float64});
   CHECK(net.loss(X, y).item() == doctest::Approx(std::log(3.0)).epsilon(1e-3));
-  nn::ThreeLayerConvNet big({.input_dim = {2, 6, 6}, .num_filters = 3, .filter_size = 3,
-                             .hidden_dim = 5, .num_classes = 3, .weight_scale = 0.2, .reg = 0.05,
+  nn::ThreeLayerConvNet big({.input_dim = {2, 6, 6},
+                             .num_filters = 3,
+                             .filter_size = 3,
+                             .hidden_dim = 5,
+                             .num_classes = 3,
+                             .weight_scale = 0.2,
+                             .reg = 0.05,
                              .dtype = float64});
   check_model_gradients(big, X, y, 1e-6);
   CHECK_THROWS_WITH_AS(net.forward(randn({2, 3, 6, 6}, gen, float64)),
@@ -82,14 +108,18 @@ TEST_CASE("models: binary logistic / hinge and softmax classifiers") {
   Generator gen(3);
   Tensor X = randn({10, 3}, gen, float64), y = randint(0, 2, {10}, gen, float64);
   for (int64_t hidden : {0, 4}) {
-    nn::BinaryClassifier logit({.input_dim = 3, .hidden_dim = hidden, .weight_scale = 0.5,
-                                .reg = 0.1, .dtype = float64}, "logistic");
+    nn::BinaryClassifier logit(
+        {.input_dim = 3, .hidden_dim = hidden, .weight_scale = 0.5, .reg = 0.1, .dtype = float64},
+        "logistic");
     check_model_gradients(logit, X, y, 1e-7);
-    nn::BinaryClassifier hinge({.input_dim = 3, .hidden_dim = hidden, .weight_scale = 0.5,
-                                .dtype = float64}, "hinge");
+    nn::BinaryClassifier hinge(
+        {.input_dim = 3, .hidden_dim = hidden, .weight_scale = 0.5, .dtype = float64}, "hinge");
     check_model_gradients(hinge, X, y, 1e-6);
-    nn::SoftmaxClassifier soft({.input_dim = 3, .hidden_dim = hidden, .num_classes = 2,
-                                .weight_scale = 0.5, .dtype = float64});
+    nn::SoftmaxClassifier soft({.input_dim = 3,
+                                .hidden_dim = hidden,
+                                .num_classes = 2,
+                                .weight_scale = 0.5,
+                                .dtype = float64});
     check_model_gradients(soft, X, y, 1e-7);
     const std::vector<double> p = logit.predict(X).to_vector();
     for (double v : p) CHECK((v == 0.0 || v == 1.0));

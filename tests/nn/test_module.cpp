@@ -78,8 +78,11 @@ TEST_CASE("module: L2 regularization is 0.5 * reg * sum(W^2) over weights only")
 }
 
 TEST_CASE("checkpoint: round trip restores every parameter and buffer") {
-  nn::FullyConnectedNetConfig c{.hidden_dims = {5}, .input_dim = 4, .num_classes = 3,
-                                .normalization = "batchnorm", .seed = 1};
+  nn::FullyConnectedNetConfig c{.hidden_dims = {5},
+                                .input_dim = 4,
+                                .num_classes = 3,
+                                .normalization = "batchnorm",
+                                .seed = 1};
   nn::FullyConnectedNet a(c);
   c.seed = 2;
   nn::FullyConnectedNet b(c);

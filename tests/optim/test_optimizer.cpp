@@ -79,10 +79,10 @@ TEST_CASE("optim: nesterov updates by hand (cs231n form)") {
     // v_prev = 0, v1 = (-.01, -.02, .03);  w += -0.9*0 + 1.9*v1
     check_close(w[0], {1 - 0.019, -2 - 0.038, 0.5 + 0.057}, dt);
     // v_prev = v1, v2 = (-.029, -.008, -.013);  w += -0.9*v1 + 1.9*v2
-    check_close(w[1],
-                {0.981 + 0.009 - 1.9 * 0.029, -2.038 + 0.018 - 1.9 * 0.008,
-                 0.557 - 0.027 - 1.9 * 0.013},
-                dt);  // (0.9349, -2.0352, 0.5053)
+    check_close(
+        w[1],
+        {0.981 + 0.009 - 1.9 * 0.029, -2.038 + 0.018 - 1.9 * 0.008, 0.557 - 0.027 - 1.9 * 0.013},
+        dt);  // (0.9349, -2.0352, 0.5053)
     // PyTorch's SGD(nesterov=True) is the same rule at a constant rate: its third step.
     check_close(w[2], {1.00641, -2.09868, 0.47577}, dt);
   }
@@ -176,8 +176,7 @@ TEST_CASE("optim: adamw decays decoupled, adam adds L2 to the gradient") {
                  0.99 * 0.5 + 0.1 * 0.3 / (0.3 + 1e-8)},
                 dt);  // (0.89, -2.08, 0.595)
     // adam+L2, t=1: g' = g + 0.1*w = (0.2, 0.0, -0.25): the middle weight does not move.
-    check_close(al2[0], {1 - 0.1 * 0.2 / (0.2 + 1e-8), -2.0, 0.5 + 0.1 * 0.25 / (0.25 + 1e-8)},
-                dt);
+    check_close(al2[0], {1 - 0.1 * 0.2 / (0.2 + 1e-8), -2.0, 0.5 + 0.1 * 0.25 / (0.25 + 1e-8)}, dt);
     // PyTorch AdamW(lr=.1, weight_decay=.1) and Adam(lr=.1, weight_decay=.1), third step.
     check_close(aw[2], {0.8046135604388799, -2.128507375751946, 0.5367980604582697}, dt);
     check_close(al2[2], {0.8003453899809299, -1.8929838640029275, 0.5235341450314897}, dt);
@@ -221,10 +220,8 @@ TEST_CASE("optim: default config values") {
   expect("sgd", {{"learning_rate", 1e-2}, {"weight_decay", 0.0}});
   expect("sgd_momentum", {{"learning_rate", 1e-2}, {"momentum", 0.9}, {"weight_decay", 0.0}});
   expect("nesterov", {{"learning_rate", 1e-2}, {"momentum", 0.9}, {"weight_decay", 0.0}});
-  expect("rmsprop", {{"learning_rate", 1e-2},
-                     {"decay_rate", 0.99},
-                     {"epsilon", 1e-8},
-                     {"weight_decay", 0.0}});
+  expect("rmsprop",
+         {{"learning_rate", 1e-2}, {"decay_rate", 0.99}, {"epsilon", 1e-8}, {"weight_decay", 0.0}});
   expect("adagrad", {{"learning_rate", 1e-2}, {"epsilon", 1e-8}, {"weight_decay", 0.0}});
   expect("adam", {{"learning_rate", 1e-2},
                   {"beta1", 0.9},
@@ -271,14 +268,12 @@ TEST_CASE("optim: unknown rule, unknown key, bad values") {
     CHECK(m.find("beta1, beta2, epsilon, learning_rate, weight_decay") != std::string::npos);
   }
   CHECK_THROWS_WITH_AS(make_optimizer("adamw", {w}, {{"lr", 0.1}}),
-                       doctest::Contains("adamw: unknown config key 'lr'"),
-                       std::invalid_argument);
+                       doctest::Contains("adamw: unknown config key 'lr'"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(make_optimizer("sgd", {w}, {{"learning_rate", -1.0}}),
                        doctest::Contains("sgd: config 'learning_rate'"), std::invalid_argument);
   CHECK_THROWS_AS(make_optimizer("adam", {w}, {{"beta1", 1.0}}), std::invalid_argument);
   CHECK_THROWS_AS(make_optimizer("rmsprop", {w}, {{"decay_rate", 1.5}}), std::invalid_argument);
-  CHECK_THROWS_AS(make_optimizer("sgd_momentum", {w}, {{"momentum", NAN}}),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(make_optimizer("sgd_momentum", {w}, {{"momentum", NAN}}), std::invalid_argument);
   auto opt = make_optimizer("sgd", {w});
   CHECK_THROWS_AS(opt->set_learning_rate(-0.1), std::invalid_argument);
   CHECK(opt->learning_rate() == 1e-2);
@@ -286,8 +281,8 @@ TEST_CASE("optim: unknown rule, unknown key, bad values") {
 
 TEST_CASE("optim: parameters must be distinct leaves") {
   Tensor a = param({1.0, 2.0}, float64);
-  CHECK_THROWS_WITH_AS(make_optimizer("sgd", {a * 2.0}),
-                       doctest::Contains("not a leaf"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(make_optimizer("sgd", {a * 2.0}), doctest::Contains("not a leaf"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(make_optimizer("sgd", {a, a}),
                        doctest::Contains("parameter 1 is the same tensor as parameter 0"),
                        std::invalid_argument);
@@ -360,9 +355,12 @@ TEST_CASE("optim: state is created lazily with the parameter's shape and dtype")
   // Slot names of the other rules.
   Tensor c = param({1.0}, float64);
   c.set_grad(ones({1}, float64));
-  for (auto [rule, slot] : std::vector<std::pair<std::string, std::string>>{
-           {"sgd", ""}, {"sgd_momentum", "v.0"}, {"nesterov", "v.0"},
-           {"rmsprop", "cache.0"}, {"adagrad", "cache.0"}, {"adamw", "m.0"}}) {
+  for (auto [rule, slot] : std::vector<std::pair<std::string, std::string>>{{"sgd", ""},
+                                                                            {"sgd_momentum", "v.0"},
+                                                                            {"nesterov", "v.0"},
+                                                                            {"rmsprop", "cache.0"},
+                                                                            {"adagrad", "cache.0"},
+                                                                            {"adamw", "m.0"}}) {
     auto o = make_optimizer(rule, {c});
     o->step();
     auto s = o->state();
@@ -397,8 +395,7 @@ TEST_CASE("optim: load_state resumes exactly") {
   CHECK_THROWS_WITH_AS(opt.load_state({{"m.0", zeros({2}, float64)}}),
                        doctest::Contains("'m.0' has shape (2,)"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(opt.load_state({{"cache.0", zeros({3}, float64)}}),
-                       doctest::Contains("unknown state entry 'cache.0'"),
-                       std::invalid_argument);
+                       doctest::Contains("unknown state entry 'cache.0'"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(opt.load_state({{"m.1", zeros({3}, float64)}}),
                        doctest::Contains("refers to parameter 1"), std::invalid_argument);
   CHECK_THROWS_AS(opt.load_state({{"m.0", zeros({3}, float32)}}), std::invalid_argument);

@@ -78,13 +78,13 @@ TEST_CASE("schedule: errors") {
   CHECK_THROWS_WITH_AS(make_schedule("step", {{"decay", 0.9}}),
                        doctest::Contains("step schedule: unknown config key 'decay'"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(make_schedule("cosine"),
-                       doctest::Contains("'total_epochs' is required"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(make_schedule("cosine"), doctest::Contains("'total_epochs' is required"),
+                       std::invalid_argument);
   CHECK_THROWS_AS(make_schedule("step", {{"step_size", 2.5}}), std::invalid_argument);
   CHECK_THROWS_AS(make_schedule("step", {{"step_size", 0}}), std::invalid_argument);
   CHECK_THROWS_AS(make_schedule("exponential", {{"decay", 0}}), std::invalid_argument);
   CHECK_THROWS_AS(make_schedule("inverse_time", {{"k", -1}}), std::invalid_argument);
   CHECK_THROWS_AS(make_schedule("cosine", {{"total_epochs", 0}}), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(ExponentialDecay(0.9).lr(1.0, -1),
-                       doctest::Contains("epoch must be >= 0"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ExponentialDecay(0.9).lr(1.0, -1), doctest::Contains("epoch must be >= 0"),
+                       std::invalid_argument);
 }

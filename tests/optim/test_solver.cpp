@@ -45,8 +45,12 @@ TEST_CASE("solver: histories, lr decay, best parameters restored") {
 TEST_CASE("solver: overfits 50 examples to 100% training accuracy") {
   Generator gen(3);
   Tensor X = randn({50, 1, 8, 8}, gen), y = randint(0, 10, {50}, gen);
-  nn::ThreeLayerConvNet net({.input_dim = {1, 8, 8}, .num_filters = 8, .filter_size = 3,
-                             .hidden_dim = 64, .num_classes = 10, .weight_scale = 1e-1});
+  nn::ThreeLayerConvNet net({.input_dim = {1, 8, 8},
+                             .num_filters = 8,
+                             .filter_size = 3,
+                             .hidden_dim = 64,
+                             .num_classes = 10,
+                             .weight_scale = 1e-1});
   optim::SolverOptions o;
   o.update_rule = "adam";
   o.optim_config = {{"learning_rate", 5e-3}};
@@ -63,9 +67,12 @@ TEST_CASE("solver: per-epoch checkpoints and option parsing") {
   toy_data(40, 4, Xt, yt);
   nn::TwoLayerNet net({.input_dim = 6, .hidden_dim = 4, .num_classes = 3});
   const std::string base = (std::filesystem::temp_directory_path() / "dagrad_solver_test").string();
-  optim::SolverOptions o = optim::SolverOptions::from_map(
-      {{"update_rule", "adam"}, {"learning_rate", "1e-3"}, {"num_epochs", "2"},
-       {"batch_size", "20"}, {"verbose", "false"}, {"checkpoint_name", base}});
+  optim::SolverOptions o = optim::SolverOptions::from_map({{"update_rule", "adam"},
+                                                           {"learning_rate", "1e-3"},
+                                                           {"num_epochs", "2"},
+                                                           {"batch_size", "20"},
+                                                           {"verbose", "false"},
+                                                           {"checkpoint_name", base}});
   CHECK(o.optim_config.at("learning_rate") == doctest::Approx(1e-3));
   optim::Solver s(net, {Xt, yt, Xt, yt}, o);
   s.train();
