@@ -137,16 +137,23 @@ inline __mmask16 first_lanes(int64_t k) {  // the lowest k lanes, k in [0, 16]
   return static_cast<__mmask16>(k >= 16 ? 0xFFFF : (1u << k) - 1);
 }
 
+// Lane constants shared by both directions: 2*lane (each output's window starts two columns
+// after the previous one) and the offsets of a window's four entries, 0, 1, W and W + 1.
+struct WindowOffsets {
+  explicit WindowOffsets(int32_t W)
+      : lane2(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)),
+        one(_mm512_set1_epi32(1)),
+        w0(_mm512_set1_epi32(W)),
+        w1(_mm512_set1_epi32(W + 1)) {}
+  __m512i lane2, one, w0, w1;
+};
+
 template <>
 void max2x2_row<float>(const float* __restrict r0, const float* __restrict r1,
                        float* __restrict out, int32_t* __restrict idx, int64_t n, int32_t top,
                        int32_t W) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  const __m512i lane2 =
-      _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
-  const __m512i one = _mm512_set1_epi32(1), w0 = _mm512_set1_epi32(W),
-                w1 = _mm512_set1_epi32(W + 1);
+  const WindowOffsets k(W);
+  const __m512i even = k.lane2, odd = _mm512_add_epi32(even, k.one);
   for (int64_t j = 0; j < n; j += 16) {
     const int64_t m = std::min<int64_t>(16, n - j);
     const __mmask16 lo = first_lanes(2 * m), hi = first_lanes(2 * m - 16 > 0 ? 2 * m - 16 : 0);
@@ -160,15 +167,15 @@ void max2x2_row<float>(const float* __restrict r0, const float* __restrict r1,
     __m512i off = _mm512_setzero_si512();
     __mmask16 win =
         _mm512_cmp_ps_mask(b, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
-    best = _mm512_mask_mov_ps(best, win, b), off = _mm512_mask_mov_epi32(off, win, one);
+    best = _mm512_mask_mov_ps(best, win, b), off = _mm512_mask_mov_epi32(off, win, k.one);
     win = _mm512_cmp_ps_mask(c, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c, c, _CMP_UNORD_Q);
-    best = _mm512_mask_mov_ps(best, win, c), off = _mm512_mask_mov_epi32(off, win, w0);
+    best = _mm512_mask_mov_ps(best, win, c), off = _mm512_mask_mov_epi32(off, win, k.w0);
     win = _mm512_cmp_ps_mask(d, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
-    best = _mm512_mask_mov_ps(best, win, d), off = _mm512_mask_mov_epi32(off, win, w1);
+    best = _mm512_mask_mov_ps(best, win, d), off = _mm512_mask_mov_epi32(off, win, k.w1);
     const __mmask16 mo = first_lanes(m);
     _mm512_mask_storeu_ps(out + j, mo, best);
     const __m512i base = _mm512_set1_epi32(top + 2 * static_cast<int32_t>(j));
-    _mm512_mask_storeu_epi32(idx + j, mo, _mm512_add_epi32(_mm512_add_epi32(base, lane2), off));
+    _mm512_mask_storeu_epi32(idx + j, mo, _mm512_add_epi32(_mm512_add_epi32(base, k.lane2), off));
   }
 }
 
@@ -180,21 +187,18 @@ void max2x2_row_backward<float>(const float* __restrict g, const int32_t* __rest
   const __m512i lo_mix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi_mix =
       _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const __m512i lane2 =
-      _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
-  const __m512i one = _mm512_set1_epi32(1), w0 = _mm512_set1_epi32(W),
-                w1 = _mm512_set1_epi32(W + 1);
+  const WindowOffsets k(W);
   for (int64_t j = 0; j < n; j += 16) {
     const int64_t m = std::min<int64_t>(16, n - j);
     const __mmask16 mo = first_lanes(m);
     const __m512 v = _mm512_maskz_loadu_ps(mo, g + j);
     const __m512i base =
-        _mm512_add_epi32(_mm512_set1_epi32(top + 2 * static_cast<int32_t>(j)), lane2);
+        _mm512_add_epi32(_mm512_set1_epi32(top + 2 * static_cast<int32_t>(j)), k.lane2);
     const __m512i rel = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mo, idx + j), base);
     const __m512 a = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, _mm512_setzero_si512()), v);
-    const __m512 b = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, one), v);
-    const __m512 c = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, w0), v);
-    const __m512 d = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, w1), v);
+    const __m512 b = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, k.one), v);
+    const __m512 c = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, k.w0), v);
+    const __m512 d = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, k.w1), v);
     const __mmask16 lo = first_lanes(2 * m), hi = first_lanes(2 * m - 16 > 0 ? 2 * m - 16 : 0);
     _mm512_mask_storeu_ps(r0 + 2 * j, lo, _mm512_permutex2var_ps(a, lo_mix, b));
     _mm512_mask_storeu_ps(r0 + 2 * j + 16, hi, _mm512_permutex2var_ps(a, hi_mix, b));
