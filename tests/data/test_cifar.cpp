@@ -9,35 +9,14 @@
 
 #include "autograd/autograd.h"
 #include "data/cifar.h"
+#include "tests/data/data_test_util.h"
 
 using namespace dagrad;
 using namespace dagrad::data;
+using namespace dagrad::test_util;
 namespace fs = std::filesystem;
 
 namespace {
-
-using Bytes = std::vector<unsigned char>;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("dagrad-test-cifar-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_raw(const std::string& path, const Bytes& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
 
 // Pixel value of record `r` of batch `b` at (c, i, j): a pattern that identifies all of them.
 unsigned char pixel(int b, int r, int c, int i, int j) {
@@ -54,18 +33,6 @@ Bytes batch(int b, int n, const std::vector<int>& labels) {
   }
   return out;
 }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define CHECK_MESSAGE_HAS(msg, part) \
-  CHECK_MESSAGE((msg).find(part) != std::string::npos, "message: " << (msg))
 
 }  // namespace
 

@@ -13,36 +13,14 @@
 #include "autograd/autograd.h"
 #include "data/idx.h"
 #include "data/preprocess.h"
+#include "tests/data/data_test_util.h"
 
 using namespace dagrad;
 using namespace dagrad::data;
+using namespace dagrad::test_util;
 namespace fs = std::filesystem;
 
 namespace {
-
-using Bytes = std::vector<unsigned char>;
-
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("dagrad-test-idx-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_raw(const std::string& path, const Bytes& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
 
 void write_gz(const std::string& path, const Bytes& b) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -76,18 +54,6 @@ Bytes labels_file(const Bytes& labels) {
 }
 
 // The message of the exception f throws ("" if it does not throw).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define CHECK_MESSAGE_HAS(msg, part) \
-  CHECK_MESSAGE((msg).find(part) != std::string::npos, "message: " << (msg))
-
 }  // namespace
 
 TEST_CASE("idx: small ubyte images, raw and gzip give the same 0..255 values") {

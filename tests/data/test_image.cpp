@@ -15,8 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/data/data_test_util.h"
+
 namespace fs = std::filesystem;
 using dagrad::data::Image;
+using dagrad::test_util::error_of;
 
 namespace {
 
@@ -39,16 +42,6 @@ void write_text(const std::string& path, const std::string& text) {
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// The what() of the exception `fn` throws, or "" when it throws nothing.
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 bool contains(const std::string& s, const std::string& part) {

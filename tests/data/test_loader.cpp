@@ -8,23 +8,13 @@
 
 #include "autograd/autograd.h"
 #include "data/loader.h"
+#include "tests/data/data_test_util.h"
 
 using namespace dagrad;
 using namespace dagrad::data;
+using namespace dagrad::test_util;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define CHECK_MESSAGE_HAS(msg, part) \
-  CHECK_MESSAGE((msg).find(part) != std::string::npos, "message: " << (msg))
 
 // N samples (N, 2): row i = (10 i, 10 i + 1); labels y[i] = i.
 void make_rows(int64_t n, Tensor& X, Tensor& y) {

@@ -7,25 +7,13 @@
 
 #include "autograd/autograd.h"
 #include "data/preprocess.h"
+#include "tests/data/data_test_util.h"
 
 using namespace dagrad;
 using namespace dagrad::data;
+using namespace dagrad::test_util;
 
-namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define CHECK_MESSAGE_HAS(msg, part) \
-  CHECK_MESSAGE((msg).find(part) != std::string::npos, "message: " << (msg))
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("preprocess: NHWC <-> NCHW") {
   // x[n, h, w, c] = 1000 n + 100 h + 10 w + c
