@@ -8,6 +8,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace dagrad {
 
@@ -49,17 +50,19 @@ inline int64_t parallel_chunks(int64_t n, int64_t grain) {
   return std::clamp<int64_t>(n / grain, 1, int64_t{threads} * chunks_per_thread);
 }
 
-// fn(chunk, lo, hi) for consecutive ranges covering [0, n); chunk < parallel_chunks(n, grain)
-// identifies the range (use it to index per-chunk scratch buffers).
+// fn(chunk, lo, hi) for `chunks` consecutive ranges covering [0, n) (chunks >= 1), run on
+// the pool. Use this form when per-chunk scratch is sized beforehand from parallel_chunks():
+// the count cannot change between the two calls.
 template <typename F>
-void parallel_chunked(int64_t n, int64_t grain, F&& fn) {
-  const int64_t chunks = parallel_chunks(n, grain);
-  if (chunks <= 1) {
-    if (n > 0) fn(int64_t{0}, int64_t{0}, n);
+void parallel_run_chunks(int64_t n, int64_t chunks, F&& fn) {
+  if (n <= 0) return;
+  chunks = std::clamp<int64_t>(chunks, 1, n);
+  if (chunks == 1) {
+    fn(int64_t{0}, int64_t{0}, n);
     return;
   }
   struct Ctx {
-    F* fn;
+    std::remove_reference_t<F>* fn;
     int64_t n, chunks;
   } ctx{&fn, n, chunks};
   detail::run_tasks(
@@ -70,6 +73,13 @@ void parallel_chunked(int64_t n, int64_t grain, F&& fn) {
         (*x->fn)(c, lo, hi);
       },
       &ctx);
+}
+
+// fn(chunk, lo, hi) for consecutive ranges covering [0, n); chunk < parallel_chunks(n, grain)
+// identifies the range.
+template <typename F>
+void parallel_chunked(int64_t n, int64_t grain, F&& fn) {
+  parallel_run_chunks(n, parallel_chunks(n, grain), fn);
 }
 
 // fn(lo, hi) for consecutive ranges covering [0, n), in parallel when n is at least 2 grains.

@@ -240,7 +240,7 @@ void conv_backward(const T* x, const T* w, const T* dout, T* dx, T* dw, const Co
   std::vector<std::vector<T>> dw_share(dw ? std::max<int64_t>(chunks - 1, 0) : 0);
   if (dw) std::fill(dw, dw + F * K, T(0));
   const int64_t G = g.pointwise() ? 1 : images_per_chunk(g);
-  parallel_chunked(g.N, image_grain(g), [&](int64_t chunk, int64_t lo, int64_t hi) {
+  parallel_run_chunks(g.N, chunks, [&](int64_t chunk, int64_t lo, int64_t hi) {
     T* dwc = nullptr;
     if (dw) {
       if (chunk == 0) {

@@ -148,3 +148,21 @@ TEST_CASE("set_flush_denormal flushes denormals on the caller and on the workers
   CHECK(std::count(out.begin(), out.end(), 0.0f) == 0);
   set_flush_denormal(before);
 }
+
+TEST_CASE("parallel_run_chunks uses the given count, at most one chunk per item") {
+  ThreadsGuard guard;
+  set_num_threads(2);
+  std::vector<std::atomic<int>> seen(8);
+  parallel_run_chunks(100, 5, [&](int64_t c, int64_t lo, int64_t hi) {
+    CHECK(hi - lo == 20);
+    seen[c].fetch_add(1);
+  });
+  for (int c = 0; c < 5; ++c) CHECK(seen[c].load() == 1);
+  std::atomic<int> calls{0};
+  parallel_run_chunks(3, 7, [&](int64_t c, int64_t lo, int64_t hi) {
+    CHECK(c < 3);
+    CHECK(hi - lo == 1);
+    calls.fetch_add(1);
+  });
+  CHECK(calls.load() == 3);
+}
