@@ -7,8 +7,10 @@
 #include "autograd/autograd.h"
 #include "autograd/forward_mode.h"
 #include "autograd/ops/conv.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
+using dagrad::test_util::error_of;
 
 namespace {
 
@@ -116,16 +118,6 @@ void check_against_naive(const Cfg& c, bool with_bias, Dtype dt, uint64_t seed) 
   } else {
     CHECK_FALSE(b.grad().defined());
   }
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

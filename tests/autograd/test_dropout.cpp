@@ -8,20 +8,10 @@
 #include "autograd/autograd.h"
 #include "autograd/forward_mode.h"
 #include "autograd/ops/dropout.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
-
-namespace {
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
+using dagrad::test_util::error_of;
 
 TEST_CASE("dropout: kept values are scaled by 1/(1-p), dropped ones are 0") {
   Generator gen(1);

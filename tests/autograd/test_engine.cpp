@@ -9,22 +9,14 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
+using dagrad::test_util::error_of;
 
 namespace {
 
 using V = std::vector<double>;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
@@ -172,7 +164,7 @@ TEST_CASE("engine: backward with an explicit upstream gradient (dout)") {
 TEST_CASE("engine: a non-scalar output without dout is an error naming its shape") {
   Tensor x = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
   Tensor y = x * 2.0;
-  const std::string msg = error_of([&] { y.backward(); });
+  const std::string msg = error_of<std::exception>([&] { y.backward(); });
   CHECK(contains(msg, "backward: the output has shape (2, 3)"));
   CHECK(contains(msg, "dout"));
   CHECK_THROWS_AS(y.backward(), std::invalid_argument);
@@ -185,13 +177,15 @@ TEST_CASE("engine: a non-scalar output without dout is an error naming its shape
 TEST_CASE("engine: dout must match the output's shape and dtype") {
   Tensor x = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
   Tensor y = x * 2.0;
-  std::string msg = error_of([&] { y.backward(ones({3, 2}, float64)); });
+  std::string msg = error_of<std::exception>([&] { y.backward(ones({3, 2}, float64)); });
   CHECK(contains(msg,
                  "upstream gradient of shape (3, 2) (float64) does not match the output of "
                  "shape (2, 3) (float64)"));
-  msg = error_of([&] { y.backward(ones({2, 3}, float32)); });
+  msg = error_of<std::exception>([&] { y.backward(ones({2, 3}, float32)); });
   CHECK(contains(msg, "(2, 3) (float32) does not match the output of shape (2, 3) (float64)"));
-  msg = error_of([&] { backward({y}, {ones({2, 3}, float64), ones({2, 3}, float64)}); });
+  msg = error_of<std::exception>([&] {
+    backward({y}, {ones({2, 3}, float64), ones({2, 3}, float64)});
+  });
   CHECK(contains(msg, "1 outputs but 2 upstream gradients"));
   CHECK(!x.grad().defined());
 }
@@ -210,7 +204,7 @@ TEST_CASE("engine: a second backward through a freed graph names retain_graph an
   Tensor x = leaf({2});
   Tensor y = exp(x).sum();
   y.backward();
-  const std::string msg = error_of([&] { y.backward(); });
+  const std::string msg = error_of<std::exception>([&] { y.backward(); });
   CHECK(contains(msg, "retain_graph"));
   CHECK(contains(msg, "'sum'"));
   CHECK(contains(msg, "already freed"));
@@ -220,7 +214,7 @@ TEST_CASE("engine: a second backward through a freed graph names retain_graph an
   Tensor y1 = (e * 2.0).sum();
   Tensor y2 = (e * 3.0).sum();
   y1.backward();
-  CHECK(contains(error_of([&] { y2.backward(); }), "'exp'"));
+  CHECK(contains(error_of<std::exception>([&] { y2.backward(); }), "'exp'"));
 }
 
 TEST_CASE("engine: saved tensors are freed after backward") {
@@ -313,7 +307,7 @@ TEST_CASE("engine: once-differentiable ops refuse a double backward clearly") {
   Tensor g = grad({(y * y).sum()}, {x}, {}, create_graph())[0];  // 8x
   check_close(g, {8, 16});
   CHECK(g.requires_grad());
-  const std::string msg = error_of([&] { grad({g.sum()}, {x}); });
+  const std::string msg = error_of<std::exception>([&] { grad({g.sum()}, {x}); });
   CHECK(contains(msg, "double backward through 'twice_raw' is not supported"));
   // A plain backward through it is fine.
   (y * y).sum().backward();
@@ -348,10 +342,12 @@ TEST_CASE("engine: grad of unused inputs: zeros, or an error without allow_unuse
   check_close(g[0], {2, 4});
   CHECK(g[1].shape() == Shape{3});
   check_close(g[1], {0, 0, 0});
-  const std::string msg = error_of([&] { grad({y}, {x, u}, {}, retain_graph(), false); });
+  const std::string msg = error_of<std::exception>([&] {
+    grad({y}, {x, u}, {}, retain_graph(), false);
+  });
   CHECK(contains(msg, "grad: input 1 (shape (3,)) is not used by the outputs"));
   Tensor c = tensor({1, 2}, {}, float64);
-  CHECK(contains(error_of([&] { grad({y}, {c}); }),
+  CHECK(contains(error_of<std::exception>([&] { grad({y}, {c}); }),
                  "grad: input 0 (shape (2,)) does not require grad"));
 }
 
@@ -450,20 +446,21 @@ TEST_CASE("engine: detach cuts the graph") {
 TEST_CASE("engine: backward from a tensor that does not require grad names the op") {
   Tensor x = leaf({1, 2});
   Tensor d = (x.detach() * 2.0).sum();
-  std::string msg = error_of([&] { d.backward(); });
+  std::string msg = error_of<std::exception>([&] { d.backward(); });
   CHECK(contains(msg, "does not require grad"));
   CHECK(contains(msg, "'sum'"));
   Tensor e = exp(x.detach());
-  msg = error_of([&] { e.backward(ones({2}, float64)); });
+  msg = error_of<std::exception>([&] { e.backward(ones({2}, float64)); });
   CHECK(contains(msg, "'exp'"));
   CHECK(contains(msg, "shape (2,)"));
   {
     no_grad ng;
     Tensor f = (x * x).sum();
-    CHECK(contains(error_of([&] { f.backward(); }), "'sum'"));
+    CHECK(contains(error_of<std::exception>([&] { f.backward(); }), "'sum'"));
   }
   Tensor c = ones({1});
-  CHECK(contains(error_of([&] { c.backward(); }), "a leaf created without requires_grad"));
+  CHECK(contains(error_of<std::exception>([&] { c.backward(); }),
+                 "a leaf created without requires_grad"));
   CHECK_THROWS_AS(c.backward(), std::invalid_argument);
 }
 
@@ -477,7 +474,7 @@ TEST_CASE("engine: changing a saved tensor in place makes backward fail naming t
     no_grad ng;
     x.add_(ones({2}, float64));
   }
-  const std::string msg = error_of([&] { y.backward(); });
+  const std::string msg = error_of<std::exception>([&] { y.backward(); });
   CHECK(contains(msg, "backward of 'mul'"));
   CHECK(contains(msg, "modified in place"));
   CHECK(contains(msg, "(2,)"));
@@ -491,7 +488,7 @@ TEST_CASE("engine: changing a saved output in place is caught too") {
     no_grad ng;
     y.mul_(2);
   }
-  CHECK(contains(error_of([&] { y.sum().backward(); }), "backward of 'exp'"));
+  CHECK(contains(error_of<std::exception>([&] { y.sum().backward(); }), "backward of 'exp'"));
   // A change to a tensor nobody saved is fine.
   Tensor a = leaf({0.5});
   Tensor b = a * 2.0;  // mul_scalar saves nothing
@@ -511,11 +508,11 @@ TEST_CASE("engine: anomaly mode names the op whose backward made NaN/Inf") {
     detect_anomaly guard;
     CHECK(anomaly_mode_enabled());
     Tensor y = (sqrt(x) * sqrt(x)).sum();  // sqrt's backward at 0: 0 / 0
-    const std::string msg = error_of([&] { y.backward(); });
+    const std::string msg = error_of<std::exception>([&] { y.backward(); });
     CHECK(contains(msg, "anomaly detected"));
     CHECK(contains(msg, "'sqrt'"));
     Tensor z = log(x).sum();  // log's backward at 0: 1 / 0
-    CHECK(contains(error_of([&] { z.backward(); }), "'log'"));
+    CHECK(contains(error_of<std::exception>([&] { z.backward(); }), "'log'"));
     // A clean graph passes.
     Tensor ok = (x * x).sum();
     ok.backward();
@@ -663,14 +660,15 @@ TEST_CASE("engine: a rule returning the wrong number, shape or dtype of gradient
   Tensor y1 = custom("bad_count", [](const Tensor& g, const Tensor&) -> GradList {
     return {g, g};
   });
-  CHECK(contains(error_of([&] { y1.sum().backward(); }),
+  CHECK(contains(error_of<std::exception>([&] { y1.sum().backward(); }),
                  "backward of 'bad_count' returned 2 gradients for 1 inputs"));
   Tensor y2 = custom(
       "bad_shape", [](const Tensor& g, const Tensor&) -> GradList { return {ones({3}, float64)}; });
-  CHECK(contains(error_of([&] { y2.sum().backward(); }), "backward of 'bad_shape'"));
+  CHECK(
+      contains(error_of<std::exception>([&] { y2.sum().backward(); }), "backward of 'bad_shape'"));
   Tensor y3 = custom("bad_dtype",
                      [](const Tensor& g, const Tensor&) -> GradList { return {g.to(float32)}; });
-  const std::string msg = error_of([&] { y3.sum().backward(); });
+  const std::string msg = error_of<std::exception>([&] { y3.sum().backward(); });
   CHECK(contains(msg, "backward of 'bad_dtype'"));
   CHECK(contains(msg, "float32"));
   // An undefined gradient means "none": the leaf gets nothing.

@@ -7,20 +7,12 @@
 #include "autograd/autograd.h"
 #include "autograd/forward_mode.h"
 #include "autograd/ops/norm.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
+using dagrad::test_util::error_of;
 
 namespace {
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());

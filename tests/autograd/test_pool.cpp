@@ -8,8 +8,10 @@
 #include "autograd/autograd.h"
 #include "autograd/forward_mode.h"
 #include "autograd/ops/pool.h"
+#include "tests/error_of.h"
 
 using namespace dagrad;
+using dagrad::test_util::error_of;
 
 namespace {
 
@@ -59,16 +61,6 @@ Tensor distinct_values(const Shape& s, uint64_t seed) {
   for (int64_t i = 0; i < n; ++i) v[i] = 0.1 * static_cast<double>(i) - 0.05 * n;
   for (int64_t i = n - 1; i > 0; --i) std::swap(v[i], v[gen.randint(0, i + 1)]);
   return tensor(v, s, float64);
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 const std::vector<PoolCfg> kCfgs = {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/error_of.h"
+
 namespace dagrad::test_util {
 
 using Bytes = std::vector<unsigned char>;
@@ -35,16 +37,6 @@ struct TempDir {
 inline void write_raw(const std::string& path, const Bytes& b) {
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-
-// The what() of the exception `f` throws, or "" when it throws nothing.
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace dagrad::test_util

@@ -62,25 +62,25 @@ TEST_CASE("cifar: bad batch files name the file and the problem") {
   Bytes b = batch(0, 2, {1});
   b.resize(b.size() - 100);
   write_raw(cut, b);
-  std::string m = error_of([&] { read_cifar10_batch(cut, X, y); });
+  std::string m = error_of<std::exception>([&] { read_cifar10_batch(cut, X, y); });
   CHECK_MESSAGE_HAS(m, cut);
   CHECK_MESSAGE_HAS(m, "size 6046 bytes is not a positive multiple of 3073");
   CHECK_MESSAGE_HAS(m, "1 whole records and 2973 bytes left over");
 
   const std::string empty = dir.file("empty.bin");
   write_raw(empty, {});
-  m = error_of([&] { read_cifar10_batch(empty, X, y); });
+  m = error_of<std::exception>([&] { read_cifar10_batch(empty, X, y); });
   CHECK_MESSAGE_HAS(m, empty);
   CHECK_MESSAGE_HAS(m, "size 0 bytes");
 
   const std::string bad_label = dir.file("bad_label.bin");
   write_raw(bad_label, batch(0, 4, {3, 9, 10, 200}));
-  m = error_of([&] { read_cifar10_batch(bad_label, X, y); });
+  m = error_of<std::exception>([&] { read_cifar10_batch(bad_label, X, y); });
   CHECK_MESSAGE_HAS(m, bad_label);
   CHECK_MESSAGE_HAS(m, "label 10 in record 2");
 
   const std::string missing = dir.file("nope.bin");
-  m = error_of([&] { read_cifar10_batch(missing, X, y); });
+  m = error_of<std::exception>([&] { read_cifar10_batch(missing, X, y); });
   CHECK_MESSAGE_HAS(m, missing);
   CHECK_MESSAGE_HAS(m, "cannot open file");
   CHECK_THROWS_AS(read_cifar10_batch(missing, X, y), std::runtime_error);
@@ -117,11 +117,11 @@ TEST_CASE("cifar: load_cifar10 concatenates, splits and subtracts the mean image
   CHECK(d.X_test.at({2, c, i, j}) == doctest::Approx(pixel(7, 2, 2, 17, 30) - mean));
   CHECK(d.y_val.to_vector() == raw.y_val.to_vector());
 
-  std::string m = error_of([&] { load_cifar10(dir.path.string(), 11); });
+  std::string m = error_of<std::exception>([&] { load_cifar10(dir.path.string(), 11); });
   CHECK_MESSAGE_HAS(m, "num_val 11 out of range");
 
   fs::remove(dir.file("data_batch_4.bin"));
-  m = error_of([&] { load_cifar10(dir.path.string()); });
+  m = error_of<std::exception>([&] { load_cifar10(dir.path.string()); });
   CHECK_MESSAGE_HAS(m, dir.file("data_batch_4.bin"));
   CHECK_MESSAGE_HAS(m, "missing file");
 }

@@ -113,58 +113,58 @@ TEST_CASE("idx: bad headers name the file and the problem") {
   TempDir dir;
   const std::string unknown = dir.file("unknown_type");
   write_raw(unknown, idx_file(0x07, {2}, {1, 2}));
-  std::string m = error_of([&] { read_idx(unknown); });
+  std::string m = error_of<std::exception>([&] { read_idx(unknown); });
   CHECK_MESSAGE_HAS(m, unknown);
   CHECK_MESSAGE_HAS(m, "unknown IDX data type 0x07");
 
   const std::string not_idx = dir.file("not_idx.png");
   write_raw(not_idx, {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A});
-  m = error_of([&] { read_idx(not_idx); });
+  m = error_of<std::exception>([&] { read_idx(not_idx); });
   CHECK_MESSAGE_HAS(m, not_idx);
   CHECK_MESSAGE_HAS(m, "wrong magic number 0x89504e47");
 
   const std::string zero_dims = dir.file("zero_dims");
   write_raw(zero_dims, {0, 0, 8, 0});
-  m = error_of([&] { read_idx(zero_dims); });
+  m = error_of<std::exception>([&] { read_idx(zero_dims); });
   CHECK_MESSAGE_HAS(m, zero_dims);
   CHECK_MESSAGE_HAS(m, "0 dimensions");
 
   const std::string tiny = dir.file("tiny");
   write_raw(tiny, {0, 0});
-  m = error_of([&] { read_idx(tiny); });
+  m = error_of<std::exception>([&] { read_idx(tiny); });
   CHECK_MESSAGE_HAS(m, tiny);
   CHECK_MESSAGE_HAS(m, "too short for an IDX header: got 2 bytes");
 
   const std::string empty_file = dir.file("empty");
   write_raw(empty_file, {});
-  m = error_of([&] { read_idx(empty_file); });
+  m = error_of<std::exception>([&] { read_idx(empty_file); });
   CHECK_MESSAGE_HAS(m, "got 0 bytes");
 
   const std::string cut_dims = dir.file("cut_dims");
   write_raw(cut_dims, {0, 0, 8, 3, 0, 0, 0, 5, 0, 0});
-  m = error_of([&] { read_idx(cut_dims); });
+  m = error_of<std::exception>([&] { read_idx(cut_dims); });
   CHECK_MESSAGE_HAS(m, cut_dims);
   CHECK_MESSAGE_HAS(m, "truncated header: expected 12 bytes of dimension sizes, got 6");
 
   // Labels where images are expected, and the other way round.
   const std::string labels = dir.file("labels");
   write_raw(labels, labels_file({1, 2, 3}));
-  m = error_of([&] { read_idx_images(labels); });
+  m = error_of<std::exception>([&] { read_idx_images(labels); });
   CHECK_MESSAGE_HAS(m, labels);
   CHECK_MESSAGE_HAS(m, "wrong magic number 0x00000801 for IDX images: expected 0x00000803");
   const std::string images = dir.file("images");
   write_raw(images, images_file(1, 1, 1, {7}));
-  m = error_of([&] { read_idx_labels(images); });
+  m = error_of<std::exception>([&] { read_idx_labels(images); });
   CHECK_MESSAGE_HAS(m, images);
   CHECK_MESSAGE_HAS(m, "expected 0x00000801");
   // Right dimension count but not ubyte.
   const std::string i16_images = dir.file("i16_images");
   write_raw(i16_images, idx_file(0x0B, {1, 1, 1}, {0, 1}));
-  m = error_of([&] { read_idx_images(i16_images); });
+  m = error_of<std::exception>([&] { read_idx_images(i16_images); });
   CHECK_MESSAGE_HAS(m, "wrong magic number 0x00000b03");
 
   const std::string missing = dir.file("does_not_exist.gz");
-  m = error_of([&] { read_idx(missing); });
+  m = error_of<std::exception>([&] { read_idx(missing); });
   CHECK_MESSAGE_HAS(m, missing);
   CHECK_MESSAGE_HAS(m, "cannot open file");
   CHECK_THROWS_AS(read_idx(missing), std::runtime_error);
@@ -178,18 +178,18 @@ TEST_CASE("idx: payload size must match the header exactly") {
   write_raw(raw, cut);
   write_gz(gz, cut);  // a complete gzip stream whose content is short
   for (const std::string& p : {raw, gz}) {
-    const std::string m = error_of([&] { read_idx(p); });
+    const std::string m = error_of<std::exception>([&] { read_idx(p); });
     CHECK_MESSAGE_HAS(m, p);
     CHECK_MESSAGE_HAS(m, "truncated: expected 18 data bytes for shape (2, 3, 3) of ubyte, got 13");
   }
-  CHECK_MESSAGE_HAS(error_of([&] { read_idx(gz); }), "after decompression");
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { read_idx(gz); }), "after decompression");
 
   Bytes longer = full;
   longer.push_back(0);
   longer.push_back(0);
   const std::string extra = dir.file("extra");
   write_gz(extra, longer);
-  const std::string m = error_of([&] { read_idx(extra); });
+  const std::string m = error_of<std::exception>([&] { read_idx(extra); });
   CHECK_MESSAGE_HAS(m, extra);
   CHECK_MESSAGE_HAS(m, "expected 18 data bytes");
   CHECK_MESSAGE_HAS(m, "got 20 bytes (2 trailing bytes)");
@@ -197,7 +197,7 @@ TEST_CASE("idx: payload size must match the header exactly") {
   // A header that promises far more than the file holds is reported, not allocated.
   const std::string huge = dir.file("huge");
   write_raw(huge, idx_file(0x08, {1000000, 1000, 1000}, {1, 2, 3}));
-  const std::string mh = error_of([&] { read_idx(huge); });
+  const std::string mh = error_of<std::exception>([&] { read_idx(huge); });
   CHECK_MESSAGE_HAS(mh, "truncated: expected 1000000000000 data bytes");
   CHECK_MESSAGE_HAS(mh, "got 3 bytes");
 }
@@ -219,14 +219,14 @@ TEST_CASE("idx: damaged gzip streams are errors naming the file") {
 
   const std::string cut = dir.file("cut.gz");
   write_raw(cut, Bytes(gz.begin(), gz.begin() + static_cast<long>(gz.size() / 2)));
-  std::string m = error_of([&] { read_idx(cut); });
+  std::string m = error_of<std::exception>([&] { read_idx(cut); });
   CHECK_MESSAGE_HAS(m, cut);
   CHECK_MESSAGE_HAS(m, "gzip stream is truncated");
 
   // Cut just before the 8-byte trailer: all data present, CRC and length missing.
   const std::string no_trailer = dir.file("no_trailer.gz");
   write_raw(no_trailer, Bytes(gz.begin(), gz.end() - 8));
-  m = error_of([&] { read_idx(no_trailer); });
+  m = error_of<std::exception>([&] { read_idx(no_trailer); });
   CHECK_MESSAGE_HAS(m, no_trailer);
   CHECK_MESSAGE_HAS(m, "gzip stream is truncated");
 
@@ -235,7 +235,7 @@ TEST_CASE("idx: damaged gzip streams are errors naming the file") {
   bad_crc[bad_crc.size() - 8] ^= 0xFF;
   const std::string crc = dir.file("crc.gz");
   write_raw(crc, bad_crc);
-  m = error_of([&] { read_idx(crc); });
+  m = error_of<std::exception>([&] { read_idx(crc); });
   CHECK_MESSAGE_HAS(m, crc);
   CHECK_MESSAGE_HAS(m, "gzip stream is corrupt");
 }
@@ -255,19 +255,19 @@ TEST_CASE("idx: labels, pairs and their checks") {
   CHECK(y2.to_vector() == std::vector<double>{9, 0, 3});
 
   // num_classes = 5 makes the 9 at index 0 the first bad label.
-  std::string m = error_of([&] { read_mnist_pair(img, lbl, 5); });
+  std::string m = error_of<std::exception>([&] { read_mnist_pair(img, lbl, 5); });
   CHECK_MESSAGE_HAS(m, lbl);
   CHECK_MESSAGE_HAS(m, "label 9 at index 0 is not in [0, 5)");
 
   const std::string bad = dir.file("bad_labels.gz");
   write_gz(bad, labels_file({1, 2, 3, 12, 200}));
-  m = error_of([&] { read_idx_labels(bad); });
+  m = error_of<std::exception>([&] { read_idx_labels(bad); });
   CHECK_MESSAGE_HAS(m, bad);
   CHECK_MESSAGE_HAS(m, "label out of range: label 12 at index 3");
 
   const std::string two = dir.file("two_labels");
   write_raw(two, labels_file({1, 2}));
-  m = error_of([&] { read_mnist_pair(img, two); });
+  m = error_of<std::exception>([&] { read_mnist_pair(img, two); });
   CHECK_MESSAGE_HAS(m, img);
   CHECK_MESSAGE_HAS(m, two);
   CHECK_MESSAGE_HAS(m, "count mismatch");
@@ -313,11 +313,11 @@ TEST_CASE("idx: load_fashion_mnist on a small generated directory") {
   CHECK(d.X_val.at({2, 0, 0, 1}) == doctest::Approx((95.0 / 255 - mean) / std).epsilon(1e-6));
   CHECK(d.X_test.at({3, 0, 1, 1}) == doctest::Approx((249.0 / 255 - mean) / std).epsilon(1e-6));
 
-  std::string m = error_of([&] { load_fashion_mnist(dir.path.string(), 11); });
+  std::string m = error_of<std::exception>([&] { load_fashion_mnist(dir.path.string(), 11); });
   CHECK_MESSAGE_HAS(m, "num_val 11 out of range");
 
   fs::remove(dir.file("t10k-labels-idx1-ubyte.gz"));
-  m = error_of([&] { load_fashion_mnist(dir.path.string()); });
+  m = error_of<std::exception>([&] { load_fashion_mnist(dir.path.string()); });
   CHECK_MESSAGE_HAS(m, dir.file("t10k-labels-idx1-ubyte"));
   CHECK_MESSAGE_HAS(m, "missing file");
   CHECK_MESSAGE_HAS(m, "DAGRAD_FASHION_MNIST_DIR");

@@ -227,19 +227,20 @@ TEST_CASE("image: write_png rejects bad images and unwritable paths, naming the 
   const std::string path = temp_path("bad.png");
   Image five = random_image(2, 2, 4, 1);
   five.channels = 5;
-  std::string msg = error_of([&] { dagrad::data::write_png(path, five); });
+  std::string msg = error_of<std::exception>([&] { dagrad::data::write_png(path, five); });
   CHECK(contains(msg, path));
   CHECK(contains(msg, "channel"));
   Image short_buffer = random_image(3, 3, 3, 2);
   short_buffer.pixels.pop_back();
   CHECK_THROWS_AS(dagrad::data::write_png(path, short_buffer), std::invalid_argument);
-  CHECK(contains(error_of([&] { dagrad::data::write_png(path, Image{}); }), path));
+  CHECK(contains(error_of<std::exception>([&] { dagrad::data::write_png(path, Image{}); }), path));
   CHECK_FALSE(fs::exists(path));
 
   const std::string missing_dir = temp_path("no_such_dir") + "/x.png";
   CHECK_THROWS_AS(dagrad::data::write_png(missing_dir, random_image(2, 2, 1, 3)),
                   std::runtime_error);
-  msg = error_of([&] { dagrad::data::write_png(missing_dir, random_image(2, 2, 1, 3)); });
+  msg = error_of<std::exception>(
+      [&] { dagrad::data::write_png(missing_dir, random_image(2, 2, 1, 3)); });
   CHECK(contains(msg, missing_dir));
   CHECK_FALSE(fs::exists(missing_dir));
 }
@@ -363,7 +364,8 @@ TEST_CASE("image: read_image handles gray, gray+alpha, palette, low bit depths a
     PngSpec spec{2, 1, 8, 3};
     spec.extra_chunks = {chunk("PLTE", {1, 2, 3})};
     write_bytes(path, build_png(spec, {0, 0, 1}));
-    CHECK(contains(error_of([&] { dagrad::data::read_image(path); }), "palette index"));
+    CHECK(contains(error_of<std::exception>([&] { dagrad::data::read_image(path); }),
+                   "palette index"));
   }
   fs::remove(path);
 }
@@ -411,7 +413,7 @@ TEST_CASE("image: read_image reads PGM and PPM, ASCII and binary") {
 
 TEST_CASE("image: read_image errors name the path and the problem") {
   const std::string path = temp_path("broken.img");
-  auto error = [&] { return error_of([&] { dagrad::data::read_image(path); }); };
+  auto error = [&] { return error_of<std::exception>([&] { dagrad::data::read_image(path); }); };
 
   SUBCASE("missing file") {
     fs::remove(path);

@@ -163,17 +163,17 @@ TEST_CASE("loader: drop_last, shapes and dtype of batches") {
   CHECK(xb.shape() == Shape{10, 1, 2, 3});
   CHECK(xb.to_vector() == X.to_vector());
 
-  CHECK_MESSAGE_HAS(error_of([&] {
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] {
                       MinibatchLoader(X, tensor({1, 2}), 4, true, 0);
                     }),
                     "different numbers of rows");
-  CHECK_MESSAGE_HAS(error_of([&] { MinibatchLoader(X, y, 0, true, 0); }),
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { MinibatchLoader(X, y, 0, true, 0); }),
                     "batch_size must be positive, got 0");
-  CHECK_MESSAGE_HAS(error_of([&] {
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] {
                       MinibatchLoader(zeros({4, 3}), zeros({4}), 2, true, 0, false, {true, 0});
                     }),
                     "expected an NCHW image batch (4-D), got shape (4, 3)");
-  CHECK_MESSAGE_HAS(error_of([&] {
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] {
                       MinibatchLoader(X, y, 2, true, 0, false, {false, -1});
                     }),
                     "padding must be >= 0, got -1");
@@ -229,7 +229,7 @@ TEST_CASE("loader: random_horizontal_flip on tiny images") {
                                               313, 312, 311, 316, 315, 314});
   Generator never(0);
   CHECK(random_horizontal_flip(X, never, 0.0).to_vector() == X.to_vector());
-  CHECK_MESSAGE_HAS(error_of([&] {
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] {
                       random_horizontal_flip(zeros({2, 3}), gen);
                     }),
                     "random_horizontal_flip: expected an NCHW image batch");
@@ -257,7 +257,8 @@ TEST_CASE("loader: random_crop on tiny images") {
   CHECK(seen.size() == 9);  // all offsets in [0, 2]^2 occur
   Generator g0(1);
   CHECK(random_crop(X, 0, g0).to_vector() == X.to_vector());
-  CHECK_MESSAGE_HAS(error_of([&] { random_crop(X, -2, gen); }), "padding must be >= 0, got -2");
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { random_crop(X, -2, gen); }),
+                    "padding must be >= 0, got -2");
 }
 
 TEST_CASE("loader: augmentation inside the loader keeps labels and uses allowed transforms") {
@@ -328,7 +329,7 @@ TEST_CASE("loader: random_choice without replacement and sample_rows") {
   std::vector<int> counts(4, 0);
   for (int t = 0; t < 4000; ++t) ++counts[random_choice(4, 1, g4)[0]];
   for (int c : counts) CHECK(c > 850);
-  CHECK_MESSAGE_HAS(error_of([&] { random_choice(5, 6, gen); }),
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { random_choice(5, 6, gen); }),
                     "need 0 <= k <= n for a choice without replacement, got n = 5, k = 6");
 
   Tensor X, y;

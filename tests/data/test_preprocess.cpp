@@ -35,7 +35,7 @@ TEST_CASE("preprocess: NHWC <-> NCHW") {
     CHECK(back.shape() == Shape{N, H, W, C});
     CHECK(back.to_vector() == v);
   }
-  CHECK_MESSAGE_HAS(error_of([] {
+  CHECK_MESSAGE_HAS(error_of<std::exception>([] {
                       nhwc_to_nchw(zeros({2, 3, 4}));
                     }),
                     "nhwc_to_nchw: expected a 4-D tensor, got shape (2, 3, 4)");
@@ -59,9 +59,9 @@ TEST_CASE("preprocess: mean image and its subtraction") {
   Xg.requires_grad_();
   CHECK_FALSE(subtract_mean_image(Xg, mean_image(Xg)).requires_grad());
 
-  CHECK_MESSAGE_HAS(error_of([&] { subtract_mean_image(X, zeros({4}, float64)); }),
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { subtract_mean_image(X, zeros({4}, float64)); }),
                     "mean of shape (4,) does not match the rows of X of shape (3, 2, 2)");
-  CHECK_MESSAGE_HAS(error_of([] { mean_image(zeros({0, 3})); }), "mean_image");
+  CHECK_MESSAGE_HAS(error_of<std::exception>([] { mean_image(zeros({0, 3})); }), "mean_image");
 }
 
 TEST_CASE("preprocess: channel statistics and normalization") {
@@ -92,15 +92,15 @@ TEST_CASE("preprocess: channel statistics and normalization") {
   CHECK(s2.mean == std::vector<double>{2, 4});
   CHECK(s2.std == std::vector<double>{1, 2});
 
-  CHECK_MESSAGE_HAS(error_of([&] {
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] {
                       normalize_channels(X, ChannelStats{{0}, {1}});
                     }),
                     "stats have 1 means and 1 stds but the input of shape (2, 2, 2, 1) has 2");
-  CHECK_MESSAGE_HAS(error_of([&] {
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] {
                       normalize_channels(X, ChannelStats{{0, 0}, {1, 0}});
                     }),
                     "channel 1 has mean 0 and std 0");
-  CHECK_MESSAGE_HAS(error_of([] { channel_stats(zeros({5})); }),
+  CHECK_MESSAGE_HAS(error_of<std::exception>([] { channel_stats(zeros({5})); }),
                     "channel_stats: expected a tensor with a channel axis");
 }
 
@@ -112,12 +112,13 @@ TEST_CASE("preprocess: rows, take_rows and split") {
   CHECK(t.to_vector() == std::vector<double>{8, 9, 0, 1, 8, 9});
   CHECK(take_rows(X, {}).shape() == Shape{0, 2});
   CHECK(slice_rows(X, 1, 3).to_vector() == std::vector<double>{2, 3, 4, 5});
-  CHECK_MESSAGE_HAS(error_of([&] {
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] {
                       take_rows(X, {0, 6});
                     }),
                     "take_rows: index 6 (position 1) out of range for 6 rows");
-  CHECK_MESSAGE_HAS(error_of([&] { take_rows(X, {-1}); }), "index -1");
-  CHECK_MESSAGE_HAS(error_of([&] { slice_rows(X, 2, 7); }), "rows [2, 7) out of range");
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { take_rows(X, {-1}); }), "index -1");
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { slice_rows(X, 2, 7); }),
+                    "rows [2, 7) out of range");
 
   const Dataset d = split(X, y, 3, 2);
   CHECK(d.y_train.to_vector() == std::vector<double>{0, 1, 2});
@@ -130,8 +131,11 @@ TEST_CASE("preprocess: rows, take_rows and split") {
   const Dataset d3 = split(X, y, 6, 0);
   CHECK(d3.X_val.shape() == Shape{0, 2});
   CHECK(d3.X_test.shape() == Shape{0, 2});
-  CHECK_MESSAGE_HAS(error_of([&] { split(X, y, 4, 2, 1); }),
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { split(X, y, 4, 2, 1); }),
                     "num_train 4 + num_val 2 + num_test 1 = 7 exceeds the 6 rows");
-  CHECK_MESSAGE_HAS(error_of([&] { split(X, y, 5, 2); }), "exceeds the 6 rows");
-  CHECK_MESSAGE_HAS(error_of([&] { split(X, tensor({1, 2}), 1, 1); }), "same number of rows");
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { split(X, y, 5, 2); }), "exceeds the 6 rows");
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] {
+                      split(X, tensor({1, 2}), 1, 1);
+                    }),
+                    "same number of rows");
 }
