@@ -96,6 +96,7 @@ class Pool {
       ctx_ = ctx;
       n_tasks_ = n_tasks;
       next_.store(0, std::memory_order_relaxed);
+      claimed_.store(0, std::memory_order_relaxed);
       done_.store(0, std::memory_order_relaxed);
       error_ = nullptr;
       open_ = true;
@@ -104,7 +105,7 @@ class Pool {
     if (sleepers_.load() > 0) wake_cv_.notify_all();
 
     t_in_region = true;
-    work(task, ctx, n_tasks);
+    work(task, ctx, n_tasks, 0);
     t_in_region = false;
     // Wait for the tasks workers claimed: spin briefly, then yield (a preempted worker).
     for (int spins = 0; done_.load(std::memory_order_acquire) < n_tasks; ++spins) {
@@ -139,11 +140,12 @@ class Pool {
     t_in_region = outer;
   }
 
-  // Claims and runs tasks until none is left; exceptions are kept for the caller.
-  void work(void (*task)(void*, int64_t), void* ctx, int64_t n_tasks) {
-    for (;;) {
-      const int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n_tasks) return;
+  // Claims and runs tasks until none is left; exceptions are kept for the caller. Participant
+  // p (the caller is 0, worker k is k) takes task p first: with one task per thread,
+  // consecutive jobs then give each thread the same slice of their tensors, which is still in
+  // its core's cache. The other tasks go first come first served.
+  void work(void (*task)(void*, int64_t), void* ctx, int64_t n_tasks, int p) {
+    auto run = [&](int64_t i) {
       try {
         task(ctx, i);
       } catch (...) {
@@ -151,10 +153,25 @@ class Pool {
         if (!error_) error_ = std::current_exception();
       }
       done_.fetch_add(1, std::memory_order_release);
+    };
+    if (n_tasks <= 64) {  // claims as bits of one word
+      auto claim = [&](int64_t i) {
+        const uint64_t bit = uint64_t{1} << i;
+        return (claimed_.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+      };
+      if (p < n_tasks && claim(p)) run(p);
+      for (int64_t i = 0; i < n_tasks; ++i)
+        if (claim(i)) run(i);
+      return;
+    }
+    for (;;) {
+      const int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+      if (i >= n_tasks) return;
+      run(i);
     }
   }
 
-  void worker_loop() {
+  void worker_loop(int id) {
     t_in_region = true;  // a task that calls parallel_for runs it serially
     uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
@@ -184,7 +201,7 @@ class Pool {
         task = task_, ctx = ctx_, n = n_tasks_;
       }
       sync_flush_mode();
-      work(task, ctx, n);
+      work(task, ctx, n, id);
       {
         std::lock_guard lk(mu_);
         --participants_;
@@ -196,7 +213,7 @@ class Pool {
   void start_workers(int n) {
     threads_.store(n, std::memory_order_relaxed);
     stop_.store(false);
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
   }
 
   void stop_workers() {
@@ -224,6 +241,7 @@ class Pool {
   void* ctx_ = nullptr;
   int64_t n_tasks_ = 0;
   std::atomic<int64_t> next_{0}, done_{0};
+  std::atomic<uint64_t> claimed_{0};  // tasks taken, when there are at most 64
   std::exception_ptr error_;
 };
 

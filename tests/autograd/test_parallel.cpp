@@ -166,3 +166,18 @@ TEST_CASE("parallel_run_chunks uses the given count, at most one chunk per item"
   });
   CHECK(calls.load() == 3);
 }
+
+TEST_CASE("jobs of more than 64 tasks (claimed from a counter) also run every task once") {
+  ThreadsGuard guard;
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    for (int64_t chunks : {63, 64, 65, 200}) {
+      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(chunks));
+      parallel_run_chunks(1000, chunks, [&](int64_t c, int64_t, int64_t) { hits[c].fetch_add(1); });
+      int wrong = 0;
+      for (auto& h : hits) wrong += h.load() != 1;
+      CAPTURE(chunks);
+      CHECK(wrong == 0);
+    }
+  }
+}
