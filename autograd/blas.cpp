@@ -90,6 +90,13 @@ Library load() {
     lib.coretype_source = "library's own detection";
   }
 
+  // dagrad's pool supplies the threads, so OpenBLAS should start none of its own: its idle
+  // workers spin in sched_yield after start-up and took CPU from ours (1024^3 sgemm at 0.90 of
+  // the same call without them). Only if the user did not choose a count.
+  const char* user_threads = std::getenv("OPENBLAS_NUM_THREADS");
+  if (!already_loaded && (user_threads == nullptr || *user_threads == '\0'))
+    setenv("OPENBLAS_NUM_THREADS", "1", /*overwrite=*/1);
+
   void* handle = nullptr;
   const char* loaded_name = nullptr;
   std::string errors;
