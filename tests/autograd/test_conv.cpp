@@ -259,12 +259,7 @@ TEST_CASE("conv: double backward is a clear error") {
   Tensor y = conv2d(x, w);
   auto gx = dagrad::grad({(y * y).sum()}, {x}, {}, BackwardOptions{.create_graph = true});
   REQUIRE(gx[0].requires_grad());
-  std::string msg;
-  try {
-    gx[0].sum().backward();
-  } catch (const std::exception& e) {
-    msg = e.what();
-  }
+  const std::string msg = error_of<std::exception>([&] { gx[0].sum().backward(); });
   CHECK(msg.find("double backward through 'conv2d'") != std::string::npos);
 }
 

@@ -22,6 +22,7 @@ bool contains(const std::string& s, const std::string& part) {
 }
 
 using dagrad::test_util::check_values;
+using dagrad::test_util::create_graph;
 
 Tensor t64(const V& v, const Shape& s = {}) { return tensor(v, s, float64); }
 Tensor leaf(const V& v, const Shape& s = {}) { return t64(v, s).requires_grad_(); }
@@ -54,12 +55,6 @@ const std::vector<std::pair<Shape, Shape>> kShapePairs = {
 Tensor dual(Tensor x, const Tensor& v) {
   x.impl().tangent = v.impl_ptr();
   return x;
-}
-
-BackwardOptions create_graph() {
-  BackwardOptions o;
-  o.create_graph = true;
-  return o;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ using V = std::vector<double>;
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 using dagrad::test_util::check_values;
+using dagrad::test_util::create_graph;
 
 Tensor t64(const V& v, const Shape& s = {}) { return tensor(v, s, float64); }
 Tensor leaf(const V& v, const Shape& s = {}) { return t64(v, s).requires_grad_(); }
@@ -23,12 +24,6 @@ Tensor leaf(const V& v, const Shape& s = {}) { return t64(v, s).requires_grad_()
 Tensor dual(Tensor x, const Tensor& v) {
   x.impl().tangent = v.impl_ptr();
   return x;
-}
-
-BackwardOptions create_graph() {
-  BackwardOptions o;
-  o.create_graph = true;
-  return o;
 }
 
 bool all_finite(const Tensor& t) {
