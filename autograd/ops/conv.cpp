@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #if defined(__AVX512F__)
@@ -157,6 +158,130 @@ void unpad_image(const T* dxp, const ConvGeom& g, T* dx) {
     }
 }
 
+// Stride 1 (nearly every conv) needs no padded copy: row (c, p, q) of cols reads input row
+// i + p - PH at columns j + q - PW, and the reads that fall outside the image are zeros. The
+// adjoint gathers instead of scattering: dx[c, h, w] = sum over (p, q) of
+// cols[(c, p, q), (h + PH - p, w + PW - q)], summed in registers and stored once.
+
+// d[j] = s[j] for j in [j0, j1), 0 elsewhere in [0, n).
+template <typename T>
+inline void window_run(T* __restrict d, const T* s, int64_t n, int64_t j0, int64_t j1) {
+  for (int64_t j = 0; j < n; ++j) d[j] = (j >= j0 && j < j1) ? s[j] : T(0);
+}
+// d[j] += s[j] for j in [j0, j1) (d[j] for j outside is left alone).
+template <typename T>
+inline void window_add(T* __restrict d, const T* s, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; ++j) d[j] += s[j];
+}
+#if defined(__AVX512F__)
+// Lanes [a, b) of a 16-lane block, clamped.
+inline __mmask16 lane_range(int64_t a, int64_t b) {
+  a = std::clamp<int64_t>(a, 0, 16), b = std::clamp<int64_t>(b, 0, 16);
+  if (b <= a) return 0;
+  return static_cast<__mmask16>(((1u << b) - 1) & ~((1u << a) - 1));
+}
+// The masked-off lanes are never read, so s may point before the row (fault suppression).
+inline void window_run(float* __restrict d, const float* s, int64_t n, int64_t j0, int64_t j1) {
+  for (int64_t b = 0; b < n; b += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(lane_range(j0 - b, j1 - b), s + b);
+    _mm512_mask_storeu_ps(d + b, lane_range(0, n - b), v);
+  }
+}
+#endif
+
+template <typename T>
+void im2col_s1(const T* x, const ConvGeom& g, T* cols, int64_t ld) {
+  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW;
+#if defined(__AVX512F__)
+  // Row masks depend only on q: computed once per (c, p, q) for up to 4 blocks of 16 lanes.
+  constexpr int64_t max_blocks = 4;
+  const bool vec = std::is_same_v<T, float> && OW <= 16 * max_blocks;
+#endif
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t p = 0; p < g.KH; ++p)
+      for (int64_t q = 0; q < g.KW; ++q) {
+        T* row = cols + ((c * g.KH + p) * g.KW + q) * ld;
+        const int64_t dq = q - g.PW;  // output column j reads input column j + dq
+        const int64_t j0 = std::clamp<int64_t>(-dq, 0, OW), j1 = std::clamp<int64_t>(W - dq, j0, OW);
+        // output rows i in [i0, i1) read input rows inside the image
+        const int64_t i0 = std::clamp<int64_t>(g.PH - p, 0, OH), i1 = std::clamp<int64_t>(H + g.PH - p, i0, OH);
+        std::fill(row, row + i0 * OW, T(0));
+        std::fill(row + i1 * OW, row + OH * OW, T(0));
+        const T* src = x + (c * H + i0 + p - g.PH) * W + dq;
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>) {
+          if (vec) {
+            __mmask16 lm[max_blocks], sm[max_blocks];
+            const int64_t nb = (OW + 15) / 16;
+            for (int64_t k = 0; k < nb; ++k) {
+              lm[k] = lane_range(j0 - 16 * k, j1 - 16 * k);
+              sm[k] = lane_range(0, OW - 16 * k);
+            }
+            for (int64_t i = i0; i < i1; ++i, src += W) {
+              float* d = row + i * OW;
+              for (int64_t k = 0; k < nb; ++k)
+                _mm512_mask_storeu_ps(d + 16 * k, sm[k], _mm512_maskz_loadu_ps(lm[k], src + 16 * k));
+            }
+            continue;
+          }
+        }
+#endif
+        for (int64_t i = i0; i < i1; ++i, src += W) window_run(row + i * OW, src, OW, j0, j1);
+      }
+}
+
+// dx = the adjoint of im2col_s1 applied to cols (fully overwritten).
+template <typename T>
+void col2im_s1(const T* cols, int64_t ld, const ConvGeom& g, T* dx) {
+  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW;
+#if defined(__AVX512F__)
+  constexpr int64_t max_blocks = 4, max_kw = 8;
+  if constexpr (std::is_same_v<T, float>) {
+    if (W <= 16 * max_blocks && g.KW <= max_kw) {
+      // lm[q][k]: the lanes of block k that take a value from kernel column q
+      __mmask16 lm[max_kw][max_blocks], sm[max_blocks];
+      const int64_t nb = (W + 15) / 16;
+      for (int64_t k = 0; k < nb; ++k) {
+        sm[k] = lane_range(0, W - 16 * k);
+        for (int64_t q = 0; q < g.KW; ++q) {
+          const int64_t dq = q - g.PW;  // dx column w takes cols column w - dq
+          lm[q][k] = lane_range(std::max<int64_t>(dq, 0) - 16 * k, std::min(W, OW + dq) - 16 * k);
+        }
+      }
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t h = 0; h < H; ++h) {
+          float* d = dx + (c * H + h) * W;
+          const int64_t p0 = std::max<int64_t>(0, h + g.PH - OH + 1), p1 = std::min(g.KH, h + g.PH + 1);
+          for (int64_t k = 0; k < nb; ++k) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t p = p0; p < p1; ++p) {
+              const float* r = cols + (c * g.KH + p) * g.KW * ld + (h + g.PH - p) * OW + g.PW + 16 * k;
+              for (int64_t q = 0; q < g.KW; ++q, r += ld - 1)
+                acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lm[q][k], r));
+            }
+            _mm512_mask_storeu_ps(d + 16 * k, sm[k], acc);
+          }
+        }
+      return;
+    }
+  }
+#endif
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t h = 0; h < H; ++h) {
+      T* d = dx + (c * H + h) * W;
+      std::fill(d, d + W, T(0));
+      for (int64_t p = 0; p < g.KH; ++p) {
+        const int64_t i = h + g.PH - p;
+        if (i < 0 || i >= OH) continue;
+        for (int64_t q = 0; q < g.KW; ++q) {
+          const int64_t dq = q - g.PW;
+          const T* s = cols + ((c * g.KH + p) * g.KW + q) * ld + i * OW - dq;
+          window_add(d, s, std::max<int64_t>(dq, 0), std::min(W, OW + dq));
+        }
+      }
+    }
+}
+
 // Images per parallel chunk: at least enough that a chunk holds ~64K multiply-adds, so the
 // pool's hand-off cost stays small next to the work.
 int64_t image_grain(const ConvGeom& g) {
@@ -171,14 +296,31 @@ struct ConvScratch {
   ConvScratch(const ConvGeom& g, int64_t G)
       : cols(static_cast<std::size_t>(g.K() * G * g.P())),
         tmp(G > 1 ? static_cast<std::size_t>(g.F * G * g.P()) : 0),
-        xp(g.PH > 0 || g.PW > 0
-               ? static_cast<std::size_t>(g.C * (g.H + 2 * g.PH) * (g.W + 2 * g.PW))
-               : 0) {}
+        xp(padded_copy(g) ? static_cast<std::size_t>(g.C * (g.H + 2 * g.PH) * (g.W + 2 * g.PW))
+                          : 0) {}
   std::vector<T> cols, tmp, xp;
+  // Strided convs with padding lower a zero-padded copy of the image.
+  static bool padded_copy(const ConvGeom& g) {
+    return !stride1(g) && (g.PH > 0 || g.PW > 0);
+  }
+  static bool stride1(const ConvGeom& g) { return g.SH == 1 && g.SW == 1; }
   // im2col of image xn into column block c (row stride ld)
   void lower(const T* xn, const ConvGeom& g, T* c, int64_t ld) {
+    if (stride1(g)) return im2col_s1(xn, g, c, ld);
     if (!xp.empty()) pad_image(xn, g, xp.data());
     im2col(xp.empty() ? xn : xp.data(), g, c, ld);
+  }
+  // dx_n = the adjoint of lower() applied to column block c
+  void raise(const T* c, int64_t ld, const ConvGeom& g, T* dxn) {
+    if (stride1(g)) return col2im_s1(c, ld, g, dxn);
+    if (xp.empty()) {
+      std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
+      col2im(c, ld, g, dxn);
+      return;
+    }
+    std::fill(xp.begin(), xp.end(), T(0));
+    col2im(c, ld, g, xp.data());
+    unpad_image(xp.data(), g, dxn);
   }
 };
 
@@ -260,17 +402,7 @@ void conv_backward(const T* x, const T* w, const T* dout, T* dx, T* dw, const Co
       return;
     }
     ConvScratch<T> sc(g, std::min(G, hi - lo));
-    std::vector<T>& gbuf = sc.tmp;                      // the chunk's dout as one (F, gn*P) matrix
-    auto raise = [&](const T* c, int64_t ld, T* dxn) {  // dx_n = col2im(c)
-      if (sc.xp.empty()) {
-        std::fill(dxn, dxn + in_img, T(0));
-        col2im(c, ld, g, dxn);
-        return;
-      }
-      std::fill(sc.xp.begin(), sc.xp.end(), T(0));
-      col2im(c, ld, g, sc.xp.data());
-      unpad_image(sc.xp.data(), g, dxn);
-    };
+    std::vector<T>& gbuf = sc.tmp;  // the chunk's dout as one (F, gn*P) matrix
     for (int64_t n0 = lo; n0 < hi; n0 += G) {
       const int64_t gn = std::min(G, hi - n0), ld = gn * P;
       const T* gc = dout + n0 * out_img;
@@ -290,7 +422,7 @@ void conv_backward(const T* x, const T* w, const T* dout, T* dx, T* dw, const Co
       if (dx) {
         // dcols (K, gn*P) = w^T (K, F) . dout (F, gn*P), then scattered back into the images
         blas::gemm(true, false, K, ld, F, T(1), w, K, gc, ld, T(0), sc.cols.data(), ld);
-        for (int64_t j = 0; j < gn; ++j) raise(sc.cols.data() + j * P, ld, dx + (n0 + j) * in_img);
+        for (int64_t j = 0; j < gn; ++j) sc.raise(sc.cols.data() + j * P, ld, g, dx + (n0 + j) * in_img);
       }
     }
   });
