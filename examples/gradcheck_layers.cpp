@@ -257,6 +257,17 @@ int main(int argc, char** argv) {
         check_layer(tally, "BatchNorm2d (eval: running statistics)", bn2, leaf(rn(g, {2, 3, 3, 3})),
                     g);
 
+      nn::BatchNormReLU2d bnr(3, 0.9, 1e-5, float64);
+      randomize(bnr, g);
+      if (wanted(filter, "BatchNormReLU2d (train)"))
+        check_layer(tally, "BatchNormReLU2d (train: fused batch norm + ReLU)", bnr,
+                    leaf(rn(g, {2, 3, 3, 3}, 2.0) - 0.5), g);
+      warm_up(bnr, g, {2, 3, 3, 3});
+      bnr.eval();
+      if (wanted(filter, "BatchNormReLU2d (eval)"))
+        check_layer(tally, "BatchNormReLU2d (eval: running statistics)", bnr,
+                    leaf(rn(g, {2, 3, 3, 3})), g);
+
       nn::LayerNorm ln(5, 1e-5, float64);
       randomize(ln, g);
       if (wanted(filter, "LayerNorm"))

@@ -6,8 +6,9 @@
 
 namespace dagrad::nn {
 
-BatchNorm::BatchNorm(int64_t features, bool spatial, double momentum, double eps, Dtype dtype)
-    : features_(features), spatial_(spatial), momentum_(momentum), eps_(eps) {
+BatchNorm::BatchNorm(int64_t features, bool spatial, double momentum, double eps, Dtype dtype,
+                     bool relu)
+    : features_(features), spatial_(spatial), relu_(relu), momentum_(momentum), eps_(eps) {
   gamma = register_parameter("gamma", ones({features}, dtype), false);
   beta = register_parameter("beta", zeros({features}, dtype), false);
   running_mean = register_buffer("running_mean", zeros({features}, dtype));
@@ -20,7 +21,12 @@ Tensor BatchNorm::forward(const Tensor& x) {
     throw std::invalid_argument(
         fmt::format("{}({}): expected input of shape {}, got {}", type_name(), features_,
                     spatial_ ? "(N, C, H, W)" : "(N, D)", to_string(x.shape())));
-  return batch_norm(x, gamma, beta, running_mean, running_var, is_training(), momentum_, eps_);
+  return (relu_ ? batch_norm_relu : batch_norm)(x, gamma, beta, running_mean, running_var,
+                                                 is_training(), momentum_, eps_);
+}
+
+std::string BatchNorm::type_name() const {
+  return fmt::format("BatchNorm{}{}", relu_ ? "ReLU" : "", spatial_ ? "2d" : "1d");
 }
 
 std::string BatchNorm::describe() const { return fmt::format("{}({})", type_name(), features_); }

@@ -10,7 +10,7 @@ ResidualBlock::ResidualBlock(int64_t in_channels, int64_t out_channels, int64_t 
   const Init he{InitScheme::he, 0.0};
   conv1_ = register_module(
       "conv1", std::make_shared<Conv2d>(in_, out_, 3, gen, stride, 1, he, dtype, false));
-  bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(out_, 0.9, 1e-5, dtype));
+  bn1_ = register_module("bn1", std::make_shared<BatchNormReLU2d>(out_, 0.9, 1e-5, dtype));
   conv2_ = register_module("conv2",
                            std::make_shared<Conv2d>(out_, out_, 3, gen, 1, 1, he, dtype, false));
   bn2_ = register_module("bn2", std::make_shared<BatchNorm2d>(out_, 0.9, 1e-5, dtype));
@@ -23,7 +23,7 @@ ResidualBlock::ResidualBlock(int64_t in_channels, int64_t out_channels, int64_t 
 }
 
 Tensor ResidualBlock::forward(const Tensor& x) {
-  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
+  Tensor h = bn1_->forward(conv1_->forward(x));
   h = bn2_->forward(conv2_->forward(h));
   Tensor skip = proj_ ? proj_bn_->forward(proj_->forward(x)) : x;
   return relu(h + skip);

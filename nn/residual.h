@@ -19,7 +19,8 @@ class ResidualBlock : public Module {
  private:
   int64_t in_, out_, stride_;
   std::shared_ptr<Conv2d> conv1_, conv2_, proj_;
-  std::shared_ptr<BatchNorm2d> bn1_, bn2_, proj_bn_;
+  std::shared_ptr<BatchNormReLU2d> bn1_;  // bn1 + the first ReLU, fused
+  std::shared_ptr<BatchNorm2d> bn2_, proj_bn_;
 };
 
 }  // namespace dagrad::nn

@@ -21,6 +21,10 @@ namespace {
 // (layer norm), kept in double.
 struct Stats {
   std::vector<double> mean, rstd;
+  // batch_norm_relu only: the forward's per-channel map y = fa (x - mean) + fb before the
+  // clamp, so that backward recomputes the mask y > 0 from x instead of keeping y.
+  std::vector<double> fa, fb;
+  bool relu() const { return !fa.empty(); }
 };
 
 void check_param(const Tensor& p, const Tensor& x, const Shape& want, const char* op,
@@ -44,6 +48,25 @@ const T* ptr_or_null(const Tensor& t) {
 struct BnGeom {
   int64_t N, C, S;
   int64_t M() const { return N * S; }  // elements per channel
+};
+
+// y = a (x - m) + b: batch norm's per-channel map, one expression for the forward value and for
+// the fused ReLU's mask recomputed in backward (so both round identically).
+template <typename T>
+inline T bn_map(T a, T x, T m, T b) {
+  return a * (x - m) + b;
+}
+
+// The fused ReLU's forward coefficients as T (empty without the ReLU).
+template <typename T>
+struct ReluMask {
+  std::vector<T> a, b;
+  ReluMask() = default;  // no mask
+  explicit ReluMask(const Stats& st) {
+    for (double v : st.fa) a.push_back(static_cast<T>(v));
+    for (double v : st.fb) b.push_back(static_cast<T>(v));
+  }
+  bool on() const { return !a.empty(); }
 };
 
 // Channels per parallel chunk: about 32K elements of work each.
@@ -95,30 +118,37 @@ Stats bn_batch_stats(const T* x, const BnGeom& g, double eps, std::vector<double
   return st;
 }
 
-// Applies out = a[c] * (x - mean[c]) + b[c] + k[c] * g over every channel (g may be null).
+// Applies out = a[c] * (x - mean[c]) + b[c] + k[c] * g' over every channel, where g' is g
+// (may be null) zeroed where the fused ReLU's mask is off (when mask.on()). With clamp, out is
+// then max(out, 0) (the fused ReLU's forward).
 template <typename T>
 void bn_affine_apply(const T* x, const T* gr, const Stats& st, const std::vector<T>& a,
-                     const std::vector<T>& b, const std::vector<T>& k, T* out, const BnGeom& g) {
+                     const std::vector<T>& b, const std::vector<T>& k, const ReluMask<T>& mask,
+                     bool clamp, T* out, const BnGeom& g) {
   std::vector<T> m(g.C);
   for (int64_t c = 0; c < g.C; ++c) m[c] = static_cast<T>(st.mean[c]);
+  const bool masked = gr && mask.on();
+  // S == 1: one row of the (N, C) input, over the channels.
+  auto row = [&](const T* xr, const T* gg, T* o) {
+    for (int64_t c = 0; c < g.C; ++c) {
+      if (gr) {
+        const T gv = masked && !(bn_map(mask.a[c], xr[c], m[c], mask.b[c]) > 0) ? T(0) : gg[c];
+        o[c] = a[c] * (xr[c] - m[c]) + b[c] + k[c] * gv;
+      } else {
+        const T v = bn_map(a[c], xr[c], m[c], b[c]);
+        o[c] = clamp && !(v > 0) ? T(0) : v;
+      }
+    }
+  };
   if (g.S == 1) {
     parallel_for(g.N, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(g.C, 1)),
                  [&](int64_t n0, int64_t n1) {
-                   for (int64_t n = n0; n < n1; ++n) {
-                     const T* xr = x + n * g.C;
-                     T* o = out + n * g.C;
-                     if (gr) {
-                       const T* gg = gr + n * g.C;
-                       for (int64_t c = 0; c < g.C; ++c)
-                         o[c] = a[c] * (xr[c] - m[c]) + b[c] + k[c] * gg[c];
-                     } else {
-                       for (int64_t c = 0; c < g.C; ++c) o[c] = a[c] * (xr[c] - m[c]) + b[c];
-                     }
-                   }
+                   for (int64_t n = n0; n < n1; ++n)
+                     row(x + n * g.C, gr ? gr + n * g.C : nullptr, out + n * g.C);
                  });
     return;
   }
-  // One run of S elements per (image, channel) pair.
+  // One run of S elements per (image, channel) pair; per-channel constants hoisted.
   parallel_for(g.N * g.C, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(g.S, 1)),
                [&](int64_t r0, int64_t r1) {
                  for (int64_t r = r0; r < r1; ++r) {
@@ -126,39 +156,61 @@ void bn_affine_apply(const T* x, const T* gr, const Stats& st, const std::vector
                    const T ac = a[c], bc = b[c], mc = m[c], kc = k[c];
                    const T* xr = x + off;
                    T* o = out + off;
-                   if (gr) {
+                   if (masked) {
+                     const T fa = mask.a[c], fb = mask.b[c];
+                     const T* gg = gr + off;
+                     for (int64_t s = 0; s < g.S; ++s) {
+                       const T gv = bn_map(fa, xr[s], mc, fb) > 0 ? gg[s] : T(0);
+                       o[s] = ac * (xr[s] - mc) + bc + kc * gv;
+                     }
+                   } else if (gr) {
                      const T* gg = gr + off;
                      for (int64_t s = 0; s < g.S; ++s) o[s] = ac * (xr[s] - mc) + bc + kc * gg[s];
+                   } else if (clamp) {
+                     for (int64_t s = 0; s < g.S; ++s) {
+                       const T v = bn_map(ac, xr[s], mc, bc);
+                       o[s] = v > 0 ? v : T(0);
+                     }
                    } else {
-                     for (int64_t s = 0; s < g.S; ++s) o[s] = ac * (xr[s] - mc) + bc;
+                     for (int64_t s = 0; s < g.S; ++s) o[s] = bn_map(ac, xr[s], mc, bc);
                    }
                  }
                });
 }
 
-// out = gamma * (x - mean) * rstd + beta
+// out = gamma * (x - mean) * rstd + beta, then max(out, 0) when relu (and st keeps the map
+// for backward's mask).
 template <typename T>
-void bn_normalize(const T* x, const Stats& st, const T* gamma, const T* beta, T* out,
+void bn_normalize(const T* x, Stats& st, const T* gamma, const T* beta, bool relu, T* out,
                   const BnGeom& g) {
+  std::vector<double> fa(g.C), fb(g.C);
   std::vector<T> a(g.C), b(g.C), k(g.C, T(0));
   for (int64_t c = 0; c < g.C; ++c) {
-    a[c] = static_cast<T>((gamma ? gamma[c] : 1.0) * st.rstd[c]);
-    b[c] = beta ? beta[c] : T(0);
+    fa[c] = (gamma ? gamma[c] : 1.0) * st.rstd[c];
+    fb[c] = beta ? beta[c] : 0.0;
+    a[c] = static_cast<T>(fa[c]);
+    b[c] = static_cast<T>(fb[c]);
   }
-  bn_affine_apply<T>(x, nullptr, st, a, b, k, out, g);
+  if (relu) st.fa = std::move(fa), st.fb = std::move(fb);
+  bn_affine_apply<T>(x, nullptr, st, a, b, k, ReluMask<T>(), relu, out, g);
 }
 
-// sum_g[c] = sum of g, sum_gx[c] = sum of g * xh over channel c.
+// sum_g[c] = sum of g', sum_gx[c] = sum of g' * xh over channel c, where g' is g zeroed where
+// the mask (the fused ReLU's, when on) is off.
 template <typename T>
-void bn_channel_sums(const T* x, const T* gr, const Stats& st, const BnGeom& g,
-                     std::vector<double>& sum_g, std::vector<double>& sum_gx) {
+void bn_channel_sums(const T* x, const T* gr, const Stats& st, const ReluMask<T>& mask,
+                     const BnGeom& g, std::vector<double>& sum_g, std::vector<double>& sum_gx) {
   sum_g.assign(g.C, 0.0);
   sum_gx.assign(g.C, 0.0);
   parallel_for(g.C, channel_grain(g), [&](int64_t c0, int64_t c1) {
     if (g.S == 1) {
       for (int64_t n = 0; n < g.N; ++n)
         for (int64_t c = c0; c < c1; ++c) {
-          const double gv = gr[n * g.C + c];
+          const T xv = x[n * g.C + c];
+          const double gv =
+              mask.on() && !(bn_map(mask.a[c], xv, static_cast<T>(st.mean[c]), mask.b[c]) > 0)
+                  ? 0.0
+                  : static_cast<double>(gr[n * g.C + c]);
           sum_g[c] += gv;
           sum_gx[c] += gv * (x[n * g.C + c] - st.mean[c]);
         }
@@ -170,22 +222,33 @@ void bn_channel_sums(const T* x, const T* gr, const Stats& st, const BnGeom& g,
         const int64_t off = (n * g.C + c) * g.S;
         const T* xr = x + off;
         const T* gg = gr + off;
-        kernels::block_sum2<T>(
-            g.S, [gg](int64_t s) { return gg[s]; },
-            [gg, xr, m](int64_t s) { return gg[s] * (xr[s] - m); }, sum_g[c], sum_gx[c]);
+        if (mask.on()) {
+          const T fa = mask.a[c], fb = mask.b[c];
+          auto gm = [gg, xr, m, fa, fb](int64_t s) {
+            return bn_map(fa, xr[s], m, fb) > 0 ? gg[s] : T(0);
+          };
+          kernels::block_sum2<T>(
+              g.S, gm, [gm, xr, m](int64_t s) { return gm(s) * (xr[s] - m); }, sum_g[c],
+              sum_gx[c]);
+        } else {
+          kernels::block_sum2<T>(
+              g.S, [gg](int64_t s) { return gg[s]; },
+              [gg, xr, m](int64_t s) { return gg[s] * (xr[s] - m); }, sum_g[c], sum_gx[c]);
+        }
       }
     }
   });
   for (int64_t c = 0; c < g.C; ++c) sum_gx[c] *= st.rstd[c];
 }
 
-// The linear map shared by backward and forward mode:
+// The linear map shared by backward and forward mode (g is first masked by the fused ReLU's
+// mask, when on):
 //   training: dx = gamma * rstd * (g - mean(g) - xh * mean(g xh))   (means over the channel)
 //   eval:     dx = gamma * rstd * g
 template <typename T>
-void bn_input_map(const T* x, const T* gr, const Stats& st, const T* gamma, bool training,
-                  const std::vector<double>& sum_g, const std::vector<double>& sum_gx, T* dx,
-                  const BnGeom& g) {
+void bn_input_map(const T* x, const T* gr, const Stats& st, const ReluMask<T>& mask,
+                  const T* gamma, bool training, const std::vector<double>& sum_g,
+                  const std::vector<double>& sum_gx, T* dx, const BnGeom& g) {
   const double invM = 1.0 / static_cast<double>(g.M());
   // dx = k * g + a * (x - mean) + b per channel
   std::vector<T> k(g.C), a(g.C), b(g.C);
@@ -201,7 +264,7 @@ void bn_input_map(const T* x, const T* gr, const Stats& st, const T* gamma, bool
     a[c] = static_cast<T>(-gs * st.rstd[c] * mgx);
     b[c] = static_cast<T>(-gs * mg);
   }
-  bn_affine_apply<T>(x, gr, st, a, b, k, dx, g);
+  bn_affine_apply<T>(x, gr, st, a, b, k, mask, false, dx, g);
 }
 
 // out += t_gamma * xh + t_beta
@@ -291,13 +354,16 @@ void ln_backward(const T* x, const T* gr, const Stats& st, const T* gamma, T* dx
 
 // ---------------------------------------------------------------- batch_norm
 
-Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                  const Tensor& running_mean, const Tensor& running_var, bool training,
-                  double momentum, double eps) {
-  const char* op = "batch_norm";
+namespace {
+
+// batch_norm, and with relu the fused batch_norm_relu.
+Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& running_mean, const Tensor& running_var, bool training,
+                     double momentum, double eps, bool relu) {
+  const char* op = relu ? "batch_norm_relu" : "batch_norm";
   if (x.dim() < 2)
-    throw std::invalid_argument(fmt::format(
-        "batch_norm: input must be (N, C) or (N, C, H, W), got shape {}", to_string(x.shape())));
+    throw std::invalid_argument(fmt::format("{}: input must be (N, C) or (N, C, H, W), got shape {}",
+                                            op, to_string(x.shape())));
   BnGeom g{x.size(0), x.size(1), 1};
   for (int i = 2; i < x.dim(); ++i) g.S *= x.size(i);
   const Shape cs{g.C};
@@ -306,17 +372,18 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   check_param(running_mean, x, cs, op, "running_mean");
   check_param(running_var, x, cs, op, "running_var");
   if (running_mean.defined() != running_var.defined())
-    throw std::invalid_argument("batch_norm: give both running_mean and running_var, or neither");
+    throw std::invalid_argument(
+        fmt::format("{}: give both running_mean and running_var, or neither", op));
   if (!training && !running_mean.defined())
     throw std::invalid_argument(
-        fmt::format("batch_norm: eval mode needs running_mean and running_var (input {})",
+        fmt::format("{}: eval mode needs running_mean and running_var (input {})", op,
                     to_string(x.shape())));
   if (training && g.M() <= 1)
     throw std::invalid_argument(fmt::format(
-        "batch_norm: expected more than 1 value per channel when training, got input {}",
+        "{}: expected more than 1 value per channel when training, got input {}", op,
         to_string(x.shape())));
   if (!(eps >= 0.0))
-    throw std::invalid_argument(fmt::format("batch_norm: eps must be non-negative, got {}", eps));
+    throw std::invalid_argument(fmt::format("{}: eps must be non-negative, got {}", op, eps));
 
   auto st = std::make_shared<Stats>();
   Tensor out = empty_like(x);
@@ -346,7 +413,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
         st->rstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
       }
     }
-    bn_normalize<T>(px, *st, ptr_or_null<T>(gamma), ptr_or_null<T>(beta), out.data<T>(), g);
+    bn_normalize<T>(px, *st, ptr_or_null<T>(gamma), ptr_or_null<T>(beta), relu, out.data<T>(), g);
   });
 
   const Tensor gm = gamma.defined() ? gamma : ones(cs, x.dtype());
@@ -355,7 +422,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   out = record(
       op, out, {x, gm, bt},
       // dx = gamma rstd (g - mean(g) - xh mean(g xh)) [eval: gamma rstd g];
-      // dgamma = sum(g xh); dbeta = sum(g)
+      // dgamma = sum(g xh); dbeta = sum(g); relu: g first zeroed where out = 0
       [x = SavedTensor(x, op), gm = SavedTensor(gx ? gm : Tensor(), op), st, g, training, gx, gg,
        gb](const Tensor& gout, const Tensor&) -> GradList {
         const Tensor& xv = x.get();
@@ -364,32 +431,55 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
         Tensor dbt = gb ? empty({g.C}, xv.dtype()) : Tensor();
         DAGRAD_DISPATCH(xv.dtype(), {
           std::vector<double> sum_g, sum_gx;
-          bn_channel_sums<T>(xv.data<T>(), gout.data<T>(), *st, g, sum_g, sum_gx);
+          const ReluMask<T> mask(*st);
+          bn_channel_sums<T>(xv.data<T>(), gout.data<T>(), *st, mask, g, sum_g, sum_gx);
           for (int64_t c = 0; c < g.C; ++c) {
             if (gg) dgm.data<T>()[c] = static_cast<T>(sum_gx[c]);
             if (gb) dbt.data<T>()[c] = static_cast<T>(sum_g[c]);
           }
           if (gx)
-            bn_input_map<T>(xv.data<T>(), gout.data<T>(), *st, gm.get().data<T>(), training, sum_g,
-                            sum_gx, dx.data<T>(), g);
+            bn_input_map<T>(xv.data<T>(), gout.data<T>(), *st, mask, gm.get().data<T>(), training,
+                            sum_g, sum_gx, dx.data<T>(), g);
         });
         return {dx, dgm, dbt};
       },
-      // t_out = (the same map on t_x) + t_gamma * xh + t_beta
-      [x, gm, st, g, training](const TangentList& t, const Tensor& o) {
+      // t_out = (the same map on t_x) + t_gamma * xh + t_beta; relu: zeroed where out = 0
+      [x, gm, st, g, training, relu](const TangentList& t, const Tensor& o) {
         Tensor r = empty_like(o);
         DAGRAD_DISPATCH(o.dtype(), {
           std::vector<double> sum_g, sum_gx;
-          if (training) bn_channel_sums<T>(x.data<T>(), t[0].data<T>(), *st, g, sum_g, sum_gx);
-          bn_input_map<T>(x.data<T>(), t[0].data<T>(), *st, gm.data<T>(), training, sum_g, sum_gx,
-                          r.data<T>(), g);
+          const ReluMask<T> none;
+          if (training)
+            bn_channel_sums<T>(x.data<T>(), t[0].data<T>(), *st, none, g, sum_g, sum_gx);
+          bn_input_map<T>(x.data<T>(), t[0].data<T>(), *st, none, gm.data<T>(), training, sum_g,
+                          sum_gx, r.data<T>(), g);
           bn_add_affine_tangent<T>(x.data<T>(), *st, t[1].data<T>(), t[2].data<T>(), r.data<T>(),
                                    g);
+          if (relu) {
+            T* pr = r.data<T>();
+            const T* po = o.data<T>();
+            for (int64_t i = 0, n = r.numel(); i < n; ++i)
+              if (!(po[i] > 0)) pr[i] = T(0);
+          }
         });
         return r;
       });
   mark_once_differentiable(out);
   return out;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps) {
+  return batch_norm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum, double eps) {
+  return batch_norm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
 }
 
 // ---------------------------------------------------------------- layer_norm

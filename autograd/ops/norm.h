@@ -23,6 +23,15 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum = 0.9, double eps = 1e-5);
 
+// relu(batch_norm(...)) as one op (one node on the tape, as oneDNN's and cuDNN's fused
+// batch norm + ReLU): the clamp is applied in the normalizing pass, and backward recomputes
+// the ReLU's mask from x and the per-channel map instead of reading the output, so the pair
+// costs the memory passes of batch norm alone. Same arguments and conventions as batch_norm.
+// Backward: batch_norm's rules applied to g' = g where out > 0, else 0.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum = 0.9, double eps = 1e-5);
+
 // Layer normalization over the last dimensions of x given by normalized_shape (the course's
 // layernorm: the features of each example), biased variance:
 //   out = gamma * (x - mu) / sqrt(var + eps) + beta, with gamma/beta of normalized_shape

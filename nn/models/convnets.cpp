@@ -70,8 +70,8 @@ VGGNet::VGGNet(const VGGConfig& c) : cfg_(c) {
       const std::string n = std::to_string(idx++);
       add("conv" + n, std::make_shared<Conv2d>(channels, c.stage_channels[s], 3, gen, 1, 1, he,
                                                c.dtype, false));
-      add("bn" + n, std::make_shared<BatchNorm2d>(c.stage_channels[s], 0.9, 1e-5, c.dtype));
-      add("relu" + n, std::make_shared<ReLU>());
+      // batch norm + ReLU as one fused op (named bn<n>: checkpoints of the unfused pair load)
+      add("bn" + n, std::make_shared<BatchNormReLU2d>(c.stage_channels[s], 0.9, 1e-5, c.dtype));
       channels = c.stage_channels[s];
     }
     add("pool" + std::to_string(s + 1), std::make_shared<MaxPool2d>(2));

@@ -240,6 +240,97 @@ TEST_CASE("norm: batch_norm errors") {
         }).find("batch_norm: dtype mismatch") == 0);
 }
 
+// ---------------------------------------------------------------- fused batch norm + ReLU
+
+TEST_CASE("norm: batch_norm_relu matches relu(batch_norm) in values, running stats and grads") {
+  Generator gen(21);
+  // (N, D), and spatial shapes big enough for the pool's parallel paths and the vector loops
+  const std::vector<Shape> shapes = {{16, 5}, {4, 3, 5, 7}, {64, 8, 14, 14}};
+  for (Dtype dt : {float64, float32}) {
+    for (const Shape& shape : shapes) {
+      for (bool training : {true, false}) {
+        CAPTURE(to_string(shape));
+        CAPTURE(training);
+        const int64_t C = shape[1];
+        Tensor x0 = randn(shape, gen, dt), g = randn(shape, gen, dt);
+        Tensor gamma0 = randn({C}, gen, dt), beta0 = randn({C}, gen, dt);
+        Tensor rm0 = randn({C}, gen, dt), rv0 = rand({C}, gen, dt) + 0.5;
+        auto run = [&](bool fused, Tensor& dx, Tensor& dgamma, Tensor& dbeta, Tensor& rm,
+                       Tensor& rv) {
+          Tensor x = x0.clone().requires_grad_(), gamma = gamma0.clone().requires_grad_(),
+                 beta = beta0.clone().requires_grad_();
+          rm = rm0.clone(), rv = rv0.clone();
+          Tensor y = fused ? batch_norm_relu(x, gamma, beta, rm, rv, training, 0.9, 1e-5)
+                           : relu(batch_norm(x, gamma, beta, rm, rv, training, 0.9, 1e-5));
+          y.backward(g);
+          dx = x.grad(), dgamma = gamma.grad(), dbeta = beta.grad();
+          return y;
+        };
+        Tensor dx1, dg1, db1, rm1, rv1, dx2, dg2, db2, rm2, rv2;
+        Tensor y1 = run(true, dx1, dg1, db1, rm1, rv1);
+        Tensor y2 = run(false, dx2, dg2, db2, rm2, rv2);
+        CHECK(y1.to_vector() == y2.to_vector());  // the same map, then the same clamp
+        CHECK(rm1.to_vector() == rm2.to_vector());
+        CHECK(rv1.to_vector() == rv2.to_vector());
+        const double tol = dt == float64 ? 1e-12 : 1e-4;
+        CHECK(rel_error(dx1, dx2) < tol);
+        CHECK(rel_error(dg1, dg2) < tol);
+        CHECK(rel_error(db1, db2) < tol);
+        double negatives = 0;  // the clamp did something
+        for (double v : y1.to_vector()) negatives += v == 0;
+        CHECK(negatives > 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("norm: batch_norm_relu gradcheck and forward mode (float64)") {
+  Generator gen(22);
+  Tensor x = randn({3, 2, 3, 4}, gen, float64).requires_grad_();
+  Tensor gamma = randn({2}, gen, float64).requires_grad_();
+  Tensor beta = randn({2}, gen, float64).requires_grad_();
+  Tensor rm = tensor({0.3, -0.2}, {2}, float64), rv = tensor({1.5, 0.7}, {2}, float64);
+  GradcheckOptions opts;
+  opts.eps = 1e-5;  // as for batch_norm: f sums 72 outputs
+  for (bool training : {true, false}) {
+    CAPTURE(training);
+    auto f = [&](const std::vector<Tensor>& in) {
+      return batch_norm_relu(in[0], in[1], in[2], training ? Tensor() : rm,
+                             training ? Tensor() : rv, training, 0.9, 1e-5);
+    };
+    auto r = gradcheck(f, {x, gamma, beta}, opts);
+    INFO(r.report());
+    CHECK(r.passed);
+    Tensor tx = randn(x.shape(), gen, float64), tg = randn({2}, gen, float64),
+           tb = randn({2}, gen, float64);
+    auto [y, ty] = jvp(MultiFn(f), {x.detach(), gamma.detach(), beta.detach()}, {tx, tg, tb});
+    const double h = 1e-6;
+    Tensor xd = x.detach(), gd = gamma.detach(), bd = beta.detach();
+    Tensor num =
+        (f({xd + tx * h, gd + tg * h, bd + tb * h}) - f({xd - tx * h, gd - tg * h, bd - tb * h})) /
+        (2 * h);
+    CHECK(rel_error(ty, num) < 1e-6);
+  }
+}
+
+TEST_CASE("norm: batch_norm_relu errors name the fused op") {
+  Tensor x = zeros({4, 3}), c3 = zeros({3});
+  CHECK(error_of([&] { batch_norm_relu(zeros({4}), c3, c3, c3, c3, true); }) ==
+        "batch_norm_relu: input must be (N, C) or (N, C, H, W), got shape (4,)");
+  CHECK(error_of([&] { batch_norm_relu(x, zeros({4}), c3, c3, c3, true); }) ==
+        "batch_norm_relu: gamma must have shape (3,) for input (4, 3), got (4,)");
+  CHECK(error_of([&] { batch_norm_relu(x, c3, c3, Tensor(), Tensor(), false); }) ==
+        "batch_norm_relu: eval mode needs running_mean and running_var (input (4, 3))");
+  CHECK(error_of([&] { batch_norm_relu(zeros({1, 3}), c3, c3, c3, c3, true); }) ==
+        "batch_norm_relu: expected more than 1 value per channel when training, got input (1, 3)");
+  Generator gen(23);
+  Tensor xr = randn({4, 3}, gen, float64).requires_grad_();
+  Tensor y = batch_norm_relu(xr, Tensor(), Tensor(), Tensor(), Tensor(), true);
+  auto gx = dagrad::grad({(y * y * y).sum()}, {xr}, {}, BackwardOptions{.create_graph = true});
+  const std::string msg = error_of<std::exception>([&] { gx[0].sum().backward(); });
+  CHECK(msg.find("double backward through 'batch_norm_relu'") != std::string::npos);
+}
+
 // ---------------------------------------------------------------- layer norm
 
 TEST_CASE("norm: layer_norm values (hand-computed) and shapes") {

@@ -88,6 +88,36 @@ TEST_CASE("layers: BatchNorm1d/2d train and eval, LayerNorm") {
                        std::invalid_argument);
 }
 
+TEST_CASE("layers: BatchNormReLU1d/2d are BatchNorm + ReLU in one op, with the same state") {
+  Generator gen(12);
+  nn::BatchNormReLU2d fused(3, 0.9, 1e-5, float64);
+  nn::BatchNorm2d bn(3, 0.9, 1e-5, float64);
+  CHECK(fused.type_name() == "BatchNormReLU2d");
+  CHECK(fused.describe() == "BatchNormReLU2d(3)");
+  CHECK(nn::BatchNormReLU1d(4).type_name() == "BatchNormReLU1d");
+  // The same parameter and buffer names and shapes: a checkpoint of the unfused pair loads.
+  {
+    no_grad g;
+    bn.gamma.copy_(randn({3}, gen, float64));
+    bn.beta.copy_(randn({3}, gen, float64));
+  }
+  fused.load_state(bn.state());
+  Tensor x = randn({4, 3, 5, 5}, gen, float64);
+  for (bool training : {true, false}) {
+    fused.train(training);
+    bn.train(training);
+    no_grad g;
+    CHECK(fused(x).to_vector() == relu(bn(x)).to_vector());
+  }
+  CHECK(fused.running_mean.to_vector() == bn.running_mean.to_vector());
+  fused.train();
+  check_module(fused, x, 1e-6);
+  fused.eval();
+  check_module(fused, x);
+  CHECK_THROWS_WITH_AS(fused(randn({2, 3, 4}, gen, float64)),
+                       doctest::Contains("BatchNormReLU2d(3)"), std::invalid_argument);
+}
+
 TEST_CASE("layers: Dropout is identity in eval and scales kept units in train") {
   nn::Dropout d(0.5, 3);
   Tensor x = ones({1000});
