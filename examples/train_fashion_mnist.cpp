@@ -3,7 +3,7 @@
 //
 //   train-fashion-mnist                     # default settings (>= 0.92 test accuracy):
 //       VGGNet stages {32, 64, 128}, fc 128, dropout 0.3; Adam 2e-3 with a cosine schedule
-//       over 10 epochs, batch 128
+//       over 12 epochs, batch 128
 //   train-fashion-mnist --quick             # a small run for CI (under a minute)
 //   train-fashion-mnist --eval out/fashion_mnist/model.ckpt   # load a checkpoint, evaluate
 //
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
                                                     {"learning_rate", "2e-3"},
                                                     {"lr_schedule", "cosine"},
                                                     {"batch_size", "128"},
-                                                    {"num_epochs", quick ? "1" : "10"},
+                                                    {"num_epochs", quick ? "1" : "12"},
                                                     {"num_train_samples", "2000"},
                                                     {"print_every", quick ? "10" : "50"},
                                                     {"seed", "0"}};
