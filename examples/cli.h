@@ -6,6 +6,7 @@
 //   if (cli.help("usage: prog [--quick] [--epochs N]")) return 0;
 //   const bool quick = cli.flag("--quick");
 //   const int64_t epochs = cli.integer("--epochs", quick ? 2 : 10);
+//   const std::vector<std::string> files = cli.positionals();  // after the options
 //   cli.finish();
 #pragma once
 #include <fmt/format.h>
@@ -90,6 +91,16 @@ class CommandLine {
       kv[a.substr(2, eq - 2)] = a.substr(eq + 1);
     }
     return kv;
+  }
+
+  // The arguments no accessor consumed that do not start with "-", in order (consumed now).
+  // Call it after the options: their values are consumed by then and are not taken for
+  // positionals.
+  std::vector<std::string> positionals() {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < args_.size(); ++i)
+      if (!used_[i] && args_[i].rfind('-', 0) != 0) used_[i] = true, out.push_back(args_[i]);
+    return out;
   }
 
   // Throws for the first argument no accessor consumed.

@@ -19,6 +19,7 @@
 #include "autograd/autograd.h"
 #include "autograd/forward_mode.h"
 #include "autograd/graph.h"
+#include "examples/cli.h"
 
 using namespace dagrad;
 
@@ -87,7 +88,20 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::filesystem::path out_dir = argc > 1 ? argv[1] : "out";
+  std::filesystem::path out_dir = "out";
+  try {
+    examples::CommandLine cli(argc, argv);
+    if (cli.help("usage: graphs-and-modes [OUT_DIR]   (the DOT/SVG graphs go to OUT_DIR, default out/)"))
+      return 0;
+    const std::vector<std::string> dirs = cli.positionals();
+    cli.finish();
+    if (dirs.size() > 1)
+      throw std::invalid_argument(fmt::format("one output directory at most, got {}", dirs.size()));
+    if (!dirs.empty()) out_dir = dirs[0];
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  }
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) {

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "autograd/autograd.h"
 #include "autograd/ops/conv.h"
 #include "data/image.h"
+#include "examples/cli.h"
 
 using namespace dagrad;
 
@@ -84,29 +86,20 @@ std::string save(const std::string& dir, const std::string& name, const data::Im
 
 int main(int argc, char** argv) {
   try {
-    std::string image_path, out_dir = "out/image_filters";
-    int width = 320, height = 240;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto value = [&](const char* flag) -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", flag));
-        return argv[++i];
-      };
-      if (a == "--help" || a == "-h") {
-        fmt::print("usage: image-filters [IMAGE.png|ppm|pgm] [--out DIR] [--size WxH]\n");
-        return 0;
-      } else if (a == "--out") {
-        out_dir = value("--out");
-      } else if (a == "--size") {
-        const std::string s = value("--size");
-        if (std::sscanf(s.c_str(), "%dx%d", &width, &height) != 2 || width < 3 || height < 3)
-          throw std::invalid_argument(fmt::format("--size wants WxH (at least 3x3), got '{}'", s));
-      } else if (a.rfind("--", 0) == 0) {
-        throw std::invalid_argument(fmt::format("unknown option '{}'", a));
-      } else {
-        image_path = a;
-      }
-    }
+    examples::CommandLine cli(argc, argv);
+    if (cli.help("usage: image-filters [IMAGE.png|ppm|pgm] [--out DIR] [--size WxH]")) return 0;
+    const std::string out_dir = cli.text("--out", "out/image_filters");
+    const std::string size = cli.text("--size", "320x240");
+    int width = 0, height = 0;
+    if (std::sscanf(size.c_str(), "%dx%d", &width, &height) != 2 || width < 3 || height < 3)
+      throw std::invalid_argument(fmt::format("--size wants WxH (at least 3x3), got '{}'", size));
+    const std::vector<std::string> images = cli.positionals();
+    cli.finish();
+    if (images.size() > 1)
+      throw std::invalid_argument(
+          fmt::format("one image at most, got {} ('{}', '{}', ...)", images.size(), images[0],
+                      images[1]));
+    const std::string image_path = images.empty() ? "" : images[0];
     const auto t0 = std::chrono::steady_clock::now();
 
     const data::Image img =

@@ -53,10 +53,9 @@ std::unique_ptr<nn::Classifier> make_model(const std::string& name, double weigh
 }
 
 std::string history(const std::vector<double>& v, const char* fmt_spec) {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i)
-    s += (i ? " " : "") + fmt::format(fmt::runtime(fmt_spec), v[i]);
-  return s;
+  std::vector<std::string> parts;
+  for (double x : v) parts.push_back(fmt::format(fmt::runtime(fmt_spec), x));
+  return fmt::format("{}", fmt::join(parts, " "));
 }
 
 }  // namespace

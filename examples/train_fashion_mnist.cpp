@@ -59,9 +59,7 @@ std::vector<int64_t> parse_channels(const std::string& text) {
 }
 
 std::string join_channels(const std::vector<int64_t>& ch) {
-  std::string s;
-  for (int64_t c : ch) s += (s.empty() ? "" : ",") + std::to_string(c);
-  return s;
+  return fmt::format("{}", fmt::join(ch, ","));
 }
 
 // channels: the stage widths of vgg and resnet (empty: the model's default).

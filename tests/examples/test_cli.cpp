@@ -48,3 +48,16 @@ TEST_CASE("CommandLine errors name the argument") {
   CommandLine d = make({"--lr", "1e-3x"});
   CHECK_THROWS_AS(d.number("--lr", 1.0), std::invalid_argument);
 }
+
+TEST_CASE("CommandLine positionals are what the options left, in order") {
+  CommandLine cli = make({"in.png", "--out", "dir", "--quick", "more.png"});
+  CHECK(cli.text("--out", "x") == "dir");  // "dir" is the option's value, not a positional
+  CHECK(cli.flag("--quick"));
+  CHECK(cli.positionals() == std::vector<std::string>{"in.png", "more.png"});
+  CHECK(cli.positionals().empty());  // consumed
+  CHECK_NOTHROW(cli.finish());
+  CommandLine unknown = make({"a", "--bogus"});
+  CHECK(unknown.positionals() == std::vector<std::string>{"a"});
+  CHECK_THROWS_WITH_AS(unknown.finish(), "unknown argument '--bogus' (see --help)",
+                       std::invalid_argument);
+}

@@ -16,3 +16,9 @@ done
 # An unreadable image is a clear error and exit status 1.
 if "$1/examples/image-filters" "$out/missing.png" --out "$out" 2> "$out/err"; then exit 1; fi
 grep -q "error: .*missing.png" "$out/err"
+# Bad arguments name themselves.
+if "$1/examples/image-filters" a.png b.png --out "$out" 2> "$out/err"; then exit 1; fi
+grep -q "one image at most, got 2" "$out/err"
+if "$1/examples/image-filters" --size 2x9 --out "$out" 2> "$out/err"; then exit 1; fi
+grep -q "size wants WxH (at least 3x3), got '2x9'" "$out/err"
+"$1/examples/image-filters" --help | grep -q "^usage: image-filters"
