@@ -265,21 +265,16 @@ void max_pool_forward(const T* x, T* out, int32_t* idx, const PoolGeom& g) {
 template <typename T>
 void max_pool_scatter(const T* g_out, const int32_t* idx, T* dx, const PoolGeom& g) {
   const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
-  if (g.fast2x2()) {
+  if (g.fast2x2() && g.H % 2 == 0 && g.W % 2 == 0) {
     // Windows tile the plane: every input gets its window's gradient or 0, written once
-    // (no zero-fill pass, and the loop vectorizes). An odd last column / row is in no window.
+    // (no zero-fill pass, and the loop vectorizes).
     for (int64_t pl = 0; pl < g.planes; ++pl) {
       T* d = dx + pl * HW;
       const T* s = g_out + pl * OP;
       const int32_t* id = idx + pl * OP;
-      for (int64_t i = 0; i < g.OH; ++i) {
-        T* r0 = d + 2 * i * g.W;
-        T* r1 = r0 + g.W;
-        max2x2_row_backward<T>(s + i * g.OW, id + i * g.OW, r0, r1, g.OW,
-                               static_cast<int32_t>(2 * i * g.W), static_cast<int32_t>(g.W));
-        for (int64_t w = 2 * g.OW; w < g.W; ++w) r0[w] = T(0), r1[w] = T(0);
-      }
-      std::fill(d + 2 * g.OH * g.W, d + HW, T(0));
+      for (int64_t i = 0; i < g.OH; ++i)
+        max2x2_row_backward<T>(s + i * g.OW, id + i * g.OW, d + 2 * i * g.W, d + (2 * i + 1) * g.W,
+                               g.OW, static_cast<int32_t>(2 * i * g.W), static_cast<int32_t>(g.W));
     }
     return;
   }
@@ -375,13 +370,12 @@ Tensor avg_pool_raw(const Tensor& x, const PoolGeom& g) {
 Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
   const PoolGeom g = check_pool(x, kernel, stride, padding, "max_pool2d");
   Tensor out = empty(out_shape(x, g), x.dtype());
-  // argmax offsets for backward (not zero-filled: the forward writes every entry)
-  std::shared_ptr<int32_t[]> idx(new int32_t[static_cast<std::size_t>(out.numel())]);
+  auto idx = std::make_shared<std::vector<int32_t>>(static_cast<std::size_t>(out.numel()));
   const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
   DAGRAD_DISPATCH(x.dtype(), {
     const T* px = x.data<T>();
     T* po = out.data<T>();
-    int32_t* pi = idx.get();
+    int32_t* pi = idx->data();
     for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
       max_pool_forward<T>(px + p0 * HW, po + p0 * OP, pi + p0 * OP, sub);
     });
@@ -395,7 +389,7 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
         DAGRAD_DISPATCH(gout.dtype(), {
           const T* pg = gout.data<T>();
           T* pd = dx.data<T>();
-          const int32_t* pi = idx.get();
+          const int32_t* pi = idx->data();
           for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
             max_pool_scatter<T>(pg + p0 * OP, pi + p0 * OP, pd + p0 * HW, sub);
           });
@@ -409,7 +403,7 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
           const T* s = t[0].data<T>();
           T* d = r.data<T>();
           for (int64_t pl = 0; pl < g.planes; ++pl)
-            for (int64_t k = 0; k < OP; ++k) d[pl * OP + k] = s[pl * HW + idx[pl * OP + k]];
+            for (int64_t k = 0; k < OP; ++k) d[pl * OP + k] = s[pl * HW + (*idx)[pl * OP + k]];
         });
         return r;
       });
