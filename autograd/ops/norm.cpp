@@ -24,7 +24,6 @@ struct Stats {
   // batch_norm_relu only: the forward's per-channel map y = fa (x - mean) + fb before the
   // clamp, so that backward recomputes the mask y > 0 from x instead of keeping y.
   std::vector<double> fa, fb;
-  bool relu() const { return !fa.empty(); }
 };
 
 void check_param(const Tensor& p, const Tensor& x, const Shape& want, const char* op,
