@@ -361,6 +361,17 @@ std::vector<Check> all_checks() {
     return {{rn(g, {4, 3}), un(g, {3}, 0.5, 1.5), rn(g, {3})},
             [rm, rv](const Inputs& in) { return batch_norm(in[0], in[1], in[2], rm, rv, false); }};
   });
+  add("norm", "batch_norm_relu (train, spatial)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 2, 2}), un(g, {3}, 0.5, 1.5), rn(g, {3})}, [](const Inputs& in) {
+              return batch_norm_relu(in[0], in[1], in[2], Tensor(), Tensor(), true);
+            }};
+  });
+  add("norm", "batch_norm_relu (eval)", [](Generator& g) -> Case {
+    Tensor rm = randn({3}, g, float64), rv = uniform({3}, 0.5, 2.0, g, float64);
+    return {{rn(g, {4, 3}), un(g, {3}, 0.5, 1.5), rn(g, {3})}, [rm, rv](const Inputs& in) {
+              return batch_norm_relu(in[0], in[1], in[2], rm, rv, false);
+            }};
+  });
   add("norm", "layer_norm", [](Generator& g) -> Case {
     return {{rn(g, {3, 5}), un(g, {5}, 0.5, 1.5), rn(g, {5})},
             [](const Inputs& in) { return layer_norm(in[0], in[1], in[2]); }};
