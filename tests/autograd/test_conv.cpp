@@ -174,6 +174,8 @@ TEST_CASE("conv: stride-1 lowering without a padded copy, at every width and pad
       {2, 2, 6, 17, 3, 3, 3, {1, 1}, {1, 1}},    {1, 2, 4, 33, 2, 3, 5, {1, 1}, {0, 2}},
       {2, 2, 9, 20, 3, 5, 3, {1, 1}, {2, 0}},    {1, 1, 6, 6, 2, 2, 2, {1, 1}, {3, 3}},
       {2, 3, 14, 14, 2, 3, 3, {1, 1}, {0, 0}},   {1, 2, 3, 31, 2, 1, 4, {1, 1}, {0, 3}},
+      // past the vector paths' limits (rows over 64, kernels wider than 8): the portable loops
+      {1, 2, 3, 70, 2, 3, 3, {1, 1}, {1, 1}},    {1, 1, 4, 12, 2, 1, 9, {1, 1}, {0, 4}},
   };
   for (const Cfg& c : cfgs) {
     check_against_naive(c, true, float32, 11);
