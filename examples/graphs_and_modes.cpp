@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
   std::filesystem::path out_dir = "out";
   try {
     examples::CommandLine cli(argc, argv);
-    if (cli.help("usage: graphs-and-modes [OUT_DIR]   (the DOT/SVG graphs go to OUT_DIR, default out/)"))
+    if (cli.help(
+            "usage: graphs-and-modes [OUT_DIR]   (the DOT/SVG graphs go to OUT_DIR, default out/)"))
       return 0;
     const std::vector<std::string> dirs = cli.positionals();
     cli.finish();

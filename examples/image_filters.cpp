@@ -96,9 +96,8 @@ int main(int argc, char** argv) {
     const std::vector<std::string> images = cli.positionals();
     cli.finish();
     if (images.size() > 1)
-      throw std::invalid_argument(
-          fmt::format("one image at most, got {} ('{}', '{}', ...)", images.size(), images[0],
-                      images[1]));
+      throw std::invalid_argument(fmt::format("one image at most, got {} ('{}', '{}', ...)",
+                                              images.size(), images[0], images[1]));
     const std::string image_path = images.empty() ? "" : images[0];
     const auto t0 = std::chrono::steady_clock::now();
 

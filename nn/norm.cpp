@@ -22,7 +22,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
         fmt::format("{}({}): expected input of shape {}, got {}", type_name(), features_,
                     spatial_ ? "(N, C, H, W)" : "(N, D)", to_string(x.shape())));
   return (relu_ ? batch_norm_relu : batch_norm)(x, gamma, beta, running_mean, running_var,
-                                                 is_training(), momentum_, eps_);
+                                                is_training(), momentum_, eps_);
 }
 
 std::string BatchNorm::type_name() const {

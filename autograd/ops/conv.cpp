@@ -202,9 +202,11 @@ void im2col_s1(const T* x, const ConvGeom& g, T* cols, int64_t ld) {
       for (int64_t q = 0; q < g.KW; ++q) {
         T* row = cols + ((c * g.KH + p) * g.KW + q) * ld;
         const int64_t dq = q - g.PW;  // output column j reads input column j + dq
-        const int64_t j0 = std::clamp<int64_t>(-dq, 0, OW), j1 = std::clamp<int64_t>(W - dq, j0, OW);
+        const int64_t j0 = std::clamp<int64_t>(-dq, 0, OW),
+                      j1 = std::clamp<int64_t>(W - dq, j0, OW);
         // output rows i in [i0, i1) read input rows inside the image
-        const int64_t i0 = std::clamp<int64_t>(g.PH - p, 0, OH), i1 = std::clamp<int64_t>(H + g.PH - p, i0, OH);
+        const int64_t i0 = std::clamp<int64_t>(g.PH - p, 0, OH),
+                      i1 = std::clamp<int64_t>(H + g.PH - p, i0, OH);
         std::fill(row, row + i0 * OW, T(0));
         std::fill(row + i1 * OW, row + OH * OW, T(0));
         const T* src = x + (c * H + i0 + p - g.PH) * W + dq;
@@ -220,7 +222,8 @@ void im2col_s1(const T* x, const ConvGeom& g, T* cols, int64_t ld) {
             for (int64_t i = i0; i < i1; ++i, src += W) {
               float* d = row + i * OW;
               for (int64_t k = 0; k < nb; ++k)
-                _mm512_mask_storeu_ps(d + 16 * k, sm[k], _mm512_maskz_loadu_ps(lm[k], src + 16 * k));
+                _mm512_mask_storeu_ps(d + 16 * k, sm[k],
+                                      _mm512_maskz_loadu_ps(lm[k], src + 16 * k));
             }
             continue;
           }
@@ -251,11 +254,13 @@ void col2im_s1(const T* cols, int64_t ld, const ConvGeom& g, T* dx) {
       for (int64_t c = 0; c < g.C; ++c)
         for (int64_t h = 0; h < H; ++h) {
           float* d = dx + (c * H + h) * W;
-          const int64_t p0 = std::max<int64_t>(0, h + g.PH - OH + 1), p1 = std::min(g.KH, h + g.PH + 1);
+          const int64_t p0 = std::max<int64_t>(0, h + g.PH - OH + 1),
+                        p1 = std::min(g.KH, h + g.PH + 1);
           for (int64_t k = 0; k < nb; ++k) {
             __m512 acc = _mm512_setzero_ps();
             for (int64_t p = p0; p < p1; ++p) {
-              const float* r = cols + (c * g.KH + p) * g.KW * ld + (h + g.PH - p) * OW + g.PW + 16 * k;
+              const float* r =
+                  cols + (c * g.KH + p) * g.KW * ld + (h + g.PH - p) * OW + g.PW + 16 * k;
               for (int64_t q = 0; q < g.KW; ++q, r += ld - 1)
                 acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lm[q][k], r));
             }
@@ -300,9 +305,7 @@ struct ConvScratch {
                           : 0) {}
   std::vector<T> cols, tmp, xp;
   // Strided convs with padding lower a zero-padded copy of the image.
-  static bool padded_copy(const ConvGeom& g) {
-    return !stride1(g) && (g.PH > 0 || g.PW > 0);
-  }
+  static bool padded_copy(const ConvGeom& g) { return !stride1(g) && (g.PH > 0 || g.PW > 0); }
   static bool stride1(const ConvGeom& g) { return g.SH == 1 && g.SW == 1; }
   // im2col of image xn into column block c (row stride ld)
   void lower(const T* xn, const ConvGeom& g, T* c, int64_t ld) {
@@ -422,7 +425,8 @@ void conv_backward(const T* x, const T* w, const T* dout, T* dx, T* dw, const Co
       if (dx) {
         // dcols (K, gn*P) = w^T (K, F) . dout (F, gn*P), then scattered back into the images
         blas::gemm(true, false, K, ld, F, T(1), w, K, gc, ld, T(0), sc.cols.data(), ld);
-        for (int64_t j = 0; j < gn; ++j) sc.raise(sc.cols.data() + j * P, ld, g, dx + (n0 + j) * in_img);
+        for (int64_t j = 0; j < gn; ++j)
+          sc.raise(sc.cols.data() + j * P, ld, g, dx + (n0 + j) * in_img);
       }
     }
   });

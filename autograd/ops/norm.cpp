@@ -227,8 +227,7 @@ void bn_channel_sums(const T* x, const T* gr, const Stats& st, const ReluMask<T>
             return bn_map(fa, xr[s], m, fb) > 0 ? gg[s] : T(0);
           };
           kernels::block_sum2<T>(
-              g.S, gm, [gm, xr, m](int64_t s) { return gm(s) * (xr[s] - m); }, sum_g[c],
-              sum_gx[c]);
+              g.S, gm, [gm, xr, m](int64_t s) { return gm(s) * (xr[s] - m); }, sum_g[c], sum_gx[c]);
         } else {
           kernels::block_sum2<T>(
               g.S, [gg](int64_t s) { return gg[s]; },
@@ -245,8 +244,8 @@ void bn_channel_sums(const T* x, const T* gr, const Stats& st, const ReluMask<T>
 //   training: dx = gamma * rstd * (g - mean(g) - xh * mean(g xh))   (means over the channel)
 //   eval:     dx = gamma * rstd * g
 template <typename T>
-void bn_input_map(const T* x, const T* gr, const Stats& st, const ReluMask<T>& mask,
-                  const T* gamma, bool training, const std::vector<double>& sum_g,
+void bn_input_map(const T* x, const T* gr, const Stats& st, const ReluMask<T>& mask, const T* gamma,
+                  bool training, const std::vector<double>& sum_g,
                   const std::vector<double>& sum_gx, T* dx, const BnGeom& g) {
   const double invM = 1.0 / static_cast<double>(g.M());
   // dx = k * g + a * (x - mean) + b per channel
@@ -361,8 +360,8 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                      double momentum, double eps, bool relu) {
   const char* op = relu ? "batch_norm_relu" : "batch_norm";
   if (x.dim() < 2)
-    throw std::invalid_argument(fmt::format("{}: input must be (N, C) or (N, C, H, W), got shape {}",
-                                            op, to_string(x.shape())));
+    throw std::invalid_argument(fmt::format(
+        "{}: input must be (N, C) or (N, C, H, W), got shape {}", op, to_string(x.shape())));
   BnGeom g{x.size(0), x.size(1), 1};
   for (int i = 2; i < x.dim(); ++i) g.S *= x.size(i);
   const Shape cs{g.C};
@@ -374,13 +373,12 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     throw std::invalid_argument(
         fmt::format("{}: give both running_mean and running_var, or neither", op));
   if (!training && !running_mean.defined())
-    throw std::invalid_argument(
-        fmt::format("{}: eval mode needs running_mean and running_var (input {})", op,
-                    to_string(x.shape())));
-  if (training && g.M() <= 1)
     throw std::invalid_argument(fmt::format(
-        "{}: expected more than 1 value per channel when training, got input {}", op,
-        to_string(x.shape())));
+        "{}: eval mode needs running_mean and running_var (input {})", op, to_string(x.shape())));
+  if (training && g.M() <= 1)
+    throw std::invalid_argument(
+        fmt::format("{}: expected more than 1 value per channel when training, got input {}", op,
+                    to_string(x.shape())));
   if (!(eps >= 0.0))
     throw std::invalid_argument(fmt::format("{}: eps must be non-negative, got {}", op, eps));
 

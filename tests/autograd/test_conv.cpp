@@ -170,12 +170,17 @@ TEST_CASE("conv: stride-1 lowering without a padded copy, at every width and pad
   // Stride 1 reads the unpadded image with masked rows: widths below, at and above one vector
   // (16 floats), paddings 0..3 (wider than the kernel's reach), non-square kernels.
   const std::vector<Cfg> cfgs = {
-      {2, 3, 7, 7, 4, 3, 3, {1, 1}, {1, 1}},     {2, 2, 5, 16, 3, 3, 3, {1, 1}, {1, 1}},
-      {2, 2, 6, 17, 3, 3, 3, {1, 1}, {1, 1}},    {1, 2, 4, 33, 2, 3, 5, {1, 1}, {0, 2}},
-      {2, 2, 9, 20, 3, 5, 3, {1, 1}, {2, 0}},    {1, 1, 6, 6, 2, 2, 2, {1, 1}, {3, 3}},
-      {2, 3, 14, 14, 2, 3, 3, {1, 1}, {0, 0}},   {1, 2, 3, 31, 2, 1, 4, {1, 1}, {0, 3}},
+      {2, 3, 7, 7, 4, 3, 3, {1, 1}, {1, 1}},
+      {2, 2, 5, 16, 3, 3, 3, {1, 1}, {1, 1}},
+      {2, 2, 6, 17, 3, 3, 3, {1, 1}, {1, 1}},
+      {1, 2, 4, 33, 2, 3, 5, {1, 1}, {0, 2}},
+      {2, 2, 9, 20, 3, 5, 3, {1, 1}, {2, 0}},
+      {1, 1, 6, 6, 2, 2, 2, {1, 1}, {3, 3}},
+      {2, 3, 14, 14, 2, 3, 3, {1, 1}, {0, 0}},
+      {1, 2, 3, 31, 2, 1, 4, {1, 1}, {0, 3}},
       // past the vector paths' limits (rows over 64, kernels wider than 8): the portable loops
-      {1, 2, 3, 70, 2, 3, 3, {1, 1}, {1, 1}},    {1, 1, 4, 12, 2, 1, 9, {1, 1}, {0, 4}},
+      {1, 2, 3, 70, 2, 3, 3, {1, 1}, {1, 1}},
+      {1, 1, 4, 12, 2, 1, 9, {1, 1}, {0, 4}},
   };
   for (const Cfg& c : cfgs) {
     check_against_naive(c, true, float32, 11);

@@ -321,7 +321,9 @@ TEST_CASE("norm: batch_norm_relu errors name the fused op") {
         "batch_norm_relu: gamma must have shape (3,) for input (4, 3), got (4,)");
   CHECK(error_of([&] { batch_norm_relu(x, c3, c3, Tensor(), Tensor(), false); }) ==
         "batch_norm_relu: eval mode needs running_mean and running_var (input (4, 3))");
-  CHECK(error_of([&] { batch_norm_relu(zeros({1, 3}), c3, c3, c3, c3, true); }) ==
+  CHECK(error_of([&] {
+          batch_norm_relu(zeros({1, 3}), c3, c3, c3, c3, true);
+        }) ==
         "batch_norm_relu: expected more than 1 value per channel when training, got input (1, 3)");
   Generator gen(23);
   Tensor xr = randn({4, 3}, gen, float64).requires_grad_();
