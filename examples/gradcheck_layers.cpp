@@ -236,37 +236,25 @@ int main(int argc, char** argv) {
     }
     {
       Generator g(4);
+      // Batch norm layers: train mode (batch statistics), then eval mode after a warm-up.
+      auto check_bn = [&](nn::BatchNorm& bn, const std::string& train_what,
+                          const Shape& train_shape, double shift, const Shape& eval_shape) {
+        const std::string name = bn.type_name();
+        randomize(bn, g);
+        if (wanted(filter, name + " (train)"))
+          check_layer(tally, name + " (train: " + train_what + ")", bn,
+                      leaf(rn(g, train_shape, 2.0) + shift), g);
+        warm_up(bn, g, train_shape);
+        bn.eval();
+        if (wanted(filter, name + " (eval)"))
+          check_layer(tally, name + " (eval: running statistics)", bn, leaf(rn(g, eval_shape)), g);
+      };
       nn::BatchNorm1d bn1(3, 0.9, 1e-5, float64);
-      randomize(bn1, g);
-      if (wanted(filter, "BatchNorm1d (train)"))
-        check_layer(tally, "BatchNorm1d (train: batch statistics)", bn1,
-                    leaf(rn(g, {5, 3}, 2.0) + 1.0), g);
-      warm_up(bn1, g, {5, 3});
-      bn1.eval();
-      if (wanted(filter, "BatchNorm1d (eval)"))
-        check_layer(tally, "BatchNorm1d (eval: running statistics)", bn1, leaf(rn(g, {4, 3})), g);
-
+      check_bn(bn1, "batch statistics", {5, 3}, 1.0, {4, 3});
       nn::BatchNorm2d bn2(3, 0.9, 1e-5, float64);
-      randomize(bn2, g);
-      if (wanted(filter, "BatchNorm2d (train)"))
-        check_layer(tally, "BatchNorm2d (train: batch statistics)", bn2,
-                    leaf(rn(g, {2, 3, 3, 3}, 2.0) - 0.5), g);
-      warm_up(bn2, g, {2, 3, 3, 3});
-      bn2.eval();
-      if (wanted(filter, "BatchNorm2d (eval)"))
-        check_layer(tally, "BatchNorm2d (eval: running statistics)", bn2, leaf(rn(g, {2, 3, 3, 3})),
-                    g);
-
+      check_bn(bn2, "batch statistics", {2, 3, 3, 3}, -0.5, {2, 3, 3, 3});
       nn::BatchNormReLU2d bnr(3, 0.9, 1e-5, float64);
-      randomize(bnr, g);
-      if (wanted(filter, "BatchNormReLU2d (train)"))
-        check_layer(tally, "BatchNormReLU2d (train: fused batch norm + ReLU)", bnr,
-                    leaf(rn(g, {2, 3, 3, 3}, 2.0) - 0.5), g);
-      warm_up(bnr, g, {2, 3, 3, 3});
-      bnr.eval();
-      if (wanted(filter, "BatchNormReLU2d (eval)"))
-        check_layer(tally, "BatchNormReLU2d (eval: running statistics)", bnr,
-                    leaf(rn(g, {2, 3, 3, 3})), g);
+      check_bn(bnr, "fused batch norm + ReLU", {2, 3, 3, 3}, -0.5, {2, 3, 3, 3});
 
       nn::LayerNorm ln(5, 1e-5, float64);
       randomize(ln, g);
