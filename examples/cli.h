@@ -59,25 +59,13 @@ class CommandLine {
   }
 
   int64_t integer(const std::string& name, int64_t fallback) {
-    const std::string s = text(name, "");
-    if (s.empty()) return fallback;
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(s.c_str(), &end, 10);
-    if (*end != '\0' || errno != 0)
-      throw std::invalid_argument(fmt::format("{} expects an integer, got '{}'", name, s));
-    return v;
+    return parsed<int64_t>(name, fallback, "an integer",
+                           [](const char* c, char** end) { return std::strtoll(c, end, 10); });
   }
 
   double number(const std::string& name, double fallback) {
-    const std::string s = text(name, "");
-    if (s.empty()) return fallback;
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(s.c_str(), &end);
-    if (*end != '\0' || errno != 0)
-      throw std::invalid_argument(fmt::format("{} expects a number, got '{}'", name, s));
-    return v;
+    return parsed<double>(name, fallback, "a number",
+                          [](const char* c, char** end) { return std::strtod(c, end); });
   }
 
   // Every `--key=value` argument, as {key, value}.
@@ -111,6 +99,20 @@ class CommandLine {
   }
 
  private:
+  // The value after `name` converted by parse (strtoll/strtod-like), or `fallback`; anything
+  // left over or out of range is an error naming the option.
+  template <typename V, typename Parse>
+  V parsed(const std::string& name, V fallback, const char* what, Parse parse) {
+    const std::string s = text(name, "");
+    if (s.empty()) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const auto v = parse(s.c_str(), &end);
+    if (*end != '\0' || errno != 0)
+      throw std::invalid_argument(fmt::format("{} expects {}, got '{}'", name, what, s));
+    return static_cast<V>(v);
+  }
+
   std::vector<std::string> args_;
   std::vector<bool> used_;
 };
