@@ -1,11 +1,14 @@
-// dagrad-info: prints the dagrad version and which BLAS it runs on (core, threads).
+// dagrad-info: prints the dagrad version, the kernel path in use (ISA) and which BLAS it runs
+// on (core, threads).
 //
 //   dagrad-info [--version]
+//   dagrad-info --isa-paths     the kernel paths this CPU runs, best first, one per line
 #include <cstdio>
 #include <cstring>
 #include <exception>
 
 #include "autograd/blas.h"
+#include "autograd/kernels/isa.h"
 
 namespace {
 // TODO(lead): move to a generated/shared version header once one exists.
@@ -13,13 +16,26 @@ constexpr const char* version = "dagrad 0.1.0";
 }  // namespace
 
 int main(int argc, char** argv) {
+  using dagrad::kernels::Isa;
+  if (argc == 2 && std::strcmp(argv[1], "--isa-paths") == 0) {
+    for (Isa i : {Isa::avx512, Isa::avx2, Isa::baseline})
+      if (static_cast<int>(i) <= static_cast<int>(dagrad::kernels::cpu_isa()))
+        std::printf("%s\n", dagrad::kernels::isa_name(i));
+    return 0;
+  }
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--version") != 0) {
-      std::fprintf(stderr, "usage: %s [--version]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--version | --isa-paths]\n", argv[0]);
       return 2;
     }
   }
   std::printf("%s\n", version);
+  try {
+    std::printf("ISA path: %s\n", dagrad::kernels::isa_description().c_str());
+  } catch (const std::exception& e) {  // a DAGRAD_ISA this CPU cannot run
+    std::fprintf(stderr, "dagrad-info: %s\n", e.what());
+    return 1;
+  }
   try {
     std::printf("%s\n", dagrad::blas::info().c_str());
   } catch (const std::exception& e) {

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "autograd/engine.h"
-#include "autograd/parallel.h"
+#include "autograd/kernels/optimizer.h"
 
 namespace dagrad::optim {
 
@@ -219,22 +219,8 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
 }
 
 // ---------------------------------------------------------------------------------------
-// Rules. Each kernel is one pass over contiguous memory with the hyper-parameters hoisted
-// into the element type; L2 decay (dw + wd*w) is fused so .grad is never written.
-
-namespace {
-// body(j) for j in [0, n); big parameters are split across the thread pool.
-template <typename Body>
-void for_each_index(int64_t n, Body body) {
-  parallel_for(n, int64_t{1} << 15, [&body](int64_t lo, int64_t hi) {
-    // A local copy: the body's captured constants then cannot alias the parameters it
-    // stores to, so they stay in registers and the loop vectorizes (through the shared
-    // reference, every store forced a reload and the loop ran scalar).
-    const Body local = body;
-    for (int64_t j = lo; j < hi; ++j) local(j);
-  });
-}
-}  // namespace
+// Rules. Each update sets its constants and runs its loop from the kernel layer
+// (autograd/kernels/optimizer.cpp, one version per instruction-set path).
 
 Sgd::Sgd(std::vector<Tensor> params, Config config)
     : Optimizer(std::move(params), std::move(config)) {
@@ -244,15 +230,9 @@ Sgd::Sgd(std::vector<Tensor> params, Config config)
 
 void Sgd::update(std::size_t, Tensor& p, const Tensor& g) {
   DAGRAD_DISPATCH(p.dtype(), {
-    T* __restrict w = p.data<T>();
-    const T* __restrict dw = g.data<T>();
-    const T lr = static_cast<T>(learning_rate()), wd = static_cast<T>(wd_);
-    const int64_t n = p.numel();
-    if (wd_ != 0) {
-      for_each_index(n, [=](int64_t j) { w[j] -= lr * (dw[j] + wd * w[j]); });
-    } else {
-      for_each_index(n, [=](int64_t j) { w[j] -= lr * dw[j]; });
-    }
+    kernels::UpdateHyper<T> h;
+    h.lr = static_cast<T>(learning_rate()), h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    kernels::optimizer_kernels<T>().sgd(p.data<T>(), g.data<T>(), p.numel(), h);
   });
 }
 
@@ -268,18 +248,10 @@ SgdMomentum::SgdMomentum(std::vector<Tensor> params, Config config)
 void SgdMomentum::update(std::size_t i, Tensor& p, const Tensor& g) {
   Tensor& vel = slot(0, i);
   DAGRAD_DISPATCH(p.dtype(), {
-    T* __restrict w = p.data<T>();
-    T* __restrict v = vel.data<T>();
-    const T* __restrict dw = g.data<T>();
-    const T lr = static_cast<T>(learning_rate()), mu = static_cast<T>(mu_),
-            wd = static_cast<T>(wd_);
-    const bool decay = wd_ != 0;
-    const int64_t n = p.numel();
-    for_each_index(n, [=](int64_t j) {
-      const T d = decay ? dw[j] + wd * w[j] : dw[j];
-      v[j] = mu * v[j] - lr * d;
-      w[j] += v[j];
-    });
+    kernels::UpdateHyper<T> h;
+    h.lr = static_cast<T>(learning_rate()), h.mu = static_cast<T>(mu_);
+    h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    kernels::optimizer_kernels<T>().momentum(p.data<T>(), vel.data<T>(), g.data<T>(), p.numel(), h);
   });
 }
 
@@ -295,19 +267,10 @@ Nesterov::Nesterov(std::vector<Tensor> params, Config config)
 void Nesterov::update(std::size_t i, Tensor& p, const Tensor& g) {
   Tensor& vel = slot(0, i);
   DAGRAD_DISPATCH(p.dtype(), {
-    T* __restrict w = p.data<T>();
-    T* __restrict v = vel.data<T>();
-    const T* __restrict dw = g.data<T>();
-    const T lr = static_cast<T>(learning_rate()), mu = static_cast<T>(mu_),
-            wd = static_cast<T>(wd_), one_mu = static_cast<T>(1 + mu_);
-    const bool decay = wd_ != 0;
-    const int64_t n = p.numel();
-    for_each_index(n, [=](int64_t j) {
-      const T d = decay ? dw[j] + wd * w[j] : dw[j];
-      const T v_prev = v[j];
-      v[j] = mu * v[j] - lr * d;
-      w[j] += -mu * v_prev + one_mu * v[j];
-    });
+    kernels::UpdateHyper<T> h;
+    h.lr = static_cast<T>(learning_rate()), h.mu = static_cast<T>(mu_);
+    h.one_plus_mu = static_cast<T>(1 + mu_), h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    kernels::optimizer_kernels<T>().nesterov(p.data<T>(), vel.data<T>(), g.data<T>(), p.numel(), h);
   });
 }
 
@@ -323,21 +286,14 @@ RmsProp::RmsProp(std::vector<Tensor> params, Config config)
 
 // cache = d*cache + (1-d)*dw²;  w -= lr*dw/(sqrt(cache)+eps)
 void RmsProp::update(std::size_t i, Tensor& p, const Tensor& g) {
-  Tensor& cache_t = slot(0, i);
+  Tensor& cache = slot(0, i);
   DAGRAD_DISPATCH(p.dtype(), {
-    T* __restrict w = p.data<T>();
-    T* __restrict cache = cache_t.data<T>();
-    const T* __restrict dw = g.data<T>();
-    const T lr = static_cast<T>(learning_rate()), dr = static_cast<T>(decay_),
-            one_dr = static_cast<T>(1 - decay_), eps = static_cast<T>(eps_),
-            wd = static_cast<T>(wd_);
-    const bool decay = wd_ != 0;
-    const int64_t n = p.numel();
-    for_each_index(n, [=](int64_t j) {
-      const T d = decay ? dw[j] + wd * w[j] : dw[j];
-      cache[j] = dr * cache[j] + one_dr * d * d;
-      w[j] -= lr * d / (std::sqrt(cache[j]) + eps);
-    });
+    kernels::UpdateHyper<T> h;
+    h.lr = static_cast<T>(learning_rate()), h.decay = static_cast<T>(decay_);
+    h.one_minus_decay = static_cast<T>(1 - decay_), h.eps = static_cast<T>(eps_);
+    h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    kernels::optimizer_kernels<T>().rmsprop(p.data<T>(), cache.data<T>(), g.data<T>(), p.numel(),
+                                            h);
   });
 }
 
@@ -351,20 +307,13 @@ Adagrad::Adagrad(std::vector<Tensor> params, Config config)
 
 // cache += dw²;  w -= lr*dw/(sqrt(cache)+eps)
 void Adagrad::update(std::size_t i, Tensor& p, const Tensor& g) {
-  Tensor& cache_t = slot(0, i);
+  Tensor& cache = slot(0, i);
   DAGRAD_DISPATCH(p.dtype(), {
-    T* __restrict w = p.data<T>();
-    T* __restrict cache = cache_t.data<T>();
-    const T* __restrict dw = g.data<T>();
-    const T lr = static_cast<T>(learning_rate()), eps = static_cast<T>(eps_),
-            wd = static_cast<T>(wd_);
-    const bool decay = wd_ != 0;
-    const int64_t n = p.numel();
-    for_each_index(n, [=](int64_t j) {
-      const T d = decay ? dw[j] + wd * w[j] : dw[j];
-      cache[j] += d * d;
-      w[j] -= lr * d / (std::sqrt(cache[j]) + eps);
-    });
+    kernels::UpdateHyper<T> h;
+    h.lr = static_cast<T>(learning_rate()), h.eps = static_cast<T>(eps_);
+    h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    kernels::optimizer_kernels<T>().adagrad(p.data<T>(), cache.data<T>(), g.data<T>(), p.numel(),
+                                            h);
   });
 }
 
@@ -404,30 +353,20 @@ AdamW::AdamW(std::vector<Tensor> params, Config config)
 //        w -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
 // adamw: w *= 1 - lr*wd first (decoupled decay), then the same step with the raw dw.
 void Adam::update(std::size_t i, Tensor& p, const Tensor& g) {
-  Tensor& m_t = slot(0, i);
-  Tensor& v_t = slot(1, i);
+  Tensor& m = slot(0, i);
+  Tensor& v = slot(1, i);
   const double t = static_cast<double>(param_step(i));
-  const double bc1 = 1 - std::pow(b1_, t), bc2 = 1 - std::pow(b2_, t);
   const double lr = learning_rate();
   DAGRAD_DISPATCH(p.dtype(), {
-    T* __restrict w = p.data<T>();
-    T* __restrict m = m_t.data<T>();
-    T* __restrict v = v_t.data<T>();
-    const T* __restrict dw = g.data<T>();
-    const T tlr = static_cast<T>(lr), b1 = static_cast<T>(b1_), b2 = static_cast<T>(b2_),
-            one_b1 = static_cast<T>(1 - b1_), one_b2 = static_cast<T>(1 - b2_),
-            c1 = static_cast<T>(bc1), c2 = static_cast<T>(bc2), eps = static_cast<T>(eps_),
-            wd = static_cast<T>(wd_), shrink = static_cast<T>(1 - lr * wd_);
-    const bool l2 = !decoupled_ && wd_ != 0, decoupled = decoupled_ && wd_ != 0;
-    const int64_t n = p.numel();
-    for_each_index(n, [=](int64_t j) {
-      if (decoupled) w[j] *= shrink;
-      const T d = l2 ? dw[j] + wd * w[j] : dw[j];
-      m[j] = b1 * m[j] + one_b1 * d;
-      v[j] = b2 * v[j] + one_b2 * d * d;
-      const T mt = m[j] / c1, vt = v[j] / c2;
-      w[j] -= tlr * mt / (std::sqrt(vt) + eps);
-    });
+    kernels::UpdateHyper<T> h;
+    h.lr = static_cast<T>(lr), h.b1 = static_cast<T>(b1_), h.b2 = static_cast<T>(b2_);
+    h.one_minus_b1 = static_cast<T>(1 - b1_), h.one_minus_b2 = static_cast<T>(1 - b2_);
+    h.bias1 = static_cast<T>(1 - std::pow(b1_, t)), h.bias2 = static_cast<T>(1 - std::pow(b2_, t));
+    h.eps = static_cast<T>(eps_), h.wd = static_cast<T>(wd_);
+    h.shrink = static_cast<T>(1 - lr * wd_);
+    h.l2 = !decoupled_ && wd_ != 0, h.decoupled = decoupled_ && wd_ != 0;
+    kernels::optimizer_kernels<T>().adam(p.data<T>(), m.data<T>(), v.data<T>(), g.data<T>(),
+                                         p.numel(), h);
   });
 }
 

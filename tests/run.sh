@@ -15,6 +15,36 @@ f=$(echo "$summary" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
 if [ -z "$summary" ]; then p=0; f=1; echo "unit test binary crashed"; fi
 passed=$((passed + p)); failed=$((failed + f))
 
+# The kernel layer's other paths: the unit tests again under each lower instruction set this CPU
+# runs (DAGRAD_ISA), so every path is tested wherever CI lands.
+best=$("$DAGRAD_BUILD/examples/dagrad-info" --isa-paths | head -1)
+for isa in $("$DAGRAD_BUILD/examples/dagrad-info" --isa-paths | tail -n +2); do
+  echo "== unit tests on the $isa kernel path (this CPU's best: $best)"
+  DAGRAD_ISA=$isa "$DAGRAD_BUILD/tests/dagrad-tests" --no-intro=true --duration=false "$@" \
+    > "/tmp/dagrad-tests-$isa.log" 2>&1
+  summary=$(grep -E "^\[doctest\] test cases:" "/tmp/dagrad-tests-$isa.log" | tail -1)
+  if [ -z "$summary" ]; then
+    echo "unit test binary crashed on the $isa path"; tail -20 "/tmp/dagrad-tests-$isa.log"
+    failed=$((failed + 1))
+    continue
+  fi
+  echo "$summary"
+  grep -B3 -A12 "ERROR" "/tmp/dagrad-tests-$isa.log" | head -60 || true
+  passed=$((passed + $(echo "$summary" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')))
+  failed=$((failed + $(echo "$summary" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')))
+done
+
+echo "== instruction sets of the portable build"
+if grep -q -- "-march=native" "$DAGRAD_BUILD/compile_commands.json" 2>/dev/null; then
+  echo "skipped: $DAGRAD_BUILD is a -Dnative=true build"
+elif [ "$(uname -m)" = x86_64 ]; then
+  if bash "$DAGRAD_ROOT/tests/check_isa_objects.sh" "$DAGRAD_BUILD"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
 # Each example must run to the end (exit 0); its output goes to a log.
 smoke() {
   local name="$1"; shift

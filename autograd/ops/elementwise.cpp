@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
-#include "autograd/ops/kernels.h"
+#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/unary.h"
 

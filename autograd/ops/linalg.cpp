@@ -10,7 +10,7 @@
 #include "autograd/blas.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/ops/kernels.h"
+#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/shape_ops.h"
 

@@ -6,7 +6,7 @@
 
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/ops/kernels.h"
+#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/shape_ops.h"
 #include "autograd/ops/unary.h"
 

@@ -9,7 +9,7 @@
 #include "autograd/engine.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/ops/kernels.h"
+#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/reduction.h"
 
 namespace dagrad {

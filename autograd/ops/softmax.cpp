@@ -4,7 +4,7 @@
 
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/ops/kernels.h"
+#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/unary.h"
 

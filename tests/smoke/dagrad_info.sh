@@ -1,3 +1,10 @@
-# dagrad-info prints the version and the BLAS core it chose.
+# dagrad-info prints the version, the kernel path in use and the BLAS core; a forced path this
+# CPU cannot run, or an unknown one, is an error that names it.
 set -e
-"$1/examples/dagrad-info" | tee /dev/stderr | grep -q "dagrad 0.1.0"
+out=$("$1/examples/dagrad-info")
+echo "$out"
+echo "$out" | grep -q "dagrad 0.1.0"
+echo "$out" | grep -qE "^ISA path: (avx512|avx2|baseline) "
+DAGRAD_ISA=baseline "$1/examples/dagrad-info" | grep -q "^ISA path: baseline .*DAGRAD_ISA=baseline"
+if DAGRAD_ISA=sse9 "$1/examples/dagrad-info" 2> /tmp/dagrad-info-err.txt; then exit 1; fi
+grep -q "DAGRAD_ISA='sse9' is not a kernel path" /tmp/dagrad-info-err.txt

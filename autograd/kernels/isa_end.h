@@ -1,0 +1,2 @@
+// Closes the region opened by isa_begin.h.
+#pragma GCC pop_options

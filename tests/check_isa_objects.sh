@@ -1,0 +1,35 @@
+# Checks that the portable build keeps every instruction set in its place: the library's own
+# objects and the baseline kernels use no AVX (VEX/EVEX-encoded) instructions, and the AVX2
+# kernels no AVX-512 registers. A standard-library function instantiated inside a kernel's
+# target region would show up here (and crash older CPUs at run time).
+#   bash tests/check_isa_objects.sh BUILD_DIR
+set -euo pipefail
+build="$1"
+disasm() { objdump -d --no-show-raw-insn "$1"; }
+vex='^\s+[0-9a-f]+:\s+v[a-z0-9]+\s'
+bad=0
+check() {  # check OBJECT PATTERN WHAT
+  local n
+  n=$(disasm "$1" | grep -cE "$2" || true)
+  if [ "$n" -ne 0 ]; then
+    echo "ISA check: $1 has $n $3 instructions:"
+    disasm "$1" | grep -E "$2" | head -5
+    bad=1
+  fi
+}
+shopt -s nullglob
+lib_objs=("$build"/libdagrad.a.p/*.o)
+base_objs=("$build"/libdagrad-kernels-baseline.a.p/*.o)
+avx2_objs=("$build"/libdagrad-kernels-avx2.a.p/*.o)
+avx512_objs=("$build"/libdagrad-kernels-avx512.a.p/*.o)
+if [ ${#lib_objs[@]} -eq 0 ] || [ ${#avx512_objs[@]} -eq 0 ]; then
+  echo "ISA check: no objects under $build (not an x86-64 meson build?)"
+  exit 1
+fi
+for o in "${lib_objs[@]}" "${base_objs[@]}"; do check "$o" "$vex" "AVX"; done
+for o in "${avx2_objs[@]}"; do check "$o" "%zmm|%k[0-7]" "AVX-512"; done
+# The AVX-512 kernels must really be AVX-512 (a lost pragma would compile them for baseline).
+n=$(for o in "${avx512_objs[@]}"; do disasm "$o"; done | grep -c "%zmm" || true)
+if [ "$n" -eq 0 ]; then echo "ISA check: the avx512 kernels use no zmm registers"; bad=1; fi
+[ "$bad" -eq 0 ] && echo "ISA check: ${#lib_objs[@]} library objects and $((${#base_objs[@]} + ${#avx2_objs[@]} + ${#avx512_objs[@]})) kernel objects in place"
+exit "$bad"
