@@ -1,6 +1,7 @@
 #include "autograd/blas.h"
 
 #include <dlfcn.h>
+#include <strings.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -164,10 +165,15 @@ Library load() {
   // threads on top would oversubscribe the cores.
   lib.set_num_threads(1);
 
+  // 0.3.21 runs an unknown OPENBLAS_CORETYPE name as Cooperlake (measured: "Foo" -> Cooperlake),
+  // an illegal instruction on a CPU without AVX-512: say so next to the user's value.
+  const char* name = lib.get_corename();
+  if (user != nullptr && *user != '\0' && name != nullptr && strcasecmp(name, user) != 0)
+    lib.coretype_source += std::string("; OpenBLAS does not know that name and runs ") + name;
+
   // The known-CPU table describes 0.3.21; a library that still picked a pre-AVX2 core on an AVX2
   // CPU (another version, a model the table wrongly counts as known) is worth saying so.
   if (left_to_library && cpu && cpu->avx2_fma) {
-    const char* name = lib.get_corename();
     if (name != nullptr && !is_avx2_core(name)) {
       lib.coretype_source += std::string("; the CPU has AVX2, try OPENBLAS_CORETYPE=") +
                              (cpu->avx512_skx ? "SkylakeX" : "Haswell");
