@@ -1,11 +1,16 @@
 #include "autograd/blas.h"
 
 #include <dlfcn.h>
+#include <strings.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
-
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -24,21 +29,49 @@ namespace {
 
 constexpr const char* library_names[] = {"libopenblas.so.0", "libopenblas.so"};
 
-// The core OpenBLAS should use on this CPU, or nullptr to leave the choice to the library.
-// __builtin_cpu_supports also checks that the OS saves the AVX/AVX-512 registers (XCR0), so we
-// never pick AVX-512 kernels where the OS cannot run them.
-const char* core_from_cpu_features() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
-    // Cooperlake (SkylakeX + bf16 kernels) measured the same for sgemm here (~152 GFLOP/s per
-    // core); SkylakeX also runs on AVX-512 CPUs without bf16.
-    return "SkylakeX";
+// Family-6 Intel models with AVX2 that OpenBLAS 0.3.21's run-time detection (dynamic.c,
+// get_coretype) maps to Haswell, SkylakeX or Cooperlake kernels: Haswell, Broadwell, Skylake,
+// Skylake-SP/Cascade Lake/Cooper Lake, Knights Landing, Kaby/Coffee/Comet Lake, Cannon Lake,
+// Ice Lake, Tiger Lake, Alder Lake. Any other Intel model gets no core (0.3.21 has no
+// SapphireRapids core at all; its core table ends at Cooperlake) and the library falls back to
+// Prescott: measured here for model 207 (Emerald Rapids). Ice Lake 125 and Rocket Lake 167 are
+// left out because their 0.3.21 support could not be confirmed. The list errs towards "unknown":
+// overriding a CPU the library knows costs nothing (dagrad picks the same core by features),
+// leaving an unknown one to it costs ~5x in every GEMM.
+constexpr int intel_known_models[] = {
+    60,  63,  69,  70,   // Haswell
+    61,  71,  79,  86,   // Broadwell
+    78,  94,  142, 158,  // Skylake, Kaby/Coffee/Whiskey Lake
+    165, 166,            // Comet Lake
+    85,                  // Skylake-SP, Cascade Lake, Cooper Lake
+    87,                  // Knights Landing
+    102,                 // Cannon Lake
+    106, 108, 126,       // Ice Lake (SP, D, client)
+    140, 141,            // Tiger Lake
+    151, 154,            // Alder Lake
+};
+
+// Whether 0.3.21 maps this CPU to a core that uses its AVX2 (or better) instructions.
+bool openblas_0321_knows(const CpuSignature& cpu) {
+  if (cpu.vendor == "GenuineIntel") {
+    return cpu.family == 6 &&
+           std::find(std::begin(intel_known_models), std::end(intel_known_models), cpu.model) !=
+               std::end(intel_known_models);
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-#endif
-  return nullptr;
+  // AMD and Hygon: families 0x15 (Excavator), 0x17/0x18 (Zen 1/2, Dhyana) and 0x19 (Zen 3/4)
+  // are recognised; later families (0x1A, Zen 5) fall through to Barcelona (SSE3 era).
+  if (cpu.vendor == "AuthenticAMD" || cpu.vendor == "HygonGenuine") return cpu.family <= 0x19;
+  // Centaur/Zhaoxin and others: at best Nano or Nehalem kernels, never AVX2.
+  return false;
+}
+
+// Cores that use AVX2 or wider: anything else on an AVX2 CPU is a misdetection.
+bool is_avx2_core(const std::string& core) {
+  for (const char* name :
+       {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator"}) {
+    if (core == name) return true;
+  }
+  return false;
 }
 
 struct Library {
@@ -77,17 +110,24 @@ Library load() {
   }
 
   const char* user = std::getenv("OPENBLAS_CORETYPE");
+  const std::optional<CpuSignature> cpu = this_cpu();
+  const std::optional<std::string> core = cpu ? core_override(*cpu) : std::nullopt;
+  bool left_to_library = false;
   if (user != nullptr && *user != '\0') {
-    lib.coretype_source = std::string("set by the user (OPENBLAS_CORETYPE=") + user + ")";
+    lib.coretype_source = std::string("OPENBLAS_CORETYPE set by the user: ") + user;
   } else if (already_loaded) {
-    lib.coretype_source = "library's own detection (OpenBLAS was loaded before dagrad's setup)";
-  } else if (const char* core = core_from_cpu_features()) {
+    left_to_library = true;
+    lib.coretype_source = "detected by OpenBLAS; it was loaded before dagrad's setup";
+  } else if (core) {
     // setenv is not thread-safe against concurrent getenv; this runs once, early, and the
     // variable is also inherited by child processes that use OpenBLAS, which is what we want.
-    setenv("OPENBLAS_CORETYPE", core, /*overwrite=*/1);
-    lib.coretype_source = "set by dagrad from CPU features";
+    setenv("OPENBLAS_CORETYPE", core->c_str(), /*overwrite=*/1);
+    lib.coretype_source = "set by dagrad: OpenBLAS 0.3.21 does not know this CPU, " + cpu->vendor +
+                          " family " + std::to_string(cpu->family) + " model " +
+                          std::to_string(cpu->model);
   } else {
-    lib.coretype_source = "library's own detection";
+    left_to_library = true;
+    lib.coretype_source = "detected by OpenBLAS";
   }
 
   // dagrad's pool supplies the threads, so OpenBLAS should start none of its own: its idle
@@ -124,6 +164,21 @@ Library load() {
   // dagrad's pool supplies the threads (gemm below splits big products across it); OpenBLAS
   // threads on top would oversubscribe the cores.
   lib.set_num_threads(1);
+
+  // 0.3.21 runs an unknown OPENBLAS_CORETYPE name as Cooperlake (measured: "Foo" -> Cooperlake),
+  // an illegal instruction on a CPU without AVX-512: say so next to the user's value.
+  const char* name = lib.get_corename();
+  if (user != nullptr && *user != '\0' && name != nullptr && strcasecmp(name, user) != 0)
+    lib.coretype_source += std::string("; OpenBLAS does not know that name and runs ") + name;
+
+  // The known-CPU table describes 0.3.21; a library that still picked a pre-AVX2 core on an AVX2
+  // CPU (another version, a model the table wrongly counts as known) is worth saying so.
+  if (left_to_library && cpu && cpu->avx2_fma) {
+    if (name != nullptr && !is_avx2_core(name)) {
+      lib.coretype_source += std::string("; the CPU has AVX2, try OPENBLAS_CORETYPE=") +
+                             (cpu->avx512_skx ? "SkylakeX" : "Haswell");
+    }
+  }
   return lib;
 }
 
@@ -201,6 +256,44 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const d
           const double* b, int ldb, double beta, double* c, int ldc) {
   check_gemm_args(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   split_gemm(library().dgemm, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+std::optional<std::string> core_override(const CpuSignature& cpu) {
+  if (openblas_0321_knows(cpu)) return std::nullopt;
+  // Cooperlake (SkylakeX + bf16 kernels) measured the same for sgemm on Emerald Rapids (~152
+  // GFLOP/s per core); SkylakeX also runs on AVX-512 CPUs without bf16.
+  if (cpu.avx512_skx) return "SkylakeX";
+  if (cpu.avx2_fma) return "Haswell";
+  return std::nullopt;  // nothing better than what the library picks by itself
+}
+
+std::optional<CpuSignature> this_cpu() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return std::nullopt;
+  char vendor[13] = {};
+  std::memcpy(vendor, &ebx, 4);
+  std::memcpy(vendor + 4, &edx, 4);
+  std::memcpy(vendor + 8, &ecx, 4);
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return std::nullopt;
+  CpuSignature cpu;
+  cpu.vendor = vendor;
+  const int base_family = (eax >> 8) & 0xf;
+  const int base_model = (eax >> 4) & 0xf;
+  // The extended fields count only for these base families (Intel SDM and AMD APM agree).
+  cpu.family = base_family == 0xf ? base_family + int((eax >> 20) & 0xff) : base_family;
+  cpu.model = base_family == 0x6 || base_family == 0xf ? (int((eax >> 16) & 0xf) << 4) | base_model
+                                                       : base_model;
+  // __builtin_cpu_supports also checks that the OS saves the AVX/AVX-512 registers (XCR0), so
+  // dagrad never picks kernels the OS cannot run.
+  __builtin_cpu_init();
+  cpu.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  cpu.avx512_skx = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return cpu;
+#else
+  return std::nullopt;
+#endif
 }
 
 std::string core_name() {

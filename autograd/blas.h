@@ -1,12 +1,15 @@
 // GEMM through OpenBLAS, loaded at run time.
 //
-// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to SSE3 kernels
-// (~5x slower). The core can only be chosen through OPENBLAS_CORETYPE, which the library reads
-// once, when it loads. So dagrad does not link OpenBLAS: on first use it picks the core from the
-// CPU's features (unless the user set OPENBLAS_CORETYPE), sets the variable, then dlopens
-// libopenblas.so.0 and resolves the few symbols it needs. Every function below triggers that
-// one-time setup and throws std::runtime_error if the library cannot be loaded.
+// Debian's OpenBLAS 0.3.21 does not recognise CPUs newer than it (Sapphire/Emerald Rapids,
+// Raptor Lake, Zen 5, ...) and runs its SSE3 kernels there (~5x slower). The core can only be
+// chosen through OPENBLAS_CORETYPE, which the library reads once, when it loads. So dagrad does
+// not link OpenBLAS: on first use it checks whether 0.3.21 knows this CPU and, only if not, sets
+// the variable to the best core the CPU's features allow (unless the user set it); then it
+// dlopens libopenblas.so.0 and resolves the few symbols it needs. Every function below except
+// core_override and this_cpu triggers that one-time setup and throws std::runtime_error if the
+// library cannot be loaded.
 #pragma once
+#include <optional>
 #include <string>
 
 namespace dagrad::blas {
@@ -22,12 +25,30 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double* a, int lda,
           const double* b, int ldb, double beta, double* c, int ldc);
 
+// What decides the core: the CPUID vendor string, family and model as /proc/cpuinfo shows them
+// (extended fields folded in), and the features the OS also enables (XCR0 checked).
+struct CpuSignature {
+  std::string vendor;       // "GenuineIntel", "AuthenticAMD", "HygonGenuine", ...
+  int family = 0;           // e.g. 6 (Intel Core/Xeon), 25 (AMD Zen 3/4), 26 (Zen 5)
+  int model = 0;            // e.g. 143 (Sapphire Rapids), 207 (Emerald Rapids)
+  bool avx2_fma = false;    // AVX2 and FMA: what the Haswell kernels need
+  bool avx512_skx = false;  // AVX-512 F, BW, VL and DQ: what the SkylakeX kernels need
+};
+
+// The OPENBLAS_CORETYPE dagrad sets for this CPU, or nullopt to leave the choice to OpenBLAS:
+// a core only where OpenBLAS 0.3.21's own detection does not know the CPU and would fall back
+// to a pre-AVX2 core although the CPU has AVX2 (SkylakeX with AVX-512, else Haswell).
+std::optional<std::string> core_override(const CpuSignature& cpu);
+
+// The signature of the CPU this process runs on; nullopt on non-x86 machines.
+std::optional<CpuSignature> this_cpu();
+
 // The kernel set OpenBLAS runs with, as it reports it ("SkylakeX", "Haswell", "Prescott", ...).
 std::string core_name();
 
-// Who chose that core: "set by dagrad from CPU features", "set by the user
-// (OPENBLAS_CORETYPE=...)", or "library's own detection" (possibly with a reason appended, e.g.
-// when something else loaded OpenBLAS before dagrad could set the variable).
+// Who chose that core: "detected by OpenBLAS", "set by dagrad: OpenBLAS 0.3.21 does not know
+// this CPU, family 6 model 207", or "OPENBLAS_CORETYPE set by the user"; the first can carry a
+// note (OpenBLAS was loaded before dagrad's setup, or picked a pre-AVX2 core on an AVX2 CPU).
 std::string coretype_source();
 
 // The library's build description, e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...".

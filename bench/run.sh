@@ -2,10 +2,14 @@
 # The benchmark suite in one command: dagrad and PyTorch side by side, a markdown table at the end.
 #
 #   bash bench/run.sh [run_benchmarks.py options...]     e.g. bash bench/run.sh --rounds 5 --only mlp,cnn
+#   bash bench/run.sh --isa all                          every ISA path this CPU runs, one table each
 #
 # Installs what is missing (dagrad's build dependencies and Debian's python3-torch), builds
 # the release build (build/, or $DAGRAD_BUILD) with the bench programs, then runs
-# bench/run_benchmarks.py. Run it on an otherwise idle machine.
+# bench/run_benchmarks.py. Works on any x86-64 CPU: each side is held to the ISA path of the
+# table (--isa; default: the best path, plus avx2 on an AVX-512 CPU) and PyTorch's OpenBLAS core
+# is set only where Debian's OpenBLAS would misdetect the CPU, never to one the CPU cannot run.
+# Run it on an otherwise idle machine.
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" python3-torch
 cd "$DAGRAD_ROOT"
 exec /usr/bin/python3 bench/run_benchmarks.py --build "$DAGRAD_BUILD" "$@"

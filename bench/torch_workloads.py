@@ -8,8 +8,9 @@ Same shapes, optimizer settings and timing rules as bench/bench_*.cpp (warm-up r
 `repeats` runs timed one by one, median). Random data come from a fixed seed. --threads sets
 torch.set_num_threads and, unless already set in the environment, OMP_NUM_THREADS and
 OPENBLAS_NUM_THREADS (OpenBLAS keeps its own pool and reads the variable when it loads, so this
-happens before torch is imported). OPENBLAS_CORETYPE is left to the caller: run_benchmarks.py
-sets SkylakeX, PyTorch's best configuration on this machine.
+happens before torch is imported). The instruction set is left to the caller's environment:
+run_benchmarks.py sets OPENBLAS_CORETYPE (only where Debian's OpenBLAS 0.3.21 misdetects the
+CPU, or to hold it to a lower ISA path), DNNL_MAX_CPU_ISA and ATEN_CPU_CAPABILITY per path.
 
 `info` prints what BLAS torch runs on: torch.__config__.show()'s BLAS line, the BLAS libraries
 mapped into the process after a torch.mm, and OpenBLAS's own core name and thread count.
@@ -349,13 +350,18 @@ def info(a):
     print(f"torch {torch.__version__}: {blas_info}; "
           f"mkldnn {torch.backends.mkldnn.is_available()}; MKL {torch.backends.mkl.is_available()}")
     print("BLAS-like libraries mapped after torch.mm:", ", ".join(libs))
+    # ATen's vector-kernel level after ATEN_CPU_CAPABILITY (the query exists from torch 2.0 on).
+    get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    capability = get_cap() if get_cap else ""
     print(f"OpenBLAS core {core}, {threads} threads (OPENBLAS_CORETYPE="
-          f"{os.environ.get('OPENBLAS_CORETYPE', '<unset>')}); torch threads {torch.get_num_threads()}")
+          f"{os.environ.get('OPENBLAS_CORETYPE', '<unset>')}); torch threads {torch.get_num_threads()}"
+          + (f"; ATen CPU capability {capability}" if capability else ""))
     rec = {"workload": "info", "impl": "pytorch", "torch": torch.__version__,
            "blas_info": blas_info, "libraries": libs, "openblas_core": core,
            "openblas_threads": threads, "torch_threads": torch.get_num_threads(),
            "mkldnn": torch.backends.mkldnn.is_available(), "mkl": torch.backends.mkl.is_available(),
-           "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", "")}
+           "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", ""),
+           "cpu_capability": capability}
     print(json.dumps(rec), flush=True)
 
 

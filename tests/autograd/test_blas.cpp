@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -66,16 +67,6 @@ void check_against_naive(bool ta, bool tb, int m, int n, int k, T alpha, T beta)
   INFO("first mismatch at row " << first_bad / ldc << ", col " << first_bad % ldc << ": got "
                                 << c[first_bad] << ", expected " << expected[first_bad]);
   CHECK(bad == 0);
-}
-
-bool cpu_has_avx512_for_skylakex() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-#else
-  return false;
-#endif
 }
 
 }  // namespace
@@ -162,28 +153,89 @@ TEST_CASE("blas::gemm rejects bad sizes and leading dimensions") {
       doctest::Contains("ldb"), std::invalid_argument);
 }
 
-TEST_CASE("blas picks the core from the CPU's features") {
+TEST_CASE("blas::core_override overrides only CPUs OpenBLAS 0.3.21 does not know") {
+  using dagrad::blas::core_override;
+  using dagrad::blas::CpuSignature;
+  const std::string intel = "GenuineIntel", amd = "AuthenticAMD";
+  struct Row {
+    const char* name;
+    CpuSignature cpu;
+    std::optional<std::string> core;
+  };
+  // {vendor, family, model, avx2+fma, avx512 F/BW/VL/DQ}
+  const Row rows[] = {
+      {"Zen 3 EPYC (Milan)", {amd, 25, 1, true, false}, std::nullopt},
+      {"Zen 4 EPYC (Genoa)", {amd, 25, 17, true, true}, std::nullopt},
+      {"Zen 2 EPYC (Rome)", {amd, 23, 49, true, false}, std::nullopt},
+      {"Hygon Dhyana", {"HygonGenuine", 24, 0, true, false}, std::nullopt},
+      {"Zen 5 EPYC (Turin)", {amd, 26, 2, true, true}, "SkylakeX"},
+      {"Zen 5 with AVX-512 off", {amd, 26, 2, true, false}, "Haswell"},
+      {"Haswell-EP", {intel, 6, 63, true, false}, std::nullopt},
+      {"Broadwell-EP", {intel, 6, 79, true, false}, std::nullopt},
+      {"Skylake-X / Cascade Lake", {intel, 6, 85, true, true}, std::nullopt},
+      {"Ice Lake-SP", {intel, 6, 106, true, true}, std::nullopt},
+      {"Alder Lake", {intel, 6, 151, true, false}, std::nullopt},
+      {"Sapphire Rapids", {intel, 6, 143, true, true}, "SkylakeX"},
+      {"Emerald Rapids (model 207)", {intel, 6, 207, true, true}, "SkylakeX"},
+      {"Granite Rapids", {intel, 6, 173, true, true}, "SkylakeX"},
+      {"Raptor Lake", {intel, 6, 183, true, false}, "Haswell"},
+      {"unknown AVX2-only Intel model", {intel, 6, 250, true, false}, "Haswell"},
+      {"Intel family 19", {intel, 19, 1, true, true}, "SkylakeX"},
+      // A known model whose AVX-512 the OS or hypervisor hides keeps the library's choice.
+      {"Skylake-X without AVX-512 state", {intel, 6, 85, true, false}, std::nullopt},
+      // Nothing to gain where the CPU has no AVX2: the library's own pick stands.
+      {"unknown model, no AVX2", {intel, 6, 250, false, false}, std::nullopt},
+      {"Sandy Bridge", {intel, 6, 42, false, false}, std::nullopt},
+      {"Zhaoxin with AVX2", {"  Shanghai  ", 7, 91, true, false}, "Haswell"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    CHECK(core_override(row.cpu) == row.core);
+  }
+}
+
+TEST_CASE("blas::this_cpu reads a plausible signature") {
+  const auto cpu = dagrad::blas::this_cpu();
+#if defined(__x86_64__) || defined(__i386__)
+  REQUIRE(cpu.has_value());
+  CHECK(cpu->vendor.size() == 12);
+  CHECK(cpu->family >= 6);
+  if (cpu->avx512_skx) CHECK(cpu->avx2_fma);  // every AVX-512 CPU has AVX2 and FMA
+#else
+  CHECK_FALSE(cpu.has_value());
+#endif
+}
+
+TEST_CASE("blas reports who chose the core, and a core dagrad set is the one in use") {
   const std::string core = dagrad::blas::core_name();
   const std::string source = dagrad::blas::coretype_source();
   CHECK_FALSE(core.empty());
   CHECK(dagrad::blas::config().find("OpenBLAS") != std::string::npos);
 
-  const char* user = std::getenv("OPENBLAS_CORETYPE");
-  if (source.rfind("set by the user", 0) == 0) {
-    REQUIRE(user != nullptr);
-    CHECK(source.find(user) != std::string::npos);
-  } else if (source == "set by dagrad from CPU features") {
+  const char* env = std::getenv("OPENBLAS_CORETYPE");
+  const auto cpu = dagrad::blas::this_cpu();
+  const auto wanted = cpu ? dagrad::blas::core_override(*cpu) : std::nullopt;
+  if (source.rfind("OPENBLAS_CORETYPE set by the user", 0) == 0) {
+    REQUIRE(env != nullptr);
+    CHECK(source.find(env) != std::string::npos);
+  } else if (source.rfind("set by dagrad", 0) == 0) {
     // Our own setenv must be visible and be what the library ended up using.
-    REQUIRE(user != nullptr);
-    CHECK(core == user);
-    if (cpu_has_avx512_for_skylakex()) CHECK(core == "SkylakeX");
+    REQUIRE(env != nullptr);
+    REQUIRE(wanted.has_value());
+    CHECK(*wanted == env);
+    CHECK(core == env);
+    CHECK(source.find("model " + std::to_string(cpu->model)) != std::string::npos);
   } else {
-    CHECK(source.rfind("library's own detection", 0) == 0);
+    CHECK(source.rfind("detected by OpenBLAS", 0) == 0);
     // Inside dagrad's own tests nothing else may load OpenBLAS first: that would silently
     // bring back the library's misdetection (e.g. a build that links -lopenblas again).
     if (source.find("loaded before") != std::string::npos) {
       FAIL_CHECK("OpenBLAS was loaded before dagrad's setup; is something linking -lopenblas?");
+    } else {
+      CHECK_FALSE(wanted.has_value());
     }
+    // On an AVX2 CPU the library's own pick must use AVX2; the note would say otherwise.
+    CHECK(source.find("try OPENBLAS_CORETYPE") == std::string::npos);
   }
 }
 
