@@ -22,6 +22,7 @@
 #include <cblas.h>
 #pragma GCC diagnostic pop
 
+#include "autograd/kernels/isa.h"
 #include "autograd/parallel.h"
 
 namespace dagrad::blas {
@@ -74,6 +75,12 @@ bool is_avx2_core(const std::string& core) {
   return false;
 }
 
+// The core of a path forced below the CPU's best with DAGRAD_ISA, else null.
+const char* core_for_forced_path() {
+  if (kernels::active_isa() == kernels::cpu_isa()) return nullptr;
+  return kernels::active_isa() == kernels::Isa::avx2 ? "Haswell" : "Prescott";
+}
+
 struct Library {
   decltype(&cblas_sgemm) sgemm = nullptr;
   decltype(&cblas_dgemm) dgemm = nullptr;
@@ -118,6 +125,12 @@ Library load() {
   } else if (already_loaded) {
     left_to_library = true;
     lib.coretype_source = "detected by OpenBLAS; it was loaded before dagrad's setup";
+  } else if (const char* path_core = core_for_forced_path()) {
+    // DAGRAD_ISA lowered dagrad's kernels: GEMM follows, so that a forced path runs the way
+    // a CPU with only those instructions would.
+    setenv("OPENBLAS_CORETYPE", path_core, /*overwrite=*/1);
+    lib.coretype_source = std::string("set by dagrad for DAGRAD_ISA=") +
+                          kernels::isa_name(kernels::active_isa());
   } else if (core) {
     // setenv is not thread-safe against concurrent getenv; this runs once, early, and the
     // variable is also inherited by child processes that use OpenBLAS, which is what we want.

@@ -9,7 +9,17 @@
 # bench/run_benchmarks.py. Works on any x86-64 CPU: each side is held to the ISA path of the
 # table (--isa; default: the best path, plus avx2 on an AVX-512 CPU) and PyTorch's OpenBLAS core
 # is set only where Debian's OpenBLAS would misdetect the CPU, never to one the CPU cannot run.
+# On the best path it also runs a -Dnative=true build of the bench programs (build-native/, or
+# $DAGRAD_NATIVE_BUILD) alternated with the portable one, and prints their ratio.
 # Run it on an otherwise idle machine.
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" python3-torch
 cd "$DAGRAD_ROOT"
-exec /usr/bin/python3 bench/run_benchmarks.py --build "$DAGRAD_BUILD" "$@"
+native="${DAGRAD_NATIVE_BUILD:-$DAGRAD_ROOT/build-native}"
+if [ ! -f "$native/build.ninja" ]; then
+  meson setup "$native" "$DAGRAD_ROOT" --buildtype=release -Dnative=true >/dev/null
+fi
+targets=()
+for b in bench/bench_*.cpp; do targets+=("bench/$(basename "$b" .cpp)"); done
+echo "== building the -march=native bench programs ($native)"
+ninja -C "$native" "${targets[@]}" >/dev/null
+exec /usr/bin/python3 bench/run_benchmarks.py --build "$DAGRAD_BUILD" --native-build "$native" "$@"

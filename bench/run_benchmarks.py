@@ -58,6 +58,10 @@ WORKLOADS = [
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default="build", help="meson build dir (binaries in BUILD/bench/)")
+    p.add_argument("--native-build", default="",
+                   help="also run dagrad from this -Dnative=true build on the CPU's best path, "
+                        "alternated with the portable build, and compare the two (target: the "
+                        "portable build within 5%%)")
     p.add_argument("--python", default="/usr/bin/python3", help="interpreter that has torch")
     p.add_argument("--rounds", type=int, default=3, help="dagrad/PyTorch pairs per workload")
     p.add_argument("--only", default="", help="comma-separated workload names (default: all)")
@@ -288,6 +292,11 @@ class Runner:
         self.a = a
         d = os.path.join(a.build, "bench")
         self.bin_dir = d if os.path.isdir(d) else a.build
+        self.native_dir = ""
+        if a.native_build:
+            nd = os.path.join(a.native_build, "bench")
+            self.native_dir = nd if os.path.isdir(nd) else a.native_build
+        self.with_native = False  # set per path: only the CPU's best path compares builds
         self.base_env = {k: v for k, v in os.environ.items() if k not in CONTROLLED_ENV}
         self.dagrad_env = dict(self.base_env)
         self.torch_env = dict(self.base_env)
@@ -300,6 +309,13 @@ class Runner:
     def dagrad(self, prog, threads, extra):
         cmd = [os.path.join(self.bin_dir, prog), "--threads", str(threads)] + extra
         rec = run_json(cmd, env=self.dagrad_env, timeout=self.a.timeout)
+        self.records.append(rec)
+        return rec
+
+    def native(self, prog, threads, extra):
+        cmd = [os.path.join(self.native_dir, prog), "--threads", str(threads)] + extra
+        rec = run_json(cmd, env=self.dagrad_env, timeout=self.a.timeout)
+        rec["impl"] = "native"
         self.records.append(rec)
         return rec
 
@@ -317,15 +333,23 @@ def median(xs):
 
 
 def measure(runner, name, prog, dthreads, tthreads, rounds, extra):
-    """Alternates dagrad and PyTorch `rounds` times. Returns {("dagrad"|"pytorch", t): [recs]}."""
+    """Alternates dagrad and PyTorch (and the native build) `rounds` times.
+    Returns {("dagrad"|"pytorch"|"native", t): [recs]}."""
     runs = {}
     for r in range(rounds):
         log(f"{name}: round {r + 1}/{rounds}")
         jobs = [("dagrad", t) for t in dthreads] + [("pytorch", t) for t in tthreads]
+        if runner.with_native:
+            jobs += [("native", t) for t in dthreads]
         if r % 2:
             jobs.reverse()
         for impl, t in jobs:
-            rec = runner.dagrad(prog, t, extra) if impl == "dagrad" else runner.torch(name, t, extra)
+            if impl == "dagrad":
+                rec = runner.dagrad(prog, t, extra)
+            elif impl == "native":
+                rec = runner.native(prog, t, extra)
+            else:
+                rec = runner.torch(name, t, extra)
             runs.setdefault((impl, t), []).append(rec)
     return runs
 
@@ -383,7 +407,8 @@ def run_path(a, runner, cpu, paths, path, common, dthreads, tthreads, only):
         f"dagrad-info: {isa_line or 'unknown'}")
     torch_info = run_json([a.python, os.path.join(HERE, "torch_workloads.py"), "info"],
                           env=runner.torch_env)
-    rows, notes, cpu_rows = [], [], []
+    runner.with_native = bool(runner.native_dir) and path == paths[0]
+    rows, notes, cpu_rows, native_rows = [], [], [], []
     for name, prog, label, kind, target in WORKLOADS:
         if only and name not in only:
             continue
@@ -444,6 +469,15 @@ def run_path(a, runner, cpu, paths, path, common, dthreads, tthreads, only):
                                  + " MiB; epoch times: "
                                  + ", ".join(f"{v / 1000:.1f}" for v in r["epoch_ms"])
                                  + f" s; mean loss of the last epoch {r['mean_loss_last_epoch']:.4f}")
+        if any(i == "native" for i, _ in runs):
+            higher = kind == "gflops"
+            key = "gflops" if higher else "median_ms"
+            pt, pv, _ = best(runs, "dagrad", key, higher)
+            nt, nv, _ = best(runs, "native", key, higher)
+            slow = nv / pv if higher else pv / nv  # > 1: the portable build is slower
+            show = (lambda v: f"{v:.1f} GFLOP/s") if higher else fmt_ms
+            native_rows.append([label, f"{show(pv)} ({pt} thr)", f"{show(nv)} ({nt} thr)",
+                                f"{slow:.3f}", "<= 1.05", slow <= 1.05])
         # The load-robust view: process CPU time at 1 thread on both sides.
         d1, t1 = runs.get(("dagrad", 1), []), runs.get(("pytorch", 1), [])
         if d1 and t1 and all("median_cpu_ms" in r for r in d1 + t1):
@@ -476,6 +510,13 @@ def run_path(a, runner, cpu, paths, path, common, dthreads, tthreads, only):
                  "| workload | dagrad CPU time | PyTorch CPU time | ratio | target | met? |",
                  "|" + "---|" * 6]
         for r in cpu_rows:
+            extra.append("| " + " | ".join(r[:-1] + ["yes" if r[-1] else "**no**"]) + " |")
+    if native_rows:
+        extra += ["", f"The portable build against a -Dnative=true build ({a.native_build}) in the "
+                  "same run, same path and environment; 'slowdown' is portable time / native time "
+                  "(native GFLOP/s / portable for w5):", "",
+                  "| workload | portable | -march=native | slowdown | target | met? |", "|" + "---|" * 6]
+        for r in native_rows:
             extra.append("| " + " | ".join(r[:-1] + ["yes" if r[-1] else "**no**"]) + " |")
     return "\n".join(machine_lines(a, cpu, path, isa_line, blas_line, dagrad_extra,
                                    torch_extra, torch_info)

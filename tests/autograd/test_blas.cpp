@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/blas.h"
+#include "autograd/kernels/isa.h"
 #include "autograd/parallel.h"
 
 namespace {
@@ -218,6 +219,14 @@ TEST_CASE("blas reports who chose the core, and a core dagrad set is the one in 
   if (source.rfind("OPENBLAS_CORETYPE set by the user", 0) == 0) {
     REQUIRE(env != nullptr);
     CHECK(source.find(env) != std::string::npos);
+  } else if (source.rfind("set by dagrad for DAGRAD_ISA=", 0) == 0) {
+    // A forced lower kernel path takes GEMM down with it: Haswell for avx2, Prescott below.
+    REQUIRE(env != nullptr);
+    CHECK(core == env);
+    const dagrad::kernels::Isa isa = dagrad::kernels::active_isa();
+    CHECK(isa != dagrad::kernels::cpu_isa());
+    CHECK(std::string(env) == (isa == dagrad::kernels::Isa::avx2 ? "Haswell" : "Prescott"));
+    CHECK(source.find(dagrad::kernels::isa_name(isa)) != std::string::npos);
   } else if (source.rfind("set by dagrad", 0) == 0) {
     // Our own setenv must be visible and be what the library ended up using.
     REQUIRE(env != nullptr);

@@ -8,3 +8,8 @@ echo "$out" | grep -qE "^ISA path: (avx512|avx2|baseline) "
 DAGRAD_ISA=baseline "$1/examples/dagrad-info" | grep -q "^ISA path: baseline .*DAGRAD_ISA=baseline"
 if DAGRAD_ISA=sse9 "$1/examples/dagrad-info" 2> /tmp/dagrad-info-err.txt; then exit 1; fi
 grep -q "DAGRAD_ISA='sse9' is not a kernel path" /tmp/dagrad-info-err.txt
+# A forced lower path takes OpenBLAS down with it (unless the user chose a core).
+best=$("$1/examples/dagrad-info" --isa-paths | head -1)
+if [ "$best" != baseline ]; then
+  DAGRAD_ISA=baseline "$1/examples/dagrad-info" | grep -q "core Prescott (set by dagrad for DAGRAD_ISA=baseline)"
+fi
