@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#define DAGRAD_ISA_REGION 1
 #pragma GCC push_options
 #if DAGRAD_ISA_LEVEL == 2
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")

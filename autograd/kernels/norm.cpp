@@ -5,10 +5,11 @@
 #include <vector>
 
 #include "autograd/kernels/norm.h"
-#include "autograd/kernels/reduce.h"
 #include "autograd/parallel.h"
+#include "autograd/shape.h"
 // clang-format off
 #include "autograd/kernels/isa_begin.h"
+#include "autograd/kernels/reduce.h"
 // clang-format on
 
 namespace dagrad::kernels::DAGRAD_ISA_NS {

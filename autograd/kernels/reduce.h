@@ -1,12 +1,24 @@
 // Sums for the reductions and the normalization kernels: float partial sums kept short and
 // folded into double, and the (outer, axis, inner) view of a tensor around one axis.
+//
+// A kernel file (compiled per path, DAGRAD_ISA_NS defined) gets its own copy in its path's
+// namespace and must include this after isa_begin.h: the sums take the caller's lambda, and a
+// lambda compiled for AVX2 cannot be inlined into a function compiled outside the region (each
+// element would become a call).
 #pragma once
 #include <algorithm>
 #include <cstdint>
 
 #include "autograd/shape.h"
 
+#if defined(DAGRAD_ISA_NS) && !defined(DAGRAD_ISA_REGION)
+#error "a kernel file includes reduce.h after isa_begin.h (and its other headers before it)"
+#endif
+
 namespace dagrad::kernels {
+#if defined(DAGRAD_ISA_NS)
+namespace DAGRAD_ISA_NS {
+#endif
 
 // Sum of f(s) for s in [0, n): vector-wide partial sums in T within blocks of 1024, each block
 // folded into a double (float accumulators stay short; the pragma allows the reassociation
@@ -49,4 +61,7 @@ inline AxisSplit split_at_axis(const Shape& s, int axis) {
   return r;
 }
 
+#if defined(DAGRAD_ISA_NS)
+}  // namespace DAGRAD_ISA_NS
+#endif
 }  // namespace dagrad::kernels
