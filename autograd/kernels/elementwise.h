@@ -1,12 +1,15 @@
 // Elementwise maps with NumPy broadcasting, and the dtype/shape checks the ops share. Internal
-// header: ops call these from their forward (and heavy backward) code. The maps are templates
-// over the op's lambda, so they are compiled in the op's file for the baseline path.
+// header: ops call these from their forward (and heavy backward) code with an element function
+// from functors.h; the loops themselves (elementwise.cpp) are compiled once per
+// instruction-set path, and this header does the shapes, the broadcasting and the threads.
 #pragma once
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
 
+#include "autograd/kernels/functors.h"
+#include "autograd/kernels/isa.h"
 #include "autograd/kernels/reduce.h"
 #include "autograd/parallel.h"
 #include "autograd/tensor.h"
@@ -40,24 +43,33 @@ void for_elements(int64_t n, Body body) {
   parallel_for(n, elementwise_grain, body);
 }
 
-// out[i] = f(x[i]); f is a generic lambda over the element type.
+// The loops, per path: out[i] = f(x[i]), and out[i] = f(a[i * sa], b[i * sb]) with each step
+// sa, sb 0 (a broadcast value) or 1. Instantiated for the functions of functors.h.
+DAGRAD_FOR_EACH_ISA(template <typename F, typename T>
+                    void unary_run(const T* x, T* out, int64_t n, const F& f);
+                    template <typename F, typename T>
+                    void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, T* out,
+                                    int64_t n, const F& f);)
+
+// out[i] = f(x[i]) for f from functors.h.
 template <typename F>
-Tensor map_unary(const Tensor& x, F f) {
+Tensor map_unary(const Tensor& x, const F& f) {
   Tensor out = empty_like(x);
   DAGRAD_DISPATCH(x.dtype(), {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     for_elements(x.numel(), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(px[i]));
+      DAGRAD_ISA_PICK(unary_run<F, T>(px + lo, po + lo, hi - lo, f));
     });
   });
   return out;
 }
 
-// out = f(a, b) with NumPy broadcasting. Fast paths: same shape, a scalar side, and a
-// contiguous innermost run (bias-add); otherwise an odometer over the outer dimensions.
+// out = f(a, b) with NumPy broadcasting, f from functors.h. Fast paths: same shape and a
+// scalar side (split across threads); otherwise one loop per innermost row of the output,
+// rows walked with an odometer over the outer dimensions.
 template <typename F>
-Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
+Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, const F& f) {
   check_same_dtype(a, b, op);
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = empty(out_shape, a.dtype());
@@ -67,19 +79,14 @@ Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* po = out.data<T>();
-    if (a.shape() == b.shape()) {
+    auto run = [&f](const T* x, int64_t sx, const T* y, int64_t sy, T* o, int64_t len) {
+      DAGRAD_ISA_PICK(binary_run<F, T>(x, sx, y, sy, o, len, f));
+    };
+    const bool same = a.shape() == b.shape();
+    if (same || a.numel() == 1 || b.numel() == 1) {
+      const int64_t sa = a.numel() == 1 && !same ? 0 : 1, sb = b.numel() == 1 && !same ? 0 : 1;
       for_elements(n, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
-      });
-    } else if (b.numel() == 1) {
-      const T vb = pb[0];
-      for_elements(n, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(pa[i], vb));
-      });
-    } else if (a.numel() == 1) {
-      const T va = pa[0];
-      for_elements(n, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(va, pb[i]));
+        run(pa + lo * sa, sa, pb + lo * sb, sb, po + lo, hi - lo);
       });
     } else {
       // Strides of a and b over the output's dimensions (0 where broadcast).
@@ -94,25 +101,10 @@ Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
         }
       }
       const int64_t inner = out_shape[nd - 1];
-      const int64_t ia_step = sa[nd - 1], ib_step = sb[nd - 1];
       int64_t index[Shape::max_dims] = {};
       int64_t off_a = 0, off_b = 0;
       for (int64_t base = 0; base < n; base += inner) {
-        T* o = po + base;
-        const T* ra = pa + off_a;
-        const T* rb = pb + off_b;
-        if (ia_step == 1 && ib_step == 1) {
-          for (int64_t j = 0; j < inner; ++j) o[j] = static_cast<T>(f(ra[j], rb[j]));
-        } else if (ia_step == 1) {
-          const T vb = rb[0];
-          for (int64_t j = 0; j < inner; ++j) o[j] = static_cast<T>(f(ra[j], vb));
-        } else if (ib_step == 1) {
-          const T va = ra[0];
-          for (int64_t j = 0; j < inner; ++j) o[j] = static_cast<T>(f(va, rb[j]));
-        } else {
-          const T v = static_cast<T>(f(ra[0], rb[0]));
-          for (int64_t j = 0; j < inner; ++j) o[j] = v;
-        }
+        run(pa + off_a, sa[nd - 1], pb + off_b, sb[nd - 1], po + base, inner);
         // Advance the odometer over dimensions nd-2 ... 0.
         for (int d = nd - 2; d >= 0; --d) {
           off_a += sa[d];

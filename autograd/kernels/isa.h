@@ -37,24 +37,24 @@ std::string isa_description();
 
 }  // namespace dagrad::kernels
 
-// Declares `decl` in each path's namespace (the kernel files define them, one per path).
-#define DAGRAD_FOR_EACH_ISA(decl) \
-  namespace baseline {            \
-  decl                            \
-  }                               \
-  namespace avx2 {                \
-  decl                            \
-  }                               \
-  namespace avx512 {              \
-  decl                            \
+// Declares its argument in each path's namespace (the kernel files define them, one per path).
+#define DAGRAD_FOR_EACH_ISA(...) \
+  namespace baseline {           \
+  __VA_ARGS__                    \
+  }                              \
+  namespace avx2 {               \
+  __VA_ARGS__                    \
+  }                              \
+  namespace avx512 {             \
+  __VA_ARGS__                    \
   }
 
-// `call` evaluated in the namespace of the active path, e.g. DAGRAD_ISA_PICK(pool_table<T>()).
+// The call evaluated in the namespace of the active path, e.g. DAGRAD_ISA_PICK(pool_table<T>()).
 #if defined(__x86_64__)
-#define DAGRAD_ISA_PICK(call)                                                       \
-  (::dagrad::kernels::active_isa() == ::dagrad::kernels::Isa::avx512 ? avx512::call \
-   : ::dagrad::kernels::active_isa() == ::dagrad::kernels::Isa::avx2 ? avx2::call   \
-                                                                     : baseline::call)
+#define DAGRAD_ISA_PICK(...)                                                               \
+  (::dagrad::kernels::active_isa() == ::dagrad::kernels::Isa::avx512 ? avx512::__VA_ARGS__ \
+   : ::dagrad::kernels::active_isa() == ::dagrad::kernels::Isa::avx2 ? avx2::__VA_ARGS__   \
+                                                                     : baseline::__VA_ARGS__)
 #else
-#define DAGRAD_ISA_PICK(call) (baseline::call)
+#define DAGRAD_ISA_PICK(...) (baseline::__VA_ARGS__)
 #endif

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "autograd/node.h"
 #include "autograd/kernels/elementwise.h"
+#include "autograd/node.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/unary.h"
 
@@ -11,11 +11,12 @@ namespace dagrad {
 
 using kernels::map_binary;
 using kernels::map_unary;
+namespace fn = kernels::fn;
 
 // ---------------------------------------------------------------- tensor–tensor arithmetic
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = map_binary(a, b, "add", [](auto x, auto y) { return x + y; });
+  Tensor out = map_binary(a, b, "add", fn::Add{});
   return record(
       "add", out, {a, b},
       // d(a+b)/da = 1, d(a+b)/db = 1, each summed back over broadcast axes
@@ -26,7 +27,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = map_binary(a, b, "sub", [](auto x, auto y) { return x - y; });
+  Tensor out = map_binary(a, b, "sub", fn::Sub{});
   return record(
       "sub", out, {a, b},
       [sa = a.shape(), sb = b.shape()](const Tensor& g, const Tensor&) -> GradList {
@@ -36,7 +37,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = map_binary(a, b, "mul", [](auto x, auto y) { return x * y; });
+  Tensor out = map_binary(a, b, "mul", fn::Mul{});
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record(
       "mul", out, {a, b},
@@ -49,7 +50,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = map_binary(a, b, "div", [](auto x, auto y) { return x / y; });
+  Tensor out = map_binary(a, b, "div", fn::Div{});
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record(
       "div", out, {a, b},
@@ -66,28 +67,28 @@ Tensor div(const Tensor& a, const Tensor& b) {
 // ---------------------------------------------------------------- tensor–scalar arithmetic
 
 Tensor add(const Tensor& a, double s) {
-  Tensor out = map_unary(a, [s](auto x) { return x + s; });
+  Tensor out = map_unary(a, fn::AddScalar{s});
   return record(
       "add_scalar", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {g}; },
       [](const TangentList& t, const Tensor&) { return t[0]; });
 }
 
 Tensor mul(const Tensor& a, double s) {
-  Tensor out = map_unary(a, [s](auto x) { return x * s; });
+  Tensor out = map_unary(a, fn::MulScalar{s});
   return record(
       "mul_scalar", out, {a}, [s](const Tensor& g, const Tensor&) -> GradList { return {g * s}; },
       [s](const TangentList& t, const Tensor&) { return t[0] * s; });
 }
 
 Tensor rsub(double s, const Tensor& a) {
-  Tensor out = map_unary(a, [s](auto x) { return s - x; });
+  Tensor out = map_unary(a, fn::RsubScalar{s});
   return record(
       "rsub_scalar", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {-g}; },
       [](const TangentList& t, const Tensor&) { return -t[0]; });
 }
 
 Tensor rdiv(double s, const Tensor& a) {
-  Tensor out = map_unary(a, [s](auto x) { return s / x; });
+  Tensor out = map_unary(a, fn::RdivScalar{s});
   return record(
       "rdiv_scalar", out, {a},
       // d(s/a)/da = -s/a^2
@@ -99,7 +100,7 @@ Tensor rdiv(double s, const Tensor& a) {
 }
 
 Tensor neg(const Tensor& a) {
-  Tensor out = map_unary(a, [](auto x) { return -x; });
+  Tensor out = map_unary(a, fn::Neg{});
   return record(
       "neg", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {-g}; },
       [](const TangentList& t, const Tensor&) { return -t[0]; });
@@ -114,7 +115,7 @@ Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
 Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
 Tensor operator/(const Tensor& a, double s) {
   // A true division (not a * (1/s), which is off by an ulp for s = 10 and the like).
-  Tensor out = map_unary(a, [s](auto x) { return x / s; });
+  Tensor out = map_unary(a, fn::DivScalar{s});
   return record(
       "div_scalar", out, {a}, [s](const Tensor& g, const Tensor&) -> GradList { return {g / s}; },
       [s](const TangentList& t, const Tensor&) { return t[0] / s; });
@@ -128,8 +129,7 @@ Tensor operator-(const Tensor& a) { return neg(a); }
 // ---------------------------------------------------------------- powers
 
 Tensor pow(const Tensor& x, double p) {
-  Tensor out = p == 2.0 ? map_unary(x, [](auto v) { return v * v; })
-                        : map_unary(x, [p](auto v) { return std::pow(v, p); });
+  Tensor out = p == 2.0 ? map_unary(x, fn::Square{}) : map_unary(x, fn::PowScalar{p});
   return record(
       "pow", out, {x},
       // d/dx x^p = p x^(p-1)
@@ -162,7 +162,7 @@ Tensor pow_dp(const Tensor& x, const Tensor& p, const Tensor& out) {
 }  // namespace
 
 Tensor pow(const Tensor& x, const Tensor& p) {
-  Tensor out = map_binary(x, p, "pow", [](auto a, auto b) { return std::pow(a, b); });
+  Tensor out = map_binary(x, p, "pow", fn::Pow{});
   const bool gx = x.requires_grad(), gp = p.requires_grad();
   return record(
       "pow_tensor", out, {x, p},
@@ -184,19 +184,13 @@ Tensor pow(const Tensor& x, const Tensor& p) {
 namespace {
 // Mask of where a wins over b, with ties counting one half.
 Tensor win_mask(const Tensor& a, const Tensor& b, bool larger) {
-  return map_binary(a, b, larger ? "maximum" : "minimum", [larger](auto x, auto y) {
-    using T = decltype(x);
-    if (x == y) return T(0.5);
-    return (larger ? x > y : x < y) ? T(1) : T(0);
-  });
+  return map_binary(a, b, larger ? "maximum" : "minimum", fn::WinMask{larger});
 }
 
 Tensor extremum(const Tensor& a, const Tensor& b, bool larger) {
   const char* op = larger ? "maximum" : "minimum";
   // NaN propagates from either side (as PyTorch): x != x picks a NaN x; a NaN y loses x >= y.
-  Tensor out =
-      larger ? map_binary(a, b, op, [](auto x, auto y) { return (x >= y || x != x) ? x : y; })
-             : map_binary(a, b, op, [](auto x, auto y) { return (x <= y || x != x) ? x : y; });
+  Tensor out = larger ? map_binary(a, b, op, fn::Maximum{}) : map_binary(a, b, op, fn::Minimum{});
   // d max(a,b)/da = [a > b] + 0.5 [a == b]
   return record(
       op, out, {a, b},
@@ -220,16 +214,8 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi)
     throw std::invalid_argument(
         fmt::format("clamp: lower bound {} exceeds upper bound {}", lo, hi));
-  Tensor out = map_unary(x, [lo, hi](auto v) {
-    using T = decltype(v);
-    return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
-  });
-  auto inside = [lo, hi](const Tensor& v) {
-    return map_unary(v, [lo, hi](auto e) {
-      using T = decltype(e);
-      return (e >= T(lo) && e <= T(hi)) ? T(1) : T(0);
-    });
-  };
+  Tensor out = map_unary(x, fn::Clamp{lo, hi});
+  auto inside = [lo, hi](const Tensor& v) { return map_unary(v, fn::InsideMask{lo, hi}); };
   // d clamp(x)/dx = 1 inside [lo, hi], 0 outside
   return record(
       "clamp", out, {x},
@@ -245,11 +231,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   // Broadcast all three to the output shape (raw copies), then select.
   const Tensor zero = zeros(shape, a.dtype());
-  auto expand = [&zero](const Tensor& t) {
-    return map_binary(t, zero, "where", [](auto x, auto z) { return x + z; });
-  };
+  auto expand = [&zero](const Tensor& t) { return map_binary(t, zero, "where", fn::Add{}); };
   Tensor c = cond.dtype() == a.dtype() ? cond : cond.detach().to(a.dtype());
-  Tensor mask = map_binary(c, zero, "where", [](auto m, auto z) { return m != 0 ? z + 1 : z; });
+  Tensor mask = map_binary(c, zero, "where", fn::NonzeroMask{});
   Tensor out = expand(a);
   const Tensor bv = expand(b);
   DAGRAD_DISPATCH(out.dtype(), {
@@ -273,27 +257,25 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 
 // ---------------------------------------------------------------- comparisons
 
-#define DAGRAD_COMPARE(NAME, OP)                                                       \
-  Tensor NAME(const Tensor& a, const Tensor& b) {                                      \
-    return map_binary(a, b, #NAME, [](auto x, auto y) { return x OP y ? 1.0 : 0.0; }); \
+#define DAGRAD_COMPARE(NAME, CMP)                       \
+  Tensor NAME(const Tensor& a, const Tensor& b) {       \
+    return map_binary(a, b, #NAME, fn::Compare<CMP>{}); \
   }
-DAGRAD_COMPARE(eq, ==)
-DAGRAD_COMPARE(ne, !=)
-DAGRAD_COMPARE(lt, <)
-DAGRAD_COMPARE(le, <=)
-DAGRAD_COMPARE(gt, >)
-DAGRAD_COMPARE(ge, >=)
+DAGRAD_COMPARE(eq, std::equal_to<>)
+DAGRAD_COMPARE(ne, std::not_equal_to<>)
+DAGRAD_COMPARE(lt, std::less<>)
+DAGRAD_COMPARE(le, std::less_equal<>)
+DAGRAD_COMPARE(gt, std::greater<>)
+DAGRAD_COMPARE(ge, std::greater_equal<>)
 #undef DAGRAD_COMPARE
 
-#define DAGRAD_COMPARE_SCALAR(NAME, OP)                              \
-  Tensor NAME(const Tensor& a, double s) {                           \
-    return map_unary(a, [s](auto x) { return x OP s ? 1.0 : 0.0; }); \
-  }
-DAGRAD_COMPARE_SCALAR(gt, >)
-DAGRAD_COMPARE_SCALAR(lt, <)
-DAGRAD_COMPARE_SCALAR(ge, >=)
-DAGRAD_COMPARE_SCALAR(le, <=)
-DAGRAD_COMPARE_SCALAR(eq, ==)
+#define DAGRAD_COMPARE_SCALAR(NAME, CMP) \
+  Tensor NAME(const Tensor& a, double s) { return map_unary(a, fn::CompareScalar<CMP>{s}); }
+DAGRAD_COMPARE_SCALAR(gt, std::greater<>)
+DAGRAD_COMPARE_SCALAR(lt, std::less<>)
+DAGRAD_COMPARE_SCALAR(ge, std::greater_equal<>)
+DAGRAD_COMPARE_SCALAR(le, std::less_equal<>)
+DAGRAD_COMPARE_SCALAR(eq, std::equal_to<>)
 #undef DAGRAD_COMPARE_SCALAR
 
 }  // namespace dagrad

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "autograd/blas.h"
+#include "autograd/kernels/elementwise.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/shape_ops.h"
 

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "autograd/kernels/elementwise.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/shape_ops.h"
 #include "autograd/ops/softmax.h"
@@ -148,8 +148,7 @@ Tensor signed_labels(const Tensor& scores, const Tensor& labels, const char* op)
 
 // d max(0, 1 - y s)/ds = -y [1 - y s > 0] (0 at the kink, like relu)
 Tensor hinge_coef(const Tensor& s, const Tensor& ys) {
-  return kernels::map_binary(s, ys, "binary_hinge_loss",
-                             [](auto a, auto b) { return 1 - a * b > 0 ? -b : b - b; });
+  return kernels::map_binary(s, ys, "binary_hinge_loss", kernels::fn::HingeCoef{});
 }
 
 }  // namespace

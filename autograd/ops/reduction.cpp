@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/kernels/elementwise.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/shape_ops.h"
 #include "autograd/ops/unary.h"
 

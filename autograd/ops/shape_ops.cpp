@@ -7,9 +7,9 @@
 #include <numeric>
 
 #include "autograd/engine.h"
+#include "autograd/kernels/elementwise.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/reduction.h"
 
 namespace dagrad {
@@ -163,8 +163,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   if (s != shape)
     throw std::invalid_argument(fmt::format("broadcast_to: shape {} cannot be broadcast to {}",
                                             to_string(x.shape()), to_string(shape)));
-  Tensor out = kernels::map_binary(x, zeros(shape, x.dtype()), "broadcast_to",
-                                   [](auto v, auto z) { return v + z; });
+  Tensor out = kernels::map_binary(x, zeros(shape, x.dtype()), "broadcast_to", kernels::fn::Add{});
   // d broadcast(x)/dx: sum the gradient back over the broadcast axes
   return record(
       "broadcast_to", out, {x},

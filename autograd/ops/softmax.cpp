@@ -2,9 +2,9 @@
 
 #include <cmath>
 
+#include "autograd/kernels/elementwise.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/kernels/elementwise.h"
 #include "autograd/ops/reduction.h"
 #include "autograd/ops/unary.h"
 

@@ -2,26 +2,23 @@
 
 #include <cmath>
 
+#include "autograd/kernels/elementwise.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
-#include "autograd/kernels/elementwise.h"
 
 namespace dagrad {
 
 using kernels::map_unary;
+namespace fn = kernels::fn;
 
 namespace {
 // 0/1 mask of x > 0 (relu's derivative), and the leaky variant.
-Tensor positive_mask(const Tensor& x) {
-  return map_unary(x, [](auto v) { return v > 0 ? decltype(v)(1) : decltype(v)(0); });
-}
-Tensor leaky_mask(const Tensor& x, double slope) {
-  return map_unary(x, [slope](auto v) { return v > 0 ? decltype(v)(1) : decltype(v)(slope); });
-}
+Tensor positive_mask(const Tensor& x) { return map_unary(x, fn::PositiveMask{}); }
+Tensor leaky_mask(const Tensor& x, double slope) { return map_unary(x, fn::LeakyMask{slope}); }
 }  // namespace
 
 Tensor exp(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return std::exp(v); });
+  Tensor out = map_unary(x, fn::Exp{});
   // d/dx e^x = e^x
   return record(
       "exp", out, {x}, [](const Tensor& g, const Tensor& y) -> GradList { return {g * y}; },
@@ -29,7 +26,7 @@ Tensor exp(const Tensor& x) {
 }
 
 Tensor log(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return std::log(v); });
+  Tensor out = map_unary(x, fn::Log{});
   // d/dx log x = 1/x
   return record(
       "log", out, {x},
@@ -40,7 +37,7 @@ Tensor log(const Tensor& x) {
 }
 
 Tensor log1p(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return std::log1p(v); });
+  Tensor out = map_unary(x, fn::Log1p{});
   // d/dx log(1+x) = 1/(1+x)
   return record(
       "log1p", out, {x},
@@ -51,7 +48,7 @@ Tensor log1p(const Tensor& x) {
 }
 
 Tensor sqrt(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return std::sqrt(v); });
+  Tensor out = map_unary(x, fn::Sqrt{});
   // d/dx sqrt(x) = 1 / (2 sqrt(x))
   return record(
       "sqrt", out, {x},
@@ -60,10 +57,7 @@ Tensor sqrt(const Tensor& x) {
 }
 
 Tensor sign(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) {
-    using T = decltype(v);
-    return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0));
-  });
+  Tensor out = map_unary(x, fn::Sign{});
   // piecewise constant: zero gradient
   return record(
       "sign", out, {x}, [](const Tensor& g, const Tensor&) -> GradList { return {zeros_like(g)}; },
@@ -71,7 +65,7 @@ Tensor sign(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return std::abs(v); });
+  Tensor out = map_unary(x, fn::Abs{});
   // d/dx |x| = sign(x)
   return record(
       "abs", out, {x},
@@ -82,7 +76,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor sin(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return std::sin(v); });
+  Tensor out = map_unary(x, fn::Sin{});
   // d/dx sin x = cos x
   return record(
       "sin", out, {x},
@@ -93,7 +87,7 @@ Tensor sin(const Tensor& x) {
 }
 
 Tensor cos(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return std::cos(v); });
+  Tensor out = map_unary(x, fn::Cos{});
   // d/dx cos x = -sin x
   return record(
       "cos", out, {x},
@@ -104,7 +98,7 @@ Tensor cos(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return std::tanh(v); });
+  Tensor out = map_unary(x, fn::Tanh{});
   // d/dx tanh x = 1 - tanh(x)^2
   return record(
       "tanh", out, {x},
@@ -114,12 +108,7 @@ Tensor tanh(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   // Stable on both sides: e^x / (1 + e^x) for x < 0.
-  Tensor out = map_unary(x, [](auto v) {
-    using T = decltype(v);
-    if (v >= 0) return T(1) / (T(1) + std::exp(-v));
-    const T e = std::exp(v);
-    return e / (T(1) + e);
-  });
+  Tensor out = map_unary(x, fn::Sigmoid{});
   // d/dx s(x) = s(x) (1 - s(x))
   return record(
       "sigmoid", out, {x},
@@ -128,7 +117,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = map_unary(x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  Tensor out = map_unary(x, fn::Relu{});
   // d/dx relu(x) = [x > 0]
   return record(
       "relu", out, {x},
@@ -136,15 +125,14 @@ Tensor relu(const Tensor& x) {
         if (grad_mode_enabled())
           return {g * positive_mask(y)};  // create_graph: stay differentiable
         // Not recorded: one fused pass instead of a mask and a product.
-        return {kernels::map_binary(
-            g, y, "relu_backward", [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); })};
+        return {kernels::map_binary(g, y, "relu_backward", fn::ReluBackward{})};
       },
       [](const TangentList& t, const Tensor& y) { return t[0] * positive_mask(y); },
       KeepOutput::yes);
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
-  Tensor out = map_unary(x, [slope](auto v) { return v > 0 ? v : v * decltype(v)(slope); });
+  Tensor out = map_unary(x, fn::LeakyRelu{slope});
   // d/dx = 1 for x > 0, slope otherwise
   return record(
       "leaky_relu", out, {x},
@@ -156,10 +144,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 
 Tensor softplus(const Tensor& x) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
-  Tensor out = map_unary(x, [](auto v) {
-    using T = decltype(v);
-    return (v > 0 ? v : T(0)) + std::log1p(std::exp(-std::abs(v)));
-  });
+  Tensor out = map_unary(x, fn::Softplus{});
   // d/dx softplus(x) = sigmoid(x)
   return record(
       "softplus", out, {x},

@@ -1,0 +1,278 @@
+// The element functions of the elementwise ops, one named type each, so that the map loops
+// (kernels/elementwise.cpp) can be compiled once per instruction-set path and instantiated for
+// every function below (a lambda in an op file could only be compiled for the baseline). A
+// function keeps the arithmetic of the op it serves: scalars stay double (x + s for a float x
+// is computed in double, then rounded once), comparisons give 1 or 0.
+#pragma once
+#include <cmath>
+#include <functional>
+
+namespace dagrad::kernels::fn {
+
+// ---- unary: x -> f(x)
+struct AddScalar {
+  double s;
+  template <typename T>
+  auto operator()(T x) const {
+    return x + s;
+  }
+};
+struct MulScalar {
+  double s;
+  template <typename T>
+  auto operator()(T x) const {
+    return x * s;
+  }
+};
+struct RsubScalar {  // s - x
+  double s;
+  template <typename T>
+  auto operator()(T x) const {
+    return s - x;
+  }
+};
+struct RdivScalar {  // s / x
+  double s;
+  template <typename T>
+  auto operator()(T x) const {
+    return s / x;
+  }
+};
+struct DivScalar {
+  double s;
+  template <typename T>
+  auto operator()(T x) const {
+    return x / s;
+  }
+};
+struct Neg {
+  template <typename T>
+  T operator()(T x) const {
+    return -x;
+  }
+};
+struct Square {
+  template <typename T>
+  T operator()(T x) const {
+    return x * x;
+  }
+};
+struct PowScalar {
+  double p;
+  template <typename T>
+  auto operator()(T x) const {
+    return std::pow(x, p);
+  }
+};
+struct Clamp {
+  double lo, hi;
+  template <typename T>
+  T operator()(T v) const {
+    return v < T(lo) ? T(lo) : (v > T(hi) ? T(hi) : v);
+  }
+};
+struct InsideMask {  // 1 inside [lo, hi] (clamp's derivative)
+  double lo, hi;
+  template <typename T>
+  T operator()(T v) const {
+    return (v >= T(lo) && v <= T(hi)) ? T(1) : T(0);
+  }
+};
+template <typename Cmp>
+struct CompareScalar {  // 1 where x OP s (compared in double)
+  double s;
+  template <typename T>
+  double operator()(T x) const {
+    return Cmp{}(x, s) ? 1.0 : 0.0;
+  }
+};
+struct PositiveMask {  // [x > 0], relu's derivative
+  template <typename T>
+  T operator()(T v) const {
+    return v > 0 ? T(1) : T(0);
+  }
+};
+struct LeakyMask {  // 1 for x > 0, slope otherwise
+  double slope;
+  template <typename T>
+  T operator()(T v) const {
+    return v > 0 ? T(1) : T(slope);
+  }
+};
+struct Exp {
+  template <typename T>
+  T operator()(T v) const {
+    return std::exp(v);
+  }
+};
+struct Log {
+  template <typename T>
+  T operator()(T v) const {
+    return std::log(v);
+  }
+};
+struct Log1p {
+  template <typename T>
+  T operator()(T v) const {
+    return std::log1p(v);
+  }
+};
+struct Sqrt {
+  template <typename T>
+  T operator()(T v) const {
+    return std::sqrt(v);
+  }
+};
+struct Sign {
+  template <typename T>
+  T operator()(T v) const {
+    return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0));
+  }
+};
+struct Abs {
+  template <typename T>
+  T operator()(T v) const {
+    return std::abs(v);
+  }
+};
+struct Sin {
+  template <typename T>
+  T operator()(T v) const {
+    return std::sin(v);
+  }
+};
+struct Cos {
+  template <typename T>
+  T operator()(T v) const {
+    return std::cos(v);
+  }
+};
+struct Tanh {
+  template <typename T>
+  T operator()(T v) const {
+    return std::tanh(v);
+  }
+};
+struct Sigmoid {  // stable on both sides: e^x / (1 + e^x) for x < 0
+  template <typename T>
+  T operator()(T v) const {
+    if (v >= 0) return T(1) / (T(1) + std::exp(-v));
+    const T e = std::exp(v);
+    return e / (T(1) + e);
+  }
+};
+struct Relu {
+  template <typename T>
+  T operator()(T v) const {
+    return v > 0 ? v : T(0);
+  }
+};
+struct LeakyRelu {
+  double slope;
+  template <typename T>
+  T operator()(T v) const {
+    return v > 0 ? v : v * T(slope);
+  }
+};
+struct Softplus {  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
+  template <typename T>
+  T operator()(T v) const {
+    return (v > 0 ? v : T(0)) + std::log1p(std::exp(-std::abs(v)));
+  }
+};
+
+// ---- binary: (a, b) -> f(a, b)
+struct Add {
+  template <typename T>
+  T operator()(T x, T y) const {
+    return x + y;
+  }
+};
+struct Sub {
+  template <typename T>
+  T operator()(T x, T y) const {
+    return x - y;
+  }
+};
+struct Mul {
+  template <typename T>
+  T operator()(T x, T y) const {
+    return x * y;
+  }
+};
+struct Div {
+  template <typename T>
+  T operator()(T x, T y) const {
+    return x / y;
+  }
+};
+struct Pow {
+  template <typename T>
+  T operator()(T x, T y) const {
+    return std::pow(x, y);
+  }
+};
+struct Maximum {  // NaN propagates from either side
+  template <typename T>
+  T operator()(T x, T y) const {
+    return (x >= y || x != x) ? x : y;
+  }
+};
+struct Minimum {
+  template <typename T>
+  T operator()(T x, T y) const {
+    return (x <= y || x != x) ? x : y;
+  }
+};
+struct WinMask {  // where x wins over y (larger, or smaller), ties one half
+  bool larger;
+  template <typename T>
+  T operator()(T x, T y) const {
+    if (x == y) return T(0.5);
+    return (larger ? x > y : x < y) ? T(1) : T(0);
+  }
+};
+struct NonzeroMask {  // (m, z) -> 1 + z where m != 0, else z (z = 0 broadcasts m)
+  template <typename T>
+  T operator()(T m, T z) const {
+    return m != 0 ? z + 1 : z;
+  }
+};
+template <typename Cmp>
+struct Compare {  // 1 where x OP y
+  template <typename T>
+  double operator()(T x, T y) const {
+    return Cmp{}(x, y) ? 1.0 : 0.0;
+  }
+};
+struct ReluBackward {  // (g, y) -> g where y > 0
+  template <typename T>
+  T operator()(T g, T y) const {
+    return y > 0 ? g : T(0);
+  }
+};
+struct HingeCoef {  // (s, y) -> d max(0, 1 - y s)/ds = -y [1 - y s > 0]
+  template <typename T>
+  T operator()(T a, T b) const {
+    return 1 - a * b > 0 ? -b : b - b;
+  }
+};
+
+// The lists the kernel file instantiates, per path and dtype. A function missing here is a
+// link error at the op that uses it.
+#define DAGRAD_UNARY_FUNCTIONS(X)                                                              \
+  X(AddScalar)                                                                                 \
+  X(MulScalar) X(RsubScalar) X(RdivScalar) X(DivScalar) X(Neg) X(Square) X(PowScalar) X(Clamp) \
+      X(InsideMask) X(CompareScalar<std::greater<>>) X(CompareScalar<std::less<>>)             \
+          X(CompareScalar<std::greater_equal<>>) X(CompareScalar<std::less_equal<>>)           \
+              X(CompareScalar<std::equal_to<>>) X(PositiveMask) X(LeakyMask) X(Exp) X(Log)     \
+                  X(Log1p) X(Sqrt) X(Sign) X(Abs) X(Sin) X(Cos) X(Tanh) X(Sigmoid) X(Relu)     \
+                      X(LeakyRelu) X(Softplus)
+#define DAGRAD_BINARY_FUNCTIONS(X)                                                        \
+  X(Add)                                                                                  \
+  X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum) X(WinMask) X(NonzeroMask)             \
+      X(Compare<std::equal_to<>>) X(Compare<std::not_equal_to<>>) X(Compare<std::less<>>) \
+          X(Compare<std::less_equal<>>) X(Compare<std::greater<>>)                        \
+              X(Compare<std::greater_equal<>>) X(ReluBackward) X(HingeCoef)
+
+}  // namespace dagrad::kernels::fn
