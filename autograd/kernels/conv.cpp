@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "autograd/blas.h"
-#include "autograd/kernels/reduce.h"
+#include "autograd/kernels/block_sum.h"
 #include "autograd/parallel.h"
 
 namespace dagrad::kernels {

@@ -8,9 +8,10 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "autograd/kernels/block_sum.h"
 #include "autograd/kernels/functors.h"
 #include "autograd/kernels/isa.h"
-#include "autograd/kernels/reduce.h"
+#include "autograd/kernels/reduction.h"
 #include "autograd/parallel.h"
 #include "autograd/tensor.h"
 

@@ -9,7 +9,7 @@
 #include "autograd/shape.h"
 // clang-format off
 #include "autograd/kernels/isa_begin.h"
-#include "autograd/kernels/reduce.h"
+#include "autograd/kernels/block_sum.h"
 // clang-format on
 
 namespace dagrad::kernels::DAGRAD_ISA_NS {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "autograd/kernels/elementwise.h"
+#include "autograd/kernels/reduction.h"
 #include "autograd/node.h"
 #include "autograd/ops/elementwise.h"
 #include "autograd/ops/shape_ops.h"
@@ -40,24 +41,10 @@ Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) 
 Tensor sum_axis_raw(const Tensor& x, int axis) {
   Shape os = x.shape();
   os[axis] = 1;
-  Tensor out = zeros(os, x.dtype());
-  const auto sp = kernels::split_at_axis(x.shape(), axis);
-  DAGRAD_DISPATCH(x.dtype(), {
-    const T* px = x.data<T>();
-    T* po = out.data<T>();
-    for (int64_t o = 0; o < sp.outer; ++o) {
-      const T* src = px + o * sp.len * sp.inner;
-      T* dst = po + o * sp.inner;
-      if (sp.inner == 1) {
-        double acc = 0;  // a long run: accumulate in double
-        for (int64_t l = 0; l < sp.len; ++l) acc += src[l];
-        dst[0] = static_cast<T>(acc);
-      } else {
-        for (int64_t l = 0; l < sp.len; ++l)
-          for (int64_t i = 0; i < sp.inner; ++i) dst[i] += src[l * sp.inner + i];
-      }
-    }
-  });
+  Tensor out = empty(os, x.dtype());
+  const kernels::AxisSplit sp = kernels::split_at_axis(x.shape(), axis);
+  DAGRAD_DISPATCH(x.dtype(),
+                  { kernels::reduction_kernels<T>().sum_axis(x.data<T>(), sp, out.data<T>()); });
   return out;
 }
 
@@ -101,26 +88,9 @@ Tensor extreme_axis_raw(const Tensor& x, const Shape& s, int axis, bool larger) 
   Shape os = s;
   os[axis] = 1;
   Tensor out = empty(os, x.dtype());
-  const auto sp = kernels::split_at_axis(s, axis);
+  const kernels::AxisSplit sp = kernels::split_at_axis(s, axis);
   DAGRAD_DISPATCH(x.dtype(), {
-    const T* px = x.data<T>();
-    T* po = out.data<T>();
-    const T init =
-        larger ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
-    for (int64_t o = 0; o < sp.outer; ++o)
-      for (int64_t i = 0; i < sp.inner; ++i) {
-        const T* src = px + o * sp.len * sp.inner + i;
-        T best = init;
-        for (int64_t l = 0; l < sp.len; ++l) {
-          const T v = src[l * sp.inner];
-          if (std::isnan(v)) {
-            best = v;
-            break;
-          }
-          if (larger ? v > best : v < best) best = v;
-        }
-        po[o * sp.inner + i] = best;
-      }
+    kernels::reduction_kernels<T>().extreme_axis(x.data<T>(), sp, larger, out.data<T>());
   });
   return out;
 }
@@ -174,27 +144,9 @@ Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, bool larger) {
   Shape os = s;
   os[a] = 1;
   Tensor out = empty(os, x.dtype());
-  const auto sp = kernels::split_at_axis(s, a);
+  const kernels::AxisSplit sp = kernels::split_at_axis(s, a);
   DAGRAD_DISPATCH(x.dtype(), {
-    const T* px = x.data<T>();
-    T* po = out.data<T>();
-    for (int64_t o = 0; o < sp.outer; ++o)
-      for (int64_t i = 0; i < sp.inner; ++i) {
-        const T* src = px + o * sp.len * sp.inner + i;
-        int64_t best_i = 0;
-        T best = src[0];
-        if (!std::isnan(best)) {
-          for (int64_t l = 1; l < sp.len; ++l) {
-            const T v = src[l * sp.inner];
-            if (std::isnan(v) || (larger ? v > best : v < best)) {
-              best = v;
-              best_i = l;
-              if (std::isnan(v)) break;
-            }
-          }
-        }
-        po[o * sp.inner + i] = static_cast<T>(best_i);
-      }
+    kernels::reduction_kernels<T>().arg_extreme_axis(x.data<T>(), sp, larger, out.data<T>());
   });
   Shape final_shape = x.dim() == 0 ? Shape{} : (keepdim ? os : reduced_shape(s, {a}, false));
   out.impl().shape = final_shape;

@@ -192,3 +192,33 @@ TEST_CASE("kernels: optimizer updates agree on every path within rounding") {
         [](double b) { return 16 * 0x1p-24 * (std::abs(b) + 1e-2); });
   }
 }
+
+TEST_CASE("kernels: elementwise maps and axis reductions agree on every path") {
+  // Maps and comparisons round once per element, and the axis sums add in the same order on
+  // every path, so the results are equal; exp/log are the C library's on every path.
+  for (Dtype dt : {float32, float64}) {
+    check_paths([&] {
+      std::vector<double> v = random({5, 7, 33}, 31, dt).to_vector();
+      v[40] = std::numeric_limits<double>::quiet_NaN();  // max and argmax propagate it
+      Tensor a = tensor(v, {5, 7, 33}, dt);
+      Tensor b = random({7, 1}, 32, dt);
+      std::vector<Tensor> out{a + b,
+                              a * b,
+                              a / (b + 3.0),
+                              maximum(a, b),
+                              relu(a),
+                              sigmoid(a),
+                              clamp(a, -0.5, 0.5),
+                              gt(a, 0.25),
+                              eq(a, b),
+                              where(gt(a, b), a, b),
+                              exp(a),
+                              sum(a, {1}),
+                              sum(a, {2}),
+                              max(a, 0),
+                              argmax(a, 1),
+                              sum(a)};
+      return out;
+    });
+  }
+}

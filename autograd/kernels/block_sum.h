@@ -1,5 +1,5 @@
-// Sums for the reductions and the normalization kernels: float partial sums kept short and
-// folded into double, and the (outer, axis, inner) view of a tensor around one axis.
+// Long float sums for the reductions and the normalization kernels: partial sums kept short
+// and folded into double.
 //
 // A kernel file (compiled per path, DAGRAD_ISA_NS defined) gets its own copy in its path's
 // namespace and must include this after isa_begin.h: the sums take the caller's lambda, and a
@@ -9,10 +9,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "autograd/shape.h"
-
 #if defined(DAGRAD_ISA_NS) && !defined(DAGRAD_ISA_REGION)
-#error "a kernel file includes reduce.h after isa_begin.h (and its other headers before it)"
+#error "a kernel file includes block_sum.h after isa_begin.h (and its other headers before it)"
 #endif
 
 namespace dagrad::kernels {
@@ -47,18 +45,6 @@ void block_sum2(int64_t n, F f, H h, double& out_f, double& out_h) {
     out_f += af;
     out_h += ah;
   }
-}
-
-// Views a tensor as (outer, axis, inner) around `axis` for axis-wise kernels.
-struct AxisSplit {
-  int64_t outer = 1, len = 1, inner = 1;
-};
-inline AxisSplit split_at_axis(const Shape& s, int axis) {
-  AxisSplit r;
-  for (int i = 0; i < axis; ++i) r.outer *= s[i];
-  r.len = s[axis];
-  for (int i = axis + 1; i < s.size(); ++i) r.inner *= s[i];
-  return r;
 }
 
 #if defined(DAGRAD_ISA_NS)
