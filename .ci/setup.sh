@@ -5,7 +5,7 @@ set -euo pipefail
 DAGRAD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DAGRAD_BUILD="${DAGRAD_BUILD:-$DAGRAD_ROOT/build}"
 dagrad_packages=(g++ meson ninja-build pkg-config libopenblas-dev libfmt-dev doctest-dev
-                 zlib1g-dev dataset-fashion-mnist "$@")
+                 zlib1g-dev dataset-fashion-mnist ccache "$@")
 missing=()
 for p in "${dagrad_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,7 +18,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ ! -f "$DAGRAD_BUILD/build.ninja" ]; then
-  meson setup "$DAGRAD_BUILD" "$DAGRAD_ROOT" --buildtype=release >/dev/null
+  # ccache: a fresh clone (CI) recompiles only what changed; meson's relative paths make the
+  # cache hit across clones.
+  CXX="${CXX:-ccache g++}" meson setup "$DAGRAD_BUILD" "$DAGRAD_ROOT" --buildtype=release >/dev/null
 fi
 echo "== building ($DAGRAD_BUILD)"
 ninja -C "$DAGRAD_BUILD" >/dev/null
