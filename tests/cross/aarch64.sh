@@ -41,8 +41,10 @@ t2=$(date +%s)
 echo "== unit tests under qemu-aarch64 (log: $log)"
 set +e
 # -L /: the same runtime as the exe_wrapper of the cross file. doctest's exit code is not used:
-# the summary line is the verdict, and its absence means the binary crashed.
-(cd "$root" && qemu-aarch64 -L / "$build/tests/dagrad-tests" --no-intro=true "$@") >"$log" 2>&1
+# the summary line is the verdict, and its absence means the binary crashed or hung. A guest
+# deadlocked in futexes once outlived SIGTERM, hence the KILL 30 s later.
+(cd "$root" && timeout -k 30 "${DAGRAD_CROSS_TIMEOUT:-1800}" \
+  qemu-aarch64 -L / "$build/tests/dagrad-tests" --no-intro=true "$@") >"$log" 2>&1
 t3=$(date +%s)
 grep -E "FAILED|ERROR|CRASHED" "$log" | head -40
 summary=$(grep -E "^\[doctest\] test cases:" "$log" | tail -1)
@@ -50,11 +52,11 @@ if [ -n "$summary" ]; then
   passed=$(echo "$summary" | sed -E 's/.*\| *([0-9]+) passed.*/\1/')
   failed=$(echo "$summary" | sed -E 's/.*\| *([0-9]+) failed.*/\1/')
 else
-  echo "the test binary crashed (no doctest summary); see $log"
+  echo "the test binary crashed or hung (no doctest summary); see $log"
   tail -20 "$log"
   passed=0 failed=1
 fi
-echo "times: install check $((t1 - t0)) s, configure+build $((t2 - t1)) s, tests $((t3 - t2)) s," \
+echo "times: install (or check) $((t1 - t0)) s, configure+build $((t2 - t1)) s, tests $((t3 - t2)) s," \
   "total $((t3 - t0)) s"
 echo "aarch64 tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
