@@ -16,6 +16,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define DAGRAD_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+// The spin-wait hint, like x86's pause: no system call per spin.
+#define DAGRAD_CPU_RELAX() __asm__ __volatile__("yield")
 #else
 #define DAGRAD_CPU_RELAX() std::this_thread::yield()
 #endif
@@ -31,11 +34,20 @@ std::atomic<bool> g_flush{false};
 std::atomic<uint64_t> g_flush_version{0};
 thread_local uint64_t t_flush_version = 0;
 
+#if defined(__aarch64__)
+// FPCR bit 24 (FZ): denormal inputs and results of float and double operations become zero, the
+// same as MXCSR's FTZ and DAZ together.
+constexpr unsigned fpcr_fz = 1u << 24;
+#endif
+
 void apply_flush_mode(bool on) {
 #if defined(__SSE__)
   constexpr unsigned ftz_daz = 0x8040;  // MXCSR bits 15 (flush to zero) and 6 (denormals are zero)
   const unsigned csr = _mm_getcsr();
   _mm_setcsr(on ? (csr | ftz_daz) : (csr & ~ftz_daz));
+#elif defined(__aarch64__)
+  const unsigned fpcr = __builtin_aarch64_get_fpcr();
+  __builtin_aarch64_set_fpcr(on ? (fpcr | fpcr_fz) : (fpcr & ~fpcr_fz));
 #else
   (void)on;
 #endif
@@ -261,7 +273,7 @@ void set_num_threads(int n) {
 bool in_parallel_region() { return t_in_region; }
 
 bool set_flush_denormal(bool on) {
-#if defined(__SSE__)
+#if defined(__SSE__) || defined(__aarch64__)
   g_flush.store(on, std::memory_order_relaxed);
   g_flush_version.fetch_add(1, std::memory_order_release);
   apply_flush_mode(on);
@@ -275,6 +287,8 @@ bool set_flush_denormal(bool on) {
 bool flush_denormal() {
 #if defined(__SSE__)
   return (_mm_getcsr() & 0x8040) == 0x8040;
+#elif defined(__aarch64__)
+  return (__builtin_aarch64_get_fpcr() & fpcr_fz) != 0;
 #else
   return false;
 #endif

@@ -20,8 +20,9 @@ void set_num_threads(int n);
 // True on a thread that is running a share of a parallel job.
 bool in_parallel_region();
 
-// Flush-to-zero for denormal floats (x86 MXCSR FTZ and DAZ) on the calling thread and on the
-// pool's workers (they pick it up at their next job); like torch.set_flush_denormal. Training
+// Flush-to-zero for denormal floats (x86 MXCSR FTZ and DAZ, aarch64 FPCR FZ) on the calling
+// thread and on the pool's workers (they pick it up at their next job); like
+// torch.set_flush_denormal. Training
 // drives many values (Adam's second moments, gradients of confident predictions) into the
 // denormal range, where every operation on them costs ~100 cycles: measured, the main job's
 // epochs slowed from 12 to 24 s as training went on. Returns false (and does nothing) where

@@ -130,6 +130,13 @@ TEST_CASE("set_flush_denormal flushes denormals on the caller and on the workers
   set_num_threads(2);
   const bool before = flush_denormal();
   volatile float tiny = 1e-39f;  // a denormal float
+#if !defined(__SSE__) && !defined(__aarch64__)
+  // No flush mode on this CPU: the call must say so and change nothing.
+  CHECK_FALSE(set_flush_denormal(true));
+  CHECK_FALSE(flush_denormal());
+  CHECK(tiny * 1.0f != 0.0f);
+  return;
+#endif
   REQUIRE(set_flush_denormal(true));
   CHECK(flush_denormal());
   CHECK(tiny * 1.0f == 0.0f);
