@@ -44,7 +44,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# name, program, label, comparison kind, target
+# name, program, label, comparison kind, target (the avx2 path has its own, AVX2_TARGETS)
 WORKLOADS = [
     ("scalar_chain", "bench_scalar_chain", "w1 scalar chain (1,000 ops fwd+bwd)", "time", 1 / 30),
     ("mlp", "bench_mlp", "w2 MLP 784-512-256-10, b128, Adam step", "time", 0.7),
@@ -53,6 +53,9 @@ WORKLOADS = [
     ("matmul", "bench_matmul", "w5 sgemm 1024^3 (GFLOP/s)", "gflops", 0.9),
     ("epoch", "bench_epoch", "w6 Fashion-MNIST epoch (VGGNet, b128, Adam)", "time", 0.6),
 ]
+# Issue 9's targets for the AVX2 path (an AVX2-only host, or DAGRAD_ISA=avx2 with PyTorch held
+# to AVX2); "memory" is w6's peak memory ratio. Elsewhere memory's target is 1 (not above).
+AVX2_TARGETS = {"mlp": 0.25, "cnn": 0.3, "cnn_bn": 0.35, "epoch": 0.4, "memory": 0.5}
 
 
 def parse_args():
@@ -410,6 +413,8 @@ def run_path(a, runner, cpu, paths, path, common, dthreads, tthreads, only):
     runner.with_native = bool(runner.native_dir) and path == paths[0]
     rows, notes, cpu_rows, native_rows = [], [], [], []
     for name, prog, label, kind, target in WORKLOADS:
+        if path == "avx2":
+            target = AVX2_TARGETS.get(name, target)
         if only and name not in only:
             continue
         if name == "epoch":
@@ -458,8 +463,10 @@ def run_path(a, runner, cpu, paths, path, common, dthreads, tthreads, only):
             if name == "epoch":
                 dpeak = max(r["peak_rss_mb"] for r in drecs)
                 tpeak = max(r["peak_rss_mb"] for r in trecs)
+                mem_target = AVX2_TARGETS["memory"] if path == "avx2" else 1.0
                 rows.append(["w6 peak memory (ru_maxrss)", f"{dpeak:.0f} MiB", f"{tpeak:.0f} MiB",
-                             f"{dpeak / tpeak:.2f}", "<= 1", dpeak <= tpeak])
+                             f"{dpeak / tpeak:.2f}", f"<= {mem_target:g}",
+                             dpeak <= mem_target * tpeak])
                 notes.extend(epoch_peak_notes(cpu, path, ((dt, drecs), (tt_, trecs))))
                 for impl, recs in (("dagrad", drecs), ("PyTorch", trecs)):
                     r = recs[0]
