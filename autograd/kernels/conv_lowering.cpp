@@ -133,7 +133,8 @@ void col2im(const T* cols, int64_t ld, const ConvGeom& g, int64_t Hp, int64_t Wp
 
 // Rows up to this many elements get their lane masks computed once per kernel offset.
 constexpr int64_t max_row = 64;
-constexpr int64_t max_blocks = simd::lanes > 0 ? max_row / simd::lanes : 1;
+constexpr int64_t lanes = simd::lanes > 0 ? simd::lanes : 1;  // 1: no vectors (branches unused)
+constexpr int64_t max_blocks = max_row / lanes;
 constexpr int64_t max_kw = 8;
 
 template <typename T>
@@ -155,15 +156,15 @@ void im2col_s1(const T* x, const ConvGeom& g, T* cols, int64_t ld) {
         if constexpr (vector_float<T>) {
           if (OW <= max_row) {  // the masks depend only on q
             simd::M lm[max_blocks], sm[max_blocks];
-            const int64_t nb = (OW + simd::lanes - 1) / simd::lanes;
+            const int64_t nb = (OW + lanes - 1) / lanes;
             for (int64_t k = 0; k < nb; ++k) {
-              lm[k] = simd::mask_range(j0 - simd::lanes * k, j1 - simd::lanes * k);
-              sm[k] = simd::mask_first(OW - simd::lanes * k);
+              lm[k] = simd::mask_range(j0 - lanes * k, j1 - lanes * k);
+              sm[k] = simd::mask_first(OW - lanes * k);
             }
             for (int64_t i = i0; i < i1; ++i, src += W) {
               float* d = row + i * OW;
               for (int64_t k = 0; k < nb; ++k)
-                simd::store(d + simd::lanes * k, sm[k], simd::load(src + simd::lanes * k, lm[k]));
+                simd::store(d + lanes * k, sm[k], simd::load(src + lanes * k, lm[k]));
             }
             continue;
           }
@@ -179,9 +180,9 @@ void col2im_s1(const T* cols, int64_t ld, const ConvGeom& g, T* dx) {
     if (W <= max_row && g.KW <= max_kw) {
       // lm[q][k]: the lanes of block k that take a value from kernel column q
       simd::M lm[max_kw][max_blocks], sm[max_blocks];
-      const int64_t nb = (W + simd::lanes - 1) / simd::lanes;
+      const int64_t nb = (W + lanes - 1) / lanes;
       for (int64_t k = 0; k < nb; ++k) {
-        const int64_t b = simd::lanes * k;
+        const int64_t b = lanes * k;
         sm[k] = simd::mask_first(W - b);
         for (int64_t q = 0; q < g.KW; ++q) {
           const int64_t dq = q - g.PW;  // dx column w takes cols column w - dq
@@ -197,11 +198,11 @@ void col2im_s1(const T* cols, int64_t ld, const ConvGeom& g, T* dx) {
             simd::F acc = simd::zero();
             for (int64_t p = p0; p < p1; ++p) {
               const float* r =
-                  cols + (c * g.KH + p) * g.KW * ld + (h + g.PH - p) * OW + g.PW + simd::lanes * k;
+                  cols + (c * g.KH + p) * g.KW * ld + (h + g.PH - p) * OW + g.PW + lanes * k;
               for (int64_t q = 0; q < g.KW; ++q, r += ld - 1)
                 acc = simd::add(acc, simd::load(r, lm[q][k]));
             }
-            simd::store(d + simd::lanes * k, sm[k], acc);
+            simd::store(d + lanes * k, sm[k], acc);
           }
         }
       return;

@@ -176,12 +176,38 @@ inline void interleave(F even, F odd, F& lo, F& hi) {
 }
 
 #else
-inline constexpr int lanes = 0;  // no vector code: the kernels' scalar loops run
+// No vector code here (aarch64 for now): the kernels run their scalar loops. The operations are
+// declared, never defined, so that the vector branches (`if constexpr (simd::lanes > 0)`,
+// discarded here) still compile.
+inline constexpr int lanes = 0;
+struct F {};
+struct I {};
+using M = int;
+M mask_range(int64_t a, int64_t b);
+F load(const float* p);
+void store(float* p, F v);
+F load(const float* p, M m);
+void store(float* p, M m, F v);
+I load(const int32_t* p, M m);
+void store(int32_t* p, M m, I v);
+F zero();
+I splat(int32_t v);
+I lane_index();
+F add(F a, F b);
+I add(I a, I b);
+I sub(I a, I b);
+M either(M a, M b);
+M greater(F a, F b);
+M is_nan(F a);
+M equal(I a, I b);
+F select(M m, F yes, F no);
+I select(M m, I yes, I no);
+F zero_unless(M m, F v);
+void deinterleave(F lo, F hi, F& even, F& odd);
+void interleave(F even, F odd, F& lo, F& hi);
 #endif
 
 // The lowest n lanes.
-#if defined(__x86_64__)
 inline M mask_first(int64_t n) { return mask_range(0, n); }
-#endif
 
 }  // namespace dagrad::kernels::DAGRAD_ISA_NS::simd
