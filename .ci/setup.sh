@@ -6,17 +6,8 @@ DAGRAD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DAGRAD_BUILD="${DAGRAD_BUILD:-$DAGRAD_ROOT/build}"
 dagrad_packages=(g++ meson ninja-build pkg-config libopenblas-dev libfmt-dev doctest-dev
                  zlib1g-dev dataset-fashion-mnist ccache "$@")
-missing=()
-for p in "${dagrad_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source "$DAGRAD_ROOT/.ci/install.sh"
+dagrad_install "${dagrad_packages[@]}"
 if [ ! -f "$DAGRAD_BUILD/build.ninja" ]; then
   # ccache: a fresh clone (CI) recompiles only what changed; meson's relative paths make the
   # cache hit across clones.

@@ -194,6 +194,15 @@ void max_pool_backward(const T* g_out, const int32_t* idx, T* dx, const PoolGeom
   }
 }
 
+// The input rows [h0, h1) and columns [w0, w1) of output (i, j)'s window, padding cut off.
+struct Window {
+  int64_t h0, h1, w0, w1;
+};
+inline Window window_at(const PoolGeom& g, int64_t i, int64_t j) {
+  return {std::max<int64_t>(i * g.SH - g.PH, 0), std::min(i * g.SH - g.PH + g.KH, g.H),
+          std::max<int64_t>(j * g.SW - g.PW, 0), std::min(j * g.SW - g.PW + g.KW, g.W)};
+}
+
 template <typename T>
 void avg_pool_forward(const T* x, T* out, const PoolGeom& g) {
   const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
@@ -210,18 +219,14 @@ void avg_pool_forward(const T* x, T* out, const PoolGeom& g) {
       }
       continue;
     }
-    for (int64_t i = 0; i < g.OH; ++i) {
-      const int64_t h0 = std::max<int64_t>(i * g.SH - g.PH, 0),
-                    h1 = std::min(i * g.SH - g.PH + g.KH, g.H);
+    for (int64_t i = 0; i < g.OH; ++i)
       for (int64_t j = 0; j < g.OW; ++j) {
-        const int64_t w0 = std::max<int64_t>(j * g.SW - g.PW, 0),
-                      w1 = std::min(j * g.SW - g.PW + g.KW, g.W);
+        const Window r = window_at(g, i, j);
         T acc = 0;
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) acc += xs[h * g.W + w];
+        for (int64_t h = r.h0; h < r.h1; ++h)
+          for (int64_t w = r.w0; w < r.w1; ++w) acc += xs[h * g.W + w];
         o[i * g.OW + j] = acc * inv;
       }
-    }
   }
 }
 
@@ -244,17 +249,13 @@ void avg_pool_backward(const T* gout, T* dx, const PoolGeom& g) {
       }
       continue;
     }
-    for (int64_t i = 0; i < g.OH; ++i) {
-      const int64_t h0 = std::max<int64_t>(i * g.SH - g.PH, 0),
-                    h1 = std::min(i * g.SH - g.PH + g.KH, g.H);
+    for (int64_t i = 0; i < g.OH; ++i)
       for (int64_t j = 0; j < g.OW; ++j) {
-        const int64_t w0 = std::max<int64_t>(j * g.SW - g.PW, 0),
-                      w1 = std::min(j * g.SW - g.PW + g.KW, g.W);
+        const Window r = window_at(g, i, j);
         const T v = s[i * g.OW + j] * inv;
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) d[h * g.W + w] += v;
+        for (int64_t h = r.h0; h < r.h1; ++h)
+          for (int64_t w = r.w0; w < r.w1; ++w) d[h * g.W + w] += v;
       }
-    }
   }
 }
 

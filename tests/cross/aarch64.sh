@@ -15,18 +15,9 @@ t0=$(date +%s)
 host_packages=(g++-aarch64-linux-gnu qemu-user meson ninja-build pkg-config doctest-dev)
 arm64_packages=(libopenblas-dev:arm64 libfmt-dev:arm64 zlib1g-dev:arm64 libc6:arm64
                 libstdc++6:arm64)
-missing=()
-for p in "${host_packages[@]}" "${arm64_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source "$root/.ci/install.sh"
+dagrad_install "${host_packages[@]}"
+dagrad_install --arch arm64 "${arm64_packages[@]}"
 t1=$(date +%s)
 
 if [ ! -f "$build/build.ninja" ]; then
