@@ -52,6 +52,30 @@ DAGRAD_FOR_EACH_ISA(template <typename F, typename T>
                     void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, T* out,
                                     int64_t n, const F& f);)
 
+// fn(a, b, row) for every innermost row of the box `extent` (nd >= 1 dimensions, none empty),
+// row = 0, 1, ...: a and b are the row's first element under strides sa and sb, starting from
+// a0 and b0 (an odometer over dimensions nd-2 ... 0). Broadcasting (stride 0) and copying
+// boxes between tensors both walk this way.
+template <typename F>
+void for_each_row(const Shape& extent, const Shape& sa, const Shape& sb, int64_t a0, int64_t b0,
+                  F fn) {
+  const int nd = extent.size();
+  const int64_t rows = extent.numel() / extent[nd - 1];
+  int64_t index[Shape::max_dims] = {};
+  int64_t a = a0, b = b0;
+  for (int64_t r = 0; r < rows; ++r) {
+    fn(a, b, r);
+    for (int d = nd - 2; d >= 0; --d) {
+      a += sa[d];
+      b += sb[d];
+      if (++index[d] < extent[d]) break;
+      a -= sa[d] * extent[d];
+      b -= sb[d] * extent[d];
+      index[d] = 0;
+    }
+  }
+}
+
 // out[i] = f(x[i]) for f from functors.h.
 template <typename F>
 Tensor map_unary(const Tensor& x, const F& f) {
@@ -102,20 +126,9 @@ Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, const F& f) 
         }
       }
       const int64_t inner = out_shape[nd - 1];
-      int64_t index[Shape::max_dims] = {};
-      int64_t off_a = 0, off_b = 0;
-      for (int64_t base = 0; base < n; base += inner) {
-        run(pa + off_a, sa[nd - 1], pb + off_b, sb[nd - 1], po + base, inner);
-        // Advance the odometer over dimensions nd-2 ... 0.
-        for (int d = nd - 2; d >= 0; --d) {
-          off_a += sa[d];
-          off_b += sb[d];
-          if (++index[d] < out_shape[d]) break;
-          off_a -= sa[d] * out_shape[d];
-          off_b -= sb[d] * out_shape[d];
-          index[d] = 0;
-        }
-      }
+      for_each_row(out_shape, sa, sb, 0, 0, [&](int64_t off_a, int64_t off_b, int64_t row) {
+        run(pa + off_a, sa[nd - 1], pb + off_b, sb[nd - 1], po + row * inner, inner);
+      });
     }
   });
   return out;

@@ -198,19 +198,9 @@ void copy_box(const Tensor& src, const Shape& src_at, const Tensor& dst, const S
     dof += dst_at[i] * ds[i];
   }
   const int64_t run = extent[nd - 1];
-  const int64_t rows = extent.numel() / run;
-  int64_t index[Shape::max_dims] = {};
-  for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(pd + dof * es, ps + so * es, run * es);
-    for (int d = nd - 2; d >= 0; --d) {
-      so += ss[d];
-      dof += ds[d];
-      if (++index[d] < extent[d]) break;
-      so -= ss[d] * extent[d];
-      dof -= ds[d] * extent[d];
-      index[d] = 0;
-    }
-  }
+  kernels::for_each_row(extent, ss, ds, so, dof, [&](int64_t s_off, int64_t d_off, int64_t) {
+    std::memcpy(pd + d_off * es, ps + s_off * es, run * es);
+  });
 }
 
 // ---------------------------------------------------------------- slice
