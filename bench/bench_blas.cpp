@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/blas.h"
-#include "autograd/parallel.h"
+#include "dagrad/autograd/blas.h"
+#include "dagrad/autograd/parallel.h"
 
 namespace {
 

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <exception>
 
-#include "autograd/ops/loss.h"
+#include "dagrad/autograd/ops/loss.h"
 #include "bench/bench_common.h"
-#include "nn/nn.h"
-#include "optim/optimizer.h"
+#include "dagrad/nn/nn.h"
+#include "dagrad/optim/optimizer.h"
 
 using namespace dagrad;
 

@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/blas.h"
-#include "autograd/parallel.h"
+#include "dagrad/autograd/blas.h"
+#include "dagrad/autograd/parallel.h"
 
 namespace dagrad::bench {
 

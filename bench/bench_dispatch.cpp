@@ -3,8 +3,8 @@
 // its function pointer fetched once. The difference per call is what dispatch costs an op.
 //
 //   bench_dispatch [--repeats N] [--warmup N] [--threads N] [--calls N]
-#include "autograd/kernels/isa.h"
-#include "autograd/kernels/reduction.h"
+#include "dagrad/autograd/kernels/isa.h"
+#include "dagrad/autograd/kernels/reduction.h"
 #include "bench/bench_common.h"
 
 using namespace dagrad;

@@ -21,11 +21,11 @@
 #include <numeric>
 #include <vector>
 
-#include "autograd/ops/loss.h"
+#include "dagrad/autograd/ops/loss.h"
 #include "bench/bench_common.h"
-#include "data/idx.h"
-#include "nn/nn.h"
-#include "optim/optimizer.h"
+#include "dagrad/data/idx.h"
+#include "dagrad/nn/nn.h"
+#include "dagrad/optim/optimizer.h"
 
 using namespace dagrad;
 

@@ -10,9 +10,9 @@
 #include <exception>
 #include <vector>
 
-#include "autograd/ops/linalg.h"
+#include "dagrad/autograd/ops/linalg.h"
 #include "bench/bench_common.h"
-#include "nn/nn.h"
+#include "dagrad/nn/nn.h"
 
 using namespace dagrad;
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "autograd/autograd.h"
+#include "dagrad/autograd/autograd.h"
 #include "bench/bench_common.h"
 
 using namespace dagrad;

@@ -137,7 +137,7 @@ def runnable_paths(cpu):
 
 
 # Family-6 Intel models whose AVX2/AVX-512 cores Debian's OpenBLAS 0.3.21 detects by itself.
-# Mirror of intel_known_models in autograd/blas.cpp (see the reasoning there): keep in step.
+# Mirror of intel_known_models in dagrad/autograd/blas.cpp (see the reasoning there): keep in step.
 OPENBLAS_0321_INTEL_MODELS = {60, 63, 69, 70, 61, 71, 79, 86, 78, 94, 142, 158, 165, 166, 85,
                               87, 102, 106, 108, 126, 140, 141, 151, 154}
 

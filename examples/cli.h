@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "data/idx.h"
-#include "optim/solver.h"
+#include "dagrad/data/idx.h"
+#include "dagrad/optim/solver.h"
 
 namespace dagrad::examples {
 

@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "data/idx.h"
-#include "data/plot.h"
+#include "dagrad/data/idx.h"
+#include "dagrad/data/plot.h"
 #include "examples/cli.h"
-#include "nn/nn.h"
-#include "optim/solver.h"
+#include "dagrad/nn/nn.h"
+#include "dagrad/optim/solver.h"
 
 using namespace dagrad;
 

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/nn.h"
+#include "dagrad/nn/nn.h"
 
 using namespace dagrad;
 

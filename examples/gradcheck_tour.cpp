@@ -1,4 +1,4 @@
-// A gradient-check tour: every differentiable op in autograd/ops, checked in float64 on small
+// A gradient-check tour: every differentiable op in dagrad/autograd/ops, checked in float64 on small
 // random inputs — the gradient from the tape against central differences, the way a course
 // notebook checks each layer it writes by hand. One line per op: the inputs checked, the
 // largest relative error max |a-b| / max(1e-8, |a|+|b|) over all their elements, ok/FAILED.
@@ -18,14 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/ops/conv.h"
-#include "autograd/ops/dropout.h"
-#include "autograd/ops/linalg.h"
-#include "autograd/ops/loss.h"
-#include "autograd/ops/norm.h"
-#include "autograd/ops/pool.h"
-#include "autograd/ops/softmax.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/ops/conv.h"
+#include "dagrad/autograd/ops/dropout.h"
+#include "dagrad/autograd/ops/linalg.h"
+#include "dagrad/autograd/ops/loss.h"
+#include "dagrad/autograd/ops/norm.h"
+#include "dagrad/autograd/ops/pool.h"
+#include "dagrad/autograd/ops/softmax.h"
 
 using namespace dagrad;
 

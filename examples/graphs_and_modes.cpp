@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/forward_mode.h"
-#include "autograd/graph.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/forward_mode.h"
+#include "dagrad/autograd/graph.h"
 #include "examples/cli.h"
 
 using namespace dagrad;

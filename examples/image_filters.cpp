@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/ops/conv.h"
-#include "data/image.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/ops/conv.h"
+#include "dagrad/data/image.h"
 #include "examples/cli.h"
 
 using namespace dagrad;

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <exception>
 
-#include "autograd/blas.h"
-#include "autograd/kernels/isa.h"
+#include "dagrad/autograd/blas.h"
+#include "dagrad/autograd/kernels/isa.h"
 
 namespace {
 // TODO(lead): move to a generated/shared version header once one exists.

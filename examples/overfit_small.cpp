@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "data/idx.h"
+#include "dagrad/data/idx.h"
 #include "examples/cli.h"
-#include "nn/nn.h"
-#include "optim/solver.h"
+#include "dagrad/nn/nn.h"
+#include "dagrad/optim/solver.h"
 
 using namespace dagrad;
 

@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "autograd/blas.h"
-#include "autograd/parallel.h"
-#include "data/idx.h"
-#include "data/image.h"
-#include "data/loader.h"
+#include "dagrad/autograd/blas.h"
+#include "dagrad/autograd/parallel.h"
+#include "dagrad/data/idx.h"
+#include "dagrad/data/image.h"
+#include "dagrad/data/loader.h"
 #include "examples/cli.h"
-#include "nn/nn.h"
-#include "optim/solver.h"
+#include "dagrad/nn/nn.h"
+#include "dagrad/optim/solver.h"
 
 using namespace dagrad;
 

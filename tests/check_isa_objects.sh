@@ -21,10 +21,11 @@ check() {  # check OBJECT PATTERN WHAT
   fi
 }
 shopt -s nullglob
-lib_objs=("$build"/libdagrad.a.p/*.o)
-base_objs=("$build"/libdagrad-kernels-baseline.a.p/*.o)
-avx2_objs=("$build"/libdagrad-kernels-avx2.a.p/*.o)
-avx512_objs=("$build"/libdagrad-kernels-avx512.a.p/*.o)
+# libdagrad.a and libdagrad.so share one set of (PIC) objects, kept under the shared one.
+lib_objs=("$build"/dagrad/libdagrad.so.*.p/*.o)
+base_objs=("$build"/dagrad/libdagrad-kernels-baseline.a.p/*.o)
+avx2_objs=("$build"/dagrad/libdagrad-kernels-avx2.a.p/*.o)
+avx512_objs=("$build"/dagrad/libdagrad-kernels-avx512.a.p/*.o)
 if [ ${#lib_objs[@]} -eq 0 ] || [ ${#avx512_objs[@]} -eq 0 ]; then
   echo "ISA check: no objects under $build (not an x86-64 meson build?)"
   exit 1

@@ -7,7 +7,7 @@
 #include <functional>
 #include <vector>
 
-#include "autograd/autograd.h"
+#include "dagrad/autograd/autograd.h"
 
 namespace dagrad::test_util {
 

@@ -9,9 +9,9 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/block_pool.h"
-#include "autograd/small_vector.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/block_pool.h"
+#include "dagrad/autograd/small_vector.h"
 
 using namespace dagrad;
 

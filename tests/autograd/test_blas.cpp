@@ -9,9 +9,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "autograd/blas.h"
-#include "autograd/kernels/isa.h"
-#include "autograd/parallel.h"
+#include "dagrad/autograd/blas.h"
+#include "dagrad/autograd/kernels/isa.h"
+#include "dagrad/autograd/parallel.h"
 
 namespace {
 

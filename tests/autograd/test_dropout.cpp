@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/forward_mode.h"
-#include "autograd/ops/dropout.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/forward_mode.h"
+#include "dagrad/autograd/ops/dropout.h"
 #include "tests/error_of.h"
 
 using namespace dagrad;

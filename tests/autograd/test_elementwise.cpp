@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
+#include "dagrad/autograd/autograd.h"
 #include "tests/error_of.h"
 #include "tests/op_test_util.h"
 

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/autograd.h"
+#include "dagrad/autograd/autograd.h"
 #include "tests/error_of.h"
 
 using namespace dagrad;

@@ -4,15 +4,15 @@
 #include <functional>
 #include <string>
 
-#include "autograd/autograd.h"
-#include "autograd/forward_mode.h"
-#include "autograd/ops/conv.h"
-#include "autograd/ops/linalg.h"
-#include "autograd/ops/loss.h"
-#include "autograd/ops/norm.h"
-#include "autograd/ops/pool.h"
-#include "autograd/ops/shape_ops.h"
-#include "autograd/ops/softmax.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/forward_mode.h"
+#include "dagrad/autograd/ops/conv.h"
+#include "dagrad/autograd/ops/linalg.h"
+#include "dagrad/autograd/ops/loss.h"
+#include "dagrad/autograd/ops/norm.h"
+#include "dagrad/autograd/ops/pool.h"
+#include "dagrad/autograd/ops/shape_ops.h"
+#include "dagrad/autograd/ops/softmax.h"
 
 using namespace dagrad;
 

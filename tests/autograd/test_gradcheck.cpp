@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "autograd/autograd.h"
+#include "dagrad/autograd/autograd.h"
 
 using namespace dagrad;
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/graph.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/graph.h"
 
 using namespace dagrad;
 

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/kernels/isa.h"
-#include "autograd/ops/conv.h"
-#include "autograd/ops/norm.h"
-#include "autograd/ops/pool.h"
-#include "optim/optimizer.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/kernels/isa.h"
+#include "dagrad/autograd/ops/conv.h"
+#include "dagrad/autograd/ops/norm.h"
+#include "dagrad/autograd/ops/pool.h"
+#include "dagrad/optim/optimizer.h"
 #include "tests/error_of.h"
 
 using namespace dagrad;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/ops/linalg.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/ops/linalg.h"
 
 using namespace dagrad;
 

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/parallel.h"
+#include "dagrad/autograd/parallel.h"
 
 using namespace dagrad;
 

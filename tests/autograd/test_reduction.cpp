@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/forward_mode.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/forward_mode.h"
 
 #include "tests/op_test_util.h"
 

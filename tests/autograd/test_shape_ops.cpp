@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
+#include "dagrad/autograd/autograd.h"
 
 using namespace dagrad;
 

@@ -4,9 +4,9 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/forward_mode.h"
-#include "autograd/ops/softmax.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/forward_mode.h"
+#include "dagrad/autograd/ops/softmax.h"
 
 #include "tests/op_test_util.h"
 

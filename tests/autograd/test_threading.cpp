@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/parallel.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/parallel.h"
 
 using namespace dagrad;
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "data/cifar.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/data/cifar.h"
 #include "tests/data/data_test_util.h"
 
 using namespace dagrad;

@@ -1,5 +1,5 @@
 // Tests for data/image: PNG and PGM/PPM reading, PNG writing, and the pixel helpers.
-#include "data/image.h"
+#include "dagrad/data/image.h"
 
 #include <doctest/doctest.h>
 #include <zlib.h>

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "data/loader.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/data/loader.h"
 #include "tests/data/data_test_util.h"
 
 using namespace dagrad;

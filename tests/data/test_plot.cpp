@@ -1,5 +1,5 @@
 // Tests for data/plot: SVG line charts.
-#include "data/plot.h"
+#include "dagrad/data/plot.h"
 
 #include <doctest/doctest.h>
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "data/preprocess.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/data/preprocess.h"
 #include "tests/data/data_test_util.h"
 
 using namespace dagrad;

@@ -6,7 +6,7 @@
 #include <functional>
 #include <vector>
 
-#include "nn/nn.h"
+#include "dagrad/nn/nn.h"
 
 using namespace dagrad;
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "nn/nn.h"
+#include "dagrad/nn/nn.h"
 
 using namespace dagrad;
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "optim/clip.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/optim/clip.h"
 
 using namespace dagrad;
 using namespace dagrad::optim;

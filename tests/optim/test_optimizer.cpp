@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "autograd/parallel.h"
-#include "optim/optimizer.h"
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/parallel.h"
+#include "dagrad/optim/optimizer.h"
 
 using namespace dagrad;
 using namespace dagrad::optim;

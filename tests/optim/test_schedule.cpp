@@ -3,7 +3,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "optim/schedule.h"
+#include "dagrad/optim/schedule.h"
 
 using namespace dagrad::optim;
 

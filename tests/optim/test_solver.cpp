@@ -3,8 +3,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "nn/nn.h"
-#include "optim/solver.h"
+#include "dagrad/nn/nn.h"
+#include "dagrad/optim/solver.h"
 
 using namespace dagrad;
 

@@ -1,0 +1,59 @@
+// Graph tools for teaching: print the tape, print the order backward runs it in, and draw
+// the DAG with Graphviz.
+//
+// The graph of an output is every node reachable from it: op nodes (one per recorded op,
+// numbered #seq in creation order) and leaf nodes (the gradient sinks of leaves that require
+// grad). Inputs that do not require grad are constants: they have no node.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dagrad/autograd/tensor.h"
+
+namespace dagrad {
+
+// Every node reachable from the output(s), one line each: first the leaves, then the ops in
+// creation (sequence) order, which is the order the forward pass ran them:
+//   leaf 'W'     (2, 3) float64
+//   #12 mul 'h'  (2, 3) float64  <- #10 add, leaf 'W' (2, 3)
+// An input without a node (it does not require grad) is `const`; an output's own line ends
+// with `[output]`. A tensor without a graph gives a one-line note.
+std::string tape_listing(const Tensor& output);
+std::string tape_listing(const std::vector<Tensor>& outputs);
+
+// The nodes in the order backward runs them (dagrad::backward_order: Kahn's algorithm, ties
+// broken by the later sequence number), numbered from 1; the first is the output's node.
+std::string backward_order_listing(const Tensor& output);
+
+struct DotOptions {
+  // Show values and gradients in the labels. Unset: show them when every tensor in the graph
+  // has at most `max_elements` elements.
+  std::optional<bool> show_values;
+  int64_t max_elements = 16;
+  int precision = 4;           // significant digits of printed values
+  std::string title;           // drawn under the graph when not empty
+  bool left_to_right = false;  // rankdir=LR instead of top to bottom
+};
+
+// Graphviz DOT: one box per op (#seq, op name, output name, shape), one ellipse per leaf
+// (name, shape), edges in the data-flow direction (input -> consumer), the outputs drawn
+// with a double border. With values on, an op box shows its output value when the output
+// tensor is still alive and its retained gradient, and a leaf shows its value and .grad.
+std::string to_dot(const Tensor& output, const DotOptions& opts = {});
+std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts = {});
+
+// Writes to_dot(...) to `path` atomically (a temporary file renamed into place); throws
+// std::runtime_error naming the path when it cannot write.
+void save_dot(const std::string& path, const Tensor& output, const DotOptions& opts = {});
+void save_dot(const std::string& path, const std::vector<Tensor>& outputs,
+              const DotOptions& opts = {});
+
+// True when Graphviz's `dot` is on the PATH.
+bool graphviz_available();
+// Runs `dot -Tsvg dot_path -o svg_path`. Returns false (and does nothing) when Graphviz is not
+// installed; throws std::runtime_error when dot is there but fails.
+bool render_svg(const std::string& dot_path, const std::string& svg_path);
+
+}  // namespace dagrad

@@ -1,0 +1,137 @@
+// Elementwise maps with NumPy broadcasting, and the dtype/shape checks the ops share. Internal
+// header: ops call these from their forward (and heavy backward) code with an element function
+// from functors.h; the loops themselves (elementwise.cpp) are compiled once per
+// instruction-set path, and this header does the shapes, the broadcasting and the threads.
+#pragma once
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "dagrad/autograd/kernels/block_sum.h"
+#include "dagrad/autograd/kernels/functors.h"
+#include "dagrad/autograd/kernels/isa.h"
+#include "dagrad/autograd/kernels/reduction.h"
+#include "dagrad/autograd/parallel.h"
+#include "dagrad/autograd/tensor.h"
+
+namespace dagrad::kernels {
+
+inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() != b.dtype())
+    throw std::invalid_argument(fmt::format("{}: dtype mismatch: {} {} vs {} {}", op,
+                                            dtype_name(a.dtype()), to_string(a.shape()),
+                                            dtype_name(b.dtype()), to_string(b.shape())));
+}
+
+inline void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.shape() != b.shape())
+    throw std::invalid_argument(fmt::format("{}: shape mismatch: {} vs {}", op,
+                                            to_string(a.shape()), to_string(b.shape())));
+}
+
+// Elements per parallel chunk of an elementwise loop: big maps (activations of a conv layer)
+// are split across the pool, small ones never leave the calling thread.
+inline constexpr int64_t elementwise_grain = int64_t{1} << 15;
+
+// body(lo, hi) over [0, n), on the pool when n is large.
+template <typename Body>
+void for_elements(int64_t n, Body body) {
+  if (n < 2 * elementwise_grain) {
+    body(int64_t{0}, n);
+    return;
+  }
+  parallel_for(n, elementwise_grain, body);
+}
+
+// The loops, per path: out[i] = f(x[i]), and out[i] = f(a[i * sa], b[i * sb]) with each step
+// sa, sb 0 (a broadcast value) or 1. Instantiated for the functions of functors.h.
+DAGRAD_FOR_EACH_ISA(template <typename F, typename T>
+                    void unary_run(const T* x, T* out, int64_t n, const F& f);
+                    template <typename F, typename T>
+                    void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, T* out,
+                                    int64_t n, const F& f);)
+
+// fn(a, b, row) for every innermost row of the box `extent` (nd >= 1 dimensions, none empty),
+// row = 0, 1, ...: a and b are the row's first element under strides sa and sb, starting from
+// a0 and b0 (an odometer over dimensions nd-2 ... 0). Broadcasting (stride 0) and copying
+// boxes between tensors both walk this way.
+template <typename F>
+void for_each_row(const Shape& extent, const Shape& sa, const Shape& sb, int64_t a0, int64_t b0,
+                  F fn) {
+  const int nd = extent.size();
+  const int64_t rows = extent.numel() / extent[nd - 1];
+  int64_t index[Shape::max_dims] = {};
+  int64_t a = a0, b = b0;
+  for (int64_t r = 0; r < rows; ++r) {
+    fn(a, b, r);
+    for (int d = nd - 2; d >= 0; --d) {
+      a += sa[d];
+      b += sb[d];
+      if (++index[d] < extent[d]) break;
+      a -= sa[d] * extent[d];
+      b -= sb[d] * extent[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// out[i] = f(x[i]) for f from functors.h.
+template <typename F>
+Tensor map_unary(const Tensor& x, const F& f) {
+  Tensor out = empty_like(x);
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    for_elements(x.numel(), [&](int64_t lo, int64_t hi) {
+      DAGRAD_ISA_PICK(unary_run<F, T>(px + lo, po + lo, hi - lo, f));
+    });
+  });
+  return out;
+}
+
+// out = f(a, b) with NumPy broadcasting, f from functors.h. Fast paths: same shape and a
+// scalar side (split across threads); otherwise one loop per innermost row of the output,
+// rows walked with an odometer over the outer dimensions.
+template <typename F>
+Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, const F& f) {
+  check_same_dtype(a, b, op);
+  const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = empty(out_shape, a.dtype());
+  const int64_t n = out.numel();
+  if (n == 0) return out;
+  DAGRAD_DISPATCH(a.dtype(), {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    auto run = [&f](const T* x, int64_t sx, const T* y, int64_t sy, T* o, int64_t len) {
+      DAGRAD_ISA_PICK(binary_run<F, T>(x, sx, y, sy, o, len, f));
+    };
+    const bool same = a.shape() == b.shape();
+    if (same || a.numel() == 1 || b.numel() == 1) {
+      const int64_t sa = a.numel() == 1 && !same ? 0 : 1, sb = b.numel() == 1 && !same ? 0 : 1;
+      for_elements(n, [&](int64_t lo, int64_t hi) {
+        run(pa + lo * sa, sa, pb + lo * sb, sb, po + lo, hi - lo);
+      });
+    } else {
+      // Strides of a and b over the output's dimensions (0 where broadcast).
+      const int nd = out_shape.size();
+      Shape sa, sb;
+      {
+        const Shape ca = contiguous_strides(a.shape()), cb = contiguous_strides(b.shape());
+        for (int i = 0; i < nd; ++i) {
+          const int ia = a.dim() - nd + i, ib = b.dim() - nd + i;
+          sa.push_back(ia >= 0 && a.shape()[ia] != 1 ? ca[ia] : 0);
+          sb.push_back(ib >= 0 && b.shape()[ib] != 1 ? cb[ib] : 0);
+        }
+      }
+      const int64_t inner = out_shape[nd - 1];
+      for_each_row(out_shape, sa, sb, 0, 0, [&](int64_t off_a, int64_t off_b, int64_t row) {
+        run(pa + off_a, sa[nd - 1], pb + off_b, sb[nd - 1], po + row * inner, inner);
+      });
+    }
+  });
+  return out;
+}
+
+}  // namespace dagrad::kernels

@@ -1,0 +1,36 @@
+// 2-D convolution over NCHW tensors (cross-correlation, like PyTorch's conv2d and the course's
+// conv_forward_naive). Forward and backward are raw im2col + GEMM kernels, so the result is
+// differentiable once: a create_graph backward through conv2d is a clear error.
+#pragma once
+#include <cstdint>
+
+#include "dagrad/autograd/tensor.h"
+
+namespace dagrad {
+
+// A (height, width) pair; one integer means the same value for both: conv2d(x, w, b, 2, 1)
+// or conv2d(x, w, b, {2, 1}, {1, 0}).
+struct Size2 {
+  int64_t h = 0, w = 0;
+  constexpr Size2(int64_t v = 0) : h(v), w(v) {}  // NOLINT: implicit on purpose
+  constexpr Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+  friend constexpr bool operator==(Size2 a, Size2 b) { return a.h == b.h && a.w == b.w; }
+};
+
+// Output length of a sliding window, PyTorch's floor rule: (in + 2*pad - kernel) / stride + 1.
+constexpr int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
+  return (in + 2 * pad - kernel) / stride + 1;
+}
+
+// out[n, f, i, j] = b[f] + sum_{c, p, q} x[n, c, i*sh - ph + p, j*sw - pw + q] * w[f, c, p, q]
+//   x (N, C, H, W), w (F, C, KH, KW), b (F) or an undefined Tensor for no bias;
+//   out (N, F, (H + 2ph - KH) / sh + 1, (W + 2pw - KW) / sw + 1), zero padding.
+// Backward: dw = sum_n dout_n . cols_n^T, dx = col2im(w^T . dout_n), db = sum over N, H, W.
+// Forward mode (bilinear): t_out = conv(t_x, w) + conv(x, t_w) + t_b.
+// Errors name the op and shapes: wrong ranks, channel mismatch, bias shape, dtype mismatch,
+// non-positive stride, negative padding, a kernel larger than the padded input.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride = 1,
+              Size2 padding = 0);
+Tensor conv2d(const Tensor& x, const Tensor& w, Size2 stride = 1, Size2 padding = 0);  // no bias
+
+}  // namespace dagrad

@@ -1,0 +1,251 @@
+#include "dagrad/autograd/ops/norm.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "dagrad/autograd/engine.h"
+#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/autograd/kernels/norm.h"
+#include "dagrad/autograd/node.h"
+#include "dagrad/autograd/parallel.h"
+
+namespace dagrad {
+
+namespace {
+
+using kernels::BnGeom;
+using kernels::Stats;
+
+void check_param(const Tensor& p, const Tensor& x, const Shape& want, const char* op,
+                 const char* what) {
+  if (!p.defined()) return;
+  kernels::check_same_dtype(x, p, op);
+  if (p.shape() != want)
+    throw std::invalid_argument(fmt::format("{}: {} must have shape {} for input {}, got {}", op,
+                                            what, to_string(want), to_string(x.shape()),
+                                            to_string(p.shape())));
+}
+
+template <typename T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- batch_norm
+
+namespace {
+
+// batch_norm, and with relu the fused batch_norm_relu.
+Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& running_mean, const Tensor& running_var, bool training,
+                     double momentum, double eps, bool relu) {
+  const char* op = relu ? "batch_norm_relu" : "batch_norm";
+  if (x.dim() < 2)
+    throw std::invalid_argument(fmt::format(
+        "{}: input must be (N, C) or (N, C, H, W), got shape {}", op, to_string(x.shape())));
+  BnGeom g{x.size(0), x.size(1), 1};
+  for (int i = 2; i < x.dim(); ++i) g.S *= x.size(i);
+  const Shape cs{g.C};
+  check_param(gamma, x, cs, op, "gamma");
+  check_param(beta, x, cs, op, "beta");
+  check_param(running_mean, x, cs, op, "running_mean");
+  check_param(running_var, x, cs, op, "running_var");
+  if (running_mean.defined() != running_var.defined())
+    throw std::invalid_argument(
+        fmt::format("{}: give both running_mean and running_var, or neither", op));
+  if (!training && !running_mean.defined())
+    throw std::invalid_argument(fmt::format(
+        "{}: eval mode needs running_mean and running_var (input {})", op, to_string(x.shape())));
+  if (training && g.M() <= 1)
+    throw std::invalid_argument(
+        fmt::format("{}: expected more than 1 value per channel when training, got input {}", op,
+                    to_string(x.shape())));
+  if (!(eps >= 0.0))
+    throw std::invalid_argument(fmt::format("{}: eps must be non-negative, got {}", op, eps));
+
+  auto st = std::make_shared<Stats>();
+  Tensor out = empty_like(x);
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    if (training) {
+      std::vector<double> var;
+      *st = kernels::norm_kernels<T>().bn_batch_stats(px, g, eps, var);
+      if (running_mean.defined()) {
+        // running = momentum * running + (1 - momentum) * batch (biased batch variance)
+        T* rm = running_mean.data<T>();
+        T* rv = running_var.data<T>();
+        for (int64_t c = 0; c < g.C; ++c) {
+          rm[c] = static_cast<T>(momentum * rm[c] + (1.0 - momentum) * st->mean[c]);
+          rv[c] = static_cast<T>(momentum * rv[c] + (1.0 - momentum) * var[c]);
+        }
+        running_mean.bump_version();
+        running_var.bump_version();
+      }
+    } else {
+      const T* rm = running_mean.data<T>();
+      const T* rv = running_var.data<T>();
+      st->mean.resize(g.C);
+      st->rstd.resize(g.C);
+      for (int64_t c = 0; c < g.C; ++c) {
+        st->mean[c] = rm[c];
+        st->rstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
+      }
+    }
+    kernels::norm_kernels<T>().bn_normalize(px, *st, ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
+                                            relu, out.data<T>(), g);
+  });
+
+  const Tensor gm = gamma.defined() ? gamma : ones(cs, x.dtype());
+  const Tensor bt = beta.defined() ? beta : zeros(cs, x.dtype());
+  const bool gx = x.requires_grad(), gg = gm.requires_grad(), gb = bt.requires_grad();
+  out = record(
+      op, out, {x, gm, bt},
+      // dx = gamma rstd (g - mean(g) - xh mean(g xh)) [eval: gamma rstd g];
+      // dgamma = sum(g xh); dbeta = sum(g); relu: g first zeroed where out = 0
+      [x = SavedTensor(x, op), gm = SavedTensor(gx ? gm : Tensor(), op), st, g, training, gx, gg,
+       gb](const Tensor& gout, const Tensor&) -> GradList {
+        const Tensor& xv = x.get();
+        Tensor dx = gx ? empty_like(xv) : Tensor();
+        Tensor dgm = gg ? empty({g.C}, xv.dtype()) : Tensor();
+        Tensor dbt = gb ? empty({g.C}, xv.dtype()) : Tensor();
+        DAGRAD_DISPATCH(xv.dtype(), {
+          std::vector<double> sum_g, sum_gx;
+          const kernels::NormKernels<T>& k = kernels::norm_kernels<T>();
+          const bool mask = !st->fa.empty();  // the fused ReLU's
+          k.bn_channel_sums(xv.data<T>(), gout.data<T>(), *st, mask, g, sum_g, sum_gx);
+          for (int64_t c = 0; c < g.C; ++c) {
+            if (gg) dgm.data<T>()[c] = static_cast<T>(sum_gx[c]);
+            if (gb) dbt.data<T>()[c] = static_cast<T>(sum_g[c]);
+          }
+          if (gx)
+            k.bn_input_map(xv.data<T>(), gout.data<T>(), *st, mask, gm.get().data<T>(), training,
+                           sum_g, sum_gx, dx.data<T>(), g);
+        });
+        return {dx, dgm, dbt};
+      },
+      // t_out = (the same map on t_x) + t_gamma * xh + t_beta; relu: zeroed where out = 0
+      [x, gm, st, g, training, relu](const TangentList& t, const Tensor& o) {
+        Tensor r = empty_like(o);
+        DAGRAD_DISPATCH(o.dtype(), {
+          std::vector<double> sum_g, sum_gx;
+          const kernels::NormKernels<T>& k = kernels::norm_kernels<T>();
+          if (training)
+            k.bn_channel_sums(x.data<T>(), t[0].data<T>(), *st, false, g, sum_g, sum_gx);
+          k.bn_input_map(x.data<T>(), t[0].data<T>(), *st, false, gm.data<T>(), training, sum_g,
+                         sum_gx, r.data<T>(), g);
+          k.bn_add_affine_tangent(x.data<T>(), *st, t[1].data<T>(), t[2].data<T>(), r.data<T>(), g);
+          if (relu) {
+            T* pr = r.data<T>();
+            const T* po = o.data<T>();
+            for (int64_t i = 0, n = r.numel(); i < n; ++i)
+              if (!(po[i] > 0)) pr[i] = T(0);
+          }
+        });
+        return r;
+      });
+  mark_once_differentiable(out);
+  return out;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps) {
+  return batch_norm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum, double eps) {
+  return batch_norm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
+}
+
+// ---------------------------------------------------------------- layer_norm
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& gamma,
+                  const Tensor& beta, double eps) {
+  const char* op = "layer_norm";
+  const int k = normalized_shape.size();
+  bool ok = k >= 1 && k <= x.dim();
+  for (int i = 0; ok && i < k; ++i) ok = normalized_shape[i] == x.size(x.dim() - k + i);
+  if (!ok)
+    throw std::invalid_argument(fmt::format(
+        "layer_norm: normalized shape {} must be non-empty and match the last dimensions of "
+        "input {}",
+        to_string(normalized_shape), to_string(x.shape())));
+  check_param(gamma, x, normalized_shape, op, "gamma");
+  check_param(beta, x, normalized_shape, op, "beta");
+  if (!(eps >= 0.0))
+    throw std::invalid_argument(fmt::format("layer_norm: eps must be non-negative, got {}", eps));
+  const int64_t D = normalized_shape.numel();
+  const int64_t R = D == 0 ? 0 : x.numel() / D;
+
+  auto st = std::make_shared<Stats>();
+  Tensor out = empty_like(x);
+  DAGRAD_DISPATCH(x.dtype(), {
+    *st = kernels::norm_kernels<T>().ln_stats(x.data<T>(), R, D, eps);
+    kernels::norm_kernels<T>().ln_normalize(x.data<T>(), *st, ptr_or_null<T>(gamma),
+                                            ptr_or_null<T>(beta), out.data<T>(), R, D);
+  });
+
+  const Tensor gm = gamma.defined() ? gamma : ones(normalized_shape, x.dtype());
+  const Tensor bt = beta.defined() ? beta : zeros(normalized_shape, x.dtype());
+  const bool gx = x.requires_grad(), gg = gm.requires_grad(), gb = bt.requires_grad();
+  out = record(
+      op, out, {x, gm, bt},
+      // dx = rstd (gg - mean(gg) - xh mean(gg xh)), gg = g gamma; dgamma = sum_rows(g xh);
+      // dbeta = sum_rows(g)
+      [x = SavedTensor(x, op), gm = SavedTensor(gx ? gm : Tensor(), op), st, R, D,
+       ns = normalized_shape, gx, gg, gb](const Tensor& gout, const Tensor&) -> GradList {
+        const Tensor& xv = x.get();
+        Tensor dx = gx ? empty_like(xv) : Tensor();
+        Tensor dgm = gg ? empty(ns, xv.dtype()) : Tensor();
+        Tensor dbt = gb ? empty(ns, xv.dtype()) : Tensor();
+        DAGRAD_DISPATCH(xv.dtype(), {
+          kernels::norm_kernels<T>().ln_backward(
+              xv.data<T>(), gout.data<T>(), *st, gx ? gm.get().data<T>() : nullptr,
+              gx ? dx.data<T>() : nullptr, gg ? dgm.data<T>() : nullptr,
+              gb ? dbt.data<T>() : nullptr, R, D);
+        });
+        return {dx, dgm, dbt};
+      },
+      // t_out = gamma * rstd (t_x - mean(t_x) - xh mean(t_x xh)) + t_gamma * xh + t_beta
+      [x, gm, st, R, D](const TangentList& t, const Tensor& o) {
+        Tensor r = empty_like(o);
+        DAGRAD_DISPATCH(o.dtype(), {
+          const T* tx = t[0].data<T>();
+          const T* tg = t[1].data<T>();
+          const T* tb = t[2].data<T>();
+          const T* gp = gm.data<T>();
+          const T* px = x.data<T>();
+          T* pr = r.data<T>();
+          kernels::norm_kernels<T>().ln_backward(px, tx, *st, nullptr, pr, nullptr, nullptr, R, D);
+          for (int64_t i = 0; i < R; ++i) {
+            const T m = static_cast<T>(st->mean[i]), rs = static_cast<T>(st->rstd[i]);
+            for (int64_t j = 0; j < D; ++j) {
+              const int64_t e = i * D + j;
+              pr[e] = gp[j] * pr[e] + tg[j] * (px[e] - m) * rs + tb[j];
+            }
+          }
+        });
+        return r;
+      });
+  mark_once_differentiable(out);
+  return out;
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  if (!gamma.defined())
+    throw std::invalid_argument("layer_norm: without gamma, pass the normalized shape explicitly");
+  return layer_norm(x, gamma.shape(), gamma, beta, eps);
+}
+
+}  // namespace dagrad

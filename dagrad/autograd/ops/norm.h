@@ -1,0 +1,45 @@
+// Batch and layer normalization as fused raw kernels (forward and backward); the results are
+// differentiable once: a create_graph backward through them is a clear error.
+#pragma once
+#include "dagrad/autograd/tensor.h"
+
+namespace dagrad {
+
+// Batch normalization over x (N, C, *): statistics per channel (axis 1) over every other
+// axis, so (N, D) is the course's batchnorm and (N, C, H, W) its spatial batchnorm.
+//   training: mu, var = mean and BIASED variance of the batch (np.var, what normalizes);
+//             out = gamma * (x - mu) / sqrt(var + eps) + beta; and, when running_mean /
+//             running_var are defined, they are updated in place (under no_grad, version
+//             bumped):  running = momentum * running + (1 - momentum) * batch.
+//             CONVENTION: this is the course's (cs231n) rule: momentum = 0.9 keeps 90% of the
+//             old value, and running_var tracks the BIASED batch variance. PyTorch instead
+//             writes momentum' = 1 - momentum (default 0.1) and tracks the UNBIASED variance.
+//   eval:     out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
+// gamma, beta, running_mean, running_var have shape (C); an undefined gamma/beta means 1/0.
+// Backward (training), with xh = (x - mu) / sigma and M = elements per channel:
+//   dx = gamma / (M sigma) * (M g - sum(g) - xh * sum(g xh)); dgamma = sum(g xh); dbeta = sum(g).
+// Forward mode: the same linear map applied to t_x, plus t_gamma * xh + t_beta.
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum = 0.9, double eps = 1e-5);
+
+// relu(batch_norm(...)) as one op (one node on the tape, as oneDNN's and cuDNN's fused
+// batch norm + ReLU): the clamp is applied in the normalizing pass, and backward recomputes
+// the ReLU's mask from x and the per-channel map instead of reading the output, so the pair
+// costs the memory passes of batch norm alone. Same arguments and conventions as batch_norm.
+// Backward: batch_norm's rules applied to g' = g where out > 0, else 0.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum = 0.9, double eps = 1e-5);
+
+// Layer normalization over the last dimensions of x given by normalized_shape (the course's
+// layernorm: the features of each example), biased variance:
+//   out = gamma * (x - mu) / sqrt(var + eps) + beta, with gamma/beta of normalized_shape
+// (undefined = 1/0). Backward per row, with gg = g * gamma and D = row length:
+//   dx = (1 / (D sigma)) * (D gg - sum(gg) - xh * sum(gg xh)); dgamma = sum over rows of g xh.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& gamma,
+                  const Tensor& beta, double eps = 1e-5);
+// normalized_shape = gamma's shape.
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
+
+}  // namespace dagrad

@@ -1,0 +1,148 @@
+#include "dagrad/autograd/ops/pool.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "dagrad/autograd/engine.h"
+#include "dagrad/autograd/kernels/pool.h"
+#include "dagrad/autograd/node.h"
+#include "dagrad/autograd/parallel.h"
+
+namespace dagrad {
+
+namespace {
+
+using kernels::PoolGeom;
+
+PoolGeom check_pool(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, const char* op) {
+  if (x.dim() != 4)
+    throw std::invalid_argument(
+        fmt::format("{}: input must be 4-D (N, C, H, W), got shape {}", op, to_string(x.shape())));
+  if (stride.h == 0 && stride.w == 0) stride = kernel;
+  if (kernel.h <= 0 || kernel.w <= 0)
+    throw std::invalid_argument(
+        fmt::format("{}: kernel size must be positive, got ({}, {})", op, kernel.h, kernel.w));
+  if (stride.h <= 0 || stride.w <= 0)
+    throw std::invalid_argument(
+        fmt::format("{}: stride must be positive, got ({}, {})", op, stride.h, stride.w));
+  if (padding.h < 0 || padding.w < 0 || 2 * padding.h > kernel.h || 2 * padding.w > kernel.w)
+    throw std::invalid_argument(fmt::format(
+        "{}: padding ({}, {}) must be non-negative and at most half the kernel ({}, {})", op,
+        padding.h, padding.w, kernel.h, kernel.w));
+  PoolGeom g{};
+  g.planes = x.size(0) * x.size(1), g.H = x.size(2), g.W = x.size(3);
+  g.KH = kernel.h, g.KW = kernel.w, g.SH = stride.h, g.SW = stride.w;
+  g.PH = padding.h, g.PW = padding.w;
+  if (g.KH > g.H + 2 * g.PH || g.KW > g.W + 2 * g.PW)
+    throw std::invalid_argument(fmt::format(
+        "{}: kernel ({}, {}) is larger than the padded input {}x{} (input {}, padding ({}, {}))",
+        op, g.KH, g.KW, g.H + 2 * g.PH, g.W + 2 * g.PW, to_string(x.shape()), g.PH, g.PW));
+  g.OH = conv_output_size(g.H, g.KH, g.SH, g.PH);
+  g.OW = conv_output_size(g.W, g.KW, g.SW, g.PW);
+  return g;
+}
+
+Shape out_shape(const Tensor& x, const PoolGeom& g) { return {x.size(0), x.size(1), g.OH, g.OW}; }
+
+// Runs kernel(sub_geometry, first_plane) over ranges of planes on the pool; planes are
+// independent in every pooling kernel.
+template <typename K>
+void for_planes(const PoolGeom& g, K kernel) {
+  const int64_t per_plane = std::max<int64_t>(g.H * g.W + g.OH * g.OW * g.KH * g.KW, 1);
+  parallel_for(g.planes, std::max<int64_t>(1, (int64_t{1} << 15) / per_plane),
+               [&](int64_t lo, int64_t hi) {
+                 PoolGeom sub = g;
+                 sub.planes = hi - lo;
+                 kernel(sub, lo);
+               });
+}
+
+Tensor avg_pool_raw(const Tensor& x, const PoolGeom& g) {
+  Tensor out = empty(out_shape(x, g), x.dtype());
+  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+      kernels::pool_kernels<T>().avg_pool(px + p0 * HW, po + p0 * OP, sub);
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
+  const PoolGeom g = check_pool(x, kernel, stride, padding, "max_pool2d");
+  Tensor out = empty(out_shape(x, g), x.dtype());
+  auto idx = std::make_shared<std::vector<int32_t>>(static_cast<std::size_t>(out.numel()));
+  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    int32_t* pi = idx->data();
+    for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+      kernels::pool_kernels<T>().max_pool(px + p0 * HW, po + p0 * OP, pi + p0 * OP, sub);
+    });
+  });
+  out = record(
+      "max_pool2d", out, {x},
+      // d out / d x = 1 at the window's argmax, 0 elsewhere
+      [idx, g, xs = x.shape()](const Tensor& gout, const Tensor&) -> GradList {
+        Tensor dx = empty(xs, gout.dtype());
+        const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+        DAGRAD_DISPATCH(gout.dtype(), {
+          const T* pg = gout.data<T>();
+          T* pd = dx.data<T>();
+          const int32_t* pi = idx->data();
+          for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+            kernels::pool_kernels<T>().max_pool_backward(pg + p0 * OP, pi + p0 * OP, pd + p0 * HW,
+                                                         sub);
+          });
+        });
+        return {dx};
+      },
+      [idx, g](const TangentList& t, const Tensor& o) {
+        Tensor r = empty_like(o);
+        const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+        DAGRAD_DISPATCH(r.dtype(), {
+          const T* s = t[0].data<T>();
+          T* d = r.data<T>();
+          for (int64_t pl = 0; pl < g.planes; ++pl)
+            for (int64_t k = 0; k < OP; ++k) d[pl * OP + k] = s[pl * HW + (*idx)[pl * OP + k]];
+        });
+        return r;
+      });
+  mark_once_differentiable(out);
+  return out;
+}
+
+Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
+  const PoolGeom g = check_pool(x, kernel, stride, padding, "avg_pool2d");
+  Tensor out = avg_pool_raw(x, g);
+  out = record(
+      "avg_pool2d", out, {x},
+      // d out / d x = 1 / (kh*kw) for every input in the window
+      [g, xs = x.shape()](const Tensor& gout, const Tensor&) -> GradList {
+        Tensor dx = empty(xs, gout.dtype());
+        const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+        DAGRAD_DISPATCH(gout.dtype(), {
+          const T* pg = gout.data<T>();
+          T* pd = dx.data<T>();
+          for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+            kernels::pool_kernels<T>().avg_pool_backward(pg + p0 * OP, pd + p0 * HW, sub);
+          });
+        });
+        return {dx};
+      },
+      [g](const TangentList& t, const Tensor&) { return avg_pool_raw(t[0], g); });
+  mark_once_differentiable(out);
+  return out;
+}
+
+}  // namespace dagrad

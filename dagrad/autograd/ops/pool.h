@@ -1,0 +1,22 @@
+// 2-D pooling over NCHW tensors, with raw forward and backward kernels (differentiable once:
+// a create_graph backward through them is a clear error). Output size follows PyTorch's floor
+// rule (ceil_mode = false): (H + 2*pad - kernel) / stride + 1.
+#pragma once
+#include "dagrad/autograd/ops/conv.h"  // Size2
+#include "dagrad/autograd/tensor.h"
+
+namespace dagrad {
+
+// out[n, c, i, j] = max over the window at (i*sh - ph, j*sw - pw) of size kernel, padded
+// positions never win (PyTorch pads with -inf). stride 0 (the default) means stride = kernel.
+// The gradient goes to the argmax only: the FIRST maximum in row-major window order, like
+// PyTorch (a NaN counts as the maximum). Padding must be at most half the kernel.
+// Forward mode: t_out = t_x at the argmax.
+Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride = 0, Size2 padding = 0);
+
+// out[n, c, i, j] = mean of the window, padded zeros included in the count
+// (PyTorch's default count_include_pad = true, so the divisor is always kh*kw).
+// Backward: every input in a window gets dout / (kh*kw). Forward mode: avg_pool2d(t_x).
+Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride = 0, Size2 padding = 0);
+
+}  // namespace dagrad

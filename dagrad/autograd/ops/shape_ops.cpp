@@ -1,0 +1,619 @@
+#include "dagrad/autograd/ops/shape_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <numeric>
+
+#include "dagrad/autograd/engine.h"
+#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/autograd/node.h"
+#include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/reduction.h"
+
+namespace dagrad {
+
+namespace {
+
+// A new handle on the same storage with another shape (no copy).
+Tensor view_as_shape(const Tensor& x, const Shape& s) {
+  auto p = std::make_shared<TensorImpl>();
+  p->storage = x.impl().storage;
+  p->offset = x.impl().offset;
+  p->shape = s;
+  p->dtype = x.dtype();
+  return Tensor(std::move(p));
+}
+
+Shape infer_shape(const Shape& want, int64_t numel, const Shape& from) {
+  Shape s = want;
+  int infer = -1;
+  int64_t known = 1;
+  for (int i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      if (infer >= 0)
+        throw std::invalid_argument(
+            fmt::format("reshape: only one dimension can be -1, got {}", to_string(want)));
+      infer = i;
+    } else if (s[i] < 0) {
+      throw std::invalid_argument(fmt::format("reshape: invalid dimension in {}", to_string(want)));
+    } else {
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || numel % known != 0)
+      throw std::invalid_argument(fmt::format("reshape: cannot reshape {} ({} elements) into {}",
+                                              to_string(from), numel, to_string(want)));
+    s[infer] = numel / known;
+  }
+  if (s.numel() != numel)
+    throw std::invalid_argument(fmt::format("reshape: cannot reshape {} ({} elements) into {}",
+                                            to_string(from), numel, to_string(want)));
+  return s;
+}
+
+// Raw permuted copy: out.shape[i] = x.shape[perm[i]].
+Tensor permute_raw(const Tensor& x, const std::vector<int>& perm) {
+  const int nd = x.dim();
+  Shape os;
+  for (int i = 0; i < nd; ++i) os.push_back(x.shape()[perm[i]]);
+  Tensor out = empty(os, x.dtype());
+  if (x.numel() == 0) return out;
+  const Shape xs = contiguous_strides(x.shape());
+  Shape st;  // stride in x of each output axis
+  for (int i = 0; i < nd; ++i) st.push_back(xs[perm[i]]);
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    const int64_t n = out.numel();
+    const int64_t inner = os[nd - 1], istep = st[nd - 1];
+    int64_t index[Shape::max_dims] = {};
+    int64_t off = 0;
+    for (int64_t base = 0; base < n; base += inner) {
+      for (int64_t j = 0; j < inner; ++j) po[base + j] = px[off + j * istep];
+      for (int d = nd - 2; d >= 0; --d) {
+        off += st[d];
+        if (++index[d] < os[d]) break;
+        off -= st[d] * os[d];
+        index[d] = 0;
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  const Shape s = infer_shape(shape, x.numel(), x.shape());
+  if (s == x.shape() && !x.requires_grad() && !x.tangent().defined()) return x;
+  Tensor out = view_as_shape(x, s);
+  return record(
+      "reshape", out, {x},
+      [xs = x.shape()](const Tensor& g, const Tensor&) -> GradList { return {reshape(g, xs)}; },
+      [s](const TangentList& t, const Tensor&) { return reshape(t[0], s); });
+}
+
+Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
+  if (x.dim() == 0) return reshape(x, {1});
+  const int a = normalize_axis(start_axis, x.dim(), "flatten");
+  const int b = normalize_axis(end_axis, x.dim(), "flatten");
+  if (a > b)
+    throw std::invalid_argument(
+        fmt::format("flatten: start axis {} comes after end axis {}", start_axis, end_axis));
+  Shape s;
+  for (int i = 0; i < a; ++i) s.push_back(x.shape()[i]);
+  int64_t m = 1;
+  for (int i = a; i <= b; ++i) m *= x.shape()[i];
+  s.push_back(m);
+  for (int i = b + 1; i < x.dim(); ++i) s.push_back(x.shape()[i]);
+  return reshape(x, s);
+}
+
+Tensor squeeze(const Tensor& x, int64_t axis) {
+  const int a = normalize_axis(axis, x.dim(), "squeeze");
+  if (x.shape()[a] != 1)
+    throw std::invalid_argument(fmt::format("squeeze: axis {} of shape {} has size {}, not 1", axis,
+                                            to_string(x.shape()), x.shape()[a]));
+  Shape s = x.shape();
+  s.erase(a);
+  return reshape(x, s);
+}
+
+Tensor unsqueeze(const Tensor& x, int64_t axis) {
+  const int a = normalize_axis(axis, x.dim() + 1, "unsqueeze");
+  Shape s = x.shape();
+  s.insert(a, 1);
+  return reshape(x, s);
+}
+
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
+  if (static_cast<int>(dims.size()) != x.dim())
+    throw std::invalid_argument(fmt::format("permute: {} axes given for a tensor of shape {}",
+                                            dims.size(), to_string(x.shape())));
+  std::vector<int> perm, seen(x.dim(), 0);
+  for (int64_t d : dims) {
+    const int a = normalize_axis(d, x.dim(), "permute");
+    if (seen[a]++) throw std::invalid_argument(fmt::format("permute: axis {} repeated", d));
+    perm.push_back(a);
+  }
+  std::vector<int64_t> inverse(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+  Tensor out = permute_raw(x, perm);
+  // the gradient of a permutation is the inverse permutation of the gradient
+  return record(
+      "permute", out, {x},
+      [inverse](const Tensor& g, const Tensor&) -> GradList { return {permute(g, inverse)}; },
+      [dims](const TangentList& t, const Tensor&) { return permute(t[0], dims); });
+}
+
+Tensor transpose(const Tensor& x, int64_t a, int64_t b) {
+  const int ia = normalize_axis(a, x.dim(), "transpose");
+  const int ib = normalize_axis(b, x.dim(), "transpose");
+  std::vector<int64_t> dims(x.dim());
+  std::iota(dims.begin(), dims.end(), 0);
+  std::swap(dims[ia], dims[ib]);
+  return permute(x, dims);
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  const Shape s = broadcast_shapes(x.shape(), shape, "broadcast_to");
+  if (s != shape)
+    throw std::invalid_argument(fmt::format("broadcast_to: shape {} cannot be broadcast to {}",
+                                            to_string(x.shape()), to_string(shape)));
+  Tensor out = kernels::map_binary(x, zeros(shape, x.dtype()), "broadcast_to", kernels::fn::Add{});
+  // d broadcast(x)/dx: sum the gradient back over the broadcast axes
+  return record(
+      "broadcast_to", out, {x},
+      [xs = x.shape()](const Tensor& g, const Tensor&) -> GradList { return {sum_to(g, xs)}; },
+      [shape](const TangentList& t, const Tensor&) { return broadcast_to(t[0], shape); });
+}
+
+// ================================================================ slicing, indexing, joining
+
+namespace {
+
+using IndexList = std::shared_ptr<const std::vector<int64_t>>;
+using PadWidths = std::shared_ptr<const std::vector<std::pair<int64_t, int64_t>>>;
+
+// Copies the box `extent` of src starting at `src_at` into dst starting at `dst_at` (per-axis
+// offsets, unit steps; same rank and dtype). One memcpy per innermost row.
+void copy_box(const Tensor& src, const Shape& src_at, const Tensor& dst, const Shape& dst_at,
+              const Shape& extent) {
+  const int nd = extent.size();
+  if (extent.numel() == 0) return;
+  const std::size_t es = dtype_size(src.dtype());
+  const char* ps = static_cast<const char*>(src.raw_data());
+  char* pd = static_cast<char*>(dst.raw_data());
+  if (nd == 0) {
+    std::memcpy(pd, ps, es);
+    return;
+  }
+  const Shape ss = contiguous_strides(src.shape()), ds = contiguous_strides(dst.shape());
+  int64_t so = 0, dof = 0;
+  for (int i = 0; i < nd; ++i) {
+    so += src_at[i] * ss[i];
+    dof += dst_at[i] * ds[i];
+  }
+  const int64_t run = extent[nd - 1];
+  kernels::for_each_row(extent, ss, ds, so, dof, [&](int64_t s_off, int64_t d_off, int64_t) {
+    std::memcpy(pd + d_off * es, ps + s_off * es, run * es);
+  });
+}
+
+// ---------------------------------------------------------------- slice
+
+// x[start : start + count*step : step] along `axis`, already normalized.
+struct SliceSpec {
+  int axis;
+  int64_t start, count, step;
+};
+
+Tensor slice_raw(const Tensor& x, const SliceSpec& s) {
+  Shape os = x.shape();
+  os[s.axis] = s.count;
+  Tensor out = empty(os, x.dtype());
+  if (out.numel() == 0) return out;
+  const auto sp = kernels::split_at_axis(x.shape(), s.axis);
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    for (int64_t o = 0; o < sp.outer; ++o) {
+      const T* src = px + (o * sp.len + s.start) * sp.inner;
+      T* dst = po + o * s.count * sp.inner;
+      if (s.step == 1) {
+        std::memcpy(dst, src, s.count * sp.inner * sizeof(T));
+        continue;
+      }
+      for (int64_t c = 0; c < s.count; ++c)
+        for (int64_t i = 0; i < sp.inner; ++i)
+          dst[c * sp.inner + i] = src[c * s.step * sp.inner + i];
+    }
+  });
+  return out;
+}
+
+// Zeros of shape xs with g written into the sliced positions.
+Tensor slice_scatter_raw(const Tensor& g, const Shape& xs, const SliceSpec& s) {
+  Tensor out = zeros(xs, g.dtype());
+  if (g.numel() == 0) return out;
+  const auto sp = kernels::split_at_axis(xs, s.axis);
+  DAGRAD_DISPATCH(g.dtype(), {
+    const T* pg = g.data<T>();
+    T* po = out.data<T>();
+    for (int64_t o = 0; o < sp.outer; ++o) {
+      const T* src = pg + o * s.count * sp.inner;
+      T* dst = po + (o * sp.len + s.start) * sp.inner;
+      for (int64_t c = 0; c < s.count; ++c)
+        std::memcpy(dst + c * s.step * sp.inner, src + c * sp.inner, sp.inner * sizeof(T));
+    }
+  });
+  return out;
+}
+
+Tensor slice_backward_op(const Tensor& g, const Shape& xs, const SliceSpec& s);
+
+Tensor slice_op(const Tensor& x, const SliceSpec& s) {
+  Tensor out = slice_raw(x, s);
+  // d slice(x)/dx: the gradient goes back to the sliced positions of a zero tensor
+  return record(
+      "slice", out, {x},
+      [xs = x.shape(), s](const Tensor& g, const Tensor&) -> GradList {
+        return {slice_backward_op(g, xs, s)};
+      },
+      [s](const TangentList& t, const Tensor&) { return slice_op(t[0], s); });
+}
+
+// The scatter of a slice's gradient; it is linear, and its own adjoint is the slice.
+Tensor slice_backward_op(const Tensor& g, const Shape& xs, const SliceSpec& s) {
+  Tensor out = slice_scatter_raw(g, xs, s);
+  return record(
+      "slice_backward", out, {g},
+      [s](const Tensor& gg, const Tensor&) -> GradList { return {slice_op(gg, s)}; },
+      [xs, s](const TangentList& t, const Tensor&) { return slice_backward_op(t[0], xs, s); });
+}
+
+// ---------------------------------------------------------------- index_select
+
+// Checks one index value (held as a double) against [0, size): integral and in range.
+int64_t check_index(double v, const char* op, int axis, int64_t size) {
+  if (!(v == std::floor(v)))
+    throw std::invalid_argument(fmt::format("{}: index {} is not an integer", op, v));
+  if (v < 0 || v >= static_cast<double>(size))
+    throw std::out_of_range(
+        fmt::format("{}: index {} is out of range for axis {} of size {}", op, v, axis, size));
+  return static_cast<int64_t>(v);
+}
+
+IndexList index_list(const Tensor& idx, const char* op, int axis, int64_t size) {
+  auto out = std::make_shared<std::vector<int64_t>>();
+  out->reserve(idx.numel());
+  DAGRAD_DISPATCH(idx.dtype(), {
+    const T* p = idx.data<T>();
+    for (int64_t i = 0, n = idx.numel(); i < n; ++i)
+      out->push_back(check_index(static_cast<double>(p[i]), op, axis, size));
+  });
+  return out;
+}
+
+Tensor index_select_raw(const Tensor& x, int axis, const std::vector<int64_t>& idx) {
+  Shape os = x.shape();
+  const int64_t k = static_cast<int64_t>(idx.size());
+  os[axis] = k;
+  Tensor out = empty(os, x.dtype());
+  if (out.numel() == 0) return out;
+  const auto sp = kernels::split_at_axis(x.shape(), axis);
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    for (int64_t o = 0; o < sp.outer; ++o)
+      for (int64_t c = 0; c < k; ++c) {
+        const T* src = px + (o * sp.len + idx[c]) * sp.inner;
+        T* dst = po + (o * k + c) * sp.inner;
+        if (sp.inner == 1)
+          *dst = *src;
+        else
+          std::memcpy(dst, src, sp.inner * sizeof(T));
+      }
+  });
+  return out;
+}
+
+// Zeros of shape xs; g's slices added at the indexed positions (repeats accumulate).
+Tensor index_add_raw(const Tensor& g, const Shape& xs, int axis, const std::vector<int64_t>& idx) {
+  Tensor out = zeros(xs, g.dtype());
+  if (g.numel() == 0) return out;
+  const auto sp = kernels::split_at_axis(xs, axis);
+  const int64_t k = static_cast<int64_t>(idx.size());
+  DAGRAD_DISPATCH(g.dtype(), {
+    const T* pg = g.data<T>();
+    T* po = out.data<T>();
+    for (int64_t o = 0; o < sp.outer; ++o)
+      for (int64_t c = 0; c < k; ++c) {
+        const T* src = pg + (o * k + c) * sp.inner;
+        T* dst = po + (o * sp.len + idx[c]) * sp.inner;
+        for (int64_t i = 0; i < sp.inner; ++i) dst[i] += src[i];
+      }
+  });
+  return out;
+}
+
+Tensor index_add_op(const Tensor& g, const Shape& xs, int axis, const IndexList& idx);
+
+Tensor index_select_op(const Tensor& x, int axis, const IndexList& idx) {
+  Tensor out = index_select_raw(x, axis, *idx);
+  // d index_select(x)/dx: each picked slice's gradient is added back at its index
+  return record(
+      "index_select", out, {x},
+      [xs = x.shape(), axis, idx](const Tensor& g, const Tensor&) -> GradList {
+        return {index_add_op(g, xs, axis, idx)};
+      },
+      [axis, idx](const TangentList& t, const Tensor&) {
+        return index_select_op(t[0], axis, idx);
+      });
+}
+
+// index_select's backward: linear in g, and its adjoint is index_select again.
+Tensor index_add_op(const Tensor& g, const Shape& xs, int axis, const IndexList& idx) {
+  Tensor out = index_add_raw(g, xs, axis, *idx);
+  return record(
+      "index_select_backward", out, {g},
+      [axis, idx](const Tensor& gg, const Tensor&) -> GradList {
+        return {index_select_op(gg, axis, idx)};
+      },
+      [xs, axis, idx](const TangentList& t, const Tensor&) {
+        return index_add_op(t[0], xs, axis, idx);
+      });
+}
+
+// ---------------------------------------------------------------- gather
+
+struct GatherIndex {
+  int axis;
+  IndexList idx;  // row-major over `shape`
+  Shape shape;    // the index tensor's shape (= gather's output shape)
+};
+
+// Calls f(linear position in the index, offset in a tensor of shape xs) for every index
+// element: the offset uses the element's own coordinates, except idx on the gather axis.
+template <typename F>
+void for_each_gather(const Shape& xs, const GatherIndex& gi, F f) {
+  const int nd = xs.size();
+  const Shape& is = gi.shape;
+  const int64_t n = is.numel();
+  if (n == 0) return;
+  Shape st = contiguous_strides(xs);
+  const int64_t axis_stride = st[gi.axis];
+  st[gi.axis] = 0;
+  const std::vector<int64_t>& idx = *gi.idx;
+  int64_t index[Shape::max_dims] = {};
+  int64_t base = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    f(i, base + idx[i] * axis_stride);
+    for (int d = nd - 1; d >= 0; --d) {
+      base += st[d];
+      if (++index[d] < is[d]) break;
+      base -= st[d] * is[d];
+      index[d] = 0;
+    }
+  }
+}
+
+Tensor scatter_add_op(const Tensor& g, const Shape& xs, const GatherIndex& gi);
+
+Tensor gather_op(const Tensor& x, const GatherIndex& gi) {
+  Tensor out = empty(gi.shape, x.dtype());
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    for_each_gather(x.shape(), gi, [&](int64_t i, int64_t off) { po[i] = px[off]; });
+  });
+  // d gather(x)/dx: each output's gradient is added at the position it was read from
+  return record(
+      "gather", out, {x},
+      [xs = x.shape(), gi](const Tensor& g, const Tensor&) -> GradList {
+        return {scatter_add_op(g, xs, gi)};
+      },
+      [gi](const TangentList& t, const Tensor&) { return gather_op(t[0], gi); });
+}
+
+// gather's backward (scatter-add into zeros); its adjoint is gather again.
+Tensor scatter_add_op(const Tensor& g, const Shape& xs, const GatherIndex& gi) {
+  Tensor out = zeros(xs, g.dtype());
+  DAGRAD_DISPATCH(g.dtype(), {
+    const T* pg = g.data<T>();
+    T* po = out.data<T>();
+    for_each_gather(xs, gi, [&](int64_t i, int64_t off) { po[off] += pg[i]; });
+  });
+  return record(
+      "gather_backward", out, {g},
+      [gi](const Tensor& gg, const Tensor&) -> GradList { return {gather_op(gg, gi)}; },
+      [xs, gi](const TangentList& t, const Tensor&) { return scatter_add_op(t[0], xs, gi); });
+}
+
+// ---------------------------------------------------------------- pad
+
+Tensor crop_op(const Tensor& g, const PadWidths& w);
+
+Tensor pad_op(const Tensor& x, const PadWidths& w, double value) {
+  Shape os = x.shape(), at = x.shape(), origin = x.shape();
+  for (int i = 0; i < x.dim(); ++i) {
+    os[i] += (*w)[i].first + (*w)[i].second;
+    at[i] = (*w)[i].first;
+    origin[i] = 0;
+  }
+  Tensor out = full(os, value, x.dtype());
+  copy_box(x, origin, out, at, x.shape());
+  // d pad(x)/dx: the gradient is the interior of g (the padding is constant)
+  return record(
+      "pad", out, {x}, [w](const Tensor& g, const Tensor&) -> GradList { return {crop_op(g, w)}; },
+      [w](const TangentList& t, const Tensor&) { return pad_op(t[0], w, 0.0); });
+}
+
+// pad's backward: the interior of g; its adjoint is zero padding.
+Tensor crop_op(const Tensor& g, const PadWidths& w) {
+  Shape os = g.shape(), at = g.shape(), origin = g.shape();
+  for (int i = 0; i < g.dim(); ++i) {
+    os[i] -= (*w)[i].first + (*w)[i].second;
+    at[i] = (*w)[i].first;
+    origin[i] = 0;
+  }
+  Tensor out = empty(os, g.dtype());
+  copy_box(g, at, out, origin, os);
+  return record(
+      "pad_backward", out, {g},
+      [w](const Tensor& gg, const Tensor&) -> GradList { return {pad_op(gg, w, 0.0)}; },
+      [w](const TangentList& t, const Tensor&) { return crop_op(t[0], w); });
+}
+
+}  // namespace
+
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step) {
+  if (x.dim() == 0) throw std::invalid_argument("slice: cannot slice a 0-d tensor");
+  const int a = normalize_axis(axis, x.dim(), "slice");
+  if (step <= 0)
+    throw std::invalid_argument(
+        fmt::format("slice: step must be positive, got {} (shape {}, axis {})", step,
+                    to_string(x.shape()), axis));
+  const int64_t n = x.shape()[a];
+  // Python's rules: negative counts from the end, then clamp into [0, n].
+  auto norm = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
+  const int64_t b = norm(start), e = norm(stop);
+  const int64_t count = e > b ? 1 + (e - b - 1) / step : 0;
+  return slice_op(x, SliceSpec{a, b, count, step});
+}
+
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& indices) {
+  if (indices.dim() > 1)
+    throw std::invalid_argument(fmt::format(
+        "index_select: indices must be 0-d or 1-D, got shape {}", to_string(indices.shape())));
+  if (x.dim() == 0) return index_select(reshape(x, {1}), axis, indices);
+  const int a = normalize_axis(axis, x.dim(), "index_select");
+  return index_select_op(x, a, index_list(indices, "index_select", a, x.shape()[a]));
+}
+
+Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices) {
+  if (x.dim() == 0) return index_select(reshape(x, {1}), axis, indices);
+  const int a = normalize_axis(axis, x.dim(), "index_select");
+  for (int64_t i : indices) check_index(static_cast<double>(i), "index_select", a, x.shape()[a]);
+  return index_select_op(x, a, std::make_shared<const std::vector<int64_t>>(indices));
+}
+
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
+  if (index.dim() != x.dim())
+    throw std::invalid_argument(
+        fmt::format("gather: index of shape {} must have the rank of the input of shape {}",
+                    to_string(index.shape()), to_string(x.shape())));
+  if (x.dim() == 0) {  // a scalar gathers itself (index 0)
+    Tensor r = gather(reshape(x, {1}), axis, reshape(index, {1}));
+    return reshape(r, {});
+  }
+  const int a = normalize_axis(axis, x.dim(), "gather");
+  for (int d = 0; d < x.dim(); ++d)
+    if (d != a && index.shape()[d] > x.shape()[d])
+      throw std::invalid_argument(fmt::format(
+          "gather: index of shape {} is larger than the input of shape {} on axis {} (only the "
+          "gather axis {} may be larger)",
+          to_string(index.shape()), to_string(x.shape()), d, a));
+  return gather_op(x, GatherIndex{a, index_list(index, "gather", a, x.shape()[a]), index.shape()});
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
+  if (xs.empty()) throw std::invalid_argument("concat: no tensors given");
+  const Tensor& x0 = xs[0];
+  if (x0.dim() == 0)
+    throw std::invalid_argument(
+        "concat: input 0 is 0-d; concat needs at least one dimension "
+        "(use stack for scalars)");
+  const int a = normalize_axis(axis, x0.dim(), "concat");
+  Shape os = x0.shape();
+  int64_t total = 0;
+  std::vector<int64_t> lens;
+  lens.reserve(xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const Tensor& x = xs[i];
+    if (x.dtype() != x0.dtype())
+      throw std::invalid_argument(fmt::format("concat: input {} is {} but input 0 is {}", i,
+                                              dtype_name(x.dtype()), dtype_name(x0.dtype())));
+    bool ok = x.dim() == x0.dim();
+    for (int d = 0; ok && d < x.dim(); ++d) ok = d == a || x.shape()[d] == x0.shape()[d];
+    if (!ok)
+      throw std::invalid_argument(fmt::format(
+          "concat: input {} has shape {} but input 0 has shape {}; shapes must match except on "
+          "axis {}",
+          i, to_string(x.shape()), to_string(x0.shape()), a));
+    lens.push_back(x.shape()[a]);
+    total += x.shape()[a];
+  }
+  os[a] = total;
+  Tensor out = empty(os, x0.dtype());
+  const auto sp = kernels::split_at_axis(os, a);
+  const std::size_t es = dtype_size(x0.dtype());
+  char* po = static_cast<char*>(out.raw_data());
+  int64_t at = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const int64_t block = lens[i] * sp.inner;
+    const char* px = static_cast<const char*>(xs[i].raw_data());
+    if (block > 0)
+      for (int64_t o = 0; o < sp.outer; ++o)
+        std::memcpy(po + (o * total + at) * sp.inner * es, px + o * block * es, block * es);
+    at += lens[i];
+  }
+  std::vector<bool> needs;
+  needs.reserve(xs.size());
+  for (const Tensor& x : xs) needs.push_back(x.requires_grad());
+  // d concat/dx_i: the slice of g that x_i occupies
+  return record(
+      "concat", out, xs,
+      [lens = std::move(lens), needs = std::move(needs), a](const Tensor& g,
+                                                            const Tensor&) -> GradList {
+        GradList r(lens.size());
+        int64_t at = 0;
+        for (std::size_t i = 0; i < lens.size(); ++i) {
+          if (needs[i]) r[i] = slice_op(g, SliceSpec{a, at, lens[i], 1});
+          at += lens[i];
+        }
+        return r;
+      },
+      [a](const TangentList& t, const Tensor&) { return concat(t, a); });
+}
+
+Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
+  if (xs.empty()) throw std::invalid_argument("stack: no tensors given");
+  const int a = normalize_axis(axis, xs[0].dim() + 1, "stack");
+  for (std::size_t i = 1; i < xs.size(); ++i) {
+    if (xs[i].shape() != xs[0].shape())
+      throw std::invalid_argument(
+          fmt::format("stack: input {} has shape {} but input 0 has shape {}; stack needs equal "
+                      "shapes",
+                      i, to_string(xs[i].shape()), to_string(xs[0].shape())));
+    if (xs[i].dtype() != xs[0].dtype())
+      throw std::invalid_argument(fmt::format("stack: input {} is {} but input 0 is {}", i,
+                                              dtype_name(xs[i].dtype()),
+                                              dtype_name(xs[0].dtype())));
+  }
+  std::vector<Tensor> parts;
+  parts.reserve(xs.size());
+  for (const Tensor& x : xs) parts.push_back(unsqueeze(x, a));
+  return concat(parts, a);
+}
+
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& widths, double value) {
+  auto w = std::make_shared<std::vector<std::pair<int64_t, int64_t>>>(widths);
+  // NumPy: a single (before, after) pair applies to every axis.
+  if (w->size() == 1 && x.dim() != 1) w->assign(x.dim(), widths[0]);
+  if (static_cast<int>(w->size()) != x.dim())
+    throw std::invalid_argument(
+        fmt::format("pad: {} (before, after) pairs given for a tensor of shape {} (expected {})",
+                    widths.size(), to_string(x.shape()), x.dim()));
+  for (int i = 0; i < x.dim(); ++i)
+    if ((*w)[i].first < 0 || (*w)[i].second < 0)
+      throw std::invalid_argument(fmt::format("pad: negative width ({}, {}) on axis {} of shape {}",
+                                              (*w)[i].first, (*w)[i].second, i,
+                                              to_string(x.shape())));
+  return pad_op(x, w, value);
+}
+
+}  // namespace dagrad

@@ -1,0 +1,40 @@
+// Shape changes, slicing, indexing, joining and padding.
+// Index tensors are float tensors holding integer values (dagrad has float dtypes only).
+#pragma once
+#include <utility>
+#include <vector>
+
+#include "dagrad/autograd/tensor.h"
+
+namespace dagrad {
+
+Tensor reshape(const Tensor& x, const Shape& shape);  // shares storage; one dim may be -1
+Tensor flatten(const Tensor& x, int64_t start_axis = 0, int64_t end_axis = -1);
+Tensor squeeze(const Tensor& x, int64_t axis);
+Tensor unsqueeze(const Tensor& x, int64_t axis);
+Tensor transpose(const Tensor& x, int64_t a, int64_t b);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);  // a copy; gradient sum_to
+// x[start:stop:step] along `axis` (negative start/stop count from the end; clamped like Python;
+// pass INT64_MAX as stop for "to the end"). step must be > 0. Returns a copy. The gradient is
+// scattered into zeros of x's shape (differentiable again: create_graph works).
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step = 1);
+// Picks whole slices along `axis`; indices may repeat (their gradients add up). As in PyTorch,
+// indices must be integers in [0, size) (negative indices are an error); a tensor of indices
+// must be 0-d or 1-D.
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& indices);
+Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices);
+// out[i][j] = x[i][index[i][j]] for axis 1 (torch.gather), any axis: index has x's rank, and
+// on every axis but `axis` it may be smaller than x (never larger); the output has index's
+// shape. Index values must be integers in [0, x.size(axis)). The gradient scatter-adds.
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index);
+// Joins along an existing axis: same rank and dtype, shapes equal except on `axis`.
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis = 0);
+// Joins along a new axis: equal shapes and dtypes.
+Tensor stack(const std::vector<Tensor>& xs, int64_t axis = 0);
+// NumPy-style pad: one (before, after) pair per axis (or a single pair for every axis),
+// filled with `value`; widths must be >= 0. The gradient is the interior of the upstream one.
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& widths,
+           double value = 0.0);
+
+}  // namespace dagrad

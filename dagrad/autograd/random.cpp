@@ -1,0 +1,81 @@
+#include "dagrad/autograd/random.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "dagrad/autograd/ops/elementwise.h"
+
+namespace dagrad {
+
+double Generator::uniform() {
+  // 53 random bits -> a double in [0, 1).
+  return static_cast<double>(engine_() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+double Generator::normal() {
+  // Box-Muller, keeping the second value for the next call.
+  if (has_spare_) {
+    has_spare_ = false;
+    return spare_;
+  }
+  double u1 = uniform();
+  while (u1 <= 0.0) u1 = uniform();
+  const double u2 = uniform();
+  const double r = std::sqrt(-2.0 * std::log(u1));
+  spare_ = r * std::sin(2.0 * M_PI * u2);
+  has_spare_ = true;
+  return r * std::cos(2.0 * M_PI * u2);
+}
+
+int64_t Generator::randint(int64_t low, int64_t high) {
+  const uint64_t span = static_cast<uint64_t>(high - low);
+  return low + static_cast<int64_t>(engine_() % span);
+}
+
+Generator& default_generator() {
+  static thread_local Generator gen(0);
+  return gen;
+}
+
+void manual_seed(uint64_t seed) { default_generator().seed(seed); }
+
+template <typename F>
+static Tensor fill_with(const Shape& shape, Dtype dtype, F f) {
+  Tensor t = empty(shape, dtype);
+  DAGRAD_DISPATCH(dtype, {
+    T* p = t.data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(f());
+  });
+  return t;
+}
+
+// The largest float below `high` (towards `low`): a double draw in [low, high) may round up
+// to `high` in float32 (u > 1 - 2^-25 gives 1.0f), which would break the half-open range.
+static double below(double v, double high, double low, Dtype dtype) {
+  if (!(high > low)) return v;
+  if (dtype == float32 && static_cast<float>(v) >= static_cast<float>(high))
+    return std::nextafter(static_cast<float>(high), static_cast<float>(low));
+  if (v >= high) return std::nextafter(high, low);
+  return v;
+}
+
+Tensor rand(const Shape& shape, Generator& gen, Dtype dtype) {
+  return fill_with(shape, dtype, [&] { return below(gen.uniform(), 1.0, 0.0, dtype); });
+}
+Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
+  return fill_with(shape, dtype, [&] { return gen.normal(); });
+}
+Tensor rand(const Shape& shape, Dtype dtype) { return rand(shape, default_generator(), dtype); }
+Tensor randn(const Shape& shape, Dtype dtype) { return randn(shape, default_generator(), dtype); }
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, Dtype dtype) {
+  return fill_with(shape, dtype,
+                   [&] { return below(low + (high - low) * gen.uniform(), high, low, dtype); });
+}
+Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen, Dtype dtype) {
+  if (high <= low)
+    throw std::invalid_argument(fmt::format("randint: empty range [{}, {})", low, high));
+  return fill_with(shape, dtype, [&] { return static_cast<double>(gen.randint(low, high)); });
+}
+
+}  // namespace dagrad

@@ -1,0 +1,42 @@
+// Seedable random numbers: the same seed gives the same tensors on every machine
+// (our own normal transform, not std::normal_distribution, whose output is unspecified).
+#pragma once
+#include <cstdint>
+#include <random>
+
+#include "dagrad/autograd/tensor.h"
+
+namespace dagrad {
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed = 0) : engine_(seed) {}
+  void seed(uint64_t s) {
+    engine_.seed(s);
+    has_spare_ = false;
+  }
+  double uniform();  // [0, 1)
+  double normal();   // N(0, 1)
+  uint64_t next_u64() { return engine_(); }
+  int64_t randint(int64_t low, int64_t high);  // [low, high)
+
+ private:
+  std::mt19937_64 engine_;
+  double spare_ = 0.0;
+  bool has_spare_ = false;
+};
+
+// The generator used when none is passed.
+Generator& default_generator();
+void manual_seed(uint64_t seed);
+
+Tensor rand(const Shape& shape, Dtype dtype = float32);   // U[0, 1)
+Tensor randn(const Shape& shape, Dtype dtype = float32);  // N(0, 1)
+Tensor rand(const Shape& shape, Generator& gen, Dtype dtype = float32);
+Tensor randn(const Shape& shape, Generator& gen, Dtype dtype = float32);
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, Dtype dtype = float32);
+// Integers in [low, high) stored as floats (class labels, indices).
+Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen,
+               Dtype dtype = float32);
+
+}  // namespace dagrad

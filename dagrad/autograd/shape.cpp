@@ -1,0 +1,52 @@
+#include "dagrad/autograd/shape.h"
+
+#include <fmt/format.h>
+
+namespace dagrad {
+
+std::string to_string(const Shape& s) {
+  std::string out = "(";
+  for (int i = 0; i < s.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(s[i]);
+  }
+  if (s.size() == 1) out += ",";
+  return out + ")";
+}
+
+Shape contiguous_strides(const Shape& s) {
+  Shape st = s;
+  int64_t acc = 1;
+  for (int i = s.size() - 1; i >= 0; --i) {
+    st[i] = acc;
+    acc *= s[i];
+  }
+  return st;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  if (a == b) return a;
+  const int n = std::max(a.size(), b.size());
+  Shape out;
+  for (int i = 0; i < n; ++i) {
+    const int ia = a.size() - n + i, ib = b.size() - n + i;
+    const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+    if (da != db && da != 1 && db != 1)
+      throw std::invalid_argument(fmt::format(
+          "{}: shapes {} and {} cannot be broadcast together (dimension {} is {} vs {})", op,
+          to_string(a), to_string(b), i, da, db));
+    out.push_back(da == 1 ? db : da);
+  }
+  return out;
+}
+
+int normalize_axis(int64_t axis, int ndim, const char* op) {
+  const int64_t lo = -std::max(ndim, 1), hi = std::max(ndim, 1) - 1;
+  if (axis < lo || axis > hi)
+    throw std::out_of_range(fmt::format(
+        "{}: axis {} is out of range for a tensor with {} dimension(s) (expected {} to {})", op,
+        axis, ndim, lo, hi));
+  return static_cast<int>(axis < 0 ? axis + std::max(ndim, 1) : axis);
+}
+
+}  // namespace dagrad

@@ -1,0 +1,8 @@
+// dagrad: include this one header for everything (autograd, nn, optim, data), or include a
+// part's own header: <dagrad/autograd/autograd.h>, <dagrad/nn/nn.h>, <dagrad/optim/optim.h>,
+// <dagrad/data/data.h>.
+#pragma once
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/data/data.h"
+#include "dagrad/nn/nn.h"
+#include "dagrad/optim/optim.h"

@@ -1,0 +1,55 @@
+// Conv2d (NCHW), MaxPool2d, AvgPool2d layers.
+#pragma once
+#include "dagrad/nn/init.h"
+#include "dagrad/nn/module.h"
+
+namespace dagrad::nn {
+
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
+         int64_t stride = 1, int64_t padding = 0, Init init = {}, Dtype dtype = float32,
+         bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv2d"; }
+  std::string describe() const override;
+
+  Tensor weight;  // (out, in, k, k)
+  Tensor bias;    // (out) or undefined
+
+ private:
+  int64_t in_, out_, k_, stride_, padding_;
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(int64_t kernel_size, int64_t stride = 0)
+      : k_(kernel_size), stride_(stride ? stride : kernel_size) {}
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "MaxPool2d"; }
+  std::string describe() const override;
+
+ private:
+  int64_t k_, stride_;
+};
+
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(int64_t kernel_size, int64_t stride = 0)
+      : k_(kernel_size), stride_(stride ? stride : kernel_size) {}
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "AvgPool2d"; }
+  std::string describe() const override;
+
+ private:
+  int64_t k_, stride_;
+};
+
+// (N, C, H, W) -> (N, C): the mean over each feature map.
+class GlobalAvgPool : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return mean(x, std::vector<int64_t>{2, 3}); }
+  std::string type_name() const override { return "GlobalAvgPool"; }
+};
+
+}  // namespace dagrad::nn

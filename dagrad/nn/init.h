@@ -1,0 +1,23 @@
+// Weight initialization: Gaussian x weight_scale (the cs231n default), Xavier/Glorot, He/Kaiming.
+// Biases start at 0, norm scales at 1 and shifts at 0.
+#pragma once
+#include <string>
+
+#include "dagrad/autograd/random.h"
+
+namespace dagrad::nn {
+
+enum class InitScheme { gaussian, xavier, he };
+
+struct Init {
+  InitScheme scheme = InitScheme::gaussian;
+  double weight_scale = 1e-2;  // standard deviation for InitScheme::gaussian
+};
+
+// A weight of `shape` whose fan-in/fan-out are given (Linear: D, M; Conv: C*KH*KW, F*KH*KW).
+//   gaussian: N(0, weight_scale^2)   xavier: N(0, 2/(fan_in+fan_out))   he: N(0, 2/fan_in)
+Tensor init_weight(const Shape& shape, int64_t fan_in, int64_t fan_out, const Init& init,
+                   Generator& gen, Dtype dtype = float32);
+InitScheme parse_init_scheme(const std::string& name);  // "gaussian", "xavier", "he"
+
+}  // namespace dagrad::nn

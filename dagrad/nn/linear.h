@@ -1,0 +1,23 @@
+// Linear (affine) layer: y = x W + b, with x (N, d1, ..., dk) flattened to (N, D).
+#pragma once
+#include "dagrad/nn/init.h"
+#include "dagrad/nn/module.h"
+
+namespace dagrad::nn {
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, Generator& gen, Init init = {},
+         Dtype dtype = float32, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Linear"; }
+  std::string describe() const override;
+
+  Tensor weight;  // (in, out): x @ W, the cs231n layout
+  Tensor bias;    // (out) or undefined
+
+ private:
+  int64_t in_, out_;
+};
+
+}  // namespace dagrad::nn

@@ -1,0 +1,96 @@
+// Module: the base of every layer and model. A module owns ordered, named parameters and
+// buffers and its child modules; its forward is an ordinary expression of autograd ops, so
+// no module ever contains backward code.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dagrad/autograd/autograd.h"
+
+namespace dagrad::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+  // A short description for summaries, e.g. "Linear(784 -> 100)".
+  virtual std::string describe() const { return type_name(); }
+  virtual std::string type_name() const = 0;
+
+  // Parameters (and buffers) of this module and its children, in registration order, with
+  // dotted names for children: "conv1.weight", "fc.b".
+  NamedTensors named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  NamedTensors named_buffers() const;
+  // The weights that L2 regularization applies to (not biases, not norm scale/shift).
+  std::vector<Tensor> weights() const;
+  int64_t num_parameters() const;
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();
+
+  // Parameters and buffers together: what a checkpoint holds.
+  NamedTensors state() const;
+  // Copies `state` into this module's tensors in place. Every name and shape must match
+  // (the error names the first that does not); on error nothing is changed.
+  void load_state(const NamedTensors& state);
+  // Checkpoint files (dagrad/nn/checkpoint.h): versioned, checksummed, written atomically.
+  void save(const std::string& path, const std::map<std::string, std::string>& meta = {}) const;
+  void load(const std::string& path);
+
+  // One line per module with its parameter count.
+  std::string summary() const;
+
+ protected:
+  // `decay` marks a weight that L2 regularization applies to.
+  Tensor& register_parameter(const std::string& name, Tensor t, bool decay = true);
+  Tensor& register_buffer(const std::string& name, Tensor t);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  struct Param {
+    std::string name;
+    Tensor tensor;
+    bool decay;
+  };
+  void collect(const std::string& prefix, NamedTensors* params, NamedTensors* buffers,
+               std::vector<Tensor>* decayed) const;
+  void summarize(std::string& out, const std::string& prefix, int depth) const;
+
+  std::vector<Param> params_;
+  NamedTensors buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+// 0.5 * reg * sum(W^2) over the module's weights (the cs231n convention).
+Tensor l2_regularization(const Module& m, double reg);
+
+// A classification model: forward gives scores; loss adds the L2 term to the data loss.
+class Classifier : public Module {
+ public:
+  double reg = 0.0;
+  // Data loss (softmax cross-entropy by default) plus 0.5 * reg * sum(W^2).
+  virtual Tensor loss(const Tensor& X, const Tensor& y);
+  virtual Tensor data_loss(const Tensor& scores, const Tensor& y);
+  // Predicted class of every row (float indices).
+  virtual Tensor predict(const Tensor& X);
+};
+
+}  // namespace dagrad::nn

@@ -1,0 +1,18 @@
+// dagrad nn: modules, layers, models and checkpoints (includes all of autograd).
+#pragma once
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/nn/activation.h"
+#include "dagrad/nn/checkpoint.h"
+#include "dagrad/nn/conv.h"
+#include "dagrad/nn/dropout.h"
+#include "dagrad/nn/init.h"
+#include "dagrad/nn/linear.h"
+#include "dagrad/nn/models/convnets.h"
+#include "dagrad/nn/models/fully_connected_net.h"
+#include "dagrad/nn/models/linear_classifiers.h"
+#include "dagrad/nn/models/three_layer_convnet.h"
+#include "dagrad/nn/models/two_layer_net.h"
+#include "dagrad/nn/module.h"
+#include "dagrad/nn/norm.h"
+#include "dagrad/nn/residual.h"
+#include "dagrad/nn/sequential.h"

@@ -1,0 +1,43 @@
+#include "dagrad/nn/norm.h"
+
+#include <fmt/format.h>
+
+#include "dagrad/autograd/ops/norm.h"
+
+namespace dagrad::nn {
+
+BatchNorm::BatchNorm(int64_t features, bool spatial, double momentum, double eps, Dtype dtype,
+                     bool relu)
+    : features_(features), spatial_(spatial), relu_(relu), momentum_(momentum), eps_(eps) {
+  gamma = register_parameter("gamma", ones({features}, dtype), false);
+  beta = register_parameter("beta", zeros({features}, dtype), false);
+  running_mean = register_buffer("running_mean", zeros({features}, dtype));
+  running_var = register_buffer("running_var", ones({features}, dtype));
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  const int want = spatial_ ? 4 : 2;
+  if (x.dim() != want || x.shape()[1] != features_)
+    throw std::invalid_argument(
+        fmt::format("{}({}): expected input of shape {}, got {}", type_name(), features_,
+                    spatial_ ? "(N, C, H, W)" : "(N, D)", to_string(x.shape())));
+  return (relu_ ? batch_norm_relu : batch_norm)(x, gamma, beta, running_mean, running_var,
+                                                is_training(), momentum_, eps_);
+}
+
+std::string BatchNorm::type_name() const {
+  return fmt::format("BatchNorm{}{}", relu_ ? "ReLU" : "", spatial_ ? "2d" : "1d");
+}
+
+std::string BatchNorm::describe() const { return fmt::format("{}({})", type_name(), features_); }
+
+LayerNorm::LayerNorm(int64_t features, double eps, Dtype dtype) : features_(features), eps_(eps) {
+  gamma = register_parameter("gamma", ones({features}, dtype), false);
+  beta = register_parameter("beta", zeros({features}, dtype), false);
+}
+
+Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, gamma, beta, eps_); }
+
+std::string LayerNorm::describe() const { return fmt::format("LayerNorm({})", features_); }
+
+}  // namespace dagrad::nn

@@ -1,0 +1,71 @@
+// Normalization layers: BatchNorm1d (N, D), BatchNorm2d (N, C, H, W, per channel), LayerNorm;
+// BatchNormReLU1d/2d are batch norm followed by ReLU as one fused op (batch_norm_relu).
+// Parameters gamma (scale, starts at 1) and beta (shift, starts at 0) are not L2-regularized.
+// Running statistics follow cs231n: running = momentum * running + (1 - momentum) * batch.
+#pragma once
+#include "dagrad/nn/module.h"
+
+namespace dagrad::nn {
+
+class BatchNorm : public Module {
+ public:
+  BatchNorm(int64_t features, bool spatial, double momentum = 0.9, double eps = 1e-5,
+            Dtype dtype = float32, bool relu = false);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override;
+  std::string describe() const override;
+
+  Tensor gamma, beta, running_mean, running_var;
+
+ private:
+  int64_t features_;
+  bool spatial_, relu_;
+  double momentum_, eps_;
+};
+
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(int64_t features, double momentum = 0.9, double eps = 1e-5,
+                       Dtype dtype = float32)
+      : BatchNorm(features, false, momentum, eps, dtype) {}
+};
+
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(int64_t channels, double momentum = 0.9, double eps = 1e-5,
+                       Dtype dtype = float32)
+      : BatchNorm(channels, true, momentum, eps, dtype) {}
+};
+
+// BatchNorm1d + ReLU in one op: the same parameters and buffers (a checkpoint of the pair's
+// BatchNorm1d loads into it), the memory passes of batch norm alone.
+class BatchNormReLU1d : public BatchNorm {
+ public:
+  explicit BatchNormReLU1d(int64_t features, double momentum = 0.9, double eps = 1e-5,
+                           Dtype dtype = float32)
+      : BatchNorm(features, false, momentum, eps, dtype, true) {}
+};
+
+// BatchNorm2d + ReLU in one op (see BatchNormReLU1d).
+class BatchNormReLU2d : public BatchNorm {
+ public:
+  explicit BatchNormReLU2d(int64_t channels, double momentum = 0.9, double eps = 1e-5,
+                           Dtype dtype = float32)
+      : BatchNorm(channels, true, momentum, eps, dtype, true) {}
+};
+
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t features, double eps = 1e-5, Dtype dtype = float32);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "LayerNorm"; }
+  std::string describe() const override;
+
+  Tensor gamma, beta;
+
+ private:
+  int64_t features_;
+  double eps_;
+};
+
+}  // namespace dagrad::nn

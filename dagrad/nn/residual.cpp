@@ -1,0 +1,36 @@
+#include "dagrad/nn/residual.h"
+
+#include <fmt/format.h>
+
+namespace dagrad::nn {
+
+ResidualBlock::ResidualBlock(int64_t in_channels, int64_t out_channels, int64_t stride,
+                             Generator& gen, Dtype dtype)
+    : in_(in_channels), out_(out_channels), stride_(stride) {
+  const Init he{InitScheme::he, 0.0};
+  conv1_ = register_module(
+      "conv1", std::make_shared<Conv2d>(in_, out_, 3, gen, stride, 1, he, dtype, false));
+  bn1_ = register_module("bn1", std::make_shared<BatchNormReLU2d>(out_, 0.9, 1e-5, dtype));
+  conv2_ = register_module("conv2",
+                           std::make_shared<Conv2d>(out_, out_, 3, gen, 1, 1, he, dtype, false));
+  bn2_ = register_module("bn2", std::make_shared<BatchNorm2d>(out_, 0.9, 1e-5, dtype));
+  if (stride != 1 || in_ != out_) {
+    proj_ = register_module(
+        "shortcut", std::make_shared<Conv2d>(in_, out_, 1, gen, stride, 0, he, dtype, false));
+    proj_bn_ =
+        register_module("shortcut_bn", std::make_shared<BatchNorm2d>(out_, 0.9, 1e-5, dtype));
+  }
+}
+
+Tensor ResidualBlock::forward(const Tensor& x) {
+  Tensor h = bn1_->forward(conv1_->forward(x));
+  h = bn2_->forward(conv2_->forward(h));
+  Tensor skip = proj_ ? proj_bn_->forward(proj_->forward(x)) : x;
+  return relu(h + skip);
+}
+
+std::string ResidualBlock::describe() const {
+  return fmt::format("ResidualBlock({} -> {}, stride {})", in_, out_, stride_);
+}
+
+}  // namespace dagrad::nn

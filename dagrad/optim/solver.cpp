@@ -1,0 +1,277 @@
+#include "dagrad/optim/solver.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/data/plot.h"
+#include "dagrad/optim/clip.h"
+#include "dagrad/optim/schedule.h"
+
+namespace dagrad::optim {
+
+namespace {
+
+double parse_number(const std::string& key, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    const double d = std::stod(v, &used);
+    if (used != v.size()) throw std::invalid_argument("trailing characters");
+    return d;
+  } catch (const std::exception&) {
+    throw std::invalid_argument(fmt::format("Solver option '{}': '{}' is not a number", key, v));
+  }
+}
+
+bool parse_bool(const std::string& key, const std::string& v) {
+  if (v == "1" || v == "true" || v == "yes") return true;
+  if (v == "0" || v == "false" || v == "no") return false;
+  throw std::invalid_argument(fmt::format("Solver option '{}': '{}' is not true/false", key, v));
+}
+
+std::vector<int64_t> permutation(int64_t n, Generator& gen) {
+  std::vector<int64_t> idx(n);
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[gen.randint(0, i + 1)]);
+  return idx;
+}
+
+std::string clock_text(double seconds) {
+  const int s = static_cast<int>(seconds + 0.5);
+  return fmt::format("{:02d}:{:02d}", s / 60, s % 60);
+}
+
+}  // namespace
+
+SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& kv) {
+  static const char* optim_keys[] = {"learning_rate", "momentum", "decay_rate",  "epsilon",
+                                     "beta1",         "beta2",    "weight_decay"};
+  static const char* schedule_keys[] = {"step_size", "gamma", "k", "min_lr", "total_epochs"};
+  SolverOptions o;
+  for (const auto& [k, v] : kv) {
+    if (k == "update_rule")
+      o.update_rule = v;
+    else if (k == "lr_decay")
+      o.lr_decay = parse_number(k, v);
+    else if (k == "lr_schedule")
+      o.lr_schedule = v;
+    else if (k == "batch_size")
+      o.batch_size = static_cast<int64_t>(parse_number(k, v));
+    else if (k == "num_epochs")
+      o.num_epochs = static_cast<int>(parse_number(k, v));
+    else if (k == "num_train_samples")
+      o.num_train_samples = static_cast<int64_t>(parse_number(k, v));
+    else if (k == "num_val_samples")
+      o.num_val_samples = static_cast<int64_t>(parse_number(k, v));
+    else if (k == "checkpoint_name")
+      o.checkpoint_name = v;
+    else if (k == "print_every")
+      o.print_every = static_cast<int>(parse_number(k, v));
+    else if (k == "verbose")
+      o.verbose = parse_bool(k, v);
+    else if (k == "clip_grad_norm")
+      o.clip_grad_norm = parse_number(k, v);
+    else if (k == "seed")
+      o.seed = static_cast<uint64_t>(parse_number(k, v));
+    else if (std::find(std::begin(optim_keys), std::end(optim_keys), k) != std::end(optim_keys))
+      o.optim_config[k] = parse_number(k, v);
+    else if (std::find(std::begin(schedule_keys), std::end(schedule_keys), k) !=
+             std::end(schedule_keys))
+      o.schedule_config[k] = parse_number(k, v);
+    else
+      throw std::invalid_argument(fmt::format(
+          "Solver: unknown option '{}' (known: update_rule, learning_rate, momentum, decay_rate, "
+          "epsilon, beta1, beta2, weight_decay, lr_decay, lr_schedule, step_size, gamma, k, "
+          "min_lr, total_epochs, batch_size, num_epochs, num_train_samples, num_val_samples, "
+          "checkpoint_name, print_every, verbose, clip_grad_norm, seed)",
+          k));
+  }
+  return o;
+}
+
+Solver::Solver(nn::Classifier& model, SolverData data, SolverOptions options)
+    : model_(model), data_(std::move(data)), opts_(std::move(options)), gen_(opts_.seed) {
+  auto check_pair = [](const Tensor& X, const Tensor& y, const char* what) {
+    if (!X.defined() || !y.defined())
+      throw std::invalid_argument(fmt::format("Solver: {} data is missing", what));
+    if (X.dim() < 1 || y.dim() != 1 || X.shape()[0] != y.shape()[0])
+      throw std::invalid_argument(
+          fmt::format("Solver: {} inputs of shape {} do not match labels of shape {}", what,
+                      to_string(X.shape()), to_string(y.shape())));
+  };
+  check_pair(data_.X_train, data_.y_train, "training");
+  check_pair(data_.X_val, data_.y_val, "validation");
+  if (opts_.batch_size <= 0)
+    throw std::invalid_argument(
+        fmt::format("Solver: batch_size must be positive, got {}", opts_.batch_size));
+  if (opts_.num_epochs < 0)
+    throw std::invalid_argument(
+        fmt::format("Solver: num_epochs must be >= 0, got {}", opts_.num_epochs));
+  optimizer_ = make_optimizer(opts_.update_rule, model_.parameters(), opts_.optim_config);
+  base_lr_ = optimizer_->learning_rate();
+  if (!opts_.lr_schedule.empty()) (void)make_schedule(opts_.lr_schedule, opts_.schedule_config);
+}
+
+double Solver::step(const Tensor& X, const Tensor& y) {
+  model_.train();
+  Tensor loss = model_.loss(X, y);
+  optimizer_->zero_grad();
+  loss.backward();
+  if (opts_.clip_grad_norm > 0) clip_grad_norm(optimizer_->params(), opts_.clip_grad_norm);
+  optimizer_->step();
+  return loss.item();
+}
+
+double Solver::check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samples,
+                              int64_t batch_size) {
+  Tensor Xs = X, ys = y;
+  const int64_t n = X.shape()[0];
+  if (num_samples >= 0 && n > num_samples) {
+    std::vector<int64_t> idx = permutation(n, gen_);
+    idx.resize(num_samples);
+    Xs = index_select(X, 0, idx);
+    ys = index_select(y, 0, idx);
+  }
+  const int64_t m = Xs.shape()[0];
+  if (m == 0) return 0.0;
+  const bool was_training = model_.is_training();
+  model_.eval();
+  no_grad guard;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < m; start += batch_size) {
+    const int64_t stop = std::min(m, start + batch_size);
+    Tensor pred = model_.predict(slice(Xs, 0, start, stop));
+    const std::vector<double> p = pred.to_vector();
+    const std::vector<double> t = slice(ys, 0, start, stop).to_vector();
+    for (std::size_t i = 0; i < p.size(); ++i) correct += (p[i] == t[i]);
+  }
+  model_.train(was_training);
+  return static_cast<double>(correct) / static_cast<double>(m);
+}
+
+void Solver::end_of_epoch_check(int64_t it, int64_t total) {
+  const double train_acc = check_accuracy(data_.X_train, data_.y_train, opts_.num_train_samples);
+  const double val_acc = check_accuracy(data_.X_val, data_.y_val, opts_.num_val_samples);
+  train_acc_history.push_back(train_acc);
+  val_acc_history.push_back(val_acc);
+  if (opts_.verbose) {
+    if (isatty(STDOUT_FILENO)) fmt::print("\r\033[K");
+    fmt::print("(Epoch {} / {}) train acc: {:.4f}; val_acc: {:.4f}; lr {:.3e}; {} elapsed\n", epoch,
+               opts_.num_epochs, train_acc, val_acc, optimizer_->learning_rate(),
+               clock_text(train_seconds));
+    std::fflush(stdout);
+  }
+  if (val_acc > best_val_acc || best_state_.empty()) {
+    best_val_acc = val_acc;
+    best_state_.clear();
+    for (auto& [name, t] : model_.state()) best_state_.emplace_back(name, t.detach().clone());
+  }
+  (void)it;
+  (void)total;
+}
+
+void Solver::train() {
+  const int64_t n = data_.X_train.shape()[0];
+  const int64_t per_epoch = std::max<int64_t>(n / opts_.batch_size, 1);
+  const int64_t total = per_epoch * opts_.num_epochs;
+  const bool tty = isatty(STDOUT_FILENO);
+  std::unique_ptr<Schedule> schedule;
+  if (!opts_.lr_schedule.empty())
+    schedule = make_schedule(opts_.lr_schedule, opts_.schedule_config);
+
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  auto elapsed = [&t0] { return std::chrono::duration<double>(clock::now() - t0).count(); };
+
+  end_of_epoch_check(0, total);  // accuracy before training, as cs231n records it
+  std::vector<int64_t> order;
+  for (int64_t t = 0; t < total; ++t) {
+    const int64_t pos = t % per_epoch;
+    if (pos == 0) order = permutation(n, gen_);
+    const int64_t start = pos * opts_.batch_size;
+    const int64_t stop = std::min(n, start + opts_.batch_size);
+    std::vector<int64_t> idx(order.begin() + start, order.begin() + stop);
+    Tensor Xb = index_select(data_.X_train, 0, idx);
+    Tensor yb = index_select(data_.y_train, 0, idx);
+    if (opts_.augment) Xb = opts_.augment(Xb);
+    const double loss = step(Xb, yb);
+    loss_history.push_back(loss);
+    train_seconds = elapsed();
+    if (!std::isfinite(loss))
+      throw std::runtime_error(
+          fmt::format("Solver: the loss became {} at iteration {} (learning rate {:.3e} too high?)",
+                      loss, t + 1, optimizer_->learning_rate()));
+
+    if (opts_.verbose) {
+      if (tty) {
+        // A live progress line, rewritten in place.
+        const double rate = (t + 1) / std::max(train_seconds, 1e-9);
+        const int width = 24;
+        const int filled = static_cast<int>(width * (pos + 1) / per_epoch);
+        fmt::print("\r\033[Kepoch {}/{} [{}{}] {}/{} loss {:.4f}  {:.1f} it/s  ETA {}", epoch + 1,
+                   opts_.num_epochs, std::string(filled, '#'), std::string(width - filled, '.'),
+                   pos + 1, per_epoch, loss, rate, clock_text((total - t - 1) / rate));
+        std::fflush(stdout);
+      } else if (opts_.print_every > 0 && t % opts_.print_every == 0) {
+        fmt::print("(Iteration {} / {}) loss: {:.6f}\n", t + 1, total, loss);
+        std::fflush(stdout);
+      }
+    }
+
+    if (pos + 1 == per_epoch) {
+      ++epoch;
+      const double lr =
+          schedule ? schedule->lr(base_lr_, epoch) : optimizer_->learning_rate() * opts_.lr_decay;
+      optimizer_->set_learning_rate(lr);
+      end_of_epoch_check(t, total);
+      if (!opts_.checkpoint_name.empty()) {
+        std::map<std::string, std::string> meta{
+            {"epoch", std::to_string(epoch)},
+            {"update_rule", opts_.update_rule},
+            {"batch_size", std::to_string(opts_.batch_size)},
+            {"train_acc", fmt::format("{:.6f}", train_acc_history.back())},
+            {"val_acc", fmt::format("{:.6f}", val_acc_history.back())}};
+        model_.save(fmt::format("{}_epoch_{}.ckpt", opts_.checkpoint_name, epoch), meta);
+      }
+    }
+  }
+  if (!best_state_.empty()) model_.load_state(best_state_);
+}
+
+void Solver::save_curves(const std::string& svg_path, const std::string& title) const {
+  data::Chart loss_chart;
+  loss_chart.title = title + ": training loss";
+  loss_chart.x_label = "iteration";
+  loss_chart.y_label = "loss";
+  data::Series ls;
+  ls.label = "loss";
+  for (std::size_t i = 0; i < loss_history.size(); ++i) {
+    ls.x.push_back(static_cast<double>(i + 1));
+    ls.y.push_back(loss_history[i]);
+  }
+  loss_chart.series.push_back(ls);
+
+  data::Chart acc_chart;
+  acc_chart.title = title + ": accuracy";
+  acc_chart.x_label = "epoch";
+  acc_chart.y_label = "accuracy";
+  data::Series tr, va;
+  tr.label = "train";
+  va.label = "val";
+  tr.markers = va.markers = true;
+  for (std::size_t e = 0; e < train_acc_history.size(); ++e) {
+    tr.x.push_back(static_cast<double>(e));
+    tr.y.push_back(train_acc_history[e]);
+    va.x.push_back(static_cast<double>(e));
+    va.y.push_back(val_acc_history[e]);
+  }
+  acc_chart.series = {tr, va};
+  data::save_charts_svg(svg_path, {loss_chart, acc_chart});
+}
+
+}  // namespace dagrad::optim
