@@ -7,6 +7,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dagrad/autograd/dtype.h"
@@ -162,6 +163,10 @@ class Tensor {
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// Tensors with names, in order: a module's state, the contents of a checkpoint or a
+// safetensors/npz file.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // ---- factories ----
 Tensor empty(const Shape& shape, Dtype dtype = float32);  // uninitialized

@@ -1,5 +1,7 @@
 #include "dagrad/nn/checkpoint.h"
 
+#include "dagrad/io/file.h"
+
 #include <fmt/format.h>
 #include <zlib.h>
 
@@ -78,31 +80,11 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
       crc32(0L, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(buf.size())));
   put<uint32_t>(buf, crc);
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw std::runtime_error(fmt::format("checkpoint {}: cannot open {} for writing", path, tmp));
-    out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(fmt::format("checkpoint {}: write failed (disk full?)", path));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(
-        fmt::format("checkpoint {}: cannot rename {} into place: {}", path, tmp, ec.message()));
-  }
+  io::write_file_atomically(path, buf, fmt::format("checkpoint {}", path));
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("checkpoint {}: cannot open file", path));
-  std::string buf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string buf = io::read_file(path, fmt::format("checkpoint {}", path));
   if (buf.size() < sizeof(magic) + 4 || std::memcmp(buf.data(), magic, sizeof(magic)) != 0)
     throw std::runtime_error(
         fmt::format("checkpoint {}: not a dagrad checkpoint (wrong magic number)", path));

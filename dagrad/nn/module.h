@@ -12,7 +12,7 @@
 
 namespace dagrad::nn {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using NamedTensors = dagrad::NamedTensors;
 
 class Module {
  public:

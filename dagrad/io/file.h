@@ -1,0 +1,16 @@
+// Whole-file reads and atomic whole-file writes, shared by every file format dagrad writes
+// (checkpoints, safetensors, npy/npz). Errors are std::runtime_error naming the file.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace dagrad::io {
+
+// The whole file as bytes. `what` starts the error message, e.g. "checkpoint model.ckpt".
+std::string read_file(const std::string& path, std::string_view what);
+
+// Writes `bytes` to "<path>.tmp", flushes it to disk, and renames it over `path`, so a crash
+// leaves either the old file or the new one, never half of one; on any error the .tmp is removed.
+void write_file_atomically(const std::string& path, std::string_view bytes, std::string_view what);
+
+}  // namespace dagrad::io
