@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command of the README: installs dependencies, builds, runs every unit test and the
-# example smoke runs, and ends with "tests: N passed, M failed".
-source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" graphviz
+# The test command of the README: installs dependencies, builds, runs every unit test (on every
+# kernel path), the example smoke runs and the install tests (tests/install/consumers.sh), and
+# ends with "tests: N passed, M failed".
+source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" graphviz cmake
 set +e
 cd "$DAGRAD_ROOT"
 passed=0
@@ -60,5 +61,14 @@ for ex in "$DAGRAD_ROOT"/tests/smoke/*.sh; do
   [ -e "$ex" ] || continue
   smoke "$(basename "$ex" .sh)" bash "$ex" "$DAGRAD_BUILD"
 done
+echo "== install: a temporary prefix, its headers alone, the consumers (examples/consumer)"
+bash "$DAGRAD_ROOT/tests/install/consumers.sh" | tee /tmp/dagrad-install.log
+line=$(grep -E "^install tests: [0-9]+ passed, [0-9]+ failed" /tmp/dagrad-install.log | tail -1)
+if [ -n "$line" ]; then
+  passed=$((passed + $(echo "$line" | sed -E 's/^install tests: ([0-9]+) passed.*/\1/')))
+  failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+else
+  echo "tests/install/consumers.sh printed no result line"; failed=$((failed + 1))
+fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
