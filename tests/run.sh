@@ -7,6 +7,15 @@ set +e
 cd "$DAGRAD_ROOT"
 passed=0
 failed=0
+# add_counts LOG PATTERN: adds the last "PATTERN N passed, M failed" line of LOG to the totals,
+# or counts a failure when there is none (the step crashed).
+add_counts() {
+  local line
+  line=$(grep -E "^$2 *[0-9]+ passed, [0-9]+ failed" "$1" | tail -1)
+  if [ -z "$line" ]; then echo "no result line in $1"; failed=$((failed + 1)); return 1; fi
+  passed=$((passed + $(echo "$line" | sed -E 's/.*[^0-9]([0-9]+) passed.*/\1/')))
+  failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+}
 
 echo "== unit tests"
 "$DAGRAD_BUILD/tests/dagrad-tests" --no-intro=true --duration=false "$@" | tee /tmp/dagrad-tests.log
@@ -63,12 +72,6 @@ for ex in "$DAGRAD_ROOT"/tests/smoke/*.sh; do
 done
 echo "== install: a temporary prefix, its headers alone, the consumers (examples/consumer)"
 bash "$DAGRAD_ROOT/tests/install/consumers.sh" | tee /tmp/dagrad-install.log
-line=$(grep -E "^install tests: [0-9]+ passed, [0-9]+ failed" /tmp/dagrad-install.log | tail -1)
-if [ -n "$line" ]; then
-  passed=$((passed + $(echo "$line" | sed -E 's/^install tests: ([0-9]+) passed.*/\1/')))
-  failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
-else
-  echo "tests/install/consumers.sh printed no result line"; failed=$((failed + 1))
-fi
+add_counts /tmp/dagrad-install.log "install tests:"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

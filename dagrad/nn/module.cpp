@@ -1,8 +1,10 @@
 #include "dagrad/nn/module.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstring>
+#include <map>
 #include <stdexcept>
 
 #include "dagrad/autograd/ops/loss.h"
@@ -84,38 +86,61 @@ NamedTensors Module::state() const {
   return out;
 }
 
-void Module::load_state(const NamedTensors& incoming) {
-  const NamedTensors mine = state();
-  // Check everything first so that a mismatch leaves the module untouched.
-  if (incoming.size() != mine.size()) {
-    std::string missing;
-    for (const auto& [n, t] : mine) {
-      bool found = false;
-      for (const auto& [m, u] : incoming) found |= (m == n);
-      if (!found) missing += (missing.empty() ? "" : ", ") + n;
+std::string LoadReport::to_string() const {
+  std::string out;
+  auto part = [&](const char* label, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", label, fmt::join(names, ", "));
+  };
+  part("missing", missing);
+  part("unexpected", unexpected);
+  part("mismatched", mismatched);
+  return out.empty() ? "complete" : out;
+}
+
+LoadReport load_into(const std::vector<LoadTarget>& targets, const NamedTensors& incoming,
+                     bool strict, const std::string& what) {
+  // Check everything first so that a strict failure leaves the module untouched.
+  LoadReport report;
+  std::map<std::string, const Tensor*> given;
+  for (const auto& [name, t] : incoming)
+    if (!given.emplace(name, &t).second)
+      throw std::invalid_argument(fmt::format("{}: the state holds '{}' twice", what, name));
+  std::vector<std::pair<const LoadTarget*, const Tensor*>> matched;
+  std::map<std::string, bool> known;
+  for (const LoadTarget& target : targets) {
+    known[target.name] = true;
+    auto it = given.find(target.name);
+    if (it == given.end()) {
+      report.missing.push_back(target.name);
+      continue;
     }
-    throw std::invalid_argument(fmt::format(
-        "load_state: {} holds {} tensors but the state has {}{}", type_name(), mine.size(),
-        incoming.size(), missing.empty() ? "" : fmt::format(" (missing: {})", missing)));
+    const Tensor& t = *it->second;
+    if (!t.defined() || t.shape() != target.shape || t.dtype() != target.dtype) {
+      report.mismatched.push_back(fmt::format(
+          "{}: {} {} vs {}", target.name, to_string(target.shape), dtype_name(target.dtype),
+          t.defined() ? fmt::format("{} {}", to_string(t.shape()), dtype_name(t.dtype()))
+                      : std::string("an undefined tensor")));
+      continue;
+    }
+    matched.emplace_back(&target, &t);
   }
-  for (std::size_t i = 0; i < mine.size(); ++i) {
-    const auto& [name, t] = mine[i];
-    const auto& [iname, it] = incoming[i];
-    if (name != iname)
-      throw std::invalid_argument(
-          fmt::format("load_state: {} expects tensor #{} to be '{}' but the state has '{}' "
-                      "(another architecture?)",
-                      type_name(), i, name, iname));
-    if (t.shape() != it.shape())
-      throw std::invalid_argument(fmt::format(
-          "load_state: '{}' has shape {} in {} but {} in the state (another architecture?)", name,
-          to_string(t.shape()), type_name(), to_string(it.shape())));
-  }
+  for (const auto& [name, t] : incoming)
+    if (!known.count(name)) report.unexpected.push_back(name);
+  if (strict && !report.complete())
+    throw std::invalid_argument(fmt::format("{}: {}", what, report.to_string()));
   no_grad guard;
-  for (std::size_t i = 0; i < mine.size(); ++i) {
-    Tensor dst = mine[i].second;
-    dst.copy_(incoming[i].second);
-  }
+  for (const auto& [target, t] : matched) target->assign(*t);
+  return report;
+}
+
+LoadReport Module::load_state(const NamedTensors& incoming, bool strict) {
+  std::vector<LoadTarget> targets;
+  for (const auto& [name, t] : state())
+    targets.push_back({name, t.shape(), t.dtype(), [dst = t](const Tensor& src) mutable {
+                         dst.copy_(src);
+                       }});
+  return load_into(targets, incoming, strict, fmt::format("load_state: {}", type_name()));
 }
 
 void Module::save(const std::string& path, const std::map<std::string, std::string>& meta) const {

@@ -2,6 +2,7 @@
 // buffers and its child modules; its forward is an ordinary expression of autograd ops, so
 // no module ever contains backward code.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,6 +14,29 @@
 namespace dagrad::nn {
 
 using NamedTensors = dagrad::NamedTensors;
+
+// What loading a state left out: names the module has that the state lacks (`missing`), names
+// the state has that the module lacks (`unexpected`), and names in both whose shape or dtype
+// differ (`mismatched`, each "name: <what the module has> vs <what the state has>").
+struct LoadReport {
+  std::vector<std::string> missing, unexpected, mismatched;
+  bool complete() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+  std::string to_string() const;  // "missing: a, b; unexpected: c" or "complete"
+};
+
+// One tensor a state can be loaded into: its name, the shape and dtype an incoming tensor must
+// have, and how to store it (a copy, a transposed copy, a counter, ...).
+struct LoadTarget {
+  std::string name;
+  Shape shape;
+  Dtype dtype;
+  std::function<void(const Tensor&)> assign;
+};
+
+// Matches `incoming` to `targets` by name and assigns, with Module::load_state's strict and
+// non-strict rules; `what` starts the error message (e.g. "load_state: TwoLayerNet").
+LoadReport load_into(const std::vector<LoadTarget>& targets, const NamedTensors& incoming,
+                     bool strict, const std::string& what);
 
 class Module {
  public:
@@ -43,15 +67,21 @@ class Module {
 
   // Parameters and buffers together: what a checkpoint holds.
   NamedTensors state() const;
-  // Copies `state` into this module's tensors in place. Every name and shape must match
-  // (the error names the first that does not); on error nothing is changed.
-  void load_state(const NamedTensors& state);
+  // Copies `state` into this module's tensors in place, matching by name (any order).
+  // Strict: every tensor of the module present, nothing else, shapes and dtypes equal, or an
+  // std::invalid_argument listing every problem, and nothing is changed. Not strict: copies the
+  // tensors that match and reports the rest (as PyTorch's load_state_dict(strict=False)).
+  LoadReport load_state(const NamedTensors& state, bool strict = true);
   // Checkpoint files (dagrad/nn/checkpoint.h): versioned, checksummed, written atomically.
   void save(const std::string& path, const std::map<std::string, std::string>& meta = {}) const;
   void load(const std::string& path);
 
   // One line per module with its parameter count.
   std::string summary() const;
+  // Direct submodules with their names, in registration order.
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
+    return children_;
+  }
 
  protected:
   // `decay` marks a weight that L2 regularization applies to.

@@ -1,4 +1,5 @@
-// dagrad nn: modules, layers, models and checkpoints (includes all of autograd).
+// dagrad nn: modules, layers, models, checkpoints, safetensors/npz files and PyTorch names
+// (includes all of autograd).
 #pragma once
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/nn/activation.h"
@@ -14,5 +15,7 @@
 #include "dagrad/nn/models/two_layer_net.h"
 #include "dagrad/nn/module.h"
 #include "dagrad/nn/norm.h"
+#include "dagrad/nn/pytorch.h"
 #include "dagrad/nn/residual.h"
 #include "dagrad/nn/sequential.h"
+#include "dagrad/nn/serialize.h"

@@ -21,6 +21,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
     throw std::invalid_argument(
         fmt::format("{}({}): expected input of shape {}, got {}", type_name(), features_,
                     spatial_ ? "(N, C, H, W)" : "(N, D)", to_string(x.shape())));
+  if (is_training()) ++num_batches_tracked;
   return (relu_ ? batch_norm_relu : batch_norm)(x, gamma, beta, running_mean, running_var,
                                                 is_training(), momentum_, eps_);
 }

@@ -15,7 +15,13 @@ class BatchNorm : public Module {
   std::string type_name() const override;
   std::string describe() const override;
 
+  bool fused_relu() const { return relu_; }
+
   Tensor gamma, beta, running_mean, running_var;
+  // Training-mode forward passes since construction (or since a PyTorch state_dict set it):
+  // PyTorch's num_batches_tracked. dagrad's own running averages do not use it, and dagrad
+  // checkpoints do not store it.
+  int64_t num_batches_tracked = 0;
 
  private:
   int64_t features_;

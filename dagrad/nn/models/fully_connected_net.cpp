@@ -48,6 +48,7 @@ Tensor FullyConnectedNet::forward(const Tensor& X) {
         fmt::format("FullyConnectedNet: input of shape {} does not flatten to (N, {})",
                     to_string(X.shape()), cfg_.input_dim));
   const std::size_t L = W_.size();
+  if (cfg_.normalization == "batchnorm" && is_training()) ++num_batches_tracked;
   for (std::size_t i = 0; i + 1 < L; ++i) {
     h = affine(h, W_[i], b_[i]);
     if (cfg_.normalization == "batchnorm")

@@ -29,6 +29,9 @@ class FullyConnectedNet : public Classifier {
   std::string type_name() const override { return "FullyConnectedNet"; }
   std::string describe() const override;
   int num_layers() const { return static_cast<int>(W_.size()); }
+  const FullyConnectedNetConfig& config() const { return cfg_; }
+  // With batch norm: training-mode forward passes, as in nn::BatchNorm.
+  int64_t num_batches_tracked = 0;
 
  private:
   FullyConnectedNetConfig cfg_;

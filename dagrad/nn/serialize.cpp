@@ -1,0 +1,69 @@
+#include "dagrad/nn/serialize.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "dagrad/io/npy.h"
+#include "dagrad/io/safetensors.h"
+#include "dagrad/nn/pytorch.h"
+
+namespace dagrad::nn {
+
+namespace {
+
+// Runs a load that matched names against the model; its error gets the file's name in front.
+template <typename Load>
+LoadReport loading_from(const std::string& format, const std::string& path, Load&& load) {
+  try {
+    return load();
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("{} {}: {}", format, path, e.what()));
+  }
+}
+
+// PyTorch's integer entries (num_batches_tracked), stored as I64 like torch does.
+std::vector<std::string> counter_names(const NamedTensors& state) {
+  std::vector<std::string> names;
+  for (const auto& [name, t] : state)
+    if (name.ends_with(".num_batches_tracked")) names.push_back(name);
+  return names;
+}
+
+}  // namespace
+
+void save_safetensors(const Module& model, const std::string& path,
+                      const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, std::string> meta = metadata;
+  meta.emplace("format", "dagrad");
+  meta.emplace("model", model.describe());
+  io::save_safetensors(path, model.state(), meta);
+}
+
+LoadReport load_safetensors(Module& model, const std::string& path, bool strict) {
+  io::SafetensorsContents file = io::load_safetensors(path);
+  return loading_from("safetensors", path, [&] { return model.load_state(file.tensors, strict); });
+}
+
+void save_pytorch_safetensors(const Module& model, const std::string& path) {
+  const NamedTensors state = pytorch_state_dict(model);
+  io::save_safetensors(path, state, {{"format", "pt"}, {"dagrad_model", model.describe()}},
+                       counter_names(state));
+}
+
+LoadReport load_pytorch_safetensors(Module& model, const std::string& path, bool strict) {
+  io::SafetensorsContents file = io::load_safetensors(path);
+  return loading_from("safetensors", path,
+                      [&] { return load_pytorch_state_dict(model, file.tensors, strict); });
+}
+
+void save_npz(const Module& model, const std::string& path, bool compress) {
+  io::save_npz(path, model.state(), compress);
+}
+
+LoadReport load_npz(Module& model, const std::string& path, bool strict) {
+  const NamedTensors arrays = io::load_npz(path);
+  return loading_from("npz", path, [&] { return model.load_state(arrays, strict); });
+}
+
+}  // namespace dagrad::nn
