@@ -57,7 +57,7 @@ void train(const std::string& model_name, int64_t n, const std::string& st_path,
   solver.train();
   nn::save_pytorch_safetensors(*model, st_path);
   nn::save_npz(*model, npz_path);
-  std::printf("dagrad %s: trained one epoch on %lld images, validation accuracy %.3f\n",
+  std::printf("dagrad %s: trained one epoch on %lld images (accuracy on the first 1,000: %.3f)\n",
               model_name.c_str(), static_cast<long long>(n), solver.best_val_acc);
 }
 
