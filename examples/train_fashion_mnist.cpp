@@ -31,7 +31,7 @@ using namespace dagrad;
 namespace {
 
 const char* const usage_text =
-    "usage: train-fashion-mnist [--quick] [--eval CHECKPOINT] [--model "
+    "usage: train-fashion-mnist [--quick] [--eval CHECKPOINT] [--resume STATE] [--model "
     "vgg|threelayer|lenet|resnet]\n"
     "                           [--data DIR] [--out DIR] [--train-size N]\n"
     "                           [--channels 32,64] [--augment none|flip|crop|flip+crop]\n"
@@ -116,6 +116,9 @@ int main(int argc, char** argv) {
     if (cli.help(usage_text)) return 0;
     const bool quick = cli.flag("--quick");  // CI setting: a slice of the data, one epoch
     const std::string eval_path = cli.text("--eval", "");
+    // The training state written after every epoch (<out>/training_state.ckpt); a run
+    // continued from one ends with the same weights as a run never interrupted.
+    const std::string resume_path = cli.text("--resume", "");
     std::string model_name = cli.text("--model", "vgg");
     const std::string data_dir = cli.text("--data", data::default_fashion_mnist_dir());
     const std::string out_dir = cli.text("--out", "out/fashion_mnist");
@@ -182,19 +185,19 @@ int main(int argc, char** argv) {
 
     optim::SolverOptions opts = optim::SolverOptions::from_map(solver_kv);
     opts.checkpoint_name = out_dir + "/epoch";
-    // Augmentation: mirror left-right and/or shift by up to 2 pixels (zero padding), drawn
-    // afresh for every minibatch from a generator seeded by the run's seed.
-    auto aug_gen = std::make_shared<Generator>(seed + 7);
+    opts.state_path = out_dir + "/training_state.ckpt";
+    // Augmentation: mirror left-right and/or shift by up to 2 pixels (zero padding), drawn by the
+    // minibatch loader from a generator seeded by the run's seed (saved in the training state).
     if (augment != "none") {
-      const bool flip = augment.find("flip") != std::string::npos;
-      const bool crop = augment.find("crop") != std::string::npos;
-      opts.augment = [aug_gen, flip, crop](const Tensor& X) {
-        Tensor out = flip ? data::random_horizontal_flip(X, *aug_gen) : X;
-        return crop ? data::random_crop(out, 2, *aug_gen) : out;
-      };
+      opts.augmentation.random_flip = augment.find("flip") != std::string::npos;
+      opts.augmentation.random_crop_padding = augment.find("crop") != std::string::npos ? 2 : 0;
       fmt::print("augmentation: {}\n", augment);
     }
     optim::Solver solver(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, opts);
+    if (!resume_path.empty()) {
+      solver.resume(resume_path);
+      fmt::print("resumed from {} after epoch {}\n", resume_path, solver.epoch);
+    }
     const auto t0 = std::chrono::steady_clock::now();
     solver.train();
     const double seconds =

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
 
 #include "dagrad/autograd/ops/elementwise.h"
 
@@ -26,6 +29,32 @@ double Generator::normal() {
   spare_ = r * std::sin(2.0 * M_PI * u2);
   has_spare_ = true;
   return r * std::cos(2.0 * M_PI * u2);
+}
+
+std::string Generator::state() const {
+  std::ostringstream out;
+  out << engine_;
+  // The spare normal as a hex float: exact, whatever the locale's decimal digits.
+  out << fmt::format(" {} {:a}", has_spare_ ? 1 : 0, spare_);
+  return out.str();
+}
+
+void Generator::set_state(const std::string& text) {
+  std::istringstream in(text);
+  std::mt19937_64 engine;
+  int has_spare = -1;
+  std::string spare;
+  in >> engine >> has_spare >> spare;
+  char* end = nullptr;
+  const double value = spare.empty() ? 0.0 : std::strtod(spare.c_str(), &end);
+  std::string rest;
+  if (in.fail() || (has_spare != 0 && has_spare != 1) || spare.empty() || *end != '\0' ||
+      (in >> rest))
+    throw std::invalid_argument(fmt::format(
+        "Generator::set_state: not a generator state ({} characters of text)", text.size()));
+  engine_ = engine;
+  has_spare_ = has_spare == 1;
+  spare_ = value;
 }
 
 int64_t Generator::randint(int64_t low, int64_t high) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <random>
+#include <string>
 
 #include "dagrad/autograd/tensor.h"
 
@@ -19,6 +20,12 @@ class Generator {
   double normal();   // N(0, 1)
   uint64_t next_u64() { return engine_(); }
   int64_t randint(int64_t low, int64_t high);  // [low, high)
+
+  // The whole state as text (the engine's words, then the cached second normal draw), for
+  // training that resumes bit for bit; set_state restores it exactly, or throws
+  // std::invalid_argument on text that is not a state (and leaves the generator unchanged).
+  std::string state() const;
+  void set_state(const std::string& text);
 
  private:
   std::mt19937_64 engine_;

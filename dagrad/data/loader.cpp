@@ -102,6 +102,14 @@ void MinibatchLoader::reset() {
   ++epoch_;
 }
 
+void MinibatchLoader::set_state(const State& s) {
+  Generator shuffle = gen_, augment = aug_gen_;
+  shuffle.set_state(s.shuffle);  // both parsed before either is replaced
+  augment.set_state(s.augment);
+  gen_ = shuffle;
+  aug_gen_ = augment;
+}
+
 int64_t MinibatchLoader::num_batches() const {
   return drop_last_ ? n_ / batch_size_ : (n_ + batch_size_ - 1) / batch_size_;
 }

@@ -2,6 +2,7 @@
 // and random row selection for a Solver. Batches are plain tensors without autograd history.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "dagrad/autograd/random.h"
@@ -47,6 +48,15 @@ class MinibatchLoader {
   int64_t batch_size() const { return batch_size_; }
   int64_t epoch() const { return epoch_; }  // 0 for the first epoch, +1 per reset()
   const std::vector<int64_t>& order() const { return order_; }  // this epoch's row order
+
+  // The shuffling and augmentation generators' states (Generator::state). Restored into a
+  // loader over the same data with the same settings, the epochs after the next reset() draw
+  // exactly the batches the original loader would have: how a Solver resumes training.
+  struct State {
+    std::string shuffle, augment;
+  };
+  State state() const { return {gen_.state(), aug_gen_.state()}; }
+  void set_state(const State& s);
 
  private:
   Tensor buffer(int slot, const Tensor& handed_out, const Shape& shape, Dtype dtype, bool x);

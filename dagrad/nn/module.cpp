@@ -29,6 +29,17 @@ Tensor& Module::register_buffer(const std::string& name, Tensor t) {
   return buffers_.back().second;
 }
 
+void Module::register_generator(const std::string& name, Generator& gen) {
+  generators_.emplace_back(name, &gen);
+}
+
+std::vector<std::pair<std::string, Generator*>> Module::named_generators() {
+  std::vector<std::pair<std::string, Generator*>> out = generators_;
+  for (const auto& [n, child] : children_)
+    for (auto& [name, gen] : child->named_generators()) out.emplace_back(n + "." + name, gen);
+  return out;
+}
+
 void Module::collect(const std::string& prefix, NamedTensors* params, NamedTensors* buffers,
                      std::vector<Tensor>* decayed) const {
   for (const Param& p : params_) {

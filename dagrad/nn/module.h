@@ -78,6 +78,9 @@ class Module {
 
   // One line per module with its parameter count.
   std::string summary() const;
+  // The random generators of this module and its children (dropout masks), with dotted names
+  // ("dropout.rng"): what a training state saves so that a resumed run draws the same masks.
+  std::vector<std::pair<std::string, Generator*>> named_generators();
   // Direct submodules with their names, in registration order.
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
     return children_;
@@ -87,6 +90,8 @@ class Module {
   // `decay` marks a weight that L2 regularization applies to.
   Tensor& register_parameter(const std::string& name, Tensor t, bool decay = true);
   Tensor& register_buffer(const std::string& name, Tensor t);
+  // `gen` must live as long as the module (a member of it).
+  void register_generator(const std::string& name, Generator& gen);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
@@ -105,6 +110,7 @@ class Module {
 
   std::vector<Param> params_;
   NamedTensors buffers_;
+  std::vector<std::pair<std::string, Generator*>> generators_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

@@ -34,13 +34,6 @@ bool parse_bool(const std::string& key, const std::string& v) {
   throw std::invalid_argument(fmt::format("Solver option '{}': '{}' is not true/false", key, v));
 }
 
-std::vector<int64_t> permutation(int64_t n, Generator& gen) {
-  std::vector<int64_t> idx(n);
-  for (int64_t i = 0; i < n; ++i) idx[i] = i;
-  for (int64_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[gen.randint(0, i + 1)]);
-  return idx;
-}
-
 std::string clock_text(double seconds) {
   const int s = static_cast<int>(seconds + 0.5);
   return fmt::format("{:02d}:{:02d}", s / 60, s % 60);
@@ -70,6 +63,8 @@ SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& 
       o.num_val_samples = static_cast<int64_t>(parse_number(k, v));
     else if (k == "checkpoint_name")
       o.checkpoint_name = v;
+    else if (k == "state_path")
+      o.state_path = v;
     else if (k == "print_every")
       o.print_every = static_cast<int>(parse_number(k, v));
     else if (k == "verbose")
@@ -88,7 +83,7 @@ SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& 
           "Solver: unknown option '{}' (known: update_rule, learning_rate, momentum, decay_rate, "
           "epsilon, beta1, beta2, weight_decay, lr_decay, lr_schedule, step_size, gamma, k, "
           "min_lr, total_epochs, batch_size, num_epochs, num_train_samples, num_val_samples, "
-          "checkpoint_name, print_every, verbose, clip_grad_norm, seed)",
+          "checkpoint_name, state_path, print_every, verbose, clip_grad_norm, seed)",
           k));
   }
   return o;
@@ -112,6 +107,12 @@ Solver::Solver(nn::Classifier& model, SolverData data, SolverOptions options)
   if (opts_.num_epochs < 0)
     throw std::invalid_argument(
         fmt::format("Solver: num_epochs must be >= 0, got {}", opts_.num_epochs));
+  // Every epoch has max(N / batch_size, 1) full batches: the last partial batch is dropped,
+  // unless it is the only one.
+  const bool drop_last = data_.X_train.shape()[0] >= opts_.batch_size;
+  loader_ = std::make_unique<data::MinibatchLoader>(data_.X_train, data_.y_train, opts_.batch_size,
+                                                    true, opts_.seed, drop_last,
+                                                    opts_.augmentation);
   optimizer_ = make_optimizer(opts_.update_rule, model_.parameters(), opts_.optim_config);
   base_lr_ = optimizer_->learning_rate();
   if (!opts_.lr_schedule.empty()) (void)make_schedule(opts_.lr_schedule, opts_.schedule_config);
@@ -132,8 +133,7 @@ double Solver::check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samp
   Tensor Xs = X, ys = y;
   const int64_t n = X.shape()[0];
   if (num_samples >= 0 && n > num_samples) {
-    std::vector<int64_t> idx = permutation(n, gen_);
-    idx.resize(num_samples);
+    const std::vector<int64_t> idx = data::random_choice(n, num_samples, gen_);
     Xs = index_select(X, 0, idx);
     ys = index_select(y, 0, idx);
   }
@@ -154,7 +154,7 @@ double Solver::check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samp
   return static_cast<double>(correct) / static_cast<double>(m);
 }
 
-void Solver::end_of_epoch_check(int64_t it, int64_t total) {
+void Solver::end_of_epoch_check() {
   const double train_acc = check_accuracy(data_.X_train, data_.y_train, opts_.num_train_samples);
   const double val_acc = check_accuracy(data_.X_val, data_.y_val, opts_.num_val_samples);
   train_acc_history.push_back(train_acc);
@@ -171,74 +171,74 @@ void Solver::end_of_epoch_check(int64_t it, int64_t total) {
     best_state_.clear();
     for (auto& [name, t] : model_.state()) best_state_.emplace_back(name, t.detach().clone());
   }
-  (void)it;
-  (void)total;
+}
+
+// After the last step of an epoch: the next learning rate, the accuracy check, the per-epoch
+// model checkpoint and the training state.
+void Solver::end_of_epoch(Schedule* schedule) {
+  ++epoch;
+  const double lr =
+      schedule ? schedule->lr(base_lr_, epoch) : optimizer_->learning_rate() * opts_.lr_decay;
+  optimizer_->set_learning_rate(lr);
+  end_of_epoch_check();
+  if (!opts_.checkpoint_name.empty()) {
+    std::map<std::string, std::string> meta{
+        {"epoch", std::to_string(epoch)},
+        {"update_rule", opts_.update_rule},
+        {"batch_size", std::to_string(opts_.batch_size)},
+        {"train_acc", fmt::format("{:.6f}", train_acc_history.back())},
+        {"val_acc", fmt::format("{:.6f}", val_acc_history.back())}};
+    model_.save(fmt::format("{}_epoch_{}.ckpt", opts_.checkpoint_name, epoch), meta);
+  }
+  if (!opts_.state_path.empty()) save_state(opts_.state_path);
+}
+
+void Solver::print_progress(int64_t t, int64_t pos, int64_t per_epoch, int64_t total,
+                            double loss) {
+  if (isatty(STDOUT_FILENO)) {
+    // A live progress line, rewritten in place.
+    const double rate = (t + 1) / std::max(train_seconds, 1e-9);
+    const int width = 24;
+    const int filled = static_cast<int>(width * (pos + 1) / per_epoch);
+    fmt::print("\r\033[Kepoch {}/{} [{}{}] {}/{} loss {:.4f}  {:.1f} it/s  ETA {}", epoch + 1,
+               opts_.num_epochs, std::string(filled, '#'), std::string(width - filled, '.'),
+               pos + 1, per_epoch, loss, rate, clock_text((total - t - 1) / rate));
+    std::fflush(stdout);
+  } else if (opts_.print_every > 0 && t % opts_.print_every == 0) {
+    fmt::print("(Iteration {} / {}) loss: {:.6f}\n", t + 1, total, loss);
+    std::fflush(stdout);
+  }
 }
 
 void Solver::train() {
-  const int64_t n = data_.X_train.shape()[0];
-  const int64_t per_epoch = std::max<int64_t>(n / opts_.batch_size, 1);
+  const int64_t per_epoch = loader_->num_batches();
   const int64_t total = per_epoch * opts_.num_epochs;
-  const bool tty = isatty(STDOUT_FILENO);
   std::unique_ptr<Schedule> schedule;
   if (!opts_.lr_schedule.empty())
     schedule = make_schedule(opts_.lr_schedule, opts_.schedule_config);
 
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
-  auto elapsed = [&t0] { return std::chrono::duration<double>(clock::now() - t0).count(); };
+  const double seconds_before = train_seconds;  // > 0 after resume()
+  auto elapsed = [&] {
+    return seconds_before + std::chrono::duration<double>(clock::now() - t0).count();
+  };
 
-  end_of_epoch_check(0, total);  // accuracy before training, as cs231n records it
-  std::vector<int64_t> order;
-  for (int64_t t = 0; t < total; ++t) {
-    const int64_t pos = t % per_epoch;
-    if (pos == 0) order = permutation(n, gen_);
-    const int64_t start = pos * opts_.batch_size;
-    const int64_t stop = std::min(n, start + opts_.batch_size);
-    std::vector<int64_t> idx(order.begin() + start, order.begin() + stop);
-    Tensor Xb = index_select(data_.X_train, 0, idx);
-    Tensor yb = index_select(data_.y_train, 0, idx);
-    if (opts_.augment) Xb = opts_.augment(Xb);
-    const double loss = step(Xb, yb);
-    loss_history.push_back(loss);
-    train_seconds = elapsed();
-    if (!std::isfinite(loss))
-      throw std::runtime_error(
-          fmt::format("Solver: the loss became {} at iteration {} (learning rate {:.3e} too high?)",
-                      loss, t + 1, optimizer_->learning_rate()));
-
-    if (opts_.verbose) {
-      if (tty) {
-        // A live progress line, rewritten in place.
-        const double rate = (t + 1) / std::max(train_seconds, 1e-9);
-        const int width = 24;
-        const int filled = static_cast<int>(width * (pos + 1) / per_epoch);
-        fmt::print("\r\033[Kepoch {}/{} [{}{}] {}/{} loss {:.4f}  {:.1f} it/s  ETA {}", epoch + 1,
-                   opts_.num_epochs, std::string(filled, '#'), std::string(width - filled, '.'),
-                   pos + 1, per_epoch, loss, rate, clock_text((total - t - 1) / rate));
-        std::fflush(stdout);
-      } else if (opts_.print_every > 0 && t % opts_.print_every == 0) {
-        fmt::print("(Iteration {} / {}) loss: {:.6f}\n", t + 1, total, loss);
-        std::fflush(stdout);
-      }
+  if (train_acc_history.empty()) end_of_epoch_check();  // before training, as cs231n records it
+  for (int64_t t = epoch * per_epoch; epoch < opts_.num_epochs;) {
+    loader_->reset();
+    int64_t pos = 0;
+    for (Tensor Xb, yb; loader_->next(Xb, yb); ++pos, ++t) {
+      const double loss = step(opts_.augment ? opts_.augment(Xb) : Xb, yb);
+      loss_history.push_back(loss);
+      train_seconds = elapsed();
+      if (!std::isfinite(loss))
+        throw std::runtime_error(fmt::format(
+            "Solver: the loss became {} at iteration {} (learning rate {:.3e} too high?)", loss,
+            t + 1, optimizer_->learning_rate()));
+      if (opts_.verbose) print_progress(t, pos, per_epoch, total, loss);
     }
-
-    if (pos + 1 == per_epoch) {
-      ++epoch;
-      const double lr =
-          schedule ? schedule->lr(base_lr_, epoch) : optimizer_->learning_rate() * opts_.lr_decay;
-      optimizer_->set_learning_rate(lr);
-      end_of_epoch_check(t, total);
-      if (!opts_.checkpoint_name.empty()) {
-        std::map<std::string, std::string> meta{
-            {"epoch", std::to_string(epoch)},
-            {"update_rule", opts_.update_rule},
-            {"batch_size", std::to_string(opts_.batch_size)},
-            {"train_acc", fmt::format("{:.6f}", train_acc_history.back())},
-            {"val_acc", fmt::format("{:.6f}", val_acc_history.back())}};
-        model_.save(fmt::format("{}_epoch_{}.ckpt", opts_.checkpoint_name, epoch), meta);
-      }
-    }
+    end_of_epoch(schedule.get());
   }
   if (!best_state_.empty()) model_.load_state(best_state_);
 }

@@ -7,9 +7,16 @@
 //   solver.check_accuracy(X_test, y_test);
 //
 // Every epoch runs max(N / batch_size, 1) iterations on random minibatches (a fresh random
-// order each epoch), records every iteration's loss, and at the start and at the end of every
-// epoch the training accuracy (on num_train_samples random training examples) and the
-// validation accuracy. After each epoch the learning rate is multiplied by lr_decay.
+// order each epoch, from data::MinibatchLoader), records every iteration's loss, and at the start
+// and at the end of every epoch the training accuracy (on num_train_samples random training
+// examples) and the validation accuracy. After each epoch the learning rate is multiplied by
+// lr_decay (or set by lr_schedule).
+//
+// Resuming: with state_path set, the complete training state is written (atomically) after
+// every epoch; Solver::resume(path) on a fresh Solver over the same model and data continues
+// from it, and the run ends with the same weights, bit for bit, as one never interrupted (with
+// the same number of threads: sums are split across threads). Randomness that lives outside
+// dagrad's generators (a custom `augment` function) is not saved.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,10 +26,13 @@
 #include <vector>
 
 #include "dagrad/autograd/tensor.h"
+#include "dagrad/data/loader.h"
 #include "dagrad/nn/module.h"
 #include "dagrad/optim/optimizer.h"
 
 namespace dagrad::optim {
+
+class Schedule;
 
 struct SolverData {
   Tensor X_train, y_train, X_val, y_val;
@@ -43,8 +53,14 @@ struct SolverOptions {
   bool verbose = true;
   double clip_grad_norm = 0.0;  // 0: no clipping
   uint64_t seed = 0;            // minibatch order and accuracy subsamples
-  // Applied to every training minibatch (augmentation); may be empty.
+  // Random flips and crops of NCHW training images, drawn by the minibatch loader (saved with
+  // the training state, so resuming repeats them).
+  data::Augment augmentation;
+  // Applied to every training minibatch after `augmentation`; may be empty. Its randomness, if
+  // any, is its own and not saved in the training state.
   std::function<Tensor(const Tensor&)> augment;
+  // If set, the training state is written here after every epoch (see resume()).
+  std::string state_path;
 
   // Options from name=value text (a command line, a config file). An unknown name or a
   // malformed value is an error naming it. Keys: the fields above, plus
@@ -61,6 +77,16 @@ class Solver {
   double check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samples = -1,
                         int64_t batch_size = 100);
 
+  // The complete training state: model (parameters and buffers), best parameters so far,
+  // optimizer state and learning rate, epoch, every generator's state (the Solver's, the
+  // loader's, the model's dropout), histories. Written atomically (a dagrad checkpoint file).
+  void save_state(const std::string& path) const;
+  // Continues from save_state's file: the next train() starts with the epoch after the saved
+  // one. The file must come from the same model (describe()), update rule and batch size;
+  // anything else is an std::invalid_argument naming the file and the difference, and leaves
+  // this Solver and its model unchanged.
+  void resume(const std::string& path);
+
   // Writes the loss (per iteration) and train/val accuracy (per epoch) curves as SVG.
   void save_curves(const std::string& svg_path, const std::string& title = "training") const;
 
@@ -75,7 +101,9 @@ class Solver {
 
  private:
   double step(const Tensor& X, const Tensor& y);
-  void end_of_epoch_check(int64_t it, int64_t total);
+  void end_of_epoch_check();
+  void end_of_epoch(Schedule* schedule);
+  void print_progress(int64_t t, int64_t pos, int64_t per_epoch, int64_t total, double loss);
 
   nn::Classifier& model_;
   SolverData data_;
@@ -83,7 +111,8 @@ class Solver {
   std::unique_ptr<Optimizer> optimizer_;
   double base_lr_ = 0.0;
   nn::NamedTensors best_state_;
-  Generator gen_;
+  Generator gen_;  // accuracy subsamples
+  std::unique_ptr<data::MinibatchLoader> loader_;
 };
 
 }  // namespace dagrad::optim

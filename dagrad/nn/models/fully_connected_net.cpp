@@ -11,6 +11,7 @@ namespace dagrad::nn {
 
 FullyConnectedNet::FullyConnectedNet(const FullyConnectedNetConfig& c)
     : cfg_(c), dropout_gen_(c.seed + 1) {
+  register_generator("dropout_rng", dropout_gen_);
   reg = c.reg;
   if (c.normalization != "" && c.normalization != "batchnorm" && c.normalization != "layernorm")
     throw std::invalid_argument(fmt::format(
