@@ -12,6 +12,10 @@ if [ ! -f "$DAGRAD_BUILD/build.ninja" ]; then
   # ccache: a fresh clone (CI) recompiles only what changed; meson's relative paths make the
   # cache hit across clones.
   CXX="${CXX:-ccache g++}" meson setup "$DAGRAD_BUILD" "$DAGRAD_ROOT" --buildtype=release >/dev/null
+elif dpkg-query -W -f='${Status}' libopenmpi-dev 2>/dev/null | grep -q "install ok installed" &&
+     ! grep -q DAGRAD_HAVE_MPI "$DAGRAD_BUILD/build.ninja"; then
+  # Configured before MPI was installed (-Dmpi=auto found none then): look again.
+  meson setup --reconfigure "$DAGRAD_BUILD" "$DAGRAD_ROOT" >/dev/null
 fi
 echo "== building ($DAGRAD_BUILD)"
 ninja -C "$DAGRAD_BUILD" >/dev/null

@@ -22,6 +22,10 @@
 #include "dagrad/data/idx.h"
 #include "dagrad/data/image.h"
 #include "dagrad/data/loader.h"
+#include "dagrad/dist/communicator.h"
+#if DAGRAD_HAVE_MPI
+#include "dagrad/dist/mpi.h"
+#endif
 #include "examples/cli.h"
 #include "dagrad/nn/nn.h"
 #include "dagrad/optim/solver.h"
@@ -110,8 +114,44 @@ Tensor first_conv_weight(const nn::Module& m) {
 
 }  // namespace
 
+// Several processes under mpirun (examples/train_fashion_mnist_mpi.sh): MPI, and only rank 0
+// prints and writes files. One process otherwise.
+std::shared_ptr<dist::Communicator> start_processes(int* argc, char*** argv) {
+  const int launched = dist::launcher_world_size();
+#if DAGRAD_HAVE_MPI
+  if (launched == 1) return nullptr;
+  auto mpi = std::make_shared<dist::MpiSession>(argc, argv);
+  if (mpi->rank() != 0 && !std::freopen("/dev/null", "w", stdout))
+    throw std::runtime_error("cannot silence stdout on a rank other than 0");
+  return mpi;
+#else
+  (void)argc;
+  (void)argv;
+  if (launched > 1)
+    throw std::runtime_error(fmt::format(
+        "started by mpirun as {} processes, but this build has no MPI support (install "
+        "libopenmpi-dev and reconfigure with -Dmpi=enabled); refusing to train {} independent "
+        "copies",
+        launched, launched));
+  return nullptr;
+#endif
+}
+
+// After an error on one process, end them all: the others would wait in a collective forever.
+[[noreturn]] void abort_processes(dist::Communicator* comm) {
+#if DAGRAD_HAVE_MPI
+  if (auto* mpi = dynamic_cast<dist::MpiSession*>(comm)) mpi->abort(1);
+#else
+  (void)comm;
+#endif
+  std::exit(1);
+}
+
 int main(int argc, char** argv) {
+  std::shared_ptr<dist::Communicator> comm;
   try {
+    comm = start_processes(&argc, &argv);
+    const bool leader = !comm || comm->rank() == 0;
     examples::CommandLine cli(argc, argv);
     if (cli.help(usage_text)) return 0;
     const bool quick = cli.flag("--quick");  // CI setting: a slice of the data, one epoch
@@ -184,6 +224,8 @@ int main(int argc, char** argv) {
     }
 
     optim::SolverOptions opts = optim::SolverOptions::from_map(solver_kv);
+    opts.comm = comm;
+    if (comm) fmt::print("data parallel: {} processes\n", comm->size());
     opts.checkpoint_name = out_dir + "/epoch";
     opts.state_path = out_dir + "/training_state.ckpt";
     // Augmentation: mirror left-right and/or shift by up to 2 pixels (zero padding), drawn by the
@@ -208,6 +250,7 @@ int main(int argc, char** argv) {
     fmt::print("test accuracy {:.4f}  ({} epochs, {:.1f} s of training)\n", test_acc, solver.epoch,
                seconds);
 
+    if (!leader) return 0;  // rank 0 writes the files
     model->save(ckpt, {{"arch", model_name},
                        {"channels", join_channels(channels)},
                        {"test_acc", fmt::format("{:.6f}", test_acc)},
@@ -226,6 +269,10 @@ int main(int argc, char** argv) {
     fmt::print("evaluate it later with: train-fashion-mnist --eval {}\n", ckpt);
     return 0;
   } catch (const std::exception& e) {
+    if (comm && comm->size() > 1) {
+      fmt::print(stderr, "error on rank {} of {}: {}\n", comm->rank(), comm->size(), e.what());
+      abort_processes(comm.get());
+    }
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README: installs dependencies, builds, runs every unit test (on every
-# kernel path), the example smoke runs and the install tests (tests/install/consumers.sh), and
-# ends with "tests: N passed, M failed".
-source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" graphviz cmake
+# kernel path), the example smoke runs, the install tests (tests/install/consumers.sh) and the
+# MPI tests (tests/dist/run.sh), and ends with "tests: N passed, M failed".
+source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" graphviz cmake libopenmpi-dev openmpi-bin
 set +e
 cd "$DAGRAD_ROOT"
 passed=0
@@ -73,5 +73,12 @@ done
 echo "== install: a temporary prefix, its headers alone, the consumers (examples/consumer)"
 bash "$DAGRAD_ROOT/tests/install/consumers.sh" | tee /tmp/dagrad-install.log
 add_counts /tmp/dagrad-install.log "install tests:"
+echo "== data parallel over MPI (tests/dist/run.sh)"
+if [ -x "$DAGRAD_BUILD/tests/dagrad-dist-check" ]; then
+  bash "$DAGRAD_ROOT/tests/dist/run.sh" "$DAGRAD_BUILD" | tee /tmp/dagrad-dist.log
+  add_counts /tmp/dagrad-dist.log "dist tests:"
+else
+  echo "skipped: $DAGRAD_BUILD was configured without MPI"
+fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

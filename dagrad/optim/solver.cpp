@@ -107,6 +107,20 @@ Solver::Solver(nn::Classifier& model, SolverData data, SolverOptions options)
   if (opts_.num_epochs < 0)
     throw std::invalid_argument(
         fmt::format("Solver: num_epochs must be >= 0, got {}", opts_.num_epochs));
+  comm_ = opts_.comm ? opts_.comm : std::make_shared<dist::SingleProcess>();
+  if (opts_.batch_size % comm_->size() != 0)
+    throw std::invalid_argument(
+        fmt::format("Solver: batch_size {} does not split evenly across {} processes",
+                    opts_.batch_size, comm_->size()));
+  if (comm_->size() > 1) {
+    // One model everywhere: rank 0's weights and buffers; dropout draws its own per rank.
+    std::vector<Tensor> state;
+    for (auto& [name, t] : model_.state()) state.push_back(t);
+    dist::broadcast_all(*comm_, state, 0);
+    for (auto& [name, gen] : model_.named_generators())
+      gen->seed(gen->next_u64() ^ (0x9e3779b97f4a7c15ull * (comm_->rank() + 1)));
+    if (!leader()) opts_.verbose = false;
+  }
   // Every epoch has max(N / batch_size, 1) full batches: the last partial batch is dropped,
   // unless it is the only one.
   const bool drop_last = data_.X_train.shape()[0] >= opts_.batch_size;
@@ -123,6 +137,11 @@ double Solver::step(const Tensor& X, const Tensor& y) {
   Tensor loss = model_.loss(X, y);
   optimizer_->zero_grad();
   loss.backward();
+  if (comm_->size() > 1) {
+    std::vector<Tensor> grads;
+    for (const Tensor& p : optimizer_->params()) grads.push_back(p.grad());
+    dist::allreduce_mean(*comm_, grads);
+  }
   if (opts_.clip_grad_norm > 0) clip_grad_norm(optimizer_->params(), opts_.clip_grad_norm);
   optimizer_->step();
   return loss.item();
@@ -142,19 +161,34 @@ double Solver::check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samp
   const bool was_training = model_.is_training();
   model_.eval();
   no_grad guard;
+  // Each process counts its share of the rows; the counts are summed.
+  const int64_t first = m * comm_->rank() / comm_->size();
+  const int64_t last = m * (comm_->rank() + 1) / comm_->size();
   int64_t correct = 0;
-  for (int64_t start = 0; start < m; start += batch_size) {
-    const int64_t stop = std::min(m, start + batch_size);
+  for (int64_t start = first; start < last; start += batch_size) {
+    const int64_t stop = std::min(last, start + batch_size);
     Tensor pred = model_.predict(slice(Xs, 0, start, stop));
     const std::vector<double> p = pred.to_vector();
     const std::vector<double> t = slice(ys, 0, start, stop).to_vector();
     for (std::size_t i = 0; i < p.size(); ++i) correct += (p[i] == t[i]);
   }
   model_.train(was_training);
-  return static_cast<double>(correct) / static_cast<double>(m);
+  Tensor count = tensor({static_cast<double>(correct)}, Shape{1}, float64);
+  comm_->allreduce_sum(count);
+  return count.item() / static_cast<double>(m);
+}
+
+// Batch norm's running averages differ between processes (each saw its own rows): their mean
+// is used for evaluation and saved.
+void Solver::average_buffers() {
+  if (comm_->size() == 1) return;
+  std::vector<Tensor> buffers;
+  for (auto& [name, t] : model_.named_buffers()) buffers.push_back(t);
+  dist::allreduce_mean(*comm_, buffers);
 }
 
 void Solver::end_of_epoch_check() {
+  average_buffers();
   const double train_acc = check_accuracy(data_.X_train, data_.y_train, opts_.num_train_samples);
   const double val_acc = check_accuracy(data_.X_val, data_.y_val, opts_.num_val_samples);
   train_acc_history.push_back(train_acc);
@@ -181,7 +215,7 @@ void Solver::end_of_epoch(Schedule* schedule) {
       schedule ? schedule->lr(base_lr_, epoch) : optimizer_->learning_rate() * opts_.lr_decay;
   optimizer_->set_learning_rate(lr);
   end_of_epoch_check();
-  if (!opts_.checkpoint_name.empty()) {
+  if (!opts_.checkpoint_name.empty() && leader()) {
     std::map<std::string, std::string> meta{
         {"epoch", std::to_string(epoch)},
         {"update_rule", opts_.update_rule},
@@ -228,7 +262,13 @@ void Solver::train() {
   for (int64_t t = epoch * per_epoch; epoch < opts_.num_epochs;) {
     loader_->reset();
     int64_t pos = 0;
+    const std::size_t epoch_begin = loss_history.size();
     for (Tensor Xb, yb; loader_->next(Xb, yb); ++pos, ++t) {
+      if (comm_->size() > 1) {  // this process's rows of the global batch
+        const int64_t rows = Xb.shape()[0] / comm_->size(), r = comm_->rank();
+        Xb = slice(Xb, 0, r * rows, (r + 1) * rows);
+        yb = slice(yb, 0, r * rows, (r + 1) * rows);
+      }
       const double loss = step(opts_.augment ? opts_.augment(Xb) : Xb, yb);
       loss_history.push_back(loss);
       train_seconds = elapsed();
@@ -237,6 +277,14 @@ void Solver::train() {
             "Solver: the loss became {} at iteration {} (learning rate {:.3e} too high?)", loss,
             t + 1, optimizer_->learning_rate()));
       if (opts_.verbose) print_progress(t, pos, per_epoch, total, loss);
+    }
+    if (comm_->size() > 1) {  // the epoch's losses, averaged over processes
+      std::vector<double> local(loss_history.begin() + epoch_begin, loss_history.end());
+      Tensor losses = tensor(local, Shape{static_cast<int64_t>(local.size())}, float64);
+      comm_->allreduce_sum(losses);
+      const std::vector<double> sums = losses.to_vector();
+      for (std::size_t i = 0; i < sums.size(); ++i)
+        loss_history[epoch_begin + i] = sums[i] / comm_->size();
     }
     end_of_epoch(schedule.get());
   }

@@ -27,6 +27,7 @@
 
 #include "dagrad/autograd/tensor.h"
 #include "dagrad/data/loader.h"
+#include "dagrad/dist/communicator.h"
 #include "dagrad/nn/module.h"
 #include "dagrad/optim/optimizer.h"
 
@@ -61,6 +62,12 @@ struct SolverOptions {
   std::function<Tensor(const Tensor&)> augment;
   // If set, the training state is written here after every epoch (see resume()).
   std::string state_path;
+  // Data-parallel training over several processes (dist/mpi.h); empty: this process alone.
+  // Every process runs the same program with the same options and data. batch_size is the
+  // global batch: each of P processes computes the loss of batch_size / P rows of it, and the
+  // gradients are averaged before each step (one allreduce per dtype), so the weights stay the
+  // same everywhere. See docs/distributed.md.
+  std::shared_ptr<dist::Communicator> comm;
 
   // Options from name=value text (a command line, a config file). An unknown name or a
   // malformed value is an error naming it. Keys: the fields above, plus
@@ -79,10 +86,12 @@ class Solver {
 
   // The complete training state: model (parameters and buffers), best parameters so far,
   // optimizer state and learning rate, epoch, every generator's state (the Solver's, the
-  // loader's, the model's dropout), histories. Written atomically (a dagrad checkpoint file).
+  // loader's, the model's dropout on every process), histories. Written atomically (a dagrad
+  // checkpoint file) by rank 0; with several processes every one must call it.
   void save_state(const std::string& path) const;
   // Continues from save_state's file: the next train() starts with the epoch after the saved
-  // one. The file must come from the same model (describe()), update rule and batch size;
+  // one. The file must come from the same model (describe()), update rule, batch size and
+  // number of processes;
   // anything else is an std::invalid_argument naming the file and the difference, and leaves
   // this Solver and its model unchanged.
   void resume(const std::string& path);
@@ -101,6 +110,8 @@ class Solver {
 
  private:
   double step(const Tensor& X, const Tensor& y);
+  void average_buffers();
+  bool leader() const { return comm_->rank() == 0; }
   void end_of_epoch_check();
   void end_of_epoch(Schedule* schedule);
   void print_progress(int64_t t, int64_t pos, int64_t per_epoch, int64_t total, double loss);
@@ -113,6 +124,7 @@ class Solver {
   nn::NamedTensors best_state_;
   Generator gen_;  // accuracy subsamples
   std::unique_ptr<data::MinibatchLoader> loader_;
+  std::shared_ptr<dist::Communicator> comm_;
 };
 
 }  // namespace dagrad::optim

@@ -1,8 +1,9 @@
 // Solver::save_state and Solver::resume: the training state as a dagrad checkpoint file.
 //   meta:    format = dagrad-training-state, version = 1, model (describe()), update_rule,
 //            batch_size, world_size, epoch, learning_rate, best_val_acc, train_seconds (doubles
-//            as hex floats: exact), rng.solver, rng.loader.shuffle, rng.loader.augment,
-//            rng.model.<name> (Generator::state text)
+//            as hex floats: exact), rng.solver, rng.loader.shuffle, rng.loader.augment (the
+//            same on every process), rank<r>.rng.model.<name> (each process's dropout streams;
+//            Generator::state text)
 //   tensors: model.<name> (parameters and buffers), best.<name>, optimizer.<name>,
 //            history.loss, history.train_acc, history.val_acc (float64)
 #include <fmt/format.h>
@@ -91,6 +92,12 @@ class StateFile {
 }  // namespace
 
 void Solver::save_state(const std::string& path) const {
+  // Every process's own generators go to rank 0, which writes the file.
+  std::string mine;
+  for (const auto& [name, gen] : model_.named_generators())
+    mine += name + '\0' + gen->state() + '\0';
+  const std::vector<std::string> per_rank = comm_->all_gather(mine);
+  if (!leader()) return;
   nn::Checkpoint ck;
   const data::MinibatchLoader::State loader = loader_->state();
   ck.meta = {{"format", state_format},
@@ -98,7 +105,7 @@ void Solver::save_state(const std::string& path) const {
              {"model", model_.describe()},
              {"update_rule", opts_.update_rule},
              {"batch_size", std::to_string(opts_.batch_size)},
-             {"world_size", "1"},
+             {"world_size", std::to_string(comm_->size())},
              {"epoch", std::to_string(epoch)},
              {"learning_rate", exact(optimizer_->learning_rate())},
              {"best_val_acc", exact(best_val_acc)},
@@ -106,8 +113,15 @@ void Solver::save_state(const std::string& path) const {
              {"rng.solver", gen_.state()},
              {"rng.loader.shuffle", loader.shuffle},
              {"rng.loader.augment", loader.augment}};
-  for (const auto& [name, gen] : model_.named_generators())
-    ck.meta["rng.model." + name] = gen->state();
+  for (std::size_t r = 0; r < per_rank.size(); ++r) {
+    const std::string& text = per_rank[r];
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t name_end = text.find('\0', at), state_end = text.find('\0', name_end + 1);
+      ck.meta[fmt::format("rank{}.rng.model.{}", r, text.substr(at, name_end - at))] =
+          text.substr(name_end + 1, state_end - name_end - 1);
+      at = state_end + 1;
+    }
+  }
   for (const auto& [name, t] : model_.state()) ck.tensors.emplace_back("model." + name, t);
   for (const auto& [name, t] : best_state_) ck.tensors.emplace_back("best." + name, t);
   for (const auto& [name, t] : optimizer_->state()) ck.tensors.emplace_back("optimizer." + name, t);
@@ -123,7 +137,7 @@ void Solver::resume(const std::string& path) {
   file.expect("model", model_.describe(), "the model");
   file.expect("update_rule", opts_.update_rule, "update rule");
   file.expect("batch_size", std::to_string(opts_.batch_size), "batch size");
-  file.expect("world_size", "1", "world size");
+  file.expect("world_size", std::to_string(comm_->size()), "world size");
   const int64_t saved_epoch = file.count("epoch");
   const double lr = file.number("learning_rate");
   const double best = file.number("best_val_acc");
@@ -135,7 +149,8 @@ void Solver::resume(const std::string& path) {
   (void)file.generator("rng.loader.augment");
   std::vector<std::pair<Generator*, Generator>> model_gens;
   for (const auto& [name, gen] : model_.named_generators())
-    model_gens.emplace_back(gen, file.generator("rng.model." + name));
+    model_gens.emplace_back(
+        gen, file.generator(fmt::format("rank{}.rng.model.{}", comm_->rank(), name)));
   const NamedTensors best_state = file.group("best");
   const std::vector<double> losses = file.history("loss"), train_acc = file.history("train_acc"),
                             val_acc = file.history("val_acc");

@@ -1,6 +1,7 @@
 // Resumable training: Generator and loader states, Solver::save_state / resume.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -143,4 +144,24 @@ TEST_CASE("solver: resume refuses what does not fit, and changes nothing") {
   CHECK(values(target.net) == before);
   CHECK(t.epoch == 0);
   CHECK(t.loss_history.empty());
+}
+
+TEST_CASE("dist: the launcher's process count, and a batch that does not split") {
+  ::unsetenv("PMI_SIZE");
+  ::setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+  CHECK(dist::launcher_world_size() == 4);
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
+  CHECK(dist::launcher_world_size() == 1);
+
+  // A communicator of 3 processes that never communicates: enough for the Solver's checks.
+  struct Three : dist::SingleProcess {
+    int size() const override { return 3; }
+  };
+  Tensor X = zeros({12, 6}), y = zeros({12});
+  nn::TwoLayerNet net({.input_dim = 6, .hidden_dim = 4, .num_classes = 3});
+  optim::SolverOptions o;
+  o.batch_size = 4;
+  o.comm = std::make_shared<Three>();
+  CHECK(error_of([&] { optim::Solver s(net, {X, y, X, y}, o); }) ==
+        "Solver: batch_size 4 does not split evenly across 3 processes");
 }
