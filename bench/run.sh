@@ -12,7 +12,7 @@
 # On the best path it also runs a -Dnative=true build of the bench programs (build-native/, or
 # $DAGRAD_NATIVE_BUILD) alternated with the portable one, and prints their ratio.
 # Run it on an otherwise idle machine.
-source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" python3-torch
+source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" python3-torch libopenmpi-dev openmpi-bin
 cd "$DAGRAD_ROOT"
 native="${DAGRAD_NATIVE_BUILD:-$DAGRAD_ROOT/build-native}"
 if [ ! -f "$native/build.ninja" ]; then
@@ -22,4 +22,6 @@ targets=()
 for b in bench/bench_*.cpp; do targets+=("bench/$(basename "$b" .cpp)"); done
 echo "== building the -march=native bench programs ($native)"
 ninja -C "$native" "${targets[@]}" >/dev/null
-exec /usr/bin/python3 bench/run_benchmarks.py --build "$DAGRAD_BUILD" --native-build "$native" "$@"
+/usr/bin/python3 bench/run_benchmarks.py --build "$DAGRAD_BUILD" --native-build "$native" "$@" || exit $?
+# The data-parallel row: the main-job epoch on 2 MPI processes against 1 (bench/data_parallel.py).
+/usr/bin/python3 bench/data_parallel.py --build "$DAGRAD_BUILD"
