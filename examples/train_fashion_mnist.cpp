@@ -226,7 +226,8 @@ int main(int argc, char** argv) {
     optim::SolverOptions opts = optim::SolverOptions::from_map(solver_kv);
     opts.comm = comm;
     if (comm) fmt::print("data parallel: {} processes\n", comm->size());
-    opts.checkpoint_name = out_dir + "/epoch";
+    opts.checkpoint_name = out_dir + "/model";  // model_epoch_<e>.ckpt
+    opts.checkpoint_meta = {{"arch", model_name}, {"channels", join_channels(channels)}};
     opts.state_path = out_dir + "/training_state.ckpt";
     // Augmentation: mirror left-right and/or shift by up to 2 pixels (zero padding), drawn by the
     // minibatch loader from a generator seeded by the run's seed (saved in the training state).

@@ -58,8 +58,12 @@ void Generator::set_state(const std::string& text) {
 }
 
 int64_t Generator::randint(int64_t low, int64_t high) {
-  const uint64_t span = static_cast<uint64_t>(high - low);
-  return low + static_cast<int64_t>(engine_() % span);
+  if (high <= low)
+    throw std::invalid_argument(
+        fmt::format("Generator::randint: empty range [{}, {}) (need low < high)", low, high));
+  // The span as unsigned: high - low may not fit int64 (e.g. [-2^62, 2^62]).
+  const uint64_t span = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
+  return static_cast<int64_t>(static_cast<uint64_t>(low) + engine_() % span);
 }
 
 Generator& default_generator() {

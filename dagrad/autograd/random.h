@@ -33,7 +33,9 @@ class Generator {
   bool has_spare_ = false;
 };
 
-// The generator used when none is passed.
+// The generator used when none is passed. There is one per thread (thread_local), each
+// starting from seed 0, so threads never share one unsynchronized; manual_seed seeds only the
+// calling thread's. Pass a Generator explicitly for streams shared across threads.
 Generator& default_generator();
 void manual_seed(uint64_t seed);
 

@@ -40,6 +40,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
+void Shape::throw_numel_overflow() const {
+  throw std::invalid_argument(fmt::format(
+      "shape {} has more elements than a 64-bit count can hold", to_string(*this)));
+}
+
 int normalize_axis(int64_t axis, int ndim, const char* op) {
   const int64_t lo = -std::max(ndim, 1), hi = std::max(ndim, 1) - 1;
   if (axis < lo || axis > hi)

@@ -44,9 +44,17 @@ class Shape {
     for (int i = pos; i + 1 < n_; ++i) d_[i] = d_[i + 1];
     --n_;
   }
+  // The number of elements. A product beyond int64 is an std::invalid_argument naming the
+  // shape (every size computation goes through here or through checked_nbytes in tensor.h);
+  // a zero dimension gives 0 whatever the others are.
   int64_t numel() const {
     int64_t p = 1;
-    for (int i = 0; i < n_; ++i) p *= d_[i];
+    bool overflow = false;
+    for (int i = 0; i < n_; ++i) {
+      if (d_[i] == 0) return 0;
+      overflow |= __builtin_mul_overflow(p, d_[i], &p);
+    }
+    if (overflow) throw_numel_overflow();
     return p;
   }
   std::vector<int64_t> vec() const { return {begin(), end()}; }
@@ -57,6 +65,7 @@ class Shape {
   friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
 
  private:
+  [[noreturn]] void throw_numel_overflow() const;
   template <typename It>
   void assign(It first, It last) {
     for (; first != last; ++first) push_back(static_cast<int64_t>(*first));

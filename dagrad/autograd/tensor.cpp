@@ -386,14 +386,34 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str
 
 // ---------------------------------------------------------------- factories
 
-Tensor empty(const Shape& shape, Dtype dtype) {
+int64_t checked_nbytes(const Shape& shape, Dtype dtype, const char* op) {
   for (int64_t d : shape)
     if (d < 0)
       throw std::invalid_argument(
-          fmt::format("empty: negative dimension in shape {}", to_string(shape)));
+          fmt::format("{}: negative dimension in shape {}", op, to_string(shape)));
+  int64_t n = 0, bytes = 0;
+  try {
+    n = shape.numel();
+  } catch (const std::invalid_argument&) {
+    n = -1;
+  }
+  if (n < 0 || __builtin_mul_overflow(n, static_cast<int64_t>(dtype_size(dtype)), &bytes))
+    throw std::invalid_argument(fmt::format("{}: shape {} of {} is too large (its size in bytes "
+                                            "does not fit a 64-bit count)",
+                                            op, to_string(shape), dtype_name(dtype)));
+  return bytes;
+}
+
+Tensor empty(const Shape& shape, Dtype dtype) {
+  const int64_t bytes = checked_nbytes(shape, dtype, "empty");
   auto p = new_impl();
-  p->storage = std::allocate_shared<Storage>(block_pool::Allocator<Storage>{},
-                                             shape.numel() * dtype_size(dtype));
+  try {
+    p->storage = std::allocate_shared<Storage>(block_pool::Allocator<Storage>{},
+                                               static_cast<std::size_t>(bytes));
+  } catch (const std::bad_alloc&) {
+    throw std::invalid_argument(fmt::format("empty: cannot allocate {} bytes for shape {} of {}",
+                                            bytes, to_string(shape), dtype_name(dtype)));
+  }
   p->shape = shape;
   p->dtype = dtype;
   return Tensor(std::move(p));
@@ -426,6 +446,11 @@ Tensor arange(double start, double stop, double step, Dtype dtype) {
     throw std::invalid_argument(
         fmt::format("arange: invalid range start={} stop={} step={}", start, stop, step));
   const double count = std::ceil((stop - start) / step);
+  // Checked before the conversion: a count beyond int64 (or inf) is undefined behaviour to cast.
+  if (!(count < 9.2e18))
+    throw std::invalid_argument(fmt::format(
+        "arange: start={} stop={} step={} gives {} elements, too many for a tensor", start, stop,
+        step, count));
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor t = empty({n}, dtype);
   DAGRAD_DISPATCH(dtype, {

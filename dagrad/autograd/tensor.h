@@ -168,8 +168,15 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 // safetensors/npz file.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// The bytes a tensor of this shape and dtype holds; an std::invalid_argument naming `op` and
+// the shape when a dimension is negative or the size does not fit a 64-bit count. Every
+// allocation of tensor storage goes through it.
+int64_t checked_nbytes(const Shape& shape, Dtype dtype, const char* op);
+
 // ---- factories ----
-Tensor empty(const Shape& shape, Dtype dtype = float32);  // uninitialized
+// Uninitialized. Sizes are checked (checked_nbytes); memory the system cannot give is an
+// std::invalid_argument naming the shape and the bytes, not a bare std::bad_alloc.
+Tensor empty(const Shape& shape, Dtype dtype = float32);
 Tensor zeros(const Shape& shape, Dtype dtype = float32);
 Tensor ones(const Shape& shape, Dtype dtype = float32);
 Tensor full(const Shape& shape, double value, Dtype dtype = float32);

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -121,6 +122,8 @@ struct IdxRaw {
   std::vector<unsigned char> bytes;  // the payload, big-endian
 };
 
+std::atomic<uint64_t> idx_limit{uint64_t(1) << 31};
+
 IdxRaw read_idx_raw(const std::string& path) {
   ByteSource src(path);
   IdxRaw raw;
@@ -149,19 +152,24 @@ IdxRaw read_idx_raw(const std::string& path) {
   if (got_dims < 4 * static_cast<size_t>(ndims))
     fail(path, fmt::format("truncated header: expected {} bytes of dimension sizes, got {}",
                            4 * ndims, got_dims));
-  // Refuse absurd sizes before allocating (a corrupt header must not exhaust memory).
-  constexpr uint64_t max_bytes = uint64_t(1) << 40;
-  uint64_t count = 1;
+  // Refuse absurd sizes before allocating or decompressing anything (a corrupt or hostile
+  // header must not exhaust memory): the payload, computed without overflow, must be within
+  // the limit. A zero dimension makes the payload empty whatever the others are.
+  const uint64_t max_bytes = max_idx_payload_bytes();
+  uint64_t expected = raw.type->size;
+  bool overflow = false, empty = false;
   for (int i = 0; i < ndims; ++i) {
     const uint32_t d = be32(dims + 4 * i);
     raw.shape.push_back(d);
-    count *= d;
-    if (count > max_bytes) break;
+    overflow |= __builtin_mul_overflow(expected, uint64_t{d}, &expected);
+    empty |= d == 0;
   }
-  const uint64_t expected = count * raw.type->size;
-  if (count > max_bytes || expected > max_bytes)
-    fail(path, fmt::format("header promises an implausibly large payload for shape {}",
-                           to_string(raw.shape)));
+  if (empty) expected = 0, overflow = false;
+  if (overflow || expected > max_bytes)
+    fail(path, fmt::format("header promises {} bytes of {} for shape {}, more than the limit of "
+                           "{} bytes (data::set_max_idx_payload_bytes)",
+                           overflow ? std::string("more than 2^64") : std::to_string(expected),
+                           raw.type->name, to_string(raw.shape), max_bytes));
   // Grow the buffer chunk by chunk, so a corrupt header promising far more data than the file
   // holds is reported as truncation instead of allocating the promised size up front.
   constexpr uint64_t chunk = uint64_t(1) << 24;
@@ -305,6 +313,9 @@ std::string find_file(const std::string& dir, const std::string& name) {
 }
 
 }  // namespace
+
+uint64_t max_idx_payload_bytes() { return idx_limit.load(); }
+void set_max_idx_payload_bytes(uint64_t bytes) { idx_limit.store(bytes); }
 
 Tensor read_idx(const std::string& path, Dtype dtype) {
   const IdxRaw raw = read_idx_raw(path);

@@ -22,8 +22,15 @@ struct Dataset {
 // 0x0E float64; anything else is rejected naming the type code. ndims must be 1..8. gzip is
 // detected by the magic bytes 1f 8b (not by the file name). The file must hold exactly the
 // bytes the header promises (a shorter or longer payload is an error giving expected vs got).
-// Values are converted unchanged (ubyte pixels come out as 0..255).
+// Values are converted unchanged (ubyte pixels come out as 0..255). A header promising more
+// than max_idx_payload_bytes() of data (default 2 GiB, after decompression) is refused before
+// anything is allocated or decompressed; so is a size that overflows.
 Tensor read_idx(const std::string& path, Dtype dtype = float32);
+
+// The largest payload the IDX readers accept (default 2^31 bytes: EMNIST's largest file is
+// 550 MB). Process-wide; thread-safe.
+uint64_t max_idx_payload_bytes();
+void set_max_idx_payload_bytes(uint64_t bytes);
 
 // IDX images: type ubyte, 3 dimensions (magic 0x00000803) -> (N, rows, cols), values 0..255.
 Tensor read_idx_images(const std::string& path, Dtype dtype = float32);

@@ -1,5 +1,9 @@
 #include "dagrad/dist/mpi.h"
 
+// Only MPI's C API is used: skip Open MPI's (deprecated) C++ bindings, whose header does not
+// compile cleanly with -Wextra -Werror.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <fmt/format.h>
 #include <mpi.h>
 

@@ -38,6 +38,17 @@ bool write_all(int fd, std::string_view bytes) {
   return true;
 }
 
+// fsync of the directory makes the rename itself durable. Best effort: some file systems
+// refuse to sync a directory, and the file's own data is already on disk by then.
+void sync_directory_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
 }  // namespace
 
 void write_file_atomically(const std::string& path, std::string_view bytes, std::string_view what) {
@@ -61,6 +72,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes, std:
     throw std::runtime_error(
         fmt::format("{}: cannot rename {} into place: {}", what, tmp, ec.message()));
   }
+  sync_directory_of(path);
 }
 
 }  // namespace dagrad::io

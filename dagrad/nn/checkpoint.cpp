@@ -133,7 +133,15 @@ Checkpoint load_checkpoint(const std::string& path) {
     }
     const Dtype dtype = dt == 0 ? float32 : float64;
     const uint64_t nbytes = r.get<uint64_t>("a data size");
-    if (nbytes != static_cast<uint64_t>(s.numel()) * dtype_size(dtype))
+    int64_t needed = 0;
+    try {
+      needed = checked_nbytes(s, dtype, "checkpoint");
+    } catch (const std::invalid_argument&) {
+      throw std::runtime_error(fmt::format(
+          "checkpoint {}: tensor '{}' has shape {}, too large for a tensor", path, name,
+          to_string(s)));
+    }
+    if (nbytes != static_cast<uint64_t>(needed))
       throw std::runtime_error(
           fmt::format("checkpoint {}: tensor '{}' of shape {} declares {} bytes", path, name,
                       to_string(s), nbytes));

@@ -28,6 +28,17 @@ double parse_number(const std::string& key, const std::string& v) {
   }
 }
 
+// A whole number within [lo, hi]: checked before any conversion, since casting a double out of
+// an integer type's range (1e300, nan) is undefined behaviour.
+template <typename Int>
+Int parse_integer(const std::string& key, const std::string& v, double lo, double hi) {
+  const double d = parse_number(key, v);
+  if (!(d >= lo && d <= hi) || d != std::floor(d))
+    throw std::invalid_argument(fmt::format(
+        "Solver option '{}': '{}' is not a whole number in [{}, {}]", key, v, lo, hi));
+  return static_cast<Int>(d);
+}
+
 bool parse_bool(const std::string& key, const std::string& v) {
   if (v == "1" || v == "true" || v == "yes") return true;
   if (v == "0" || v == "false" || v == "no") return false;
@@ -54,25 +65,25 @@ SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& 
     else if (k == "lr_schedule")
       o.lr_schedule = v;
     else if (k == "batch_size")
-      o.batch_size = static_cast<int64_t>(parse_number(k, v));
+      o.batch_size = parse_integer<int64_t>(k, v, 1, 1e15);
     else if (k == "num_epochs")
-      o.num_epochs = static_cast<int>(parse_number(k, v));
+      o.num_epochs = parse_integer<int>(k, v, 0, 1e9);
     else if (k == "num_train_samples")
-      o.num_train_samples = static_cast<int64_t>(parse_number(k, v));
+      o.num_train_samples = parse_integer<int64_t>(k, v, -1, 1e15);
     else if (k == "num_val_samples")
-      o.num_val_samples = static_cast<int64_t>(parse_number(k, v));
+      o.num_val_samples = parse_integer<int64_t>(k, v, -1, 1e15);
     else if (k == "checkpoint_name")
       o.checkpoint_name = v;
     else if (k == "state_path")
       o.state_path = v;
     else if (k == "print_every")
-      o.print_every = static_cast<int>(parse_number(k, v));
+      o.print_every = parse_integer<int>(k, v, 0, 1e9);
     else if (k == "verbose")
       o.verbose = parse_bool(k, v);
     else if (k == "clip_grad_norm")
       o.clip_grad_norm = parse_number(k, v);
     else if (k == "seed")
-      o.seed = static_cast<uint64_t>(parse_number(k, v));
+      o.seed = parse_integer<uint64_t>(k, v, 0, 9007199254740992.0);  // 2^53: exact in a double
     else if (std::find(std::begin(optim_keys), std::end(optim_keys), k) != std::end(optim_keys))
       o.optim_config[k] = parse_number(k, v);
     else if (std::find(std::begin(schedule_keys), std::end(schedule_keys), k) !=
@@ -101,6 +112,8 @@ Solver::Solver(nn::Classifier& model, SolverData data, SolverOptions options)
   };
   check_pair(data_.X_train, data_.y_train, "training");
   check_pair(data_.X_val, data_.y_val, "validation");
+  if (data_.X_train.shape()[0] == 0)
+    throw std::invalid_argument("Solver: the training set is empty (0 rows)");
   if (opts_.batch_size <= 0)
     throw std::invalid_argument(
         fmt::format("Solver: batch_size must be positive, got {}", opts_.batch_size));
@@ -149,6 +162,15 @@ double Solver::step(const Tensor& X, const Tensor& y) {
 
 double Solver::check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samples,
                               int64_t batch_size) {
+  if (batch_size <= 0)
+    throw std::invalid_argument(
+        fmt::format("check_accuracy: batch_size must be positive, got {}", batch_size));
+  if (!X.defined() || !y.defined() || X.dim() < 1 || y.dim() != 1 ||
+      X.shape()[0] != y.shape()[0])
+    throw std::invalid_argument(fmt::format(
+        "check_accuracy: inputs of shape {} do not match labels of shape {}",
+        X.defined() ? to_string(X.shape()) : "undefined",
+        y.defined() ? to_string(y.shape()) : "undefined"));
   Tensor Xs = X, ys = y;
   const int64_t n = X.shape()[0];
   if (num_samples >= 0 && n > num_samples) {
@@ -222,6 +244,7 @@ void Solver::end_of_epoch(Schedule* schedule) {
         {"batch_size", std::to_string(opts_.batch_size)},
         {"train_acc", fmt::format("{:.6f}", train_acc_history.back())},
         {"val_acc", fmt::format("{:.6f}", val_acc_history.back())}};
+    meta.insert(opts_.checkpoint_meta.begin(), opts_.checkpoint_meta.end());
     model_.save(fmt::format("{}_epoch_{}.ckpt", opts_.checkpoint_name, epoch), meta);
   }
   if (!opts_.state_path.empty()) save_state(opts_.state_path);

@@ -50,6 +50,9 @@ struct SolverOptions {
   int64_t num_train_samples = 1000;  // training examples used to measure training accuracy
   int64_t num_val_samples = -1;      // -1: the whole validation set
   std::string checkpoint_name;       // if set, "<name>_epoch_<e>.ckpt" after every epoch
+  // Extra metadata for those checkpoints (e.g. the model's configuration, so that a checkpoint
+  // says what to rebuild to load it).
+  std::map<std::string, std::string> checkpoint_meta;
   int print_every = 10;              // iterations between loss lines (when not a terminal)
   bool verbose = true;
   double clip_grad_norm = 0.0;  // 0: no clipping

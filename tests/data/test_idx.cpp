@@ -194,12 +194,43 @@ TEST_CASE("idx: payload size must match the header exactly") {
   CHECK_MESSAGE_HAS(m, "expected 18 data bytes");
   CHECK_MESSAGE_HAS(m, "got 20 bytes (2 trailing bytes)");
 
-  // A header that promises far more than the file holds is reported, not allocated.
+  // A header that promises far more than the file holds is reported, not allocated (with the
+  // payload limit raised so that the truncation check is the one that speaks).
   const std::string huge = dir.file("huge");
   write_raw(huge, idx_file(0x08, {1000000, 1000, 1000}, {1, 2, 3}));
+  const uint64_t limit = max_idx_payload_bytes();
+  set_max_idx_payload_bytes(uint64_t(1) << 41);
   const std::string mh = error_of<std::exception>([&] { read_idx(huge); });
+  set_max_idx_payload_bytes(limit);
   CHECK_MESSAGE_HAS(mh, "truncated: expected 1000000000000 data bytes");
   CHECK_MESSAGE_HAS(mh, "got 3 bytes");
+  // Under the default limit (2 GiB) the header alone is refused.
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { read_idx(huge); }),
+                    "header promises 1000000000000 bytes of ubyte for shape (1000000, 1000, "
+                    "1000), more than the limit of 2147483648 bytes");
+}
+
+TEST_CASE("idx: sizes that overflow 64 bits, and gzip bombs, are refused before decompressing") {
+  TempDir dir;
+  // 00 00 08 03, dims 2^20, 2^20, 2^24: the product is 2^64, which wrapped to 0 before.
+  const std::string wrap = dir.file("wrap");
+  write_raw(wrap, {0, 0, 8, 3, 0, 0x10, 0, 0, 0, 0x10, 0, 0, 1, 0, 0, 0});
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { read_idx(wrap); }),
+                    "header promises more than 2^64 bytes of ubyte for shape (1048576, 1048576, "
+                    "16777216)");
+  // A small gzip file whose header promises 64 MB of zeros: with a 1 MB limit nothing is
+  // inflated, whatever the stream holds.
+  const std::string bomb = dir.file("bomb.gz");
+  write_gz(bomb, idx_file(0x08, {64, 1024, 1024}, {}));
+  const uint64_t limit = max_idx_payload_bytes();
+  set_max_idx_payload_bytes(1 << 20);
+  const std::string m = error_of<std::exception>([&] { read_idx(bomb); });
+  set_max_idx_payload_bytes(limit);
+  CHECK_MESSAGE_HAS(m, "more than the limit of 1048576 bytes");
+  // A zero dimension makes the payload empty whatever the others are.
+  const std::string zero = dir.file("zero");
+  write_raw(zero, idx_file(0x08, {0, 4000000000u, 4000000000u}, {}));
+  CHECK(read_idx(zero).numel() == 0);
 }
 
 TEST_CASE("idx: damaged gzip streams are errors naming the file") {

@@ -30,9 +30,12 @@ install_prefix() {
     CXX="${CXX:-ccache g++}" meson setup "$work/lib" "$root" --buildtype=release \
       --prefix="$prefix" || return 1
   fi
-  ninja -C "$work/lib" dagrad/libdagrad.a "dagrad/libdagrad.so.$(meson introspect \
-    --projectinfo "$work/lib" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')" \
-    examples/dagrad-info || return 1
+  local targets=(dagrad/libdagrad.a "dagrad/libdagrad.so.$(meson introspect --projectinfo \
+    "$work/lib" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')"
+    examples/dagrad-info)
+  # With MPI found, the separate dagrad_mpi library is installed too.
+  grep -q "^build dagrad/libdagrad_mpi.a:" "$work/lib/build.ninja" && targets+=(dagrad/libdagrad_mpi.a)
+  ninja -C "$work/lib" "${targets[@]}" || return 1
   rm -rf "$prefix"
   meson install -C "$work/lib" --no-rebuild --quiet || return 1
   "$prefix/bin/dagrad-info"

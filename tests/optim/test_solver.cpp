@@ -100,3 +100,35 @@ TEST_CASE("solver: bad options are clear errors") {
   CHECK_THROWS_WITH_AS(optim::Solver(net, {Xt, slice(yt, 0, 0, 5), Xt, yt}, ok),
                        doctest::Contains("training"), std::invalid_argument);
 }
+
+TEST_CASE("solver: careless calls and options are errors, not hangs or overflows") {
+  Tensor X, y;
+  toy_data(40, 1, X, y);
+  nn::TwoLayerNet net({.input_dim = 6, .hidden_dim = 4, .num_classes = 3});
+  optim::SolverOptions o;
+  o.verbose = false;
+  o.batch_size = 10;
+  optim::Solver s(net, {X, y, X, y}, o);
+  CHECK_THROWS_WITH_AS(s.check_accuracy(X, y, -1, 0),
+                       "check_accuracy: batch_size must be positive, got 0", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(s.check_accuracy(X, slice(y, 0, 0, 30)),
+                       "check_accuracy: inputs of shape (40, 6) do not match labels of shape (30,)",
+                       std::invalid_argument);
+  Tensor none = slice(X, 0, 0, 0), no_labels = slice(y, 0, 0, 0);
+  CHECK_THROWS_WITH_AS(optim::Solver(net, {none, no_labels, X, y}, o),
+                       "Solver: the training set is empty (0 rows)", std::invalid_argument);
+  using optim::SolverOptions;
+  CHECK_THROWS_WITH_AS(SolverOptions::from_map({{"batch_size", "1e300"}}),
+                       "Solver option 'batch_size': '1e300' is not a whole number in [1, 1000000000000000]",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(SolverOptions::from_map({{"num_epochs", "nan"}}),
+                       "Solver option 'num_epochs': 'nan' is not a whole number in [0, 1000000000]",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(SolverOptions::from_map({{"seed", "-1"}}),
+                       "Solver option 'seed': '-1' is not a whole number in [0, 9007199254740992]",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(SolverOptions::from_map({{"batch_size", "2.5"}}),
+                       "Solver option 'batch_size': '2.5' is not a whole number in [1, 1000000000000000]",
+                       std::invalid_argument);
+  CHECK(SolverOptions::from_map({{"batch_size", "64"}, {"seed", "7"}}).seed == 7);
+}

@@ -1,7 +1,7 @@
 # The main job in its --quick setting: trains, saves curves, filters and a checkpoint, and a
 # second run loads the checkpoint and evaluates it to the same test accuracy. Then a run with
-# other stage widths and augmentation, whose checkpoint --eval rebuilds from its metadata, and
-# the errors for bad flags.
+# other stage widths and augmentation, whose checkpoints (final and per epoch) --eval rebuilds
+# from their metadata, and the errors for bad flags.
 set -e
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -17,6 +17,10 @@ test -n "$trained" && test "$trained" = "$evaluated"
 "$bin" --quick --train-size 2000 --channels 8,16 --augment flip+crop --out "$out/small" | tee "$out/small.txt"
 grep -q "augmentation: flip+crop" "$out/small.txt"
 "$bin" --eval "$out/small/model.ckpt" | grep -q "test accuracy"
+# The per-epoch checkpoints are model_epoch_<e>.ckpt and say which model they hold, so --eval
+# needs no --channels either.
+test ! -e "$out/small/epoch_epoch_1.ckpt"
+"$bin" --eval "$out/small/model_epoch_1.ckpt" | grep -q "test accuracy"
 
 for bad in "--channels 0,16" "--channels 8,x" "--augment sideways" "--model lenet --channels 8"; do
   if "$bin" --quick $bad --out "$out/bad" > "$out/bad.txt" 2>&1; then

@@ -61,6 +61,10 @@ Tensor permute_raw(const Tensor& x, const std::vector<int>& perm) {
   for (int i = 0; i < nd; ++i) os.push_back(x.shape()[perm[i]]);
   Tensor out = empty(os, x.dtype());
   if (x.numel() == 0) return out;
+  if (nd == 0) {  // a 0-d tensor: its one value (the loop below needs an innermost axis)
+    std::memcpy(out.raw_data(), x.raw_data(), dtype_size(x.dtype()));
+    return out;
+  }
   const Shape xs = contiguous_strides(x.shape());
   Shape st;  // stride in x of each output axis
   for (int i = 0; i < nd; ++i) st.push_back(xs[perm[i]]);
@@ -152,6 +156,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 Tensor transpose(const Tensor& x, int64_t a, int64_t b) {
   const int ia = normalize_axis(a, x.dim(), "transpose");
   const int ib = normalize_axis(b, x.dim(), "transpose");
+  if (x.dim() == 0) return permute(x, {});  // as PyTorch: axis 0 or -1 of a 0-d tensor is itself
   std::vector<int64_t> dims(x.dim());
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[ia], dims[ib]);
