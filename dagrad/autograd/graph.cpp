@@ -1,5 +1,7 @@
 #include "dagrad/autograd/graph.h"
 
+#include "dagrad/io/file.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
@@ -123,28 +125,6 @@ std::string no_graph_note(const Tensor& t) {
   if (!t.defined()) return "(no tape: the tensor is undefined)\n";
   return fmt::format("(no tape: the tensor{} of shape {} does not require grad)\n",
                      quoted(t.name()), to_string(t.shape()));
-}
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error(fmt::format("save_dot: cannot open '{}' for writing", tmp));
-    f << text;
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw std::runtime_error(fmt::format("save_dot: writing '{}' failed", tmp));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error(
-        fmt::format("save_dot: cannot move the file into place at '{}': {}", path, ec.message()));
-  }
 }
 
 }  // namespace
@@ -272,7 +252,7 @@ std::string to_dot(const Tensor& output, const DotOptions& opts) {
 }
 
 void save_dot(const std::string& path, const std::vector<Tensor>& outputs, const DotOptions& opts) {
-  write_file_atomic(path, to_dot(outputs, opts));
+  io::write_file_atomically(path, to_dot(outputs, opts), fmt::format("save_dot {}", path));
 }
 
 void save_dot(const std::string& path, const Tensor& output, const DotOptions& opts) {
