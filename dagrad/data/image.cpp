@@ -210,9 +210,13 @@ Image decode_png(const std::vector<uint8_t>& buf, const std::string& path) {
 
   const uint64_t bits_per_pixel = uint64_t(in_channels) * depth;
   const uint64_t stride64 = (uint64_t{width} * bits_per_pixel + 7) / 8;
-  const uint64_t raw64 = (stride64 + 1) * height;
-  const uint64_t out64 = uint64_t{width} * height * out_channels;
-  if (raw64 > max_decoded_bytes || out64 > max_decoded_bytes) {
+  // Products checked for overflow: (stride + 1) * height can pass 2^64 for 2^31-pixel sides,
+  // and a wrapped size would slip under the limit.
+  uint64_t raw64 = 0, out64 = 0;
+  const bool overflow = __builtin_mul_overflow(stride64 + 1, uint64_t{height}, &raw64) ||
+                        __builtin_mul_overflow(uint64_t{width} * height, uint64_t(out_channels),
+                                               &out64);
+  if (overflow || raw64 > max_decoded_bytes || out64 > max_decoded_bytes) {
     fail(path, fmt::format("image too large ({}x{})", width, height));
   }
   const size_t stride = static_cast<size_t>(stride64);
