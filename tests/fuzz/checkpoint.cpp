@@ -60,7 +60,7 @@ bool declares_huge_tensor(std::string_view in) {
         return true;
     }
     if (ndim > 8) return false;  // refused by the reader
-    w.skip_block(8);  // nbytes, then the data
+    w.skip_block(8);             // nbytes, then the data
   }
   return false;
 }

@@ -59,7 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::expect_clean([&] { data::read_idx(path); });
   // The images and labels readers add their own checks (magic, label range) on top.
   const std::string head = head_of(in, 4);
-  if (head == std::string("\0\0\x08\x01", 4)) fuzz::expect_clean([&] { data::read_idx_labels(path); });
-  if (head == std::string("\0\0\x08\x03", 4)) fuzz::expect_clean([&] { data::read_idx_images(path); });
+  if (head == std::string("\0\0\x08\x01", 4))
+    fuzz::expect_clean([&] { data::read_idx_labels(path); });
+  if (head == std::string("\0\0\x08\x03", 4))
+    fuzz::expect_clean([&] { data::read_idx_images(path); });
   return 0;
 }

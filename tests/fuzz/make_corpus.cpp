@@ -94,8 +94,9 @@ std::string idx(unsigned type, const std::vector<uint32_t>& dims, std::string_vi
 void idx_corpus() {
   const std::string labels = idx(0x08, {10}, "\0\1\2\3\4\5\6\7\x08\x09"sv);
   const std::string images = idx(0x08, {2, 4, 5}, repeat_pattern(40, 1));
-  const std::string f64 = idx(0x0E, {1, 1, 2}, std::string("\x3f\xf8\0\0\0\0\0\0", 8) +
-                                                   std::string("\x7f\xf0\0\0\0\0\0\0", 8));
+  const std::string f64 =
+      idx(0x0E, {1, 1, 2},
+          std::string("\x3f\xf8\0\0\0\0\0\0", 8) + std::string("\x7f\xf0\0\0\0\0\0\0", 8));
   const std::string empty = idx(0x08, {0, 28, 28}, "");
   put("idx", "labels-idx1", labels);
   put("idx", "images-idx3", images);
@@ -168,10 +169,9 @@ void checkpoint_corpus() {
                    {"b", tensor({0.25, 1e300, -1}, {3}, float64)},
                    {"step", scalar_tensor(7)},
                    {"none", empty({0, 4})}};
-  const std::string valid = written_by([&](const std::string& p) { save_checkpoint(p, small); });
-  put("checkpoint", "empty.ckpt", written_by([](const std::string& p) {
-        nn::save_checkpoint(p, {});
-      }));
+  const std::string valid = written_by([&](const std::string& p) { nn::save_checkpoint(p, small); });
+  put("checkpoint", "empty.ckpt",
+      written_by([](const std::string& p) { nn::save_checkpoint(p, {}); }));
   put("checkpoint", "small.ckpt", valid);
   std::string bad_crc = valid;
   bad_crc.back() ^= 0x40;
@@ -203,8 +203,8 @@ std::string png(uint32_t w, uint32_t h, int depth, int color, std::string_view r
                 std::string_view extra = "", int interlace = 0, int idat_parts = 1) {
   std::string z(compressBound(rows.size()), '\0');
   uLongf zlen = z.size();
-  compress2(reinterpret_cast<Bytef*>(z.data()), &zlen,
-            reinterpret_cast<const Bytef*>(rows.data()), rows.size(), 9);
+  compress2(reinterpret_cast<Bytef*>(z.data()), &zlen, reinterpret_cast<const Bytef*>(rows.data()),
+            rows.size(), 9);
   z.resize(zlen);
   std::string ihdr = be32(w) + be32(h);
   ihdr += {static_cast<char>(depth), static_cast<char>(color), 0, 0, static_cast<char>(interlace)};
@@ -217,7 +217,8 @@ std::string png(uint32_t w, uint32_t h, int depth, int color, std::string_view r
 // `h` rows of `stride` bytes, row y using filter type filters[y % filters.size()].
 std::string png_rows(size_t stride, size_t h, std::string_view filters, unsigned seed) {
   std::string s;
-  for (size_t y = 0; y < h; ++y) s += filters[y % filters.size()] + repeat_pattern(stride, seed + y);
+  for (size_t y = 0; y < h; ++y)
+    s += filters[y % filters.size()] + repeat_pattern(stride, seed + y);
   return s;
 }
 
@@ -226,12 +227,15 @@ void image_corpus() {
   data::Image gray = data::to_grayscale(rgb), gray_alpha{6, 5, 2, {}}, rgba{6, 5, 4, {}};
   for (size_t i = 0; i < 30; ++i) {
     gray_alpha.pixels.insert(gray_alpha.pixels.end(), {gray.pixels[i], uint8_t(i * 8)});
-    rgba.pixels.insert(rgba.pixels.end(), rgb.pixels.begin() + 3 * i, rgb.pixels.begin() + 3 * i + 3);
+    rgba.pixels.insert(rgba.pixels.end(), rgb.pixels.begin() + 3 * i,
+                       rgb.pixels.begin() + 3 * i + 3);
     rgba.pixels.push_back(uint8_t(255 - i));
   }
-  for (const auto& [name, img] : std::map<std::string, const data::Image*>{
-           {"rgb.png", &rgb}, {"gray.png", &gray}, {"gray-alpha.png", &gray_alpha},
-           {"rgba.png", &rgba}})
+  for (const auto& [name, img] :
+       std::map<std::string, const data::Image*>{{"rgb.png", &rgb},
+                                                 {"gray.png", &gray},
+                                                 {"gray-alpha.png", &gray_alpha},
+                                                 {"rgba.png", &rgba}})
     put("image", name, written_by([&](const std::string& p) { data::write_png(p, *img); }));
 
   const std::string all_filters("\0\1\2\3\4", 5);
@@ -239,8 +243,7 @@ void image_corpus() {
   put("image", "palette-1bit-trns.png",
       png(9, 3, 1, 3, png_rows(2, 3, all_filters, 1).replace(1, 2, "\x55\x80"sv),
           plte + png_chunk("tRNS", "\x80\0"sv)));
-  put("image", "palette-4bit.png",
-      png(4, 2, 4, 3, std::string("\0\x01\x23\0\x32\x10", 6), plte));
+  put("image", "palette-4bit.png", png(4, 2, 4, 3, std::string("\0\x01\x23\0\x32\x10", 6), plte));
   put("image", "palette-index-out-of-range.png", png(2, 1, 8, 3, "\0\x01\x09"sv, plte));
   put("image", "gray-2bit.png", png(7, 4, 2, 0, png_rows(2, 4, all_filters, 2)));
   put("image", "gray-16bit-trns.png",
@@ -298,8 +301,7 @@ void safetensors_corpus() {
   put("safetensors", "deep-metadata.safetensors",
       st(R"({"__metadata__":)" + std::string(300, '[') + std::string(300, ']') + "}", ""));
   put("safetensors", "huge-header-length.safetensors", le<uint64_t>(~0ull) + "{}");
-  put("safetensors", "bad-utf8-name.safetensors",
-      st("{\"\xff\xfe\":{" + f32 + ":[0,4]}}", "abcd"));
+  put("safetensors", "bad-utf8-name.safetensors", st("{\"\xff\xfe\":{" + f32 + ":[0,4]}}", "abcd"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,9 +343,8 @@ void npy_corpus() {
                                {"b", tensor({0.5, -1}, {2}, float64)},
                                {"n", scalar_tensor(3, float64)}};
   for (bool compress : {false, true})
-    put("npz", compress ? "compressed.npz" : "stored.npz", written_by([&](const std::string& p) {
-          io::save_npz(p, arrays, compress, {"n"});
-        }));
+    put("npz", compress ? "compressed.npz" : "stored.npz",
+        written_by([&](const std::string& p) { io::save_npz(p, arrays, compress, {"n"}); }));
   put("npz", "empty.npz", written_by([](const std::string& p) { io::save_npz(p, {}); }));
   io::zip::Writer zip64("corpus", /*force_zip64=*/true);
   zip64.add("a.npy", io::npy_bytes(tensor({1, 2})), true);
