@@ -41,10 +41,13 @@ struct Walker {
   }
 };
 
-// TEMPORARY, until the lead's overflow-checked sizes land in checkpoint.cpp/shape.h: skips
-// files declaring a tensor whose dimensions multiply (any prefix of them) past 2^28 elements.
-// Such dims hit the known numel overflow (e.g. (2^32, 2^32) passes the size check with 0 data
-// bytes); with the skip the fuzzer explores the rest of the reader. Remove it then.
+// TEMPORARY, until overflow-checked sizes land in checkpoint.cpp/shape.h: skips files declaring
+// a tensor whose dimensions multiply (any prefix of them) past 2^28 elements. Such dims pass the
+// size check with 0 data bytes, because numel overflows (corpus/checkpoint/repro-numel-overflow
+// .ckpt: (2^32, 2^32)) or numel * itemsize wraps to 0 in uint64 (repro-nbytes-overflow.ckpt:
+// float32 (2^62)), and load a tensor with no buffer behind its shape; with the skip the fuzzer
+// explores the rest of the reader. DAGRAD_FUZZ_NO_SKIP=1 turns it off; remove it once the
+// reader refuses such sizes itself.
 bool declares_huge_tensor(std::string_view in) {
   Walker w{in, 12};  // after the magic and the version
   for (uint64_t i = 0, n = w.get(4); w.ok && i < n; ++i) w.skip_block(4), w.skip_block(4);
@@ -67,14 +70,15 @@ bool declares_huge_tensor(std::string_view in) {
 
 void read(std::string_view bytes) {
   const std::string& path = dagrad::fuzz::as_file(bytes);
-  dagrad::fuzz::expect_clean([&] { dagrad::nn::load_checkpoint(path); });
+  dagrad::fuzz::expect_clean(
+      [&] { dagrad::fuzz::consume(dagrad::nn::load_checkpoint(path).tensors); });
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in = dagrad::fuzz::bytes_of(data, size);
-  if (declares_huge_tensor(in)) return 0;
+  if (dagrad::fuzz::skip_known_bugs() && declares_huge_tensor(in)) return 0;
   read(in);
   const std::string fixed = with_fixed_crc(in);
   if (fixed != in) read(fixed);

@@ -7,6 +7,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dagrad::fuzz::expect_clean([&] {
     dagrad::Tensor X, y;
     dagrad::data::read_cifar10_batch(path, X, y);
+    dagrad::fuzz::consume(X);
+    dagrad::fuzz::consume(y);
   });
   return 0;
 }

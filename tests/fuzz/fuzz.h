@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "dagrad/autograd/tensor.h"
+
 namespace dagrad::fuzz {
 
 inline std::string_view bytes_of(const uint8_t* data, size_t size) {
@@ -33,6 +35,13 @@ inline const std::string& as_file(std::string_view bytes) {
     std::abort();
   }
   return path;
+}
+
+// The targets' temporary skips of inputs that hit bugs already reported (see idx.cpp and
+// checkpoint.cpp): on unless DAGRAD_FUZZ_NO_SKIP is set, which shows whether the bug is fixed.
+inline bool skip_known_bugs() {
+  static const bool skip = std::getenv("DAGRAD_FUZZ_NO_SKIP") == nullptr;
+  return skip;
 }
 
 // Runs `read` on hostile input. The readers document std::exception (runtime_error,
@@ -57,6 +66,31 @@ void expect_clean(Read&& read) {
     // A documented error for a bad file: fine.
     if (verbose) std::fprintf(stderr, "  refused: %s\n", e.what());
   }
+}
+
+inline volatile unsigned char consumed;  // keeps consume()'s reads from being optimized out
+
+// Reads every byte of a tensor that a reader returned, so that one whose shape promises more
+// than its buffer holds is caught: ASan reports the read past the buffer (a plain build may
+// crash), and a shape whose byte count overflows 64 bits (an allocation size that wrapped
+// around to something small) aborts here.
+inline void consume(const Tensor& t) {
+  uint64_t bytes = dtype_size(t.dtype());
+  for (const int64_t d : t.shape()) {
+    if (d < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) {
+      std::fprintf(stderr, "fuzz: a reader returned a tensor of shape %s (size overflows)\n",
+                   to_string(t.shape()).c_str());
+      std::abort();
+    }
+  }
+  const auto* p = static_cast<const unsigned char*>(t.raw_data());
+  unsigned char x = 0;
+  for (uint64_t i = 0; i < bytes; ++i) x ^= p[i];
+  consumed = x;
+}
+
+inline void consume(const NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors) consume(t);
 }
 
 }  // namespace dagrad::fuzz

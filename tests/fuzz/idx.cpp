@@ -32,10 +32,11 @@ std::string head_of(std::string_view in, size_t n) {
   return out;
 }
 
-// TEMPORARY, until the lead's overflow-checked sizes land in idx.cpp/shape.h: skips headers
-// whose dimensions multiply (any prefix of them) past 2^28 elements. Such headers hit the known
-// numel overflow (e.g. 2^20 x 2^20 x 2^24 wraps to 0 elements); with the skip the fuzzer
-// explores the rest of the reader. Remove it once the reader refuses them itself.
+// TEMPORARY, until overflow-checked sizes land in idx.cpp/shape.h: skips headers whose
+// dimensions multiply (any prefix of them) past 2^28 elements. Such headers hit the known numel
+// overflow (corpus/idx/repro-numel-overflow: 2^20 x 2^20 x 2^24 wraps to 0 elements and is
+// read as an empty payload); with the skip the fuzzer explores the rest of the reader.
+// DAGRAD_FUZZ_NO_SKIP=1 turns it off; remove it once the reader refuses such headers itself.
 bool declares_huge_shape(std::string_view in) {
   const std::string head = head_of(in, 4 + 4 * 8);
   if (head.size() < 4 || head[0] != 0 || head[1] != 0) return false;  // refused before the dims
@@ -54,14 +55,14 @@ bool declares_huge_shape(std::string_view in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace dagrad;
   const std::string_view in = fuzz::bytes_of(data, size);
-  if (declares_huge_shape(in)) return 0;
+  if (fuzz::skip_known_bugs() && declares_huge_shape(in)) return 0;
   const std::string& path = fuzz::as_file(in);
-  fuzz::expect_clean([&] { data::read_idx(path); });
+  fuzz::expect_clean([&] { fuzz::consume(data::read_idx(path)); });
   // The images and labels readers add their own checks (magic, label range) on top.
   const std::string head = head_of(in, 4);
   if (head == std::string("\0\0\x08\x01", 4))
-    fuzz::expect_clean([&] { data::read_idx_labels(path); });
+    fuzz::expect_clean([&] { fuzz::consume(data::read_idx_labels(path)); });
   if (head == std::string("\0\0\x08\x03", 4))
-    fuzz::expect_clean([&] { data::read_idx_images(path); });
+    fuzz::expect_clean([&] { fuzz::consume(data::read_idx_images(path)); });
   return 0;
 }

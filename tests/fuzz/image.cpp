@@ -31,9 +31,20 @@ std::string with_fixed_crcs(std::string_view in) {
   return out;
 }
 
+// A decoded image must be what image.h promises: a positive size, 1-4 channels, and exactly
+// width * height * channels bytes of pixels.
+void check(const dagrad::data::Image& img) {
+  if (img.width > 0 && img.height > 0 && img.channels >= 1 && img.channels <= 4 &&
+      img.pixels.size() == size_t(img.width) * size_t(img.height) * size_t(img.channels))
+    return;
+  std::fprintf(stderr, "fuzz: inconsistent image %dx%dx%d with %zu bytes of pixels\n", img.width,
+               img.height, img.channels, img.pixels.size());
+  std::abort();
+}
+
 void read(std::string_view bytes) {
   const std::string& path = dagrad::fuzz::as_file(bytes);
-  dagrad::fuzz::expect_clean([&] { dagrad::data::read_image(path); });
+  dagrad::fuzz::expect_clean([&] { check(dagrad::data::read_image(path)); });
 }
 
 }  // namespace

@@ -169,7 +169,8 @@ void checkpoint_corpus() {
                    {"b", tensor({0.25, 1e300, -1}, {3}, float64)},
                    {"step", scalar_tensor(7)},
                    {"none", empty({0, 4})}};
-  const std::string valid = written_by([&](const std::string& p) { nn::save_checkpoint(p, small); });
+  const std::string valid =
+      written_by([&](const std::string& p) { nn::save_checkpoint(p, small); });
   put("checkpoint", "empty.ckpt",
       written_by([](const std::string& p) { nn::save_checkpoint(p, {}); }));
   put("checkpoint", "small.ckpt", valid);

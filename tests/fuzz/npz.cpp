@@ -5,7 +5,8 @@
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  dagrad::fuzz::expect_clean(
-      [&] { dagrad::io::parse_npz(dagrad::fuzz::bytes_of(data, size), "fuzz"); });
+  dagrad::fuzz::expect_clean([&] {
+    dagrad::fuzz::consume(dagrad::io::parse_npz(dagrad::fuzz::bytes_of(data, size), "fuzz"));
+  });
   return 0;
 }
