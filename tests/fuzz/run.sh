@@ -72,7 +72,9 @@ for t in "${targets[@]}"; do
     clean=$((clean + 1))
   else
     echo "fuzz $t: FINDING (exit $rc) after ${execs:-?} executions: ${crash:+$work/artifacts/$crash}"
-    grep -E "^(==[0-9]+==ERROR|SUMMARY|.*runtime error|    #[0-9] )" "$work/log" | head -12
+    # The report and its first frames in dagrad's code (libFuzzer's own frames left out).
+    grep -E "^(==[0-9]+==ERROR|SUMMARY|fuzz: |.*runtime error)|^    #[0-9]+ .* in (dagrad|LLVMFuzzer)" \
+      "$work/log" | head -12
     echo "  log: $work/log"
     findings=$((findings + 1))
   fi
