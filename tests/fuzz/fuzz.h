@@ -37,13 +37,6 @@ inline const std::string& as_file(std::string_view bytes) {
   return path;
 }
 
-// The targets' temporary skips of inputs that hit bugs already reported (see idx.cpp and
-// checkpoint.cpp): on unless DAGRAD_FUZZ_NO_SKIP is set, which shows whether the bug is fixed.
-inline bool skip_known_bugs() {
-  static const bool skip = std::getenv("DAGRAD_FUZZ_NO_SKIP") == nullptr;
-  return skip;
-}
-
 // Runs `read` on hostile input. The readers document std::exception (runtime_error,
 // invalid_argument) for bad input: that is the expected outcome and is ignored. An allocation
 // failure is not: the readers promise to check sizes before allocating, so std::bad_alloc or
