@@ -44,18 +44,22 @@ class Shape {
     for (int i = pos; i + 1 < n_; ++i) d_[i] = d_[i + 1];
     --n_;
   }
-  // The number of elements. A product beyond int64 is an std::invalid_argument naming the
-  // shape (every size computation goes through here or through checked_nbytes in tensor.h);
-  // a zero dimension gives 0 whatever the others are.
+  // The number of elements. When the product of the nonzero dimensions is beyond int64, an
+  // std::invalid_argument naming the shape, even if a zero dimension makes the tensor empty:
+  // strides are products of dimensions too, and must not overflow either. Every size
+  // computation goes through here or through checked_nbytes in tensor.h.
   int64_t numel() const {
     int64_t p = 1;
-    bool overflow = false;
+    bool overflow = false, zero = false;
     for (int i = 0; i < n_; ++i) {
-      if (d_[i] == 0) return 0;
+      if (d_[i] == 0) {
+        zero = true;
+        continue;
+      }
       overflow |= __builtin_mul_overflow(p, d_[i], &p);
     }
     if (overflow) throw_numel_overflow();
-    return p;
+    return zero ? 0 : p;
   }
   std::vector<int64_t> vec() const { return {begin(), end()}; }
 

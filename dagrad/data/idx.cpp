@@ -154,17 +154,19 @@ IdxRaw read_idx_raw(const std::string& path) {
                            4 * ndims, got_dims));
   // Refuse absurd sizes before allocating or decompressing anything (a corrupt or hostile
   // header must not exhaust memory): the payload, computed without overflow, must be within
-  // the limit. A zero dimension makes the payload empty whatever the others are.
+  // the limit. The product of the nonzero dimensions must fit too, even when a zero dimension
+  // makes the payload empty (as Shape::numel requires).
   const uint64_t max_bytes = max_idx_payload_bytes();
   uint64_t expected = raw.type->size;
   bool overflow = false, empty = false;
   for (int i = 0; i < ndims; ++i) {
     const uint32_t d = be32(dims + 4 * i);
     raw.shape.push_back(d);
-    overflow |= __builtin_mul_overflow(expected, uint64_t{d}, &expected);
-    empty |= d == 0;
+    if (d == 0) empty = true;
+    else overflow |= __builtin_mul_overflow(expected, uint64_t{d}, &expected);
   }
-  if (empty) expected = 0, overflow = false;
+  overflow |= expected > uint64_t(INT64_MAX);
+  if (empty && !overflow) expected = 0;
   if (overflow || expected > max_bytes)
     fail(path, fmt::format("header promises {} bytes of {} for shape {}, more than the limit of "
                            "{} bytes (data::set_max_idx_payload_bytes)",

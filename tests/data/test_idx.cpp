@@ -227,10 +227,15 @@ TEST_CASE("idx: sizes that overflow 64 bits, and gzip bombs, are refused before 
   const std::string m = error_of<std::exception>([&] { read_idx(bomb); });
   set_max_idx_payload_bytes(limit);
   CHECK_MESSAGE_HAS(m, "more than the limit of 1048576 bytes");
-  // A zero dimension makes the payload empty whatever the others are.
+  // A zero dimension makes the payload empty; the other dimensions must still multiply within
+  // 64 bits.
   const std::string zero = dir.file("zero");
-  write_raw(zero, idx_file(0x08, {0, 4000000000u, 4000000000u}, {}));
+  write_raw(zero, idx_file(0x08, {0, 1000, 1000}, {}));
   CHECK(read_idx(zero).numel() == 0);
+  const std::string zero_huge = dir.file("zero-huge");
+  write_raw(zero_huge, idx_file(0x08, {0, 4000000000u, 4000000000u, 4}, {}));
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { read_idx(zero_huge); }),
+                    "more than 2^64 bytes");
 }
 
 TEST_CASE("idx: damaged gzip streams are errors naming the file") {
