@@ -15,6 +15,7 @@ struct Drainer {
     c.state = 2;
     for (std::size_t k = 0; k < classes; ++k) {
       while (FreeBlock* b = c.head[k]) {
+        DAGRAD_BLOCK_POOL_UNPOISON(b, (k + 1) * granule);
         c.head[k] = b->next;
         ::operator delete(b);
       }

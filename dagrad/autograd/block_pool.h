@@ -9,6 +9,25 @@
 #include <cstdint>
 #include <new>
 
+// Under AddressSanitizer (tests/sanitize/run.sh) a cached block is poisoned until it is handed
+// out again, so that a use after free of a tensor handle, storage or node is still reported
+// although its block does not go back to the heap. No-ops in every other build.
+#if defined(__SANITIZE_ADDRESS__)
+#define DAGRAD_BLOCK_POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DAGRAD_BLOCK_POOL_ASAN 1
+#endif
+#endif
+#if defined(DAGRAD_BLOCK_POOL_ASAN)
+#include <sanitizer/asan_interface.h>
+#define DAGRAD_BLOCK_POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define DAGRAD_BLOCK_POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define DAGRAD_BLOCK_POOL_POISON(p, n) ((void)0)
+#define DAGRAD_BLOCK_POOL_UNPOISON(p, n) ((void)0)
+#endif
+
 namespace dagrad::block_pool {
 
 inline constexpr std::size_t granule = 16;
@@ -41,6 +60,7 @@ inline void* allocate(std::size_t bytes) {
   const std::size_t cls = class_of(bytes);
   Cache& c = t_cache;
   if (FreeBlock* b = c.head[cls]) [[likely]] {
+    DAGRAD_BLOCK_POOL_UNPOISON(b, (cls + 1) * granule);
     c.head[cls] = b->next;
     --c.count[cls];
     return b;
@@ -60,6 +80,7 @@ inline void deallocate(void* p, std::size_t bytes) noexcept {
     b->next = c.head[cls];
     c.head[cls] = b;
     ++c.count[cls];
+    DAGRAD_BLOCK_POOL_POISON(b, (cls + 1) * granule);
     return;
   }
   free_slow(p, cls);

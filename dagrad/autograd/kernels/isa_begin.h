@@ -14,11 +14,24 @@
 #include <cstring>
 
 #define DAGRAD_ISA_REGION 1
+#if defined(__clang__)
+// clang ignores `#pragma GCC target`; its equivalent gives every function declared in the region
+// (the kernels, simd.h's wrappers, lambdas) the path's target attribute. Used by the sanitizer
+// builds (tests/sanitize/run.sh). Same effect on the code, except that standard-library templates
+// instantiated here keep the baseline target (clang attaches the attribute where a function is
+// declared, not where it is instantiated).
+#if DAGRAD_ISA_LEVEL == 2
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#elif DAGRAD_ISA_LEVEL == 1
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#endif  // the baseline path (level 0) pushes nothing, and isa_end.h pops nothing
+#else
 #pragma GCC push_options
 #if DAGRAD_ISA_LEVEL == 2
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
 #elif DAGRAD_ISA_LEVEL == 1
 #pragma GCC target("avx2,fma")
+#endif
 #endif
 
 #include "dagrad/autograd/kernels/simd.h"
