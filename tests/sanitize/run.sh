@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sanitizer builds of the library, the unit tests and the examples, with clang 16
-# (tests/sanitize/NOTES.md):
+# (docs/design.md, "Sanitizer builds"):
 #   build-asan/  -fsanitize=address,undefined: every unit test on every kernel path this CPU runs,
 #                then every example smoke run (tests/smoke/*.sh);
 #   build-tsan/  -fsanitize=thread: every unit test (any op may run on the thread pool), then the
@@ -82,7 +82,7 @@ report_pattern="^(==[0-9]+==ERROR: |WARNING: ThreadSanitizer|SUMMARY: [A-Za-z]+S
 unit_tests() {
   local label="$1" log="$2" bin="$3" s rc summary p=0 f=0
   s=$(date +%s)
-  # -tse=slow: the suite for tests too slow under a sanitizer (none so far, NOTES.md).
+  # -tse=slow: the suite for tests too slow under a sanitizer (none so far, docs/design.md).
   # shellcheck disable=SC2086
   (cd "$root" && timeout -k 30 "${DAGRAD_SAN_TIMEOUT:-900}" "$bin" --no-intro=true \
     --duration=true -tse=slow ${DAGRAD_SAN_DOCTEST:-}) >"$log" 2>&1
