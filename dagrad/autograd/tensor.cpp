@@ -391,17 +391,19 @@ int64_t checked_nbytes(const Shape& shape, Dtype dtype, const char* op) {
     if (d < 0)
       throw std::invalid_argument(
           fmt::format("{}: negative dimension in shape {}", op, to_string(shape)));
-  int64_t n = 0, bytes = 0;
-  try {
-    n = shape.numel();
-  } catch (const std::invalid_argument&) {
-    n = -1;
+  // The bytes of the nonzero dimensions must fit, even when a zero dimension makes the tensor
+  // empty: byte offsets along those dimensions must not overflow either (as in Shape::numel).
+  int64_t bytes = static_cast<int64_t>(dtype_size(dtype));
+  bool overflow = false, zero = false;
+  for (int64_t d : shape) {
+    if (d == 0) zero = true;
+    else overflow |= __builtin_mul_overflow(bytes, d, &bytes);
   }
-  if (n < 0 || __builtin_mul_overflow(n, static_cast<int64_t>(dtype_size(dtype)), &bytes))
+  if (overflow)
     throw std::invalid_argument(fmt::format("{}: shape {} of {} is too large (its size in bytes "
                                             "does not fit a 64-bit count)",
                                             op, to_string(shape), dtype_name(dtype)));
-  return bytes;
+  return zero ? 0 : bytes;
 }
 
 Tensor empty(const Shape& shape, Dtype dtype) {

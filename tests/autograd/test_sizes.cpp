@@ -57,3 +57,10 @@ TEST_CASE("shape ops on 0-d tensors: transpose and permute are the identity, as 
         std::string::npos);
   CHECK(error_of([&] { permute(s, {0}); }) == "permute: 1 axes given for a tensor of shape ()");
 }
+
+TEST_CASE("sizes: an empty shape whose other dimensions' bytes overflow is refused too") {
+  CHECK(checked_nbytes({0, 1000}, float64, "x") == 0);
+  // 7.2e18 elements fit an int64 count, but not 4 bytes each.
+  CHECK(error_of([] { empty({7205791293924966400LL, 0}); }).find("is too large") !=
+        std::string::npos);
+}
