@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
     Trace p = evaluate(slice(x, 0, 0, 1), slice(x, 0, 1, 2));
     return concat({p.y1, p.y2});
   };
-  const Tensor x = tensor({kX1, kX2}, {}, float64);
+  const Tensor x = tensor({kX1, kX2}, {-1}, float64);
   const Tensor J_fwd = jacobian_forward(f, x);
   const Tensor J_rev = jacobian_reverse(f, x);
   const Tensor J_num = jacobian_numerical(f, x, 1e-6);

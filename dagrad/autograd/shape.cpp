@@ -54,4 +54,32 @@ int normalize_axis(int64_t axis, int ndim, const char* op) {
   return static_cast<int>(axis < 0 ? axis + std::max(ndim, 1) : axis);
 }
 
+Shape infer_shape(const Shape& want, int64_t numel, const Shape& from, const char* op) {
+  auto impossible = [&] {
+    return std::invalid_argument(fmt::format("{}: cannot reshape {} ({} elements) into {}", op,
+                                             to_string(from), numel, to_string(want)));
+  };
+  Shape s = want;
+  int infer = -1;
+  int64_t known = 1;  // product of the given dimensions, checked: they may come from a file
+  for (int i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      if (infer >= 0)
+        throw std::invalid_argument(
+            fmt::format("{}: only one dimension can be -1, got {}", op, to_string(want)));
+      infer = i;
+    } else if (s[i] < 0) {
+      throw std::invalid_argument(fmt::format("{}: invalid dimension in {}", op, to_string(want)));
+    } else if (__builtin_mul_overflow(known, s[i], &known)) {
+      throw impossible();
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || numel % known != 0) throw impossible();
+    s[infer] = numel / known;
+  }
+  if (s.numel() != numel) throw impossible();
+  return s;
+}
+
 }  // namespace dagrad

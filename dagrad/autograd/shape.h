@@ -90,4 +90,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // Normalizes a possibly negative axis into [0, ndim); throws naming `op` when out of range.
 int normalize_axis(int64_t axis, int ndim, const char* op);
 
+// `want` with its one -1 dimension (if any) replaced so that it holds `numel` elements, as
+// reshape reads it. Throws naming `op` and `from` (the shape being reshaped) when there is more
+// than one -1, a dimension below -1, or no such shape.
+Shape infer_shape(const Shape& want, int64_t numel, const Shape& from, const char* op);
+
 }  // namespace dagrad

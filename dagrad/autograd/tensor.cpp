@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <malloc.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -486,10 +487,12 @@ Tensor eye(int64_t n, Dtype dtype) {
 }
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, Dtype dtype) {
-  const Shape s = shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape;
-  if (s.numel() != static_cast<int64_t>(values.size()))
+  const int64_t n = static_cast<int64_t>(values.size());
+  const bool plain = std::none_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; });
+  if (plain && shape.numel() != n)  // the usual mistake, said in terms of values
     throw std::invalid_argument(fmt::format("tensor: {} values do not fill shape {} ({} elements)",
-                                            values.size(), to_string(s), s.numel()));
+                                            n, to_string(shape), shape.numel()));
+  const Shape s = infer_shape(shape, n, Shape{n}, "tensor");
   Tensor t = empty(s, dtype);
   DAGRAD_DISPATCH(dtype, {
     T* p = t.data<T>();

@@ -189,9 +189,11 @@ Tensor arange(double start, double stop, double step = 1.0, Dtype dtype = float3
 Tensor arange(int64_t n, Dtype dtype = float32);
 Tensor linspace(double start, double stop, int64_t num, Dtype dtype = float32);
 Tensor eye(int64_t n, Dtype dtype = float32);
-// From values and a shape (row-major); an empty shape means {values.size()}.
-Tensor tensor(const std::vector<double>& values, const Shape& shape = {}, Dtype dtype = float32);
-Tensor tensor(std::initializer_list<double> values, const Shape& shape = {}, Dtype dtype = float32);
+// From values and a shape (row-major), read as reshape reads it: the default {-1} is 1-D with
+// values.size() elements, {} is 0-d (one value), {2, -1} infers the second dimension.
+Tensor tensor(const std::vector<double>& values, const Shape& shape = {-1}, Dtype dtype = float32);
+Tensor tensor(std::initializer_list<double> values, const Shape& shape = {-1},
+              Dtype dtype = float32);
 Tensor from_blob(const float* data, const Shape& shape);   // copies
 Tensor from_blob(const double* data, const Shape& shape);  // copies
 

@@ -17,7 +17,7 @@ using namespace dagrad;
 
 namespace {
 Tensor leaf(std::vector<double> v) {
-  Tensor t = tensor(v, {}, float64);
+  Tensor t = tensor(v, {-1}, float64);
   t.requires_grad_();
   return t;
 }

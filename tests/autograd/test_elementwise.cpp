@@ -24,8 +24,8 @@ bool contains(const std::string& s, const std::string& part) {
 using dagrad::test_util::check_values;
 using dagrad::test_util::create_graph;
 
-Tensor t64(const V& v, const Shape& s = {}) { return tensor(v, s, float64); }
-Tensor leaf(const V& v, const Shape& s = {}) { return t64(v, s).requires_grad_(); }
+Tensor t64(const V& v, const Shape& s = {-1}) { return tensor(v, s, float64); }
+Tensor leaf(const V& v, const Shape& s = {-1}) { return t64(v, s).requires_grad_(); }
 
 // Random float64 leaf with values in [lo, hi), optionally with a random sign.
 Tensor rnd(const Shape& s, double lo, double hi, uint64_t seed, bool random_sign = false) {

@@ -32,7 +32,7 @@ void check_close(const Tensor& t, const V& want, double eps = 1e-12) {
   }
 }
 
-Tensor leaf(const V& v, const Shape& s = {}) { return tensor(v, s, float64).requires_grad_(); }
+Tensor leaf(const V& v, const Shape& s = {-1}) { return tensor(v, s, float64).requires_grad_(); }
 
 BackwardOptions create_graph() {
   BackwardOptions o;
@@ -133,7 +133,7 @@ TEST_CASE("engine: two leaves fed the same gradient tensor keep separate gradien
 
 TEST_CASE("engine: the upstream gradient is copied, never aliased or modified") {
   Tensor x = leaf({1, 2, 3});
-  Tensor dout = tensor({1, 1, 1}, {}, float64);
+  Tensor dout = tensor({1, 1, 1}, {-1}, float64);
   Tensor y = x + 1.0;  // passes the gradient through unchanged
   y.backward(dout, retain_graph());
   y.backward(dout);
@@ -141,7 +141,7 @@ TEST_CASE("engine: the upstream gradient is copied, never aliased or modified") 
   check_close(dout, {1, 1, 1});
   // A leaf as the root: its gradient is a copy of dout.
   Tensor w = leaf({5, 6});
-  Tensor dw = tensor({0.5, 0.25}, {}, float64);
+  Tensor dw = tensor({0.5, 0.25}, {-1}, float64);
   w.backward(dw);
   check_close(w.grad(), {0.5, 0.25});
   {
@@ -263,10 +263,10 @@ TEST_CASE("engine: create_graph mixed partials of x*y") {
 TEST_CASE("engine: Hessian-vector product by reverse over reverse") {
   // f = sum(x^2 * w) + x0 x1 ; H_xx = diag(2w) + [[0,1],[1,0]]
   Tensor x = leaf({1, 2});
-  Tensor w = tensor({3, 5}, {}, float64);
+  Tensor w = tensor({3, 5}, {-1}, float64);
   Tensor f = (x * x * w).sum() + (slice(x, 0, 0, 1) * slice(x, 0, 1, 2)).sum();
   Tensor g = grad({f}, {x}, {}, create_graph())[0];
-  Tensor v = tensor({1, -1}, {}, float64);
+  Tensor v = tensor({1, -1}, {-1}, float64);
   Tensor hv = grad({(g * v).sum()}, {x})[0];
   check_close(hv, {2 * 3 * 1 + 1 * -1, 1 * 1 + 2 * 5 * -1});
 }
@@ -346,7 +346,7 @@ TEST_CASE("engine: grad of unused inputs: zeros, or an error without allow_unuse
     grad({y}, {x, u}, {}, retain_graph(), false);
   });
   CHECK(contains(msg, "grad: input 1 (shape (3,)) is not used by the outputs"));
-  Tensor c = tensor({1, 2}, {}, float64);
+  Tensor c = tensor({1, 2}, {-1}, float64);
   CHECK(contains(error_of<std::exception>([&] { grad({y}, {c}); }),
                  "grad: input 0 (shape (2,)) does not require grad"));
 }
@@ -355,7 +355,7 @@ TEST_CASE("engine: grad with respect to an intermediate and with dout") {
   Tensor x = leaf({1, 2, 3});
   Tensor h = x * 2.0;
   Tensor y = h * h;  // dy/dh = 2h
-  auto g = grad({y}, {h, x}, {tensor({1, 1, 0.5}, {}, float64)});
+  auto g = grad({y}, {h, x}, {tensor({1, 1, 0.5}, {-1}, float64)});
   check_close(g[0], {4, 8, 6});
   check_close(g[1], {8, 16, 12});
 }
@@ -385,7 +385,7 @@ TEST_CASE("engine: one output an ancestor of another") {
   Tensor y = leaf({0.5});
   Tensor c = y * 3.0;
   Tensor d = c * c;
-  backward({d, c}, {tensor({2.0}, {}, float64), tensor({-1.0}, {}, float64)});
+  backward({d, c}, {tensor({2.0}, {-1}, float64), tensor({-1.0}, {-1}, float64)});
   CHECK(y.grad().item() == doctest::Approx(2 * 9 - 3));
 }
 
@@ -685,8 +685,8 @@ TEST_CASE("engine: a rule returning the wrong number, shape or dtype of gradient
 }
 
 TEST_CASE("engine: forward-mode rules do not recurse into their own dual inputs") {
-  Tensor x = tensor({1, 2}, {}, float64);
-  x.impl().tangent = tensor({1, 0.5}, {}, float64).impl_ptr();
+  Tensor x = tensor({1, 2}, {-1}, float64);
+  x.impl().tangent = tensor({1, 0.5}, {-1}, float64).impl_ptr();
   Tensor y = x * x * x;  // dy = 3x^2 dx
   REQUIRE(y.tangent().defined());
   check_close(y.tangent(), {3, 6});
@@ -757,7 +757,7 @@ TEST_CASE("engine: grad leaves retained gradients alone") {
 
 TEST_CASE("engine: a create_graph backward from a leaf does not alias dout") {
   Tensor x = leaf({1, 2});
-  Tensor dout = tensor({1, 1}, {}, float64);
+  Tensor dout = tensor({1, 1}, {-1}, float64);
   x.backward(dout, create_graph());
   (x * 2.0).sum().backward();  // accumulates in place into x.grad
   check_close(x.grad(), {3, 3});

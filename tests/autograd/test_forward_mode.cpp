@@ -48,8 +48,8 @@ std::string message_of(const std::function<void()>& fn) {
 }  // namespace
 
 TEST_CASE("forward_mode: make_dual shares storage and carries the tangent") {
-  Tensor x = tensor({1, 2, 3}, {}, float64).set_name("x");
-  Tensor v = tensor({0.5, -1, 2}, {}, float64);
+  Tensor x = tensor({1, 2, 3}, {-1}, float64).set_name("x");
+  Tensor v = tensor({0.5, -1, 2}, {-1}, float64);
   Tensor d = make_dual(x, v);
   CHECK(d.raw_data() == x.raw_data());
   CHECK(d.name() == "x");
@@ -85,7 +85,7 @@ TEST_CASE("forward_mode: make_dual errors name the shapes and dtypes") {
 }
 
 TEST_CASE("forward_mode: a dual of a tensor that requires grad still reaches it in reverse") {
-  Tensor x = tensor({1, 2}, {}, float64).requires_grad_();
+  Tensor x = tensor({1, 2}, {-1}, float64).requires_grad_();
   Tensor d = make_dual(x, ones_like(x));
   Tensor y = (primal_of(d) * d).sum();  // x^2 in value
   y.backward();
@@ -97,7 +97,7 @@ TEST_CASE("forward_mode: a dual of a tensor that requires grad still reaches it 
 TEST_CASE("forward_mode: jvp of unary ops matches the analytic derivative") {
   const std::vector<double> xs = {0.3, 0.7, 1.9, 2.4};
   const std::vector<double> vs = {1.0, -0.5, 2.0, 0.25};
-  const Tensor x = tensor(xs, {}, float64), v = tensor(vs, {}, float64);
+  const Tensor x = tensor(xs, {-1}, float64), v = tensor(vs, {-1}, float64);
   struct Case {
     const char* name;
     std::function<Tensor(const Tensor&)> f;
@@ -177,9 +177,9 @@ TEST_CASE("forward_mode: jvp of reductions") {
 }
 
 TEST_CASE("forward_mode: a function that ignores its input has tangent zero") {
-  const Tensor c = tensor({5, 6}, {}, float64);
-  auto [y, t] = jvp([&c](const Tensor&) { return c * 2.0; }, tensor({1, 2}, {}, float64),
-                    tensor({1, 1}, {}, float64));
+  const Tensor c = tensor({5, 6}, {-1}, float64);
+  auto [y, t] = jvp([&c](const Tensor&) { return c * 2.0; }, tensor({1, 2}, {-1}, float64),
+                    tensor({1, 1}, {-1}, float64));
   check_close(y, {10, 12});
   check_close(t, {0, 0});
 }
@@ -192,31 +192,31 @@ TEST_CASE("forward_mode: an op without a forward rule is a clear error") {
         "twice_no_jvp", out, {x},
         [](const Tensor& g, const Tensor&) -> GradList { return {g * 2.0}; }, no_jvp);
   };
-  const Tensor x = tensor({1, 2}, {}, float64);
+  const Tensor x = tensor({1, 2}, {-1}, float64);
   CHECK(twice(x).to_vector() == std::vector<double>{2, 4});  // fine without tangents
   const std::string msg = message_of([&] { jvp(twice, x, ones_like(x)); });
   CHECK(msg.find("twice_no_jvp") != std::string::npos);
   CHECK(msg.find("forward-mode") != std::string::npos);
   // Reverse mode still works for it.
-  check_close(vjp(twice, x, tensor({1, 3}, {}, float64)), {2, 6});
+  check_close(vjp(twice, x, tensor({1, 3}, {-1}, float64)), {2, 6});
 }
 
 TEST_CASE("forward_mode: vjp matches the analytic gradient") {
   const std::vector<double> xs = {0.2, -1.3, 2.2};
   const std::vector<double> us = {1.5, -0.5, 0.75};
-  const Tensor g = vjp([](const Tensor& t) { return sin(t) * t; }, tensor(xs, {}, float64),
-                       tensor(us, {}, float64));
+  const Tensor g = vjp([](const Tensor& t) { return sin(t) * t; }, tensor(xs, {-1}, float64),
+                       tensor(us, {-1}, float64));
   std::vector<double> want;
   for (std::size_t i = 0; i < xs.size(); ++i)
     want.push_back(us[i] * (std::cos(xs[i]) * xs[i] + std::sin(xs[i])));
   check_close(g, want);
   CHECK_FALSE(g.requires_grad());
   // f independent of x: zeros.
-  check_close(vjp([](const Tensor&) { return ones({3}, float64); }, tensor(xs, {}, float64),
-                  tensor(us, {}, float64)),
+  check_close(vjp([](const Tensor&) { return ones({3}, float64); }, tensor(xs, {-1}, float64),
+                  tensor(us, {-1}, float64)),
               {0, 0, 0});
   CHECK_THROWS_AS(
-      vjp([](const Tensor& t) { return t * 2.0; }, tensor(xs, {}, float64), ones({2}, float64)),
+      vjp([](const Tensor& t) { return t * 2.0; }, tensor(xs, {-1}, float64), ones({2}, float64)),
       std::invalid_argument);
 }
 
@@ -224,7 +224,7 @@ TEST_CASE("forward_mode: Jacobian layout is (output numel, input numel)") {
   // f(x)_j = sum_i x_i W_ij for W (3, 2): J[j][i] = W[i][j], a (2, 3) matrix.
   const Tensor W = tensor({1, 2, 3, 4, 5, 6}, {3, 2}, float64);
   auto f = [&W](const Tensor& x) { return sum(reshape(x, {3, 1}) * W, 0); };
-  const Tensor x = tensor({0.3, -0.2, 0.9}, {}, float64);
+  const Tensor x = tensor({0.3, -0.2, 0.9}, {-1}, float64);
   const std::vector<double> want = {1, 3, 5, 2, 4, 6};
   for (const Tensor& J : {jacobian_forward(f, x), jacobian_reverse(f, x)}) {
     CHECK(J.shape() == Shape{2, 3});
@@ -250,7 +250,7 @@ TEST_CASE("forward_mode: forward, reverse and numerical Jacobians agree") {
     Tensor h = tanh(x) * s + exp(x) / (x * x + 1.0);  // unary and elementwise
     return h - mean(sigmoid(x)) * log(x + 3.0) + max(x) * x;
   };
-  const Tensor x = tensor({0.4, -0.8, 1.1, 0.05, -0.3}, {}, float64);
+  const Tensor x = tensor({0.4, -0.8, 1.1, 0.05, -0.3}, {-1}, float64);
   const Tensor Jf = jacobian_forward(f, x);
   const Tensor Jr = jacobian_reverse(f, x);
   const Tensor Jn = jacobian_numerical(f, x);
@@ -271,7 +271,7 @@ TEST_CASE("forward_mode: forward, reverse and numerical Jacobians agree") {
 }
 
 TEST_CASE("forward_mode: jacobian_numerical on float32 is close") {
-  const Tensor x = tensor({0.5, 1.5}, {}, float32);
+  const Tensor x = tensor({0.5, 1.5}, {-1}, float32);
   const Tensor J = jacobian_numerical([](const Tensor& t) { return t * t; }, x, 1e-2);
   CHECK(J.dtype() == float32);
   check_close(J, {1, 0, 0, 3}, 1e-3);
@@ -283,24 +283,24 @@ TEST_CASE("forward_mode: hvp matches the analytic Hessian") {
   // f = sum(x^3) + sum(x)^2:  H = diag(6x) + 2 * ones
   const std::vector<double> xs = {0.5, -1.0, 2.0}, vs = {1.0, 2.0, -0.5};
   auto f = [](const Tensor& x) { return sum(pow(x, 3.0)) + square(sum(x)); };
-  const Tensor hv = hvp(f, tensor(xs, {}, float64), tensor(vs, {}, float64));
+  const Tensor hv = hvp(f, tensor(xs, {-1}, float64), tensor(vs, {-1}, float64));
   const double sv = vs[0] + vs[1] + vs[2];
   std::vector<double> want;
   for (std::size_t i = 0; i < xs.size(); ++i) want.push_back(6 * xs[i] * vs[i] + 2 * sv);
   check_close(hv, want);
   // f = sum(sin(x) * x): H = diag(2 cos x - x sin x)
-  const Tensor hv2 = hvp([](const Tensor& x) { return sum(sin(x) * x); }, tensor(xs, {}, float64),
-                         tensor(vs, {}, float64));
+  const Tensor hv2 = hvp([](const Tensor& x) { return sum(sin(x) * x); }, tensor(xs, {-1}, float64),
+                         tensor(vs, {-1}, float64));
   std::vector<double> want2;
   for (std::size_t i = 0; i < xs.size(); ++i)
     want2.push_back((2 * std::cos(xs[i]) - xs[i] * std::sin(xs[i])) * vs[i]);
   check_close(hv2, want2);
   // A linear f has a zero Hessian.
-  check_close(hvp([](const Tensor& x) { return sum(x * 3.0); }, tensor(xs, {}, float64),
-                  tensor(vs, {}, float64)),
+  check_close(hvp([](const Tensor& x) { return sum(x * 3.0); }, tensor(xs, {-1}, float64),
+                  tensor(vs, {-1}, float64)),
               {0, 0, 0});
   CHECK_THROWS_WITH_AS(
-      hvp([](const Tensor& x) { return x * x; }, tensor(xs, {}, float64), tensor(vs, {}, float64)),
+      hvp([](const Tensor& x) { return x * x; }, tensor(xs, {-1}, float64), tensor(vs, {-1}, float64)),
       "hvp: f must return a scalar, got shape (3,)", std::invalid_argument);
 }
 
@@ -309,7 +309,7 @@ TEST_CASE("forward_mode: every op family's forward rule agrees with its backward
   // two independent derivations of the same matrix, and the numerical one as the referee.
   Generator gen(42);
   const Tensor W = randn({4, 3}, gen, float64);
-  const Tensor labels = tensor({2, 0}, {}, float64);
+  const Tensor labels = tensor({2, 0}, {-1}, float64);
   const Tensor idx = tensor({3, 0, 0, 2}, {2, 2}, float64);
   const Tensor K = randn({3, 2, 2, 2}, gen, float64);
   struct Case {

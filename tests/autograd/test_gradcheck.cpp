@@ -45,7 +45,7 @@ TEST_CASE("gradcheck: rel_error is max |a-b| / max(1e-8, |a|+|b|)") {
   // Tiny values: the floor 1e-8 keeps the ratio finite.
   CHECK(rel_error(1e-9, 0.0) == doctest::Approx(0.1).epsilon(1e-12));
   CHECK(rel_error(3e-9, 1e-9) == doctest::Approx(0.2).epsilon(1e-12));
-  const Tensor a = tensor({1, 2, 3}, {}, float64), b = tensor({1, 2.2, 3}, {}, float64);
+  const Tensor a = tensor({1, 2, 3}, {-1}, float64), b = tensor({1, 2.2, 3}, {-1}, float64);
   CHECK(rel_error(a, b) == doctest::Approx(0.2 / 4.2).epsilon(1e-12));
   CHECK(rel_error(a, a) == 0.0);
   CHECK_THROWS_WITH_AS(rel_error(a, zeros({2, 2}, float64)), doctest::Contains("(3,) and (2, 2)"),
@@ -70,8 +70,8 @@ TEST_CASE("gradcheck: numerical_gradient of a scalar function matches the deriva
 
 TEST_CASE("gradcheck: numerical_gradient with an upstream dout") {
   const std::vector<double> xs = {0.3, 1.2, -0.7}, ds = {1.0, -2.0, 0.5};
-  Tensor x = tensor(xs, {}, float64);
-  const Tensor dout = tensor(ds, {}, float64);
+  Tensor x = tensor(xs, {-1}, float64);
+  const Tensor dout = tensor(ds, {-1}, float64);
   // f = sin(x) * x elementwise: d sum(f * dout)/dx = dout (cos x * x + sin x)
   const Tensor g = numerical_gradient([&x] { return sin(x) * x; }, x, dout);
   const std::vector<double> gv = g.to_vector();
@@ -93,7 +93,7 @@ TEST_CASE("gradcheck: a correct function passes with a per-input report") {
   Tensor a =
       tensor({0.5, -1.0, 2.0, 0.3, 1.1, -0.4}, {2, 3}, float64).requires_grad_().set_name("a");
   Tensor b = tensor({1.5, 0.2, -0.8}, {3}, float64).requires_grad_().set_name("b");
-  Tensor c = tensor({2.0}, {}, float64);  // not checked: does not require grad
+  Tensor c = tensor({2.0}, {-1}, float64);  // not checked: does not require grad
   auto f = [](const std::vector<Tensor>& in) { return in[0] * in[1] + exp(in[0]) * in[2]; };
   const GradcheckResult r = gradcheck(f, {a, b, c});
   CHECK(r.passed);
@@ -112,7 +112,7 @@ TEST_CASE("gradcheck: a correct function passes with a per-input report") {
   CHECK_FALSE(a.grad().defined());
   CHECK_FALSE(b.grad().defined());
   // Unnamed inputs are numbered; a scalar output needs no dout.
-  Tensor x = tensor({0.7, 1.9}, {}, float64).requires_grad_();
+  Tensor x = tensor({0.7, 1.9}, {-1}, float64).requires_grad_();
   const GradcheckResult r2 =
       gradcheck([](const std::vector<Tensor>& in) { return sum(tanh(in[0])); }, {x});
   CHECK(r2.passed);
@@ -120,7 +120,7 @@ TEST_CASE("gradcheck: a correct function passes with a per-input report") {
 }
 
 TEST_CASE("gradcheck: a wrong backward fails, and the report names the input") {
-  Tensor x = tensor({0.4, 1.3, -0.9, 2.2}, {}, float64).requires_grad_().set_name("x");
+  Tensor x = tensor({0.4, 1.3, -0.9, 2.2}, {-1}, float64).requires_grad_().set_name("x");
   // 1e-3 off is far beyond rtol 1e-7.
   const GradcheckResult bad =
       gradcheck([](const std::vector<Tensor>& in) { return skewed_sin(in[0], 1e-3); }, {x});
@@ -133,8 +133,8 @@ TEST_CASE("gradcheck: a wrong backward fails, and the report names the input") {
       gradcheck([](const std::vector<Tensor>& in) { return skewed_sin(in[0], 0.0); }, {x}).passed);
 
   // One input right, the other wrong: reported separately.
-  Tensor a = tensor({1.0, 2.0, 3.0}, {}, float64).requires_grad_().set_name("a");
-  Tensor b = tensor({0.5, -1.5, 2.5}, {}, float64).requires_grad_().set_name("b");
+  Tensor a = tensor({1.0, 2.0, 3.0}, {-1}, float64).requires_grad_().set_name("a");
+  Tensor b = tensor({0.5, -1.5, 2.5}, {-1}, float64).requires_grad_().set_name("b");
   const GradcheckResult r =
       gradcheck([](const std::vector<Tensor>& in) { return half_wrong_mul(in[0], in[1]); }, {a, b});
   CHECK_FALSE(r.passed);
@@ -148,12 +148,12 @@ TEST_CASE("gradcheck: a wrong backward fails, and the report names the input") {
 }
 
 TEST_CASE("gradcheck: tolerances and errors") {
-  Tensor x = tensor({0.4, 1.3}, {}, float64).requires_grad_();
+  Tensor x = tensor({0.4, 1.3}, {-1}, float64).requires_grad_();
   auto f = [](const std::vector<Tensor>& in) { return skewed_sin(in[0], 1e-3); };
   GradcheckOptions loose;
   loose.rtol = 1e-2;
   CHECK(gradcheck(f, {x}, loose).passed);
-  CHECK_THROWS_WITH_AS(gradcheck(f, {tensor({1.0}, {}, float64)}),
+  CHECK_THROWS_WITH_AS(gradcheck(f, {tensor({1.0}, {-1}, float64)}),
                        doctest::Contains("no input requires grad"), std::invalid_argument);
   CHECK_THROWS_AS(gradcheck([](const std::vector<Tensor>&) { return ones({2}, float64); }, {x}),
                   std::invalid_argument);

@@ -184,8 +184,8 @@ TEST_CASE("linalg: matmul broadcasting equals an explicit broadcast") {
 }
 
 TEST_CASE("linalg: matmul 1-D operands follow NumPy") {
-  Tensor v = tensor({1, 2, 3}, {}, float64);
-  Tensor w = tensor({4, 5, 6}, {}, float64);
+  Tensor v = tensor({1, 2, 3}, {-1}, float64);
+  Tensor w = tensor({4, 5, 6}, {-1}, float64);
   Tensor d = matmul(v, w);
   CHECK(d.shape() == Shape{});
   CHECK(d.item() == 32);
@@ -418,7 +418,7 @@ TEST_CASE("linalg: matmul shape and dtype errors") {
 TEST_CASE("linalg: affine values with the fused bias") {
   Tensor x = tensor({1, 2, 3, 4, 5, 6}, {2, 3}, float64);
   Tensor w = tensor({1, 0, 0, 1, 1, 1}, {3, 2}, float64);
-  Tensor b = tensor({10, -10}, {}, float64);
+  Tensor b = tensor({10, -10}, {-1}, float64);
   Tensor y = affine(x, w, b);
   REQUIRE(y.shape() == Shape{2, 2});
   check_close(y, {14, -5, 20, 1});
@@ -489,7 +489,7 @@ TEST_CASE("linalg: affine errors") {
 // ---------------------------------------------------------------- dot / outer
 
 TEST_CASE("linalg: dot values, gradients and errors") {
-  Tensor a = tensor({1, 2, 3}, {}, float64), b = tensor({4, -5, 6}, {}, float64);
+  Tensor a = tensor({1, 2, 3}, {-1}, float64), b = tensor({4, -5, 6}, {-1}, float64);
   Tensor d = dot(a, b);
   CHECK(d.shape() == Shape{});
   CHECK(d.item() == 12);
@@ -510,13 +510,13 @@ TEST_CASE("linalg: dot values, gradients and errors") {
 }
 
 TEST_CASE("linalg: outer values, gradients and errors") {
-  Tensor o = outer(tensor({1, 2}, {}, float64), tensor({3, 4, 5}, {}, float64));
+  Tensor o = outer(tensor({1, 2}, {-1}, float64), tensor({3, 4, 5}, {-1}, float64));
   REQUIRE(o.shape() == Shape{2, 3});
   check_close(o, {3, 4, 5, 6, 8, 10});
   expect_gradcheck([](const std::vector<Tensor>& in) { return outer(in[0], in[1]); },
                    {leaf({3}, 810), leaf({4}, 811)});
-  Tensor a = tensor({1, 2}, {}, float64), b = tensor({3, 4, 5}, {}, float64);
-  a.impl().tangent = tensor({1, 0}, {}, float64).impl_ptr();
+  Tensor a = tensor({1, 2}, {-1}, float64), b = tensor({3, 4, 5}, {-1}, float64);
+  a.impl().tangent = tensor({1, 0}, {-1}, float64).impl_ptr();
   check_close(outer(a, b).tangent(), {3, 4, 5, 0, 0, 0});
   expect_error<std::invalid_argument>(
       [] {

@@ -55,7 +55,7 @@ void expect_error(F f, const std::vector<std::string>& parts) {
 // Gives x a forward-mode tangent.
 void set_tangent(const Tensor& x, const Tensor& v) { x.impl().tangent = v.impl_ptr(); }
 
-Tensor idx(std::initializer_list<double> v, const Shape& s = {}) { return tensor(v, s); }
+Tensor idx(std::initializer_list<double> v, const Shape& s = {-1}) { return tensor(v, s); }
 
 }  // namespace
 
@@ -89,7 +89,12 @@ TEST_CASE("shape_ops: reshape, flatten, squeeze, unsqueeze shapes and gradients"
   CHECK(unsqueeze(x, 0).shape() == Shape{1, 2, 3, 4});
   CHECK(unsqueeze(x, -1).shape() == Shape{2, 3, 4, 1});
   CHECK(squeeze(zeros({2, 1, 3}), 1).shape() == Shape{2, 3});
-  expect_error<std::invalid_argument>([&] { squeeze(x, 1); }, {"squeeze", "(2, 3, 4)", "size 3"});
+  // As torch.squeeze: an axis of size != 1 stays, and so does a 0-d tensor's only "axis".
+  CHECK(squeeze(x, 1).shape() == Shape{2, 3, 4});
+  CHECK(squeeze(scalar_tensor(2.0), 0).shape() == Shape{});
+  CHECK(squeeze(scalar_tensor(2.0), -1).shape() == Shape{});
+  expect_error<std::out_of_range>([&] { squeeze(scalar_tensor(2.0), 1); }, {"squeeze", "axis 1"});
+  expect_error<std::out_of_range>([&] { squeeze(x, 3); }, {"squeeze", "axis 3"});
   expect_error<std::invalid_argument>([&] { flatten(x, 2, 1); }, {"flatten"});
 
   Tensor w = rnd({12, 2}, 9);
@@ -177,7 +182,7 @@ TEST_CASE("shape_ops: slice errors") {
 
 TEST_CASE("shape_ops: slice gradient scatters into zeros") {
   Tensor x = leaf({6}, 6);
-  Tensor w = tensor({1, 2, 3}, {}, float64);
+  Tensor w = tensor({1, 2, 3}, {-1}, float64);
   sum(slice(x, 0, 1, 6, 2) * w).backward();
   check_values(x.grad(), {0, 1, 0, 2, 0, 3});
   expect_gradcheck([](const std::vector<Tensor>& in) { return slice(in[0], 1, -4, 5, 2); },
@@ -188,8 +193,8 @@ TEST_CASE("shape_ops: slice gradient scatters into zeros") {
 
 TEST_CASE("shape_ops: slice double backward") {
   // f = sum(slice(x)^3): df/dx = 3 x^2 on the slice, 0 elsewhere; d<df/dx, v>/dx = 6 x v there.
-  Tensor x = tensor({0.5, -1.0, 2.0, 1.5, -0.5}, {}, float64).requires_grad_();
-  Tensor v = tensor({1, 2, 3, 4, 5}, {}, float64);
+  Tensor x = tensor({0.5, -1.0, 2.0, 1.5, -0.5}, {-1}, float64).requires_grad_();
+  Tensor v = tensor({1, 2, 3, 4, 5}, {-1}, float64);
   Tensor g = grad({sum(pow(slice(x, 0, 0, 5, 2), 3.0))}, {x}, {}, {.create_graph = true})[0];
   check_values(g, {0.75, 0, 12, 0, 0.75});
   Tensor h = grad({sum(g * v)}, {x})[0];
@@ -229,11 +234,11 @@ TEST_CASE("shape_ops: index_select repeated indices accumulate gradients") {
 
 TEST_CASE("shape_ops: index_select double backward through its backward") {
   // f = sum(index_select(x)^2) with index 0 twice: df/dx0 = 4 x0; d<df/dx, v>/dx0 = 4 v0.
-  Tensor x = tensor({1.5, -2.0}, {}, float64).requires_grad_();
+  Tensor x = tensor({1.5, -2.0}, {-1}, float64).requires_grad_();
   Tensor g =
       grad({sum(square(index_select(x, 0, idx({0, 0, 1}))))}, {x}, {}, {.create_graph = true})[0];
   check_values(g, {6.0, -4.0});
-  Tensor h = grad({sum(g * tensor({3, 5}, {}, float64))}, {x})[0];
+  Tensor h = grad({sum(g * tensor({3, 5}, {-1}, float64))}, {x})[0];
   check_values(h, {12.0, 10.0});
 }
 
@@ -368,8 +373,8 @@ TEST_CASE("shape_ops: concat gradients") {
 }
 
 TEST_CASE("shape_ops: concat double backward") {
-  Tensor a = tensor({1.0, 2.0}, {}, float64).requires_grad_();
-  Tensor b = tensor({-1.0}, {}, float64).requires_grad_();
+  Tensor a = tensor({1.0, 2.0}, {-1}, float64).requires_grad_();
+  Tensor b = tensor({-1.0}, {-1}, float64).requires_grad_();
   Tensor g = grad({sum(pow(concat({a, b}), 3.0))}, {a, b}, {}, {.create_graph = true})[0];
   check_values(g, {3, 12});
   Tensor h = grad({sum(g)}, {a})[0];
@@ -453,10 +458,10 @@ TEST_CASE("shape_ops: pad gradient and double backward") {
         return pad(in[0], {{1, 2}, {0, 1}, {3, 0}}, 0.5);
       },
       {leaf({2, 2, 3}, 25)});
-  Tensor x = tensor({1.0, -2.0}, {}, float64).requires_grad_();
+  Tensor x = tensor({1.0, -2.0}, {-1}, float64).requires_grad_();
   Tensor g = grad({sum(pow(pad(x, {{2, 1}}, 1.0), 3.0))}, {x}, {}, {.create_graph = true})[0];
   check_values(g, {3, 12});
-  Tensor h = grad({sum(g * tensor({2, 3}, {}, float64))}, {x})[0];
+  Tensor h = grad({sum(g * tensor({2, 3}, {-1}, float64))}, {x})[0];
   check_values(h, {12, -36});
 }
 

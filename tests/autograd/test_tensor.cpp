@@ -291,7 +291,7 @@ TEST_CASE("tensor: reshape and flatten share storage") {
 }
 
 TEST_CASE("tensor: detach shares storage without history") {
-  Tensor x = tensor({1, 2, 3}, {}, float64).requires_grad_();
+  Tensor x = tensor({1, 2, 3}, {-1}, float64).requires_grad_();
   Tensor y = x * 2.0;
   REQUIRE(y.grad_fn() != nullptr);
   Tensor d = y.detach();
@@ -312,7 +312,7 @@ TEST_CASE("tensor: detach shares storage without history") {
 }
 
 TEST_CASE("tensor: clone and to are differentiable copies") {
-  Tensor x = tensor({1, 2, 3}, {}, float64).requires_grad_();
+  Tensor x = tensor({1, 2, 3}, {-1}, float64).requires_grad_();
   Tensor c = x.clone();
   CHECK(c.data<double>() != x.data<double>());
   CHECK(c.grad_fn() != nullptr);
@@ -320,7 +320,7 @@ TEST_CASE("tensor: clone and to are differentiable copies") {
   (c * c).sum().backward();
   check_values(x.grad(), {2, 4, 6});
 
-  Tensor w = tensor({0.5, 1.5}, {}, float64).requires_grad_();
+  Tensor w = tensor({0.5, 1.5}, {-1}, float64).requires_grad_();
   Tensor w32 = w.to(float32);
   CHECK(w32.dtype() == float32);
   CHECK(std::string(w32.grad_fn()->name) == "to");
@@ -331,7 +331,7 @@ TEST_CASE("tensor: clone and to are differentiable copies") {
   // Same dtype: the same tensor.
   CHECK(w.to(float64).impl_ptr() == w.impl_ptr());
   // Values convert with rounding.
-  CHECK(tensor({0.1}, {}, float64).to(float32).item() == static_cast<double>(0.1f));
+  CHECK(tensor({0.1}, {-1}, float64).to(float32).item() == static_cast<double>(0.1f));
 }
 
 // ---------------------------------------------------------------- in-place
@@ -345,7 +345,7 @@ TEST_CASE("tensor: in-place ops change values and bump the version") {
   t.mul_(1.5);
   CHECK(t.version() == ++v);
   check_values(t, {3, 3, 3});
-  t.add_(tensor({1, 2, 3}, {}, float64), -2.0);
+  t.add_(tensor({1, 2, 3}, {-1}, float64), -2.0);
   CHECK(t.version() == ++v);
   check_values(t, {1, -1, -3});
   t.add_(ones({3}, float64));
@@ -420,7 +420,7 @@ TEST_CASE("tensor: printing small tensors") {
   CHECK(tensor({1, 2, 3, 4}, {2, 2}).str() ==
         "tensor([[1.0000, 2.0000],\n"
         "        [3.0000, 4.0000]], shape=(2, 2))");
-  CHECK(tensor({1.5, -2.25, 3}, {}, float64).str() ==
+  CHECK(tensor({1.5, -2.25, 3}, {-1}, float64).str() ==
         "tensor([ 1.5000, -2.2500,  3.0000], dtype=float64)");
   CHECK(scalar_tensor(2.5).str() == "tensor(2.5000)");
   CHECK(scalar_tensor(-0.125, float64).str(2) == "tensor(-0.12, dtype=float64)");
@@ -436,9 +436,9 @@ TEST_CASE("tensor: printing small tensors") {
         "        [[4, 5],\n"
         "         [6, 7]]], shape=(2, 2, 2))");
   // Values fixed point would hide go to scientific notation.
-  CHECK(tensor({1e-8, 1e10}, {}, float64).str() ==
+  CHECK(tensor({1e-8, 1e10}, {-1}, float64).str() ==
         "tensor([1.0000e-08, 1.0000e+10], dtype=float64)");
-  CHECK(tensor({0.5, -3e-6}, {}, float64).str(2) ==
+  CHECK(tensor({0.5, -3e-6}, {-1}, float64).str(2) ==
         "tensor([ 5.00e-01, -3.00e-06], dtype=float64)");
   CHECK(tensor({INFINITY, -1, NAN}).str(1) == "tensor([ inf, -1.0,  nan])");
 
@@ -456,7 +456,7 @@ TEST_CASE("tensor: printing shows requires_grad, grad_fn and the name") {
   CHECK(y.str() == "tensor([2.0000, 4.0000], grad_fn=mul_scalar)");
   Tensor s = (x * x).sum();
   CHECK(s.str() == "tensor(5.0000, grad_fn=sum)");
-  Tensor d = tensor({1, 2}, {}, float64).requires_grad_();
+  Tensor d = tensor({1, 2}, {-1}, float64).requires_grad_();
   CHECK(d.str() == "tensor([1.0000, 2.0000], dtype=float64, requires_grad=true)");
 }
 

@@ -18,8 +18,8 @@ using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 using dagrad::test_util::check_values;
 using dagrad::test_util::create_graph;
 
-Tensor t64(const V& v, const Shape& s = {}) { return tensor(v, s, float64); }
-Tensor leaf(const V& v, const Shape& s = {}) { return t64(v, s).requires_grad_(); }
+Tensor t64(const V& v, const Shape& s = {-1}) { return tensor(v, s, float64); }
+Tensor leaf(const V& v, const Shape& s = {-1}) { return t64(v, s).requires_grad_(); }
 
 Tensor dual(Tensor x, const Tensor& v) {
   x.impl().tangent = v.impl_ptr();
@@ -169,7 +169,7 @@ TEST_CASE("unary: values at the special points") {
 TEST_CASE("unary: sigmoid, softplus and tanh are stable at +-1000") {
   for (Dtype dt : {float32, float64}) {
     CAPTURE(dtype_name(dt));
-    Tensor x = tensor({-1000, -50, 50, 1000}, {}, dt).requires_grad_();
+    Tensor x = tensor({-1000, -50, 50, 1000}, {-1}, dt).requires_grad_();
     Tensor s = sigmoid(x);
     CHECK(all_finite(s));
     check_values(s, {0, sig(-50), 1, 1}, 1e-6);

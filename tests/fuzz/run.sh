@@ -3,10 +3,10 @@
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET (600)] [TARGET...]   (targets: tests/fuzz/targets.sh)
 #
 # Configures and builds the libFuzzer build in build-fuzz/ (DAGRAD_FUZZ_BUILD overrides):
-# CXX="ccache clang++", -Dfuzzing=true (coverage instrumentation, tests/fuzz/meson.build links
-# libFuzzer), -Db_sanitize=address,undefined, debugoptimized. Also -Dnative=true, for now: clang
-# ignores the `#pragma GCC target` regions of the kernel files (dagrad/autograd/kernels/
-# isa_begin.h), so their AVX2/AVX-512 copies only compile when the whole build targets this CPU.
+# CXX="ccache clang++-16" (the sanitizer builds' compiler, tests/sanitize/run.sh), -Dfuzzing=true
+# (coverage instrumentation, tests/fuzz/meson.build links libFuzzer), -Db_sanitize=address,undefined,
+# debugoptimized. A portable build like CI's: clang compiles the kernels' AVX2/AVX-512 copies
+# through the `#pragma clang attribute` regions of dagrad/autograd/kernels/isa_begin.h.
 #
 # Each target runs on a scratch copy of its committed corpus (tests/fuzz/corpus/<target>/, which
 # is never grown automatically) in build-fuzz/fuzz-runs/<target>/, where its log and any crash
@@ -34,12 +34,15 @@ for t in "${targets[@]}"; do
 done
 
 source "$root/.ci/install.sh"
-dagrad_install clang libclang-rt-14-dev meson ninja-build pkg-config libopenblas-dev libfmt-dev \
+dagrad_install clang-16 libclang-rt-16-dev meson ninja-build pkg-config libopenblas-dev libfmt-dev \
   doctest-dev zlib1g-dev ccache
+# -g puts the build directory into ccache's key; CI builds in a fresh clone each time, so leave
+# it out (the debug info's directory is only cosmetic for the sanitizers' symbolized stacks).
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
 if [ ! -f "$build/build.ninja" ]; then
   echo "== configuring the libFuzzer build ($build)"
-  CXX="ccache clang++" meson setup "$build" "$root" --buildtype=debugoptimized -Dfuzzing=true \
-    -Db_sanitize=address,undefined -Dnative=true -Dmpi=disabled > /tmp/dagrad-fuzz-setup.log 2>&1 ||
+  CXX="ccache clang++-16" meson setup "$build" "$root" --buildtype=debugoptimized -Dfuzzing=true \
+    -Db_sanitize=address,undefined -Dmpi=disabled > /tmp/dagrad-fuzz-setup.log 2>&1 ||
     { cat /tmp/dagrad-fuzz-setup.log; echo "fuzz: 0 targets clean, ${#targets[@]} with findings (configure failed)"; exit 1; }
 fi
 echo "== building the fuzz targets ($build)"

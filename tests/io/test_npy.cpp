@@ -138,7 +138,7 @@ const std::string python_deflated_descriptors = from_hex(
 std::string two_member_npz(bool compress = false) {
   zip::Writer w("test");
   w.add("a.npy", io::npy_bytes(arange(6).reshape({2, 3})), compress);
-  w.add("b.npy", io::npy_bytes(tensor({1, 2, 3}, {}, float64)), compress);
+  w.add("b.npy", io::npy_bytes(tensor({1, 2, 3}, {-1}, float64)), compress);
   return w.finish();
 }
 
@@ -243,9 +243,9 @@ TEST_CASE("npy: views and transposed tensors are saved in logical (row-major) or
 
 TEST_CASE("npy: int64 values up to 2^53 load exactly; larger ones are an error naming them") {
   const double big = 9007199254740992.0;  // 2^53
-  const Tensor edge = tensor({big, -big, 0}, {}, float64);
+  const Tensor edge = tensor({big, -big, 0}, {-1}, float64);
   CHECK(io::parse_npy(io::npy_bytes(edge, true), "e.npy").to_vector() == edge.to_vector());
-  std::string b = io::npy_bytes(tensor({5, 6}, {}, float64), true);
+  std::string b = io::npy_bytes(tensor({5, 6}, {-1}, float64), true);
   set_le(b, b.size() - 8, (uint64_t{1} << 53) + 1, 8);
   CHECK(npy_error(b) ==
         "npy t.npy: int64 value 9007199254740993 at index 1 cannot be loaded as float64 "
@@ -265,10 +265,10 @@ TEST_CASE("npy: as_int64 needs integers in the int64 range") {
             "as int64");
   for (const double bad : {std::nan(""), HUGE_VAL, 0x1p63}) {
     CAPTURE(bad);
-    CHECK_MESSAGE_HAS(runtime_error_of([&] { io::npy_bytes(tensor({bad}, {}, float64), true); }),
+    CHECK_MESSAGE_HAS(runtime_error_of([&] { io::npy_bytes(tensor({bad}, {-1}, float64), true); }),
                       "at index 0 is not an integer in the int64 range");
   }
-  const Tensor lowest = tensor({-0x1p63}, {}, float64);
+  const Tensor lowest = tensor({-0x1p63}, {-1}, float64);
   CHECK(get_le(io::npy_bytes(lowest, true), 128, 8) == uint64_t{1} << 63);
   CHECK(runtime_error_of([&] { io::save_npy(path, Tensor()); }) ==
         "npy " + path + ": cannot save an undefined tensor");
@@ -436,7 +436,7 @@ TEST_CASE("npy: load_npy and save_npy name the file in their errors") {
 TEST_CASE("npz: stored and deflated round trips keep keys, order, dtypes and values") {
   TempDir dir;
   const NamedTensors arrays = {
-      {"W1", arange(12).reshape({3, 4}) * 0.5}, {"b1", tensor({1, -2}, {}, float64)},
+      {"W1", arange(12).reshape({3, 4}) * 0.5}, {"b1", tensor({1, -2}, {-1}, float64)},
       {"labels", tensor({3, 1, 4, 1, 5})},      {"empty", zeros({0, 3})},
       {"scalar", scalar_tensor(7, float64)},    {"nested/name", ones({2, 2, 2})},
   };
@@ -478,7 +478,7 @@ TEST_CASE("npz: reads Python zipfile's zip64 local headers and data descriptors"
   const NamedTensors d = io::parse_npz(python_deflated_descriptors, "deflated.npz");
   REQUIRE(d.size() == 2);
   CHECK(d[0].first == "i");
-  check_same(d[0].second, tensor({1, -2, 3}, {}, float64));
+  check_same(d[0].second, tensor({1, -2, 3}, {-1}, float64));
   CHECK(d[1].first == "x");
   check_same(d[1].second, arange(6).reshape({2, 3}));
 }

@@ -12,7 +12,7 @@ namespace {
 Tensor param_with_grad(const std::vector<double>& g, Dtype dt) {
   Tensor p = zeros({static_cast<int64_t>(g.size())}, dt);
   p.requires_grad_();
-  p.set_grad(tensor(g, {}, dt));
+  p.set_grad(tensor(g, {-1}, dt));
   return p;
 }
 }  // namespace
@@ -81,7 +81,7 @@ TEST_CASE("clip: by value clamps each element") {
 }
 
 TEST_CASE("clip: gradients from backward are clipped in place") {
-  Tensor w = tensor({3.0, 4.0}, {}, float64);
+  Tensor w = tensor({3.0, 4.0}, {-1}, float64);
   w.requires_grad_();
   Tensor loss = (w * w).sum() * 0.5;  // grad = w = (3, 4), norm 5
   loss.backward();

@@ -19,7 +19,7 @@ const std::vector<std::vector<double>> grads = {
     {0.1, 0.2, -0.3}, {0.2, -0.1, 0.4}, {-0.5, 0.3, 0.1}};
 
 Tensor param(const std::vector<double>& v, Dtype dt) {
-  Tensor p = tensor(v, {}, dt);
+  Tensor p = tensor(v, {-1}, dt);
   p.requires_grad_();
   return p;
 }
@@ -31,7 +31,7 @@ std::vector<std::vector<double>> trajectory(const std::string& rule, const Confi
   auto opt = make_optimizer(rule, {w}, cfg);
   std::vector<std::vector<double>> out;
   for (int s = 0; s < steps; ++s) {
-    w.set_grad(tensor(grads[s], {}, dt));
+    w.set_grad(tensor(grads[s], {-1}, dt));
     opt->step();
     out.push_back(w.to_vector());
   }
@@ -157,7 +157,7 @@ TEST_CASE("optim: adam updates by hand with bias correction") {
 TEST_CASE("optim: adam's first step is lr*sign(dw) for tiny and huge gradients") {
   Tensor w = param({0.0, 0.0, 0.0}, float64);
   Adam opt({w}, {{"learning_rate", 0.05}});
-  w.set_grad(tensor({1e-4, -1e4, 3.0}, {}, float64));
+  w.set_grad(tensor({1e-4, -1e4, 3.0}, {-1}, float64));
   opt.step();
   const auto v = w.to_vector();
   CHECK(v[0] == doctest::Approx(-0.05).epsilon(1e-4));  // eps matters a little at 1e-4
@@ -195,7 +195,7 @@ TEST_CASE("optim: L2 weight decay joins the gradient without touching .grad") {
   for (Dtype dt : dtypes) {
     Tensor w = param({1.0, -2.0}, dt);
     Sgd opt({w}, {{"learning_rate", 0.1}, {"weight_decay", 0.5}});
-    w.set_grad(tensor({0.2, 0.4}, {}, dt));
+    w.set_grad(tensor({0.2, 0.4}, {-1}, dt));
     opt.step();  // w -= 0.1*(g + 0.5*w) = (1 - 0.1*0.7, -2 - 0.1*(0.4-1.0))
     check_close(w.to_vector(), {0.93, -1.94}, dt);
     check_close(w.grad().to_vector(), {0.2, 0.4}, dt);
@@ -203,7 +203,7 @@ TEST_CASE("optim: L2 weight decay joins the gradient without touching .grad") {
   // sgd_momentum with decay: v = -lr*(g + wd*w) on the first step
   Tensor w = param({1.0}, float64);
   SgdMomentum opt({w}, {{"learning_rate", 0.1}, {"weight_decay", 0.5}});
-  w.set_grad(tensor({0.2}, {}, float64));
+  w.set_grad(tensor({0.2}, {-1}, float64));
   opt.step();
   CHECK(w.item() == doctest::Approx(1 - 0.1 * 0.7).epsilon(1e-14));
 }
@@ -243,7 +243,7 @@ TEST_CASE("optim: default config values") {
 TEST_CASE("optim: default sgd_momentum step uses mu 0.9 and lr 1e-2") {
   Tensor w = param({0.0}, float64);
   auto opt = make_optimizer("sgd_momentum", {w});
-  w.set_grad(tensor({1.0}, {}, float64));
+  w.set_grad(tensor({1.0}, {-1}, float64));
   opt->step();  // v = -0.01
   opt->step();  // v = 0.9*-0.01 - 0.01 = -0.019
   CHECK(w.item() == doctest::Approx(-0.029).epsilon(1e-14));
@@ -293,7 +293,7 @@ TEST_CASE("optim: parameters without a gradient are skipped; t counts per parame
   for (Dtype dt : dtypes) {
     Tensor a = param({1.0, 2.0}, dt), b = param({3.0}, dt);
     Adam opt({a, b}, {{"learning_rate", 0.1}});
-    a.set_grad(tensor({1.0, -1.0}, {}, dt));
+    a.set_grad(tensor({1.0, -1.0}, {-1}, dt));
     const auto vb = b.version();
     opt.step();
     CHECK(b.to_vector() == std::vector<double>{3.0});
@@ -305,7 +305,7 @@ TEST_CASE("optim: parameters without a gradient are skipped; t counts per parame
     CHECK(opt.step_count() == 2);
     // b's first update (global step 3) gets the bias correction of t=1: ~lr*sign(g)
     a.zero_grad();
-    b.set_grad(tensor({0.001}, {}, dt));
+    b.set_grad(tensor({0.001}, {-1}, dt));
     opt.step();
     check_close(b.to_vector(), {3 - 0.1 * 0.001 / (0.001 + 1e-8)}, dt);
     check_close(a.to_vector(), {1 - 2 * step, 2 + 2 * step}, dt);
@@ -376,7 +376,7 @@ TEST_CASE("optim: load_state resumes exactly") {
     Tensor a = param(w0, float64);
     auto opt = make_optimizer(rule, {a});
     for (int s = 0; s < 2; ++s) {
-      a.set_grad(tensor(grads[s], {}, float64));
+      a.set_grad(tensor(grads[s], {-1}, float64));
       opt->step();
     }
     // A fresh optimizer on a copy of the parameter, given the saved state.
@@ -384,8 +384,8 @@ TEST_CASE("optim: load_state resumes exactly") {
     auto opt2 = make_optimizer(rule, {b});
     opt2->load_state(opt->state());
     CHECK(opt2->step_count() == 2);
-    a.set_grad(tensor(grads[2], {}, float64));
-    b.set_grad(tensor(grads[2], {}, float64));
+    a.set_grad(tensor(grads[2], {-1}, float64));
+    b.set_grad(tensor(grads[2], {-1}, float64));
     opt->step();
     opt2->step();
     CHECK(a.to_vector() == b.to_vector());
@@ -453,7 +453,7 @@ TEST_CASE("optim: every rule minimizes a quadratic") {
     for (const auto& c : cases) {
       INFO(c.rule << " " << dtype_name(dt));
       Tensor w = param({3.0, -1.0, 0.5, 2.0}, dt);
-      Tensor ct = tensor(target, {}, dt);
+      Tensor ct = tensor(target, {-1}, dt);
       auto opt = make_optimizer(c.rule, {w}, c.cfg);
       double first = 0, last = 0;
       for (int s = 0; s < c.steps; ++s) {
@@ -490,7 +490,7 @@ TEST_CASE("big parameters (updated on the thread pool) match the 3-element traje
     for (std::size_t s = 0; s < small.size(); ++s) {
       gv.clear();
       for (int64_t c = 0; c < copies; ++c) gv.insert(gv.end(), grads[s].begin(), grads[s].end());
-      w.set_grad(tensor(gv, {}, float64));
+      w.set_grad(tensor(gv, {-1}, float64));
       opt->step();
       const std::vector<double> now = w.to_vector();
       for (int64_t c = 0; c < copies; ++c)

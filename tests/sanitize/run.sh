@@ -32,6 +32,9 @@ dagrad_install clang-16 libclang-rt-16-dev llvm-16 meson ninja-build pkg-config 
   libopenblas-dev libfmt-dev doctest-dev zlib1g-dev dataset-fashion-mnist ccache
 set +e
 cxx="${DAGRAD_SAN_CXX:-clang++-16}"
+# -g puts the build directory into ccache's key; CI builds in a fresh clone each time, so leave
+# it out (the debug info's directory only matters to a debugger, not to the symbolized stacks).
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
 symbolizer=/usr/lib/llvm-16/bin/llvm-symbolizer
 
 # Flags of both builds (the sanitizer itself comes from meson's b_sanitize):

@@ -26,34 +26,6 @@ Tensor view_as_shape(const Tensor& x, const Shape& s) {
   return Tensor(std::move(p));
 }
 
-Shape infer_shape(const Shape& want, int64_t numel, const Shape& from) {
-  Shape s = want;
-  int infer = -1;
-  int64_t known = 1;
-  for (int i = 0; i < s.size(); ++i) {
-    if (s[i] == -1) {
-      if (infer >= 0)
-        throw std::invalid_argument(
-            fmt::format("reshape: only one dimension can be -1, got {}", to_string(want)));
-      infer = i;
-    } else if (s[i] < 0) {
-      throw std::invalid_argument(fmt::format("reshape: invalid dimension in {}", to_string(want)));
-    } else {
-      known *= s[i];
-    }
-  }
-  if (infer >= 0) {
-    if (known == 0 || numel % known != 0)
-      throw std::invalid_argument(fmt::format("reshape: cannot reshape {} ({} elements) into {}",
-                                              to_string(from), numel, to_string(want)));
-    s[infer] = numel / known;
-  }
-  if (s.numel() != numel)
-    throw std::invalid_argument(fmt::format("reshape: cannot reshape {} ({} elements) into {}",
-                                            to_string(from), numel, to_string(want)));
-  return s;
-}
-
 // Raw permuted copy: out.shape[i] = x.shape[perm[i]].
 Tensor permute_raw(const Tensor& x, const std::vector<int>& perm) {
   const int nd = x.dim();
@@ -91,7 +63,7 @@ Tensor permute_raw(const Tensor& x, const std::vector<int>& perm) {
 }  // namespace
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
-  const Shape s = infer_shape(shape, x.numel(), x.shape());
+  const Shape s = infer_shape(shape, x.numel(), x.shape(), "reshape");
   if (s == x.shape() && !x.requires_grad() && !x.tangent().defined()) return x;
   Tensor out = view_as_shape(x, s);
   return record(
@@ -118,9 +90,8 @@ Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
 
 Tensor squeeze(const Tensor& x, int64_t axis) {
   const int a = normalize_axis(axis, x.dim(), "squeeze");
-  if (x.shape()[a] != 1)
-    throw std::invalid_argument(fmt::format("squeeze: axis {} of shape {} has size {}, not 1", axis,
-                                            to_string(x.shape()), x.shape()[a]));
+  // As torch.squeeze: an axis whose size is not 1, and the axis 0/-1 of a 0-d tensor, stay.
+  if (x.dim() == 0 || x.shape()[a] != 1) return reshape(x, x.shape());
   Shape s = x.shape();
   s.erase(a);
   return reshape(x, s);

@@ -10,6 +10,8 @@ namespace dagrad {
 
 Tensor reshape(const Tensor& x, const Shape& shape);  // shares storage; one dim may be -1
 Tensor flatten(const Tensor& x, int64_t start_axis = 0, int64_t end_axis = -1);
+// Drops `axis` when its size is 1; otherwise (and on a 0-d tensor) returns x's shape unchanged,
+// as torch.squeeze.
 Tensor squeeze(const Tensor& x, int64_t axis);
 Tensor unsqueeze(const Tensor& x, int64_t axis);
 Tensor transpose(const Tensor& x, int64_t a, int64_t b);
