@@ -101,6 +101,9 @@ std::vector<Check> all_checks() {
     return {{un(g, {2, 3}, 0.5, 2.0), rn(g, {3})},
             [](const Inputs& in) { return pow(in[0], in[1]); }};
   });
+  add("elementwise", "atan2 (broadcast)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {4})}, [](const Inputs& in) { return atan2(in[0], in[1]); }};
+  });
   add("elementwise", "square", [](Generator& g) -> Case {
     return {{rn(g, {6})}, [](const Inputs& in) { return square(in[0]); }};
   });
@@ -159,6 +162,36 @@ std::vector<Check> all_checks() {
   });
   add("unary", "softplus", [](Generator& g) -> Case {
     return {{rn(g, {3, 4})}, [](const Inputs& in) { return softplus(in[0]); }};
+  });
+  add("unary", "erf", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return erf(in[0]); }};
+  });
+  add("unary", "gelu", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return gelu(in[0]); }};
+  });
+  add("unary", "gelu (tanh)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return gelu(in[0], "tanh"); }};
+  });
+  add("unary", "elu", [](Generator& g) -> Case {
+    return {{away(g, {3, 4})}, [](const Inputs& in) { return elu(in[0], 0.7); }};
+  });
+  add("unary", "silu", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return silu(in[0]); }};
+  });
+  add("unary", "tan", [](Generator& g) -> Case {
+    return {{un(g, {2, 3}, -1.2, 1.2)}, [](const Inputs& in) { return tan(in[0]); }};
+  });
+  add("unary", "atan", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return atan(in[0]); }};
+  });
+  add("unary", "rsqrt", [](Generator& g) -> Case {
+    return {{un(g, {2, 3}, 0.5, 3.0)}, [](const Inputs& in) { return rsqrt(in[0]); }};
+  });
+  add("unary", "expm1", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return expm1(in[0]); }};
+  });
+  add("unary", "log2", [](Generator& g) -> Case {
+    return {{un(g, {2, 3}, 0.5, 3.0)}, [](const Inputs& in) { return log2(in[0]); }};
   });
 
   // ------------------------------------------------------------ reductions
@@ -463,7 +496,7 @@ int main(int argc, char** argv) {
       fmt::print("  {:<36} ERROR: {}\n", ch.name, e.what());
     }
   }
-  fmt::print("\nNot checked (not differentiable): sign, argmax/argmin, comparisons.\n");
+  fmt::print("\nNot checked (not differentiable): sign, floor, ceil, round, argmax/argmin, comparisons.\n");
   fmt::print("{} checks: {} ok, {} failed, {} errors\n", run, run - failed - errors, failed,
              errors);
   return failed + errors > 0 ? 1 : 0;

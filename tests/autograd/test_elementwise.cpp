@@ -142,6 +142,25 @@ TEST_CASE("elementwise: pow, square") {
   check_values(pow(scalar_tensor(2, float64), t64({0, 10})), {1, 1024});
 }
 
+TEST_CASE("elementwise: atan2 over the four quadrants, its gradient and second derivative") {
+  const double pi = std::acos(-1.0);
+  check_values(atan2(t64({1, 1, -1, -1, 0, 0, 0}), t64({1, -1, -1, 1, 1, -1, 0})),
+               {pi / 4, 3 * pi / 4, -3 * pi / 4, -pi / 4, 0, pi, 0});
+  // Broadcasting (3, 1) against (2,), and float32.
+  CHECK(atan2(t64({1, 2, 3}, {3, 1}), t64({1, -1})).shape() == Shape{3, 2});
+  CHECK(atan2(tensor({1}), tensor({1})).dtype() == float32);
+  Tensor a = leaf({0.5, -2}), b = leaf({1.5, 0.25});
+  atan2(a, b).sum().backward();
+  check_values(a.grad(), {1.5 / 2.5, 0.25 / 4.0625});
+  check_values(b.grad(), {-0.5 / 2.5, 2 / 4.0625});
+  // d2/da2 atan2(a, b) = -2ab / (a^2 + b^2)^2
+  Tensor x = leaf({0.5});
+  const Tensor c = t64({1.5});
+  Tensor g = grad({atan2(x, c).sum()}, {x}, {}, create_graph())[0];
+  check_values(grad({g.sum()}, {x})[0], {-2 * 0.5 * 1.5 / (2.5 * 2.5)});
+  CHECK(error_of([] { atan2(t64({1, 2}), t64({1, 2, 3})); }).find("atan2") != std::string::npos);
+}
+
 TEST_CASE("elementwise: maximum and minimum, with NaN propagating") {
   Tensor a = t64({1, 5, -3, 2});
   Tensor b = t64({4, 5, -7, 0});
@@ -345,6 +364,8 @@ TEST_CASE("elementwise: gradcheck of every binary op over broadcasting shapes") 
     Tensor base = rnd(sa, 0.5, 2.0, seed++);
     Tensor expo = rnd(sb, 0.2, 2.5, seed++, true);
     check_gradcheck([](const std::vector<Tensor>& t) { return pow(t[0], t[1]); }, {base, expo});
+    Tensor sa2 = rnd(sa, -2.0, 2.0, seed++, true), sb2 = rnd(sb, -2.0, 2.0, seed++, true);
+    check_gradcheck([](const std::vector<Tensor>& t) { return atan2(t[0], t[1]); }, {sa2, sb2});
     Tensor cond = gt(rnd(broadcast_shapes(sa, sb, "test"), 0, 1, seed++), 0.5);
     check_gradcheck([cond](const std::vector<Tensor>& t) { return where(cond, t[0], t[1]); },
                     {a, b});
@@ -465,6 +486,9 @@ TEST_CASE("elementwise: forward-mode tangents match the analytic derivatives") {
          [](double a, double b, double da, double db) { return a < b ? da : db; });
   expect(clamp(A(), -1, 1),
          [](double a, double, double da, double) { return std::abs(a) <= 1 ? da : 0; });
+  expect(atan2(A(), B()), [](double a, double b, double da, double db) {
+    return (b * da - a * db) / (a * a + b * b);
+  });
   expect(where(t64({1, 0, 1}), A(), B()),
          [&](double a, double, double da, double db) { return a == av[1] ? db : da; });
   // Only one side dual: the other counts as constant.

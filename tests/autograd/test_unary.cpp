@@ -34,6 +34,14 @@ bool all_finite(const Tensor& t) {
 
 double sig(double x) { return 1 / (1 + std::exp(-x)); }
 
+const double pi = std::acos(-1.0);
+double Phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }  // normal CDF
+double phi(double x) { return std::exp(-0.5 * x * x) / std::sqrt(2 * pi); }
+// gelu's tanh approximation: tanh(u(x)), u = sqrt(2/pi) (x + 0.044715 x^3)
+double gelu_u(double x) { return std::sqrt(2 / pi) * (x + 0.044715 * x * x * x); }
+double gelu_du(double x) { return std::sqrt(2 / pi) * (1 + 3 * 0.044715 * x * x); }
+double gelu_d2u(double x) { return std::sqrt(2 / pi) * 6 * 0.044715 * x; }
+
 // One unary op with its value, first and second derivatives (by hand), and a domain on
 // which it is smooth.
 struct UnaryCase {
@@ -126,6 +134,78 @@ std::vector<UnaryCase> cases() {
        [](double x) { return sig(x); },
        [](double x) { return sig(x) * (1 - sig(x)); },
        {-5, -0.5, 0, 1.5, 6}},
+      {"erf",
+       [](const Tensor& x) { return erf(x); },
+       [](double x) { return std::erf(x); },
+       [](double x) { return 2 / std::sqrt(pi) * std::exp(-x * x); },
+       [](double x) { return -4 * x / std::sqrt(pi) * std::exp(-x * x); },
+       {-2, -0.4, 0, 0.7, 1.8}},
+      {"gelu",
+       [](const Tensor& x) { return gelu(x); },
+       [](double x) { return x * Phi(x); },
+       [](double x) { return Phi(x) + x * phi(x); },
+       [](double x) { return phi(x) * (2 - x * x); },
+       {-3, -0.5, 0, 0.8, 2}},
+      {"gelu tanh",
+       [](const Tensor& x) { return gelu(x, "tanh"); },
+       [](double x) { return 0.5 * x * (1 + std::tanh(gelu_u(x))); },
+       [](double x) {
+         const double t = std::tanh(gelu_u(x));
+         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * gelu_du(x);
+       },
+       [](double x) {
+         const double t = std::tanh(gelu_u(x)), du = gelu_du(x);
+         return (1 - t * t) * du + 0.5 * x * (1 - t * t) * (gelu_d2u(x) - 2 * t * du * du);
+       },
+       {-3, -0.5, 0, 0.8, 2}},
+      {"elu",
+       [](const Tensor& x) { return elu(x); },
+       [](double x) { return x > 0 ? x : std::expm1(x); },
+       [](double x) { return x > 0 ? 1 : std::exp(x); },
+       [](double x) { return x > 0 ? 0 : std::exp(x); },
+       {-3, -0.5, -1e-3, 0.8, 2}},
+      {"elu alpha 0.5",
+       [](const Tensor& x) { return elu(x, 0.5); },
+       [](double x) { return x > 0 ? x : 0.5 * std::expm1(x); },
+       [](double x) { return x > 0 ? 1 : 0.5 * std::exp(x); },
+       [](double x) { return x > 0 ? 0 : 0.5 * std::exp(x); },
+       {-3, -0.5, 0.8}},
+      {"silu",
+       [](const Tensor& x) { return silu(x); },
+       [](double x) { return x * sig(x); },
+       [](double x) { return sig(x) * (1 + x * (1 - sig(x))); },
+       [](double x) { return sig(x) * (1 - sig(x)) * (2 + x * (1 - 2 * sig(x))); },
+       {-4, -0.5, 0, 0.8, 3}},
+      {"tan",
+       [](const Tensor& x) { return tan(x); },
+       [](double x) { return std::tan(x); },
+       [](double x) { return 1 + std::tan(x) * std::tan(x); },
+       [](double x) { return 2 * std::tan(x) * (1 + std::tan(x) * std::tan(x)); },
+       {-1.2, -0.3, 0, 0.5, 1.1}},
+      {"atan",
+       [](const Tensor& x) { return atan(x); },
+       [](double x) { return std::atan(x); },
+       [](double x) { return 1 / (1 + x * x); },
+       [](double x) { return -2 * x / ((1 + x * x) * (1 + x * x)); },
+       {-4, -0.5, 0, 0.8, 3}},
+      {"rsqrt",
+       [](const Tensor& x) { return rsqrt(x); },
+       [](double x) { return 1 / std::sqrt(x); },
+       [](double x) { return -0.5 * std::pow(x, -1.5); },
+       [](double x) { return 0.75 * std::pow(x, -2.5); },
+       {0.04, 0.5, 1, 2, 9}},
+      {"expm1",
+       [](const Tensor& x) { return expm1(x); },
+       [](double x) { return std::expm1(x); },
+       [](double x) { return std::exp(x); },
+       [](double x) { return std::exp(x); },
+       {-2, -1e-3, 0, 0.7, 2.5}},
+      {"log2",
+       [](const Tensor& x) { return log2(x); },
+       [](double x) { return std::log2(x); },
+       [](double x) { return 1 / (x * std::log(2.0)); },
+       [](double x) { return -1 / (x * x * std::log(2.0)); },
+       {0.1, 0.5, 1, 2, 7}},
   };
 }
 
@@ -164,6 +244,37 @@ TEST_CASE("unary: values at the special points") {
   check_values(exp(t64({0, 1})), {1, std::exp(1.0)});
   // log1p is accurate near 0 where log(1 + x) is not.
   CHECK(log1p(t64({1e-12})).item() == doctest::Approx(1e-12).epsilon(1e-10));
+}
+
+TEST_CASE("unary: floor, ceil and round (halves to even) are piecewise constant") {
+  const V x = {-2.5, -1.5, -0.5, -0.2, 0, 0.5, 1.5, 2.5, 2.7};
+  check_values(floor(t64(x)), {-3, -2, -1, -1, 0, 0, 1, 2, 2});
+  check_values(ceil(t64(x)), {-2, -1, -0, -0, 0, 1, 2, 3, 3});
+  check_values(round(t64(x)), {-2, -2, -0, -0, 0, 0, 2, 2, 3});
+  check_values(round(tensor({0.5, 1.5, -2.5})), {0, 2, -2});  // float32 too
+  check_values(round(t64({INFINITY, -INFINITY, NAN})), {INFINITY, -INFINITY, NAN});
+  for (auto op : {+[](const Tensor& t) { return floor(t); }, +[](const Tensor& t) { return ceil(t); },
+                  +[](const Tensor& t) { return round(t); }}) {
+    Tensor v = leaf({-1.3, 0.5, 2});
+    (op(v) * v).sum().backward();  // d(op(v) v)/dv = op(v): op's own gradient is 0
+    check_values(v.grad(), op(v.detach()).to_vector());
+    Tensor y = op(dual(t64({0.3, 1.7}), t64({1, 1})));
+    check_values(y.tangent(), {0, 0});
+  }
+}
+
+TEST_CASE("unary: gelu names its approximations, and the tanh one is close to the exact") {
+  CHECK_THROWS_WITH_AS(gelu(t64({1}), "erf"),
+                       "gelu: approximate must be \"none\" or \"tanh\", got \"erf\"",
+                       std::invalid_argument);
+  Tensor x = linspace(-6, 6, 121, float64);
+  // The tanh form differs from x Phi(x) by less than 5e-4 everywhere (a known bound).
+  CHECK(max(abs(gelu(x) - gelu(x, "tanh"))).item() < 5e-4);
+  // Far tails: 0 on the left, x on the right, no NaN from the exp/erf at +-40.
+  check_values(gelu(t64({-40, 40})), {0, 40});
+  check_values(gelu(t64({-40, 40}), "tanh"), {0, 40});
+  check_values(silu(t64({-800, 800})), {0, 800});
+  check_values(elu(t64({-800})), {-1});
 }
 
 TEST_CASE("unary: sigmoid, softplus and tanh are stable at +-1000") {
@@ -209,6 +320,11 @@ TEST_CASE("unary: gradients at the kinks follow PyTorch") {
   Tensor z = leaf({0});
   sqrt(z).sum().backward();
   check_values(z.grad(), {INFINITY});
+  // elu at 0: first derivative alpha (the x <= 0 side), second derivative 0 (PyTorch's masks).
+  Tensor e = leaf({0, 0});
+  Tensor ge = grad({elu(e, 1.5).sum()}, {e}, {}, create_graph())[0];
+  check_values(ge, {1.5, 1.5});
+  check_values(grad({ge.sum()}, {e})[0], {0, 0});
 }
 
 TEST_CASE("unary: analytic first derivatives") {
@@ -304,6 +420,10 @@ TEST_CASE("unary: ops record their names") {
   CHECK(std::string(cos(x).grad_fn()->name) == "cos");
   CHECK(std::string(log1p(x).grad_fn()->name) == "log1p");
   CHECK(std::string(sign(x).grad_fn()->name) == "sign");
+  CHECK(std::string(gelu(x).grad_fn()->name) == "gelu");
+  CHECK(std::string(gelu(x, "tanh").grad_fn()->name) == "gelu_tanh");
+  CHECK(std::string(round(x).grad_fn()->name) == "round");
+  CHECK(std::string(erf(x).grad_fn()->name) == "erf");
   {
     no_grad ng;
     CHECK(exp(x).grad_fn() == nullptr);

@@ -177,6 +177,27 @@ TEST_CASE("layers: activations, Flatten, Sequential and ResidualBlock") {
   check_module(rb, x, 1e-5);
 }
 
+TEST_CASE("layers: GELU, SiLU and ELU apply their functions and pass check_module") {
+  Generator gen(6);
+  const Tensor x = randn({3, 5}, gen, float64);
+  CHECK(max(abs(nn::GELU()(x) - gelu(x))).item() == 0);
+  CHECK(max(abs(nn::GELU("tanh")(x) - gelu(x, "tanh"))).item() == 0);
+  CHECK(max(abs(nn::SiLU()(x) - silu(x))).item() == 0);
+  CHECK(max(abs(nn::ELU(0.5)(x) - elu(x, 0.5))).item() == 0);
+  CHECK(nn::GELU().type_name() == "GELU");
+  CHECK(nn::SiLU().type_name() == "SiLU");
+  CHECK(nn::ELU().type_name() == "ELU");
+  CHECK_THROWS_WITH_AS(nn::GELU("fast"), doctest::Contains("gelu: approximate"),
+                       std::invalid_argument);
+  nn::Sequential s;
+  s.add(std::make_shared<nn::Linear>(5, 4, gen, nn::Init{nn::InitScheme::xavier, 0}, float64));
+  s.add(std::make_shared<nn::GELU>());
+  s.add(std::make_shared<nn::Linear>(4, 4, gen, nn::Init{nn::InitScheme::xavier, 0}, float64));
+  s.add(std::make_shared<nn::SiLU>());
+  s.add(std::make_shared<nn::ELU>());
+  check_module(s, x, 1e-6);
+}
+
 TEST_CASE("layers: init schemes have the promised scale") {
   Generator gen(5);
   auto std_of = [](const Tensor& t) { return std::sqrt(var(t, false).item()); };

@@ -180,6 +180,86 @@ struct Softplus {  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
     return (v > 0 ? v : T(0)) + std::log1p(std::exp(-std::abs(v)));
   }
 };
+struct Erf {
+  template <typename T>
+  T operator()(T v) const {
+    return std::erf(v);
+  }
+};
+struct Gelu {  // x Phi(x) = x (1 + erf(x / sqrt 2)) / 2
+  template <typename T>
+  T operator()(T v) const {
+    return T(0.5) * v * (T(1) + std::erf(v * T(0.70710678118654752440)));
+  }
+};
+struct GeluTanh {  // x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
+  template <typename T>
+  T operator()(T v) const {
+    const T u = T(0.79788456080286535588) * (v + T(0.044715) * v * v * v);
+    return T(0.5) * v * (T(1) + std::tanh(u));
+  }
+};
+struct Elu {  // x for x > 0, alpha (e^x - 1) otherwise
+  double alpha;
+  template <typename T>
+  T operator()(T v) const {
+    return v > 0 ? v : T(alpha) * std::expm1(v);
+  }
+};
+struct Silu {  // x sigmoid(x)
+  template <typename T>
+  T operator()(T v) const {
+    return v * Sigmoid{}(v);
+  }
+};
+struct Tan {
+  template <typename T>
+  T operator()(T v) const {
+    return std::tan(v);
+  }
+};
+struct Atan {
+  template <typename T>
+  T operator()(T v) const {
+    return std::atan(v);
+  }
+};
+struct Rsqrt {
+  template <typename T>
+  T operator()(T v) const {
+    return T(1) / std::sqrt(v);
+  }
+};
+struct Expm1 {
+  template <typename T>
+  T operator()(T v) const {
+    return std::expm1(v);
+  }
+};
+struct Log2 {
+  template <typename T>
+  T operator()(T v) const {
+    return std::log2(v);
+  }
+};
+struct Floor {
+  template <typename T>
+  T operator()(T v) const {
+    return std::floor(v);
+  }
+};
+struct Ceil {
+  template <typename T>
+  T operator()(T v) const {
+    return std::ceil(v);
+  }
+};
+struct Round {  // halves to even, as torch.round (nearbyint in the default rounding mode)
+  template <typename T>
+  T operator()(T v) const {
+    return std::nearbyint(v);
+  }
+};
 
 // ---- binary: (a, b) -> f(a, b)
 struct Add {
@@ -210,6 +290,12 @@ struct Pow {
   template <typename T>
   T operator()(T x, T y) const {
     return std::pow(x, y);
+  }
+};
+struct Atan2 {  // the angle of the point (b, a): atan2(a, b)
+  template <typename T>
+  T operator()(T x, T y) const {
+    return std::atan2(x, y);
   }
 };
 struct Maximum {  // NaN propagates from either side
@@ -268,11 +354,12 @@ struct HingeCoef {  // (s, y) -> d max(0, 1 - y s)/ds = -y [1 - y s > 0]
           X(CompareScalar<std::greater_equal<>>) X(CompareScalar<std::less_equal<>>)            \
               X(CompareScalar<std::equal_to<>>) X(PositiveMask) X(LeakyMask) X(Exp) X(Log)      \
                   X(Log1p) X(Sqrt) X(Sign) X(Abs) X(Sin) X(Cos) X(Tanh) X(Sigmoid) X(Relu)      \
-                      X(LeakyRelu) X(Softplus)
+                      X(LeakyRelu) X(Softplus) X(Erf) X(Gelu) X(GeluTanh) X(Elu) X(Silu)      \
+                          X(Tan) X(Atan) X(Rsqrt) X(Expm1) X(Log2) X(Floor) X(Ceil) X(Round)
 #define DAGRAD_BINARY_FUNCTIONS(X)                                                                 \
   X(Add)                                                                                           \
   X(Sub)                                                                                           \
-  X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum) X(WinMask) X(NonzeroMask) X(Compare<std::equal_to<>>) \
+  X(Mul) X(Div) X(Pow) X(Atan2) X(Maximum) X(Minimum) X(WinMask) X(NonzeroMask) X(Compare<std::equal_to<>>) \
       X(Compare<std::not_equal_to<>>) X(Compare<std::less<>>) X(Compare<std::less_equal<>>)        \
           X(Compare<std::greater<>>) X(Compare<std::greater_equal<>>) X(ReluBackward) X(HingeCoef)
 

@@ -179,6 +179,24 @@ Tensor pow(const Tensor& x, const Tensor& p) {
       KeepOutput::yes);
 }
 
+Tensor atan2(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "atan2", fn::Atan2{});
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record(
+      "atan2", out, {a, b},
+      // d/da atan2(a, b) = b / (a^2 + b^2);  d/db = -a / (a^2 + b^2)
+      [a = SavedTensor(a, "atan2"), b = SavedTensor(b, "atan2"), ga, gb](
+          const Tensor& g, const Tensor&) -> GradList {
+        const Tensor &av = a.get(), &bv = b.get();
+        const Tensor r = g / (av * av + bv * bv);
+        return {ga ? sum_to(r * bv, av.shape()) : Tensor(),
+                gb ? sum_to(-(r * av), bv.shape()) : Tensor()};
+      },
+      [&a, &b](const TangentList& t, const Tensor&) {
+        return (t[0] * b - t[1] * a) / (a * a + b * b);
+      });
+}
+
 // ---------------------------------------------------------------- max / min / clamp / where
 
 namespace {

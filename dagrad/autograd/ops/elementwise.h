@@ -32,6 +32,8 @@ Tensor operator-(const Tensor& a);
 Tensor pow(const Tensor& x, double p);
 Tensor pow(const Tensor& x, const Tensor& p);
 Tensor square(const Tensor& x);
+// The angle of the point (b, a) in (-pi, pi], with broadcasting (torch.atan2(a, b)).
+Tensor atan2(const Tensor& a, const Tensor& b);
 
 // Elementwise max/min with broadcasting; on ties the gradient is split equally (as PyTorch).
 Tensor maximum(const Tensor& a, const Tensor& b);

@@ -1,6 +1,9 @@
 #include "dagrad/autograd/ops/unary.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <stdexcept>
 
 #include "dagrad/autograd/kernels/elementwise.h"
 #include "dagrad/autograd/node.h"
@@ -15,6 +18,36 @@ namespace {
 // 0/1 mask of x > 0 (relu's derivative), and the leaky variant.
 Tensor positive_mask(const Tensor& x) { return map_unary(x, fn::PositiveMask{}); }
 Tensor leaky_mask(const Tensor& x, double slope) { return map_unary(x, fn::LeakyMask{slope}); }
+
+// y = f(x) elementwise, with dy/dx = deriv(x, y) written in differentiable ops so that
+// create_graph and forward mode work: backward g * deriv, tangent t * deriv.
+template <typename F, typename D>
+Tensor smooth_unary(const char* op, const Tensor& x, const F& f, D deriv) {
+  Tensor out = map_unary(x, f);
+  return record(
+      op, out, {x},
+      [x = SavedTensor(x, op), deriv](const Tensor& g, const Tensor& y) -> GradList {
+        return {g * deriv(x.get(), y)};
+      },
+      [&x, deriv](const TangentList& t, const Tensor& y) { return t[0] * deriv(x, y); },
+      KeepOutput::yes);
+}
+
+// y = f(x) piecewise constant: gradient and tangent 0.
+template <typename F>
+Tensor step_unary(const char* op, const Tensor& x, const F& f) {
+  Tensor out = map_unary(x, f);
+  return record(
+      op, out, {x}, [](const Tensor& g, const Tensor&) -> GradList { return {zeros_like(g)}; },
+      [](const TangentList& t, const Tensor&) { return zeros_like(t[0]); });
+}
+
+constexpr double two_over_sqrt_pi = 1.12837916709551257390;   // 2 / sqrt(pi)
+constexpr double inv_sqrt_two = 0.70710678118654752440;       // 1 / sqrt(2)
+constexpr double inv_sqrt_two_pi = 0.39894228040143267794;    // 1 / sqrt(2 pi)
+constexpr double sqrt_two_over_pi = 0.79788456080286535588;   // sqrt(2 / pi)
+constexpr double gelu_tanh_cubic = 0.044715;
+constexpr double ln_two = 0.69314718055994530942;
 }  // namespace
 
 Tensor exp(const Tensor& x) {
@@ -56,13 +89,10 @@ Tensor sqrt(const Tensor& x) {
       [](const TangentList& t, const Tensor& y) { return t[0] / (y * 2.0); }, KeepOutput::yes);
 }
 
-Tensor sign(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Sign{});
-  // piecewise constant: zero gradient
-  return record(
-      "sign", out, {x}, [](const Tensor& g, const Tensor&) -> GradList { return {zeros_like(g)}; },
-      [](const TangentList& t, const Tensor&) { return zeros_like(t[0]); });
-}
+Tensor sign(const Tensor& x) { return step_unary("sign", x, fn::Sign{}); }
+Tensor floor(const Tensor& x) { return step_unary("floor", x, fn::Floor{}); }
+Tensor ceil(const Tensor& x) { return step_unary("ceil", x, fn::Ceil{}); }
+Tensor round(const Tensor& x) { return step_unary("round", x, fn::Round{}); }
 
 Tensor abs(const Tensor& x) {
   Tensor out = map_unary(x, fn::Abs{});
@@ -152,6 +182,79 @@ Tensor softplus(const Tensor& x) {
         return {g * sigmoid(x.get())};
       },
       [&x](const TangentList& t, const Tensor&) { return t[0] * sigmoid(x); });
+}
+
+Tensor erf(const Tensor& x) {
+  // d/dx erf(x) = 2/sqrt(pi) e^(-x^2)
+  return smooth_unary("erf", x, fn::Erf{}, [](const Tensor& v, const Tensor&) {
+    return exp(-(v * v)) * two_over_sqrt_pi;
+  });
+}
+
+Tensor gelu(const Tensor& x, std::string_view approximate) {
+  if (approximate == "none") {
+    // d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
+    return smooth_unary("gelu", x, fn::Gelu{}, [](const Tensor& v, const Tensor&) {
+      return (erf(v * inv_sqrt_two) + 1.0) * 0.5 + v * exp(v * v * -0.5) * inv_sqrt_two_pi;
+    });
+  }
+  if (approximate == "tanh") {
+    // t = tanh(k (x + c x^3)): d/dx = (1 + t)/2 + x (1 - t^2) k (1 + 3 c x^2) / 2
+    return smooth_unary("gelu_tanh", x, fn::GeluTanh{}, [](const Tensor& v, const Tensor&) {
+      const Tensor v2 = v * v;
+      const Tensor t = tanh((v + v2 * v * gelu_tanh_cubic) * sqrt_two_over_pi);
+      return (t + 1.0) * 0.5 +
+             v * (1.0 - t * t) * (v2 * (3 * gelu_tanh_cubic) + 1.0) * (0.5 * sqrt_two_over_pi);
+    });
+  }
+  throw std::invalid_argument(
+      fmt::format("gelu: approximate must be \"none\" or \"tanh\", got \"{}\"", approximate));
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  // d/dx = 1 for x > 0, alpha e^x otherwise. At 0, as PyTorch: first derivative alpha, second 0
+  // (e^(x [x < 0]) is e^x below 0 and has a zero derivative at 0).
+  return smooth_unary("elu", x, fn::Elu{alpha}, [alpha](const Tensor& v, const Tensor&) {
+    return where(positive_mask(v), ones_like(v), exp(v * lt(v, 0.0)) * alpha);
+  });
+}
+
+Tensor silu(const Tensor& x) {
+  // d/dx x s(x) = s(x) (1 + x (1 - s(x)))
+  return smooth_unary("silu", x, fn::Silu{}, [](const Tensor& v, const Tensor&) {
+    const Tensor s = sigmoid(v);
+    return s * (v * (1.0 - s) + 1.0);
+  });
+}
+
+Tensor tan(const Tensor& x) {
+  // d/dx tan x = 1 + tan(x)^2
+  return smooth_unary("tan", x, fn::Tan{},
+                      [](const Tensor&, const Tensor& y) { return y * y + 1.0; });
+}
+
+Tensor atan(const Tensor& x) {
+  // d/dx atan x = 1 / (1 + x^2)
+  return smooth_unary("atan", x, fn::Atan{},
+                      [](const Tensor& v, const Tensor&) { return 1.0 / (v * v + 1.0); });
+}
+
+Tensor rsqrt(const Tensor& x) {
+  // d/dx x^(-1/2) = -x^(-3/2) / 2 = -y^3 / 2
+  return smooth_unary("rsqrt", x, fn::Rsqrt{},
+                      [](const Tensor&, const Tensor& y) { return y * y * y * -0.5; });
+}
+
+Tensor expm1(const Tensor& x) {
+  // d/dx (e^x - 1) = e^x = y + 1
+  return smooth_unary("expm1", x, fn::Expm1{},
+                      [](const Tensor&, const Tensor& y) { return y + 1.0; });
+}
+
+Tensor log2(const Tensor& x) {
+  // d/dx log2 x = 1 / (x ln 2)
+  return smooth_unary("log2", x, fn::Log2{},
+                      [](const Tensor& v, const Tensor&) { return 1.0 / (v * ln_two); });
 }
 
 }  // namespace dagrad
