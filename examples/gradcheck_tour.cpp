@@ -325,6 +325,23 @@ std::vector<Check> all_checks() {
   add("shape", "pad", [](Generator& g) -> Case {
     return {{rn(g, {2, 3})}, [](const Inputs& in) { return pad(in[0], {{1, 0}, {2, 1}}, 0.5); }};
   });
+  add("shape", "flip", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return flip(in[0], {0, 1}); }};
+  });
+  add("shape", "roll", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return roll(in[0], {1, -2}, {0, 1}); }};
+  });
+  add("shape", "split / chunk", [](Generator& g) -> Case {
+    return {{rn(g, {5, 4})}, [](const Inputs& in) {
+              return split(in[0], 2, 0)[2] * chunk(in[0], 2, 1)[1].sum();
+            }};
+  });
+  add("shape", "expand", [](Generator& g) -> Case {
+    return {{rn(g, {3, 1})}, [](const Inputs& in) { return expand(in[0], {2, -1, 4}); }};
+  });
+  add("shape", "repeat", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3})}, [](const Inputs& in) { return repeat(in[0], {2, 1, 2}); }};
+  });
   add("shape", "clone", [](Generator& g) -> Case {
     return {{rn(g, {2, 3})}, [](const Inputs& in) { return in[0].clone() * 2.0; }};
   });

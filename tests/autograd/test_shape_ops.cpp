@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -495,4 +496,96 @@ TEST_CASE("shape_ops: forward-mode tangents apply the same linear op") {
                {0, 0, 0, 13, 14, 15});
   check_values(transpose(x, 0, 1).tangent(), {10, 13, 11, 14, 12, 15});
   check_values(reshape(x, {3, 2}).tangent(), {10, 11, 12, 13, 14, 15});
+}
+
+TEST_CASE("shape_ops: flip and roll values, as torch.flip and torch.roll") {
+  const Tensor x = arange(6, float64).reshape({2, 3});
+  check_values(flip(x, {1}), {2, 1, 0, 5, 4, 3});
+  check_values(flip(x, {0, -1}), {5, 4, 3, 2, 1, 0});
+  check_values(flip(x, {}), {0, 1, 2, 3, 4, 5});
+  check_values(roll(arange(4, float64), {1}), {3, 0, 1, 2});
+  check_values(roll(x, {1, -1}, {0, 1}), {4, 5, 3, 1, 2, 0});
+  check_values(roll(x, {7}), {5, 0, 1, 2, 3, 4});  // flattened, shift mod 6
+  check_values(roll(x, {-4}, {1}), {1, 2, 0, 4, 5, 3});  // -4 mod 3 = 2 to the right
+  CHECK(flip(scalar_tensor(2.0), {0}).shape() == Shape{});
+  CHECK(roll(scalar_tensor(2.0), {1}).item() == 2.0);
+  CHECK(roll(zeros({0, 2}), {3}, {0}).shape() == Shape{0, 2});
+  expect_error<std::invalid_argument>([&] { flip(x, {1, -1}); }, {"flip", "repeated"});
+  expect_error<std::out_of_range>([&] { flip(x, {2}); }, {"flip", "axis 2"});
+  expect_error<std::invalid_argument>([&] { roll(x, {1, 2}); }, {"roll", "one shift"});
+  expect_error<std::invalid_argument>([&] { roll(x, {1}, {0, 1}); }, {"roll", "1 shifts for 2 axes"});
+  CHECK(std::string(flip(x.detach().requires_grad_(), {0}).grad_fn()->name) == "flip");
+}
+
+TEST_CASE("shape_ops: split and chunk, as torch.split and torch.chunk") {
+  const Tensor x = arange(10, float64).reshape({5, 2});
+  std::vector<Tensor> p = split(x, 2);
+  REQUIRE(p.size() == 3);
+  CHECK(p[2].shape() == Shape{1, 2});
+  check_values(p[1], {4, 5, 6, 7});
+  p = split(x, std::vector<int64_t>{1, 4});
+  REQUIRE(p.size() == 2);
+  CHECK(p[1].shape() == Shape{4, 2});
+  p = split(x, 1, -1);
+  REQUIRE(p.size() == 2);
+  check_values(p[1], {1, 3, 5, 7, 9});
+  CHECK(chunk(arange(5, float64), 3).size() == 3);
+  CHECK(chunk(arange(6, float64), 4).size() == 3);  // pieces of 2: fewer than asked
+  CHECK(chunk(zeros({0, 3}), 3).size() == 3);
+  CHECK(split(zeros({0, 3}), 2).size() == 1);
+  expect_error<std::invalid_argument>([&] { split(x, std::vector<int64_t>{1, 1}); },
+                                      {"split", "add up to 2", "size 5"});
+  expect_error<std::invalid_argument>([&] { split(x, 0); }, {"split", "positive"});
+  expect_error<std::invalid_argument>([&] { chunk(x, 0); }, {"chunk", "positive"});
+  expect_error<std::invalid_argument>([&] { split(scalar_tensor(1.0), 1); }, {"split", "0-d"});
+}
+
+TEST_CASE("shape_ops: expand and repeat, as torch.Tensor.expand and repeat") {
+  const Tensor x = tensor({1, 2, 3}, {3, 1}, float64);
+  CHECK(expand(x, {2, -1, 4}).shape() == Shape{2, 3, 4});
+  check_values(expand(x, {3, 2}), {1, 1, 2, 2, 3, 3});
+  expect_error<std::invalid_argument>([&] { expand(x, {-1, 3, 1}); }, {"expand", "-1"});
+  expect_error<std::invalid_argument>([&] { expand(x, {4}); }, {"expand", "fewer dimensions"});
+  check_values(repeat(tensor({1, 2}, {2}, float64), {2}), {1, 2, 1, 2});
+  const Tensor r = repeat(tensor({1, 2, 3, 4}, {2, 2}, float64), {2, 1, 2});
+  CHECK(r.shape() == Shape{2, 2, 4});
+  check_values(r, {1, 2, 1, 2, 3, 4, 3, 4, 1, 2, 1, 2, 3, 4, 3, 4});
+  CHECK(repeat(scalar_tensor(2.0), {}).shape() == Shape{});
+  CHECK(repeat(scalar_tensor(2.0), {2, 3}).shape() == Shape{2, 3});
+  CHECK(repeat(x, {0, 1}).shape() == Shape{0, 1});
+  expect_error<std::invalid_argument>([&] { repeat(x, {2}); }, {"repeat", "at least one"});
+  expect_error<std::invalid_argument>([&] { repeat(x, {-1, 1}); }, {"repeat", "negative"});
+  expect_error<std::invalid_argument>([&] { repeat(x, {1LL << 62, 4}); }, {"64-bit"});
+}
+
+TEST_CASE("shape_ops: flip, roll, split, expand and repeat: gradcheck, double backward, forward mode") {
+  Generator gen(11);
+  const Tensor x = randn({3, 4}, gen, float64).requires_grad_();
+  const Tensor w = randn({3, 4}, gen, float64);
+  const std::vector<std::function<Tensor(const Tensor&)>> ops = {
+      [](const Tensor& t) { return flip(t, {0, 1}); },
+      [](const Tensor& t) { return roll(t, {2, -1}, {1, 0}); },
+      [](const Tensor& t) { return roll(t, {5}); },
+      [](const Tensor& t) { return split(t, 3, 1)[1] * 2.0 + split(t, 3, 1)[0].sum(); },
+      [](const Tensor& t) { return chunk(t, 2, 0)[0]; },
+      [](const Tensor& t) { return expand(reshape(t, {3, 1, 4}), {2, 3, -1, 4}); },
+      [](const Tensor& t) { return repeat(t, {2, 1, 3}); },
+  };
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    CAPTURE(i);
+    auto f = ops[i];
+    // The ops are linear: a square makes the second derivative non-zero.
+    auto g = [f](const std::vector<Tensor>& in) { return square(f(in[0])); };
+    expect_gradcheck(g, {x});
+    const Tensor jf = jacobian_forward([f](const Tensor& t) { return f(t); }, x.detach());
+    const Tensor jr = jacobian_reverse([f](const Tensor& t) { return f(t); }, x.detach());
+    CHECK(max(abs(jf - jr)).item() == 0);
+    // d/dx sum(f(x)^2 * 0.5) = J^T f(x); its derivative along w is J^T J w.
+    BackwardOptions cg;
+    cg.create_graph = true;
+    Tensor gx = grad({sum(square(f(x))) * 0.5}, {x}, {}, cg)[0];
+    Tensor hv = grad({sum(gx * w)}, {x})[0];
+    const Tensor want = matmul(transpose(jr, 0, 1), matmul(jr, reshape(w, {12, 1})));
+    CHECK(max(abs(reshape(hv, {12, 1}) - want)).item() < 1e-12);
+  }
 }

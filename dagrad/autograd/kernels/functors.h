@@ -292,6 +292,12 @@ struct Pow {
     return std::pow(x, y);
   }
 };
+struct First {  // (a, b) -> a: broadcasting a copy of a (keeps the sign of -0.0, unlike a + 0)
+  template <typename T>
+  T operator()(T x, T) const {
+    return x;
+  }
+};
 struct Atan2 {  // the angle of the point (b, a): atan2(a, b)
   template <typename T>
   T operator()(T x, T y) const {
@@ -359,7 +365,7 @@ struct HingeCoef {  // (s, y) -> d max(0, 1 - y s)/ds = -y [1 - y s > 0]
 #define DAGRAD_BINARY_FUNCTIONS(X)                                                                 \
   X(Add)                                                                                           \
   X(Sub)                                                                                           \
-  X(Mul) X(Div) X(Pow) X(Atan2) X(Maximum) X(Minimum) X(WinMask) X(NonzeroMask) X(Compare<std::equal_to<>>) \
+  X(Mul) X(Div) X(Pow) X(First) X(Atan2) X(Maximum) X(Minimum) X(WinMask) X(NonzeroMask) X(Compare<std::equal_to<>>) \
       X(Compare<std::not_equal_to<>>) X(Compare<std::less<>>) X(Compare<std::less_equal<>>)        \
           X(Compare<std::greater<>>) X(Compare<std::greater_equal<>>) X(ReluBackward) X(HingeCoef)
 

@@ -139,7 +139,8 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   if (s != shape)
     throw std::invalid_argument(fmt::format("broadcast_to: shape {} cannot be broadcast to {}",
                                             to_string(x.shape()), to_string(shape)));
-  Tensor out = kernels::map_binary(x, zeros(shape, x.dtype()), "broadcast_to", kernels::fn::Add{});
+  Tensor out =
+      kernels::map_binary(x, zeros(shape, x.dtype()), "broadcast_to", kernels::fn::First{});
   // d broadcast(x)/dx: sum the gradient back over the broadcast axes
   return record(
       "broadcast_to", out, {x},
@@ -318,11 +319,12 @@ Tensor index_add_raw(const Tensor& g, const Shape& xs, int axis, const std::vect
 
 Tensor index_add_op(const Tensor& g, const Shape& xs, int axis, const IndexList& idx);
 
-Tensor index_select_op(const Tensor& x, int axis, const IndexList& idx) {
+Tensor index_select_op(const Tensor& x, int axis, const IndexList& idx,
+                       const char* op = "index_select") {
   Tensor out = index_select_raw(x, axis, *idx);
   // d index_select(x)/dx: each picked slice's gradient is added back at its index
   return record(
-      "index_select", out, {x},
+      op, out, {x},
       [xs = x.shape(), axis, idx](const Tensor& g, const Tensor&) -> GradList {
         return {index_add_op(g, xs, axis, idx)};
       },
@@ -590,6 +592,152 @@ Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& widt
                                               (*w)[i].first, (*w)[i].second, i,
                                               to_string(x.shape())));
   return pad_op(x, w, value);
+}
+
+// ================================================================ reordering and repeating
+
+namespace {
+// Normalized, checked axes of a reordering op (flip, roll): each once; on a 0-d tensor only
+// 0 and -1 are valid and there is nothing to reorder.
+std::vector<int> distinct_axes(const std::vector<int64_t>& axes, int ndim, const char* op) {
+  std::vector<int> out;
+  for (int64_t a : axes) {
+    const int n = normalize_axis(a, ndim, op);
+    if (std::find(out.begin(), out.end(), n) != out.end())
+      throw std::invalid_argument(fmt::format("{}: axis {} is repeated", op, a));
+    out.push_back(n);
+  }
+  return out;
+}
+
+// x with its slices along `axis` permuted: out[i] = x[perm[i]] (an index_select, so the
+// gradient scatters back and create_graph and forward mode come with it).
+Tensor reorder(const Tensor& x, int axis, std::vector<int64_t> perm, const char* op) {
+  return index_select_op(x, axis, std::make_shared<const std::vector<int64_t>>(std::move(perm)),
+                         op);
+}
+}  // namespace
+
+Tensor flip(const Tensor& x, const std::vector<int64_t>& axes) {
+  const std::vector<int> norm = distinct_axes(axes, x.dim(), "flip");
+  Tensor out = reshape(x, x.shape());
+  if (x.dim() == 0) return out;
+  for (int a : norm) {
+    const int64_t n = x.shape()[a];
+    std::vector<int64_t> perm(n);
+    for (int64_t i = 0; i < n; ++i) perm[i] = n - 1 - i;
+    out = reorder(out, a, std::move(perm), "flip");
+  }
+  return out;
+}
+
+Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& axes) {
+  if (axes.empty()) {  // the flattened tensor, rolled, in x's shape
+    if (shifts.size() != 1)
+      throw std::invalid_argument(fmt::format(
+          "roll: without axes, give exactly one shift (got {})", shifts.size()));
+    return reshape(roll(flatten(x), shifts, {0}), x.shape());
+  }
+  if (shifts.size() != axes.size())
+    throw std::invalid_argument(fmt::format("roll: {} shifts for {} axes", shifts.size(),
+                                            axes.size()));
+  const std::vector<int> norm = distinct_axes(axes, x.dim(), "roll");
+  Tensor out = reshape(x, x.shape());
+  if (x.dim() == 0) return out;
+  for (std::size_t k = 0; k < norm.size(); ++k) {
+    const int64_t n = x.shape()[norm[k]];
+    if (n == 0) continue;
+    const int64_t s = ((shifts[k] % n) + n) % n;  // out[i] = x[(i - s) mod n]
+    std::vector<int64_t> perm(n);
+    for (int64_t i = 0; i < n; ++i) perm[i] = (i - s + n) % n;
+    out = reorder(out, norm[k], std::move(perm), "roll");
+  }
+  return out;
+}
+
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis) {
+  if (x.dim() == 0) throw std::invalid_argument("split: cannot split a 0-d tensor");
+  const int a = normalize_axis(axis, x.dim(), "split");
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    if (s < 0)
+      throw std::invalid_argument(fmt::format("split: negative size {} in the sizes", s));
+    total += s;
+  }
+  if (total != x.shape()[a])
+    throw std::invalid_argument(fmt::format(
+        "split: sizes add up to {}, but axis {} of shape {} has size {}", total, axis,
+        to_string(x.shape()), x.shape()[a]));
+  std::vector<Tensor> out;
+  int64_t at = 0;
+  for (int64_t s : sizes) {
+    out.push_back(slice(x, a, at, at + s));
+    at += s;
+  }
+  return out;
+}
+
+std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis) {
+  if (x.dim() == 0) throw std::invalid_argument("split: cannot split a 0-d tensor");
+  const int a = normalize_axis(axis, x.dim(), "split");
+  const int64_t n = x.shape()[a];
+  if (size <= 0 && !(size == 0 && n == 0))
+    throw std::invalid_argument(fmt::format("split: the size must be positive, got {}", size));
+  if (n == 0) return {slice(x, a, 0, 0)};  // as PyTorch: one empty piece
+  std::vector<int64_t> sizes;
+  for (int64_t at = 0; at < n; at += size) sizes.push_back(std::min(size, n - at));
+  return split(x, sizes, a);
+}
+
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t axis) {
+  if (chunks <= 0)
+    throw std::invalid_argument(fmt::format("chunk: the number of chunks must be positive, got {}",
+                                            chunks));
+  if (x.dim() == 0) throw std::invalid_argument("chunk: cannot chunk a 0-d tensor");
+  const int a = normalize_axis(axis, x.dim(), "chunk");
+  const int64_t n = x.shape()[a];
+  // torch.chunk: pieces of ceil(n / chunks), so there may be fewer than `chunks`; an empty axis
+  // gives `chunks` empty pieces.
+  if (n == 0) return std::vector<Tensor>(chunks, slice(x, a, 0, 0));
+  return split(x, (n + chunks - 1) / chunks, a);
+}
+
+Tensor expand(const Tensor& x, const Shape& shape) {
+  const int lead = shape.size() - x.dim();
+  if (lead < 0)
+    throw std::invalid_argument(fmt::format("expand: shape {} has fewer dimensions than {}",
+                                            to_string(shape), to_string(x.shape())));
+  Shape target = shape;
+  for (int i = 0; i < shape.size(); ++i) {
+    if (shape[i] != -1) continue;
+    if (i < lead)
+      throw std::invalid_argument(fmt::format(
+          "expand: -1 is not allowed for a new leading dimension (shape {})", to_string(shape)));
+    target[i] = x.shape()[i - lead];
+  }
+  return broadcast_to(x, target);
+}
+
+Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
+  const int nd = static_cast<int>(repeats.size());
+  if (nd < x.dim())
+    throw std::invalid_argument(fmt::format(
+        "repeat: {} repeat counts for a tensor of shape {} (need at least one per dimension)",
+        nd, to_string(x.shape())));
+  for (int64_t r : repeats)
+    if (r < 0) throw std::invalid_argument(fmt::format("repeat: negative count {}", r));
+  // x seen as (1, s0, 1, s1, ...), broadcast to (r0, s0, r1, s1, ...), then merged pairwise.
+  Shape spread, wide, out;
+  for (int i = 0; i < nd; ++i) {
+    const int64_t s = i < nd - x.dim() ? 1 : x.shape()[i - (nd - x.dim())];
+    spread.push_back(1);
+    spread.push_back(s);
+    wide.push_back(repeats[i]);
+    wide.push_back(s);
+    out.push_back(repeats[i] * s);
+  }
+  (void)out.numel();  // refuses a repeated size beyond 64 bits before anything is allocated
+  return reshape(broadcast_to(reshape(x, spread), wide), out);
 }
 
 }  // namespace dagrad

@@ -38,5 +38,22 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t axis = 0);
 // filled with `value`; widths must be >= 0. The gradient is the interior of the upstream one.
 Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& widths,
            double value = 0.0);
+// Reversed along each of `axes` (torch.flip).
+Tensor flip(const Tensor& x, const std::vector<int64_t>& axes);
+// Rotated by shifts[k] along axes[k]: out[i] = x[(i - shift) mod n] (torch.roll); with no
+// axes, one shift over the flattened tensor.
+Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts,
+            const std::vector<int64_t>& axes = {});
+// Pieces along `axis`: of `size` each (the last may be smaller), or of the given sizes, which
+// must add up to the axis (torch.split). Each piece is a slice (a copy).
+std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis = 0);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis = 0);
+// `chunks` pieces of ceil(n / chunks) along `axis`; fewer when they run out (torch.chunk).
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t axis = 0);
+// broadcast_to where -1 keeps that dimension of x (torch.Tensor.expand; here a copy).
+Tensor expand(const Tensor& x, const Shape& shape);
+// Tiled repeats[i] times along each dimension; extra leading counts add dimensions
+// (torch.Tensor.repeat).
+Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats);
 
 }  // namespace dagrad
