@@ -236,6 +236,25 @@ std::vector<Check> all_checks() {
   add("reduction", "logsumexp (all)", [](Generator& g) -> Case {
     return {{rn(g, {3, 4})}, [](const Inputs& in) { return logsumexp(in[0]); }};
   });
+  add("reduction", "max / logsumexp (axes 0, 2)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 2, 4})}, [](const Inputs& in) {
+              return max(in[0], {0, 2}) + logsumexp(in[0], {0, 2});
+            }};
+  });
+  add("reduction", "std (axis 1)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return dagrad::std(in[0], 1); }};
+  });
+  add("reduction", "norm (p = 2, 3, 1.5)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) {
+              return norm(in[0], 2, {1}) + norm(in[0], 3, {1}) + norm(in[0], 1.5, {1});
+            }};
+  });
+  add("reduction", "cumsum (axis 1)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return cumsum(in[0], 1); }};
+  });
+  add("reduction", "prod (axis 0, all)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4})}, [](const Inputs& in) { return prod(in[0], 0) * prod(in[0]); }};
+  });
 
   // ------------------------------------------------------------ softmax
   add("softmax", "softmax (axis -1)", [](Generator& g) -> Case {

@@ -295,3 +295,120 @@ TEST_CASE("reduction: sum and mean on a 0-d tensor and over axes") {
   check_values(mean(x, 1, true), {1, 4});
   check_gradcheck([](const std::vector<Tensor>& in) { return mean(in[0], 0); }, {leaf({2, 3}, 1)});
 }
+
+// ---------------------------------------------------------------- new reductions (issue 13)
+
+namespace {
+// The ways to differentiate f agree: gradcheck (reverse vs central differences), the
+// forward-mode Jacobian equals the reverse one, and double backward: the Hessian-vector product
+// of sum(f(x) * w) (reverse over reverse) against central differences of the gradient. With
+// O(1) values and h = 1e-5 the differences are good to ~h^2 + eps/h ~ 1e-10.
+void check_all_orders(const std::function<Tensor(const Tensor&)>& f, const Tensor& x0,
+                      uint64_t seed) {
+  const Tensor x = x0.detach().requires_grad_();
+  check_gradcheck([f](const std::vector<Tensor>& in) { return f(in[0]); }, {x});
+  const Tensor jf = jacobian_forward(f, x.detach()), jr = jacobian_reverse(f, x.detach());
+  CHECK(max(abs(jf - jr)).item() <= 1e-13 * (1 + max(abs(jr)).item()));
+  const Tensor w = randn64(f(x.detach()).shape(), seed), v = randn64(x.shape(), seed + 1);
+  const Tensor gx = grad({sum(f(x) * w)}, {x}, {}, create_graph())[0];
+  const Tensor hv = gx.requires_grad() ? grad({sum(gx * v)}, {x})[0] : zeros_like(x);
+  auto grad_at = [&](const Tensor& p) {
+    const Tensor xl = p.detach().requires_grad_();
+    return grad({sum(f(xl) * w)}, {xl})[0];
+  };
+  const double h = 1e-5;
+  const Tensor num = (grad_at(x.detach() + v * h) - grad_at(x.detach() - v * h)) / (2 * h);
+  CHECK(max(abs(hv - num)).item() <= 1e-7 * (1 + max(abs(num)).item()));
+}
+}  // namespace
+
+TEST_CASE("reduction: max, min and logsumexp over several axes") {
+  const Tensor x = tensor({1, 5, 3, 4, 2, 6, 0, 9, 8, 7, -1, 2}, {2, 3, 2}, float64);
+  check_values(max(x, {0, 2}), {9, 8, 6});
+  check_values(min(x, {-1, 0}), {0, 3, -1});
+  CHECK(max(x, {0, 2}, true).shape() == Shape{1, 3, 1});
+  CHECK(max(x, {0, 1, 2}).shape() == Shape{});
+  check_values(logsumexp(x, {0, 2}),
+               {std::log(std::exp(1) + std::exp(5) + std::exp(0) + std::exp(9)),
+                std::log(std::exp(3) + std::exp(4) + std::exp(8) + std::exp(7)),
+                std::log(std::exp(2) + std::exp(6) + std::exp(-1) + std::exp(2))}, 1e-14);
+  // Ties over the reduced axes share the gradient (torch.amax).
+  Tensor t = tensor({3, 1, 3, 3}, {2, 2}, float64).requires_grad_();
+  max(t, {0, 1}).backward();
+  check_values(t.grad(), {1.0 / 3, 0, 1.0 / 3, 1.0 / 3});
+  CHECK_THROWS_WITH_AS(max(x, {0, 0}), doctest::Contains("repeated"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(max(zeros({2, 0, 3}), {1, 2}), doctest::Contains("zero elements"),
+                       std::invalid_argument);
+  const Tensor r = randn64({3, 4, 5}, 21);
+  check_all_orders([](const Tensor& v) { return max(v, {0, 2}); }, r, 22);
+  check_all_orders([](const Tensor& v) { return logsumexp(v, {2, 0}, true); }, r, 23);
+}
+
+TEST_CASE("reduction: std is the square root of var") {
+  const Tensor x = tensor({1, 2, 3, 4, 6, 8}, {2, 3}, float64);
+  CHECK(dagrad::std(x).item() == doctest::Approx(std::sqrt(var(x).item())));
+  check_values(dagrad::std(x, 1), {1, 2});
+  check_values(dagrad::std(x, 1, false, false), {std::sqrt(2.0 / 3), std::sqrt(8.0 / 3)});
+  check_values(dagrad::std(x, std::vector<int64_t>{0, 1}, true), {std::sqrt(var(x).item())});
+  CHECK(std::isnan(dagrad::std(scalar_tensor(1.0, float64)).item()));  // n - 1 = 0, as torch
+  check_all_orders([](const Tensor& v) { return dagrad::std(v, 1); }, randn64({3, 4}, 24), 25);
+}
+
+TEST_CASE("reduction: norm for every p, with torch's gradient 0 at the zero vector") {
+  const Tensor x = tensor({3, -4, 0, 1, 2, -2}, {2, 3}, float64);
+  CHECK(norm(x).item() == doctest::Approx(std::sqrt(34.0)));
+  check_values(norm(x, 2, {1}), {5, 3});
+  check_values(norm(x, 1, {1}), {7, 5});
+  check_values(norm(x, INFINITY, {1}), {4, 2});
+  check_values(norm(x, -INFINITY, {1}), {0, 1});
+  check_values(norm(x, 0, {1}), {2, 3});
+  check_values(norm(x, 3, {1}), {std::cbrt(91.0), std::cbrt(17.0)});
+  check_values(norm(x, 0.5, {1}), {std::pow(std::sqrt(3.0) + 2, 2), std::pow(1 + 2 * std::sqrt(2.0), 2)});
+  CHECK(norm(x, 2, {0, 1}, true).shape() == Shape{1, 1});
+  CHECK_THROWS_WITH_AS(norm(x, NAN), "norm: p is NaN", std::invalid_argument);
+  for (double p : {2.0, 3.0, 1.5}) {
+    CAPTURE(p);
+    Tensor z = zeros({3}, float64).requires_grad_();
+    norm(z, p).backward();
+    check_values(z.grad(), {0, 0, 0});
+    check_all_orders([p](const Tensor& v) { return norm(v, p, {1}); }, randn64({3, 4}, 26), 27);
+  }
+  check_all_orders([](const Tensor& v) { return norm(v, 1); }, randn64({5}, 28), 29);
+  check_all_orders([](const Tensor& v) { return norm(v, INFINITY, {0}); }, randn64({4, 2}, 30), 31);
+}
+
+TEST_CASE("reduction: cumsum, as torch.cumsum") {
+  const Tensor x = tensor({1, 2, 3, 4, 5, 6}, {2, 3}, float64);
+  check_values(cumsum(x, 1), {1, 3, 6, 4, 9, 15});
+  check_values(cumsum(x, 0), {1, 2, 3, 5, 7, 9});
+  CHECK(cumsum(scalar_tensor(2.0), 0).shape() == Shape{});
+  CHECK(cumsum(zeros({0, 3}), 0).shape() == Shape{0, 3});
+  // float32 accumulates in double, as torch's CPU kernel: 1e8 + 1 + ... stays exact in float.
+  CHECK(cumsum(tensor({1e8, 1, 1, 1, 1}), 0).to_vector().back() == static_cast<float>(1e8 + 4));
+  Tensor l = tensor({1, 2, 3}, {3}, float64).requires_grad_();
+  cumsum(l, 0).backward(tensor({1, 10, 100}, {3}, float64));
+  check_values(l.grad(), {111, 110, 100});
+  CHECK_THROWS_AS(cumsum(x, 2), std::out_of_range);
+  check_all_orders([](const Tensor& v) { return square(cumsum(v, -1)); }, randn64({3, 4}, 32), 33);
+}
+
+TEST_CASE("reduction: prod with and without zeros, differentiable to second order") {
+  const Tensor x = tensor({1, 2, 3, 4, 0, 6}, {2, 3}, float64);
+  check_values(prod(x, 1), {6, 0});
+  check_values(prod(x, 0), {4, 0, 18});
+  CHECK(prod(x).item() == 0);
+  CHECK(prod(zeros({2, 0}), 1).to_vector() == std::vector<double>{1, 1});
+  CHECK(prod(scalar_tensor(3.0)).item() == 3);
+  // One zero in a row: its gradient is the product of the others; two zeros: all 0.
+  Tensor a = tensor({2, 0, 3, 0, 0, 5}, {2, 3}, float64).requires_grad_();
+  prod(a, 1).sum().backward();
+  check_values(a.grad(), {0, 6, 0, 0, 0, 0});
+  Tensor b = tensor({2, 0, 3}, {3}, float64).requires_grad_();
+  Tensor gb = grad({prod(b)}, {b}, {}, create_graph())[0];
+  check_values(gb, {0, 6, 0});
+  // d2 prod / db_i db_j = prod of the rest without i and j: row of b_1 = (3, 0, 2).
+  check_values(grad({slice(gb, 0, 1, 2).sum()}, {b})[0], {3, 0, 2});
+  check_all_orders([](const Tensor& v) { return prod(v, 1); }, randn64({3, 4}, 34), 35);
+  check_all_orders([](const Tensor& v) { return prod(v, 0, true); },
+                   tensor({0.5, 0, 2, 0, 1.5, 3}, {3, 2}, float64), 36);
+}

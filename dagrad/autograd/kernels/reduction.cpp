@@ -1,6 +1,8 @@
 // Reductions along one axis, compiled once per path (isa_begin.h).
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "dagrad/autograd/kernels/reduction.h"
 // clang-format off
@@ -67,11 +69,64 @@ void arg_extreme_axis(const T* x, const AxisSplit& sp, bool larger, T* out) {
     }
 }
 
+// out = x's running sums (scan) or the whole product (prod) along the axis, accumulated in
+// double per (o, i) column, as PyTorch's CPU cumsum; prod writes one value per column.
+template <typename T, bool Scan>
+void accumulate_axis(const T* x, const AxisSplit& sp, T* out) {
+  std::vector<double> acc(sp.inner);
+  for (int64_t o = 0; o < sp.outer; ++o) {
+    const T* src = x + o * sp.len * sp.inner;
+    std::fill(acc.begin(), acc.end(), Scan ? 0.0 : 1.0);
+    for (int64_t l = 0; l < sp.len; ++l)
+      for (int64_t i = 0; i < sp.inner; ++i) {
+        if constexpr (Scan) {
+          acc[i] += src[l * sp.inner + i];
+          out[(o * sp.len + l) * sp.inner + i] = static_cast<T>(acc[i]);
+        } else {
+          acc[i] *= src[l * sp.inner + i];
+        }
+      }
+    if constexpr (!Scan)
+      for (int64_t i = 0; i < sp.inner; ++i) out[o * sp.inner + i] = static_cast<T>(acc[i]);
+  }
+}
+
+template <typename T>
+void cumsum_axis(const T* x, const AxisSplit& sp, T* out) {
+  accumulate_axis<T, true>(x, sp, out);
+}
+template <typename T>
+void prod_axis(const T* x, const AxisSplit& sp, T* out) {
+  accumulate_axis<T, false>(x, sp, out);
+}
+
+// out[l] = the product of every x[j], j != l, along the axis: a prefix pass then a suffix pass
+// (no division, so zeros are exact).
+template <typename T>
+void others_prod_axis(const T* x, const AxisSplit& sp, T* out) {
+  for (int64_t o = 0; o < sp.outer; ++o)
+    for (int64_t i = 0; i < sp.inner; ++i) {
+      const int64_t base = o * sp.len * sp.inner + i;
+      double before = 1;
+      for (int64_t l = 0; l < sp.len; ++l) {
+        out[base + l * sp.inner] = static_cast<T>(before);
+        before *= x[base + l * sp.inner];
+      }
+      double after = 1;
+      for (int64_t l = sp.len - 1; l >= 0; --l) {
+        out[base + l * sp.inner] = static_cast<T>(out[base + l * sp.inner] * after);
+        after *= x[base + l * sp.inner];
+      }
+    }
+}
+
 }  // namespace
 
 template <typename T>
 const ReductionKernels<T>& reduction_kernels() {
-  static const ReductionKernels<T> table{&sum_axis<T>, &extreme_axis<T>, &arg_extreme_axis<T>};
+  static const ReductionKernels<T> table{&sum_axis<T>,   &extreme_axis<T>,
+                                         &arg_extreme_axis<T>, &cumsum_axis<T>,
+                                         &prod_axis<T>,  &others_prod_axis<T>};
   return table;
 }
 template const ReductionKernels<float>& reduction_kernels<float>();

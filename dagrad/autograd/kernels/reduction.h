@@ -1,5 +1,5 @@
 // Reductions along one axis on raw buffers, per path (reduction.cpp): the kernels of sum,
-// max/min and argmax/argmin (dagrad/autograd/ops/reduction.cpp).
+// max/min, argmax/argmin, cumsum and prod (dagrad/autograd/ops/reduction.cpp).
 #pragma once
 #include <cstdint>
 
@@ -28,6 +28,12 @@ struct ReductionKernels {
   void (*extreme_axis)(const T* x, const AxisSplit& s, bool larger, T* out);
   // out[o, i] = the first l of the max (larger) or min, as T; a NaN counts as the extreme
   void (*arg_extreme_axis)(const T* x, const AxisSplit& s, bool larger, T* out);
+  // out[o, l, i] = sum over l' <= l of x[o, l', i], accumulated in double
+  void (*cumsum_axis)(const T* x, const AxisSplit& s, T* out);
+  // out[o, i] = product over l of x[o, l, i], accumulated in double (1 for an empty axis)
+  void (*prod_axis)(const T* x, const AxisSplit& s, T* out);
+  // out[o, l, i] = product over l' != l of x[o, l', i], without dividing (exact with zeros)
+  void (*others_prod_axis)(const T* x, const AxisSplit& s, T* out);
 };
 DAGRAD_FOR_EACH_ISA(template <typename T> const ReductionKernels<T>& reduction_kernels();)
 template <typename T>

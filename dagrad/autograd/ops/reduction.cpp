@@ -95,12 +95,14 @@ Tensor extreme_axis_raw(const Tensor& x, const Shape& s, int axis, bool larger) 
   return out;
 }
 
-// Raw max/min over `spec.axes` (all of them, or exactly one), in the kept shape.
+// Raw max/min over `spec.axes`, in the kept shape: all axes in one pass, several one after
+// another (exact: a max of maxima).
 Tensor extreme_raw(const Tensor& x, const ReduceSpec& spec, bool larger) {
-  if (spec.axes.size() == 1 && x.dim() > 0)
-    return extreme_axis_raw(x, x.shape(), spec.axes[0], larger);
-  Tensor flat = extreme_axis_raw(x, Shape{x.numel()}, 0, larger);
-  return reshape(flat, spec.kept);
+  if (x.dim() == 0 || spec.axes.size() == static_cast<std::size_t>(x.dim()))
+    return reshape(extreme_axis_raw(x, Shape{x.numel()}, 0, larger), spec.kept);
+  Tensor cur = x;
+  for (int a : spec.axes) cur = extreme_axis_raw(cur, cur.shape(), a, larger);
+  return cur;
 }
 
 // d max(x)/dx: the gradient goes to the elements equal to the result, split equally among
@@ -235,6 +237,12 @@ Tensor min(const Tensor& x) { return extreme_reduce(x, {}, false, false); }
 Tensor min(const Tensor& x, int64_t axis, bool keepdim) {
   return extreme_reduce(x, {axis}, keepdim, false);
 }
+Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  return extreme_reduce(x, axes, keepdim, true);
+}
+Tensor min(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  return extreme_reduce(x, axes, keepdim, false);
+}
 
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
   return arg_extreme(x, axis, keepdim, true);
@@ -313,5 +321,138 @@ Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim) {
   return logsumexp_impl(x, {axis}, keepdim);
 }
 Tensor logsumexp(const Tensor& x) { return logsumexp_impl(x, {}, false); }
+Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  return logsumexp_impl(x, axes, keepdim);
+}
+
+// ---------------------------------------------------------------- std, norm
+
+Tensor std(const Tensor& x, bool unbiased) { return sqrt(var(x, unbiased)); }
+Tensor std(const Tensor& x, int64_t axis, bool keepdim, bool unbiased) {
+  return sqrt(var(x, axis, keepdim, unbiased));
+}
+Tensor std(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, bool unbiased) {
+  return sqrt(var(x, axes, keepdim, unbiased));
+}
+
+namespace {
+// d ||x||_p / dx times g: x |x|^(p-2) g / ||x||^(p-1), written sign(x) |x|^(p-1) for p < 2 so that
+// x = 0 gives 0; 0 wherever the norm is 0 (as PyTorch). In differentiable ops.
+Tensor norm_backward(const Tensor& x, const Tensor& g_kept, const Tensor& out_kept, double p) {
+  const Tensor zero = eq(out_kept, 0.0);
+  const Tensor safe = where(zero, ones_like(out_kept), out_kept);
+  const Tensor scale = where(zero, zeros_like(out_kept), g_kept / (p == 2 ? safe : pow(safe, p - 1)));
+  const Tensor scaled =
+      p == 2 ? x : (p < 2 ? sign(x) * pow(abs(x), p - 1) : x * pow(abs(x), p - 2));
+  return scaled * scale;
+}
+}  // namespace
+
+Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& axes, bool keepdim) {
+  if (std::isnan(p)) throw std::invalid_argument("norm: p is NaN");
+  if (std::isinf(p)) return p > 0 ? max(abs(x), axes, keepdim) : min(abs(x), axes, keepdim);
+  if (p == 0) return sum(ne(x, zeros_like(x)), axes, keepdim);  // a count: no gradient
+  if (p == 1) return sum(abs(x), axes, keepdim);
+  const ReduceSpec spec = reduce_spec(x.shape(), axes, keepdim, "norm");
+  Tensor out;
+  {
+    const Tensor xd = x.detach();
+    out = p == 2 ? sqrt(sum(xd * xd, spec.axes64, keepdim))
+                 : pow(sum(pow(abs(xd), p), spec.axes64, keepdim), 1.0 / p);
+  }
+  return record(
+      "norm", out, {x},
+      [x = SavedTensor(x, "norm"), spec, p](const Tensor& g, const Tensor& out) -> GradList {
+        return {norm_backward(x.get(), reshape(g, spec.kept), reshape(out, spec.kept), p)};
+      },
+      [x, spec, keepdim, p](const TangentList& t, const Tensor& out) {
+        const Tensor w = norm_backward(x.detach(), ones(spec.kept, x.dtype()),
+                                       reshape(out, spec.kept), p);
+        return sum(t[0] * w, spec.axes64, keepdim);
+      },
+      KeepOutput::yes);
+}
+
+// ---------------------------------------------------------------- cumsum, prod
+
+Tensor cumsum(const Tensor& x, int64_t axis) {
+  const int a = normalize_axis(axis, x.dim(), "cumsum");
+  if (x.dim() == 0) return reshape(cumsum(reshape(x, {1}), 0), {});
+  Tensor out = empty_like(x);
+  if (x.numel() > 0) {
+    const kernels::AxisSplit sp = kernels::split_at_axis(x.shape(), a);
+    DAGRAD_DISPATCH(x.dtype(), {
+      kernels::reduction_kernels<T>().cumsum_axis(x.data<T>(), sp, out.data<T>());
+    });
+  }
+  // d cumsum(x)_l / dx_i = [l >= i]: the gradient's running sums from the end
+  return record(
+      "cumsum", out, {x},
+      [a](const Tensor& g, const Tensor&) -> GradList {
+        return {flip(cumsum(flip(g, {a}), a), {a})};
+      },
+      [a](const TangentList& t, const Tensor&) { return cumsum(t[0], a); });
+}
+
+namespace {
+bool has_zero(const Tensor& x) {
+  bool found = false;
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* p = x.data<T>();
+    for (int64_t i = 0, n = x.numel(); i < n && !found; ++i) found = p[i] == T(0);
+  });
+  return found;
+}
+
+// prod over j != i of x_j along axis a, for every i (x's shape), from the kept product:
+// out / x without zeros (as PyTorch); with a zero, without dividing: raw when nothing records,
+// else each element masked out of an (n, n) copy of its row so that the result is differentiable
+// again (O(n^2), used only for create_graph through a zero).
+Tensor prod_others(const Tensor& x, const Tensor& out_kept, int a) {
+  if (!has_zero(x)) return out_kept / x;
+  if (!grad_mode_enabled()) {
+    Tensor r = empty_like(x);
+    const kernels::AxisSplit sp = kernels::split_at_axis(x.shape(), a);
+    DAGRAD_DISPATCH(x.dtype(), {
+      kernels::reduction_kernels<T>().others_prod_axis(x.data<T>(), sp, r.data<T>());
+    });
+    return r;
+  }
+  const int64_t n = x.shape()[a];
+  const Tensor last = transpose(x, a, -1);  // (..., n)
+  Shape rows_shape = last.shape();
+  rows_shape.insert(rows_shape.size() - 1, n);  // (..., n, n): rows[..., i, j] = x_j
+  const Tensor rows = broadcast_to(unsqueeze(last, -2), rows_shape);
+  const Tensor masked = where(eye(n, x.dtype()), ones_like(rows), rows);
+  return transpose(prod(masked, -1), a, -1);
+}
+}  // namespace
+
+Tensor prod(const Tensor& x, int64_t axis, bool keepdim) {
+  const int a = normalize_axis(axis, x.dim(), "prod");
+  if (x.dim() == 0) return reshape(x, {});
+  Shape kept = x.shape();
+  kept[a] = 1;
+  Tensor out = empty(kept, x.dtype());
+  const kernels::AxisSplit sp = kernels::split_at_axis(x.shape(), a);
+  DAGRAD_DISPATCH(x.dtype(),
+                  { kernels::reduction_kernels<T>().prod_axis(x.data<T>(), sp, out.data<T>()); });
+  out.impl().shape = keepdim ? kept : reduced_shape(x.shape(), {a}, false);
+  // d prod(x)/dx_i = prod over j != i of x_j
+  return record(
+      "prod", out, {x},
+      [x = SavedTensor(x, "prod"), a, kept](const Tensor& g, const Tensor& out) -> GradList {
+        return {reshape(g, kept) * prod_others(x.get(), reshape(out, kept), a)};
+      },
+      [x, a, kept, keepdim](const TangentList& t, const Tensor& out) {
+        return sum(t[0] * prod_others(x.detach(), reshape(out, kept), a), a, keepdim);
+      },
+      KeepOutput::yes);
+}
+
+Tensor prod(const Tensor& x) {
+  if (x.dim() == 0) return reshape(x, {});
+  return reshape(prod(flatten(x), 0), {});
+}
 
 }  // namespace dagrad

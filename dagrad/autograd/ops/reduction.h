@@ -19,6 +19,9 @@ Tensor max(const Tensor& x);
 Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor min(const Tensor& x);
 Tensor min(const Tensor& x, int64_t axis, bool keepdim = false);
+// Over several axes at once (torch.amax / torch.amin with a tuple of dims).
+Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
+Tensor min(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
 // Variance; unbiased divides by n-1 (PyTorch's default), else by n. One element with
 // unbiased gives NaN (0/0), as PyTorch. Forward is two-pass (deviations from the mean).
 Tensor var(const Tensor& x, bool unbiased = true);
@@ -33,6 +36,27 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = fal
 // -inf, any +inf gives +inf.
 Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor logsumexp(const Tensor& x);
+Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
+// Standard deviation, sqrt(var) with var's conventions (torch.std). Call it dagrad::std: after
+// `using namespace dagrad`, a bare std(...) is ambiguous with namespace std.
+Tensor std(const Tensor& x, bool unbiased = true);
+Tensor std(const Tensor& x, int64_t axis, bool keepdim = false, bool unbiased = true);
+inline Tensor std(const Tensor& x, int axis, bool keepdim = false, bool unbiased = true) {
+  return std(x, static_cast<int64_t>(axis), keepdim, unbiased);
+}
+Tensor std(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false,
+           bool unbiased = true);
+// The vector p-norm over `axes` (all when empty), as torch.linalg.vector_norm: p = 2 (default),
+// 1, inf (max |x|), -inf (min |x|), 0 (the count of nonzeros, no gradient) or any other p,
+// (sum |x|^p)^(1/p). The gradient is 0 where the norm is 0, as PyTorch.
+Tensor norm(const Tensor& x, double p = 2, const std::vector<int64_t>& axes = {},
+            bool keepdim = false);
+// Running sums along `axis` (torch.cumsum), accumulated in double.
+Tensor cumsum(const Tensor& x, int64_t axis);
+// Product of all elements, or along one axis (torch.prod); 1 over zero elements. Gradient:
+// the product of the others, exact with zeros (and differentiable again through them).
+Tensor prod(const Tensor& x);
+Tensor prod(const Tensor& x, int64_t axis, bool keepdim = false);
 // Index of the largest (smallest) value along an axis, as a float tensor of x's dtype (not
 // differentiable). Ties: the first occurrence; NaN counts as the extreme (as PyTorch).
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);
