@@ -298,6 +298,26 @@ std::vector<Check> all_checks() {
     return {{rn(g, {3, 4}), rn(g, {3, 4})},
             [](const Inputs& in) { return mse_loss(in[0], in[1]); }};
   });
+  add("loss", "nll_loss", [](Generator& g) -> Case {
+    Tensor y = randint(0, 4, {3}, g, float64);
+    return {{rn(g, {3, 4})}, [y](const Inputs& in) { return nll_loss(log_softmax(in[0], 1), y); }};
+  });
+  add("loss", "l1 / smooth_l1 / huber", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {3, 4})}, [](const Inputs& in) {
+              return l1_loss(in[0], in[1]) + smooth_l1_loss(in[0], in[1], Reduction::sum, 0.5) +
+                     huber_loss(in[0], in[1], Reduction::mean, 0.8);
+            }};
+  });
+  add("loss", "kl_div (batchmean)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {3, 4})}, [](const Inputs& in) {
+              return kl_div(log_softmax(in[0], 1), softmax(in[1], 1), Reduction::batchmean);
+            }};
+  });
+  add("loss", "binary_cross_entropy", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {3, 4})}, [](const Inputs& in) {
+              return binary_cross_entropy(sigmoid(in[0]), sigmoid(in[1]));
+            }};
+  });
 
   // ------------------------------------------------------------ shape ops
   add("shape", "reshape", [](Generator& g) -> Case {

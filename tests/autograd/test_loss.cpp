@@ -395,3 +395,79 @@ TEST_CASE("loss: changing saved logits in place before backward is an error nami
   }
   CHECK_THROWS_WITH_AS(l.backward(), doctest::Contains("cross_entropy"), std::runtime_error);
 }
+
+// ---------------------------------------------------------------- composed losses (issue 13)
+
+TEST_CASE("loss: nll, l1, smooth-l1, huber, kl_div and binary_cross_entropy match torch 1.13") {
+  const Tensor lp = log_softmax(tensor({1, 2, 3, 0.5, -1, 0.2, 0.3, 2}, {2, 4}, float64), 1);
+  const Tensor y = tensor({2, 0}, {2}, float64);
+  CHECK(nll_loss(lp, y).item() == doctest::Approx(1.8978256135638731).epsilon(1e-14));
+  check_values(nll_loss(lp, y, Reduction::none), {0.4607734891568512, 3.334877737970895}, 1e-14);
+  const Tensor p = tensor({0.5, -1.25, 2.0, 0.1}, {4}, float64);
+  const Tensor t = tensor({0.3, -0.2, 0.7, 1.1}, {4}, float64);
+  CHECK(l1_loss(p, t).item() == doctest::Approx(0.8875).epsilon(1e-14));
+  check_values(smooth_l1_loss(p, t, Reduction::none, 0.5), {0.04, 0.8, 1.05, 0.75}, 1e-14);
+  check_values(huber_loss(p, t, Reduction::none, 0.5), {0.02, 0.4, 0.525, 0.375}, 1e-14);
+  check_values(smooth_l1_loss(p, t, Reduction::none, 0.0), abs(p - t).to_vector(), 1e-14);
+  const Tensor q = tensor({0.2, 0.0, 0.5, 0.3}, {4}, float64);
+  CHECK(kl_div(log(full({4}, 0.25, float64)), q, Reduction::sum).item() ==
+        doctest::Approx(0.356641347055317).epsilon(1e-14));
+  const Tensor pr = tensor({0.9, 0.2, 0.0, 1.0}, {4}, float64).requires_grad_();
+  const Tensor tt = tensor({1.0, 0.0, 1.0, 0.5}, {4}, float64);
+  // log clamped at -100; gradient with PyTorch's float epsilon at p = 0 and 1.
+  check_values(binary_cross_entropy(pr, tt, Reduction::none),
+               {0.10536051565782628, 0.2231435513142097, 100.0, 50.0}, 1e-14);
+  binary_cross_entropy(pr, tt, Reduction::sum).backward();
+  check_values(pr.grad(), {-1.1111111111111112, 1.2499999999999998, -1000000003995.8029,
+                           500000001997.9014}, 1e-14);
+  // mean over zero elements is NaN, as PyTorch; batchmean divides the sum by size(0).
+  CHECK(std::isnan(l1_loss(zeros({0}, float64), zeros({0}, float64)).item()));
+  CHECK(kl_div(zeros({2, 3}, float64), full({2, 3}, 0.5, float64), Reduction::batchmean).item() ==
+        doctest::Approx(3 * 0.5 * std::log(0.5)));
+}
+
+TEST_CASE("loss: the composed losses' errors name the loss and the problem") {
+  const Tensor a = zeros({2, 3}, float64), b = zeros({3, 2}, float64);
+  CHECK_THROWS_WITH_AS(l1_loss(a, b), doctest::Contains("l1_loss: input shape (2, 3) and target shape (3, 2)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(huber_loss(a, zeros({2, 3})), doctest::Contains("huber_loss: dtype mismatch"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(huber_loss(a, a, Reduction::mean, 0), "huber_loss: delta must be > 0, got 0",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(smooth_l1_loss(a, a, Reduction::mean, -1),
+                       "smooth_l1_loss: beta must be >= 0, got -1", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(binary_cross_entropy(full({2}, 1.5, float64), zeros({2}, float64)),
+                       "binary_cross_entropy: input 1.5 at index 0 is not a probability in [0, 1]",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nll_loss(a, tensor({0, 3}, {2}, float64)), doctest::Contains("out of range"),
+                       std::out_of_range);
+  CHECK_THROWS_WITH_AS(mse_loss(a, a, Reduction::batchmean),
+                       "mse_loss: reduction batchmean is only for kl_div (use mean, sum or none)",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cross_entropy(a, tensor({0, 1}, {2}, float64), Reduction::batchmean),
+                       doctest::Contains("batchmean is only for kl_div"), std::invalid_argument);
+}
+
+TEST_CASE("loss: the composed losses: gradcheck, forward mode and double backward") {
+  const Tensor t = randn64({3, 4}, 40), y = tensor({1, 3, 0}, {3}, float64);
+  const Tensor probs = sigmoid(randn64({3, 4}, 41));
+  const Tensor x = randn64({3, 4}, 42);
+  for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none}) {
+    CAPTURE(static_cast<int>(r));
+    check_all_orders([&](const Tensor& v) { return nll_loss(log_softmax(v, 1), y, r); }, x, 43);
+    check_all_orders([&](const Tensor& v) { return l1_loss(v, t, r); }, x, 44);
+    check_all_orders([&](const Tensor& v) { return smooth_l1_loss(v, t, r, 0.7); }, x, 45);
+    check_all_orders([&](const Tensor& v) { return huber_loss(v, t, r, 0.6); }, x, 46);
+    check_all_orders([&](const Tensor& v) { return kl_div(log_softmax(v, 1), softmax(t, 1), r); },
+                     x, 47);
+    check_all_orders([&](const Tensor& v) { return kl_div(v, t, r, true); }, x, 48);
+    check_all_orders([&](const Tensor& v) { return binary_cross_entropy(sigmoid(v), probs, r); },
+                     x, 49);
+    // The targets' gradients too.
+    check_all_orders([&](const Tensor& v) { return binary_cross_entropy(probs, sigmoid(v), r); },
+                     x, 50);
+    check_all_orders([&](const Tensor& v) { return kl_div(log_softmax(t, 1), softmax(v, 1), r); },
+                     x, 51);
+    check_all_orders([&](const Tensor& v) { return huber_loss(t, v, r); }, x, 52);
+  }
+}

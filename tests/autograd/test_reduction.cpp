@@ -298,29 +298,6 @@ TEST_CASE("reduction: sum and mean on a 0-d tensor and over axes") {
 
 // ---------------------------------------------------------------- new reductions (issue 13)
 
-namespace {
-// The ways to differentiate f agree: gradcheck (reverse vs central differences), the
-// forward-mode Jacobian equals the reverse one, and double backward: the Hessian-vector product
-// of sum(f(x) * w) (reverse over reverse) against central differences of the gradient. With
-// O(1) values and h = 1e-5 the differences are good to ~h^2 + eps/h ~ 1e-10.
-void check_all_orders(const std::function<Tensor(const Tensor&)>& f, const Tensor& x0,
-                      uint64_t seed) {
-  const Tensor x = x0.detach().requires_grad_();
-  check_gradcheck([f](const std::vector<Tensor>& in) { return f(in[0]); }, {x});
-  const Tensor jf = jacobian_forward(f, x.detach()), jr = jacobian_reverse(f, x.detach());
-  CHECK(max(abs(jf - jr)).item() <= 1e-13 * (1 + max(abs(jr)).item()));
-  const Tensor w = randn64(f(x.detach()).shape(), seed), v = randn64(x.shape(), seed + 1);
-  const Tensor gx = grad({sum(f(x) * w)}, {x}, {}, create_graph())[0];
-  const Tensor hv = gx.requires_grad() ? grad({sum(gx * v)}, {x})[0] : zeros_like(x);
-  auto grad_at = [&](const Tensor& p) {
-    const Tensor xl = p.detach().requires_grad_();
-    return grad({sum(f(xl) * w)}, {xl})[0];
-  };
-  const double h = 1e-5;
-  const Tensor num = (grad_at(x.detach() + v * h) - grad_at(x.detach() - v * h)) / (2 * h);
-  CHECK(max(abs(hv - num)).item() <= 1e-7 * (1 + max(abs(num)).item()));
-}
-}  // namespace
 
 TEST_CASE("reduction: max, min and logsumexp over several axes") {
   const Tensor x = tensor({1, 5, 3, 4, 2, 6, 0, 9, 8, 7, -1, 2}, {2, 3, 2}, float64);

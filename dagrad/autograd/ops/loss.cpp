@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/kernels/elementwise.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
@@ -50,6 +51,13 @@ Tensor one_hot(const std::vector<int64_t>& y, int64_t c, Dtype dtype) {
     for (std::size_t i = 0; i < y.size(); ++i) p[static_cast<int64_t>(i) * c + y[i]] = T(1);
   });
   return out;
+}
+
+// batchmean is kl_div's alone (as in PyTorch).
+void check_not_batchmean(Reduction r, const char* op) {
+  if (r == Reduction::batchmean)
+    throw std::invalid_argument(
+        fmt::format("{}: reduction batchmean is only for kl_div (use mean, sum or none)", op));
 }
 
 // The loss tensor from per-example values: their mean or sum (shape ()), or all of them in
@@ -156,6 +164,7 @@ Tensor hinge_coef(const Tensor& s, const Tensor& ys) {
 // ---------------------------------------------------------------- cross-entropy
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction) {
+  check_not_batchmean(reduction, "cross_entropy");
   const std::vector<int64_t> y = class_labels(logits, labels, "cross_entropy");
   const int64_t n = logits.size(0), c = logits.size(1);
   std::vector<double> per(n);
@@ -185,6 +194,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduc
 // ---------------------------------------------------------------- multiclass SVM
 
 Tensor svm_loss(const Tensor& scores, const Tensor& labels, double margin, Reduction reduction) {
+  check_not_batchmean(reduction, "svm_loss");
   const std::vector<int64_t> y = class_labels(scores, labels, "svm_loss");
   const int64_t n = scores.size(0);
   std::vector<double> per;
@@ -208,6 +218,7 @@ Tensor svm_loss(const Tensor& scores, const Tensor& labels, double margin, Reduc
 // ---------------------------------------------------------------- binary losses
 
 Tensor binary_logistic_loss(const Tensor& logits, const Tensor& labels, Reduction reduction) {
+  check_not_batchmean(reduction, "binary_logistic_loss");
   const char* op = "binary_logistic_loss";
   const int64_t n = binary_batch(logits, labels, op);
   const std::vector<double> yv = labels.to_vector();
@@ -237,6 +248,7 @@ Tensor binary_logistic_loss(const Tensor& logits, const Tensor& labels, Reductio
 }
 
 Tensor binary_hinge_loss(const Tensor& scores, const Tensor& labels, Reduction reduction) {
+  check_not_batchmean(reduction, "binary_hinge_loss");
   const char* op = "binary_hinge_loss";
   const int64_t n = binary_batch(scores, labels, op);
   const Tensor ys = signed_labels(scores, labels, op);
@@ -261,6 +273,7 @@ Tensor binary_hinge_loss(const Tensor& scores, const Tensor& labels, Reduction r
 // ---------------------------------------------------------------- MSE
 
 Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction reduction) {
+  check_not_batchmean(reduction, "mse_loss");
   if (pred.shape() != target.shape())
     throw std::invalid_argument(fmt::format(
         "mse_loss: pred shape {} and target shape {} must match exactly (no broadcasting)",
@@ -287,6 +300,133 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction reduction) {
                                                                  const Tensor&) {
         return reduce_tangent((p - t) * (tg[0] - tg[1]) * 2.0, reduction, numel, p.shape());
       });
+}
+
+// ---------------------------------------------------------------- composed losses
+
+namespace {
+// The reduction of elementwise losses, in differentiable ops: mean = sum / numel (NaN over zero
+// elements, as PyTorch), batchmean = sum / size(0).
+Tensor reduce_loss(const Tensor& per, Reduction r) {
+  switch (r) {
+    case Reduction::none:
+      return per;
+    case Reduction::sum:
+      return sum(per);
+    case Reduction::batchmean:
+      return sum(per) / static_cast<double>(per.dim() == 0 ? 1 : per.size(0));
+    case Reduction::mean:
+      break;
+  }
+  return sum(per) / static_cast<double>(per.numel());
+}
+
+// pred and target of a pointwise loss: same shape (no broadcasting) and dtype.
+void check_pair(const Tensor& pred, const Tensor& target, const char* op) {
+  if (pred.shape() != target.shape())
+    throw std::invalid_argument(
+        fmt::format("{}: input shape {} and target shape {} must match exactly (no broadcasting)",
+                    op, to_string(pred.shape()), to_string(target.shape())));
+  kernels::check_same_dtype(pred, target, op);
+}
+
+// d = |p - t| scored by `quadratic` below `limit` and by `linear` above it (smooth-L1, Huber).
+template <typename Q, typename L>
+Tensor piecewise_abs_loss(const Tensor& pred, const Tensor& target, double limit, Q quadratic,
+                          L linear) {
+  const Tensor d = abs(pred - target);
+  return where(lt(d, limit), quadratic(d), linear(d));
+}
+}  // namespace
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, Reduction reduction) {
+  check_not_batchmean(reduction, "nll_loss");
+  const std::vector<int64_t> y = class_labels(log_probs, labels, "nll_loss");
+  const int64_t n = log_probs.size(0);
+  std::vector<double> yv(y.begin(), y.end());
+  const Tensor index = tensor(yv, Shape{n, 1}, log_probs.dtype());
+  const Tensor picked = reshape(gather(log_probs, 1, index), Shape{n});
+  return reduce_loss(-picked, reduction);
+}
+
+Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction reduction) {
+  check_not_batchmean(reduction, "l1_loss");
+  check_pair(pred, target, "l1_loss");
+  return reduce_loss(abs(pred - target), reduction);
+}
+
+Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, Reduction reduction,
+                      double beta) {
+  check_not_batchmean(reduction, "smooth_l1_loss");
+  check_pair(pred, target, "smooth_l1_loss");
+  if (!(beta >= 0))
+    throw std::invalid_argument(fmt::format("smooth_l1_loss: beta must be >= 0, got {}", beta));
+  if (beta == 0) return l1_loss(pred, target, reduction);
+  return reduce_loss(
+      piecewise_abs_loss(
+          pred, target, beta, [beta](const Tensor& d) { return d * d * (0.5 / beta); },
+          [beta](const Tensor& d) { return d - 0.5 * beta; }),
+      reduction);
+}
+
+Tensor huber_loss(const Tensor& pred, const Tensor& target, Reduction reduction, double delta) {
+  check_not_batchmean(reduction, "huber_loss");
+  check_pair(pred, target, "huber_loss");
+  if (!(delta > 0))
+    throw std::invalid_argument(fmt::format("huber_loss: delta must be > 0, got {}", delta));
+  return reduce_loss(
+      piecewise_abs_loss(
+          pred, target, delta, [](const Tensor& d) { return d * d * 0.5; },
+          [delta](const Tensor& d) { return (d - 0.5 * delta) * delta; }),
+      reduction);
+}
+
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bool log_target) {
+  check_pair(input, target, "kl_div");
+  if (log_target) return reduce_loss(exp(target) * (target - input), reduction);
+  // t log t as 0 where t = 0 (xlogy), with t = 1 in the unused branch so that no NaN reaches
+  // the gradient.
+  const Tensor positive = gt(target, 0.0);
+  const Tensor safe = where(positive, target, ones_like(target));
+  const Tensor t_log_t = where(positive, target * log(safe), zeros_like(target));
+  return reduce_loss(t_log_t - target * input, reduction);
+}
+
+Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction reduction) {
+  check_not_batchmean(reduction, "binary_cross_entropy");
+  check_pair(probs, target, "binary_cross_entropy");
+  {
+    const std::vector<double> p = probs.to_vector();
+    for (std::size_t i = 0; i < p.size(); ++i)
+      if (!(p[i] >= 0 && p[i] <= 1))
+        throw std::invalid_argument(fmt::format(
+            "binary_cross_entropy: input {} at index {} is not a probability in [0, 1]", p[i], i));
+  }
+  Tensor per;
+  {
+    no_grad ng;  // the value only; the rules below are PyTorch's
+    const Tensor pd = probs.detach(), td = target.detach();
+    per = -(td * clamp(log(pd), -100, INFINITY) + (1.0 - td) * clamp(log(1.0 - pd), -100, INFINITY));
+  }
+  // d/dp = (p - t) / max(p (1 - p), eps);  d/dt = log(1 - p) - log(p) (logs clamped at -100).
+  // eps is PyTorch's, a float 1e-12 (9.99999996e-13), so that p = 0 or 1 gives its gradient.
+  auto dp = [](const Tensor& p, const Tensor& t) {
+    return (p - t) / maximum(p * (1.0 - p), full_like(p, static_cast<double>(1e-12f)));
+  };
+  auto dt = [](const Tensor& p) {
+    return clamp(log(1.0 - p), -100, INFINITY) - clamp(log(p), -100, INFINITY);
+  };
+  const bool gt = target.requires_grad();
+  per = record(
+      "binary_cross_entropy", per, {probs, target},
+      [p = SavedTensor(probs, "binary_cross_entropy"), t = SavedTensor(target, "binary_cross_entropy"),
+       gt, dp, dt](const Tensor& g, const Tensor&) -> GradList {
+        return {g * dp(p.get(), t.get()), gt ? g * dt(p.get()) : Tensor()};
+      },
+      [&probs, &target, dp, dt](const TangentList& tg, const Tensor&) {
+        return tg[0] * dp(probs, target) + tg[1] * dt(probs);
+      });
+  return reduce_loss(per, reduction);
 }
 
 }  // namespace dagrad
