@@ -381,6 +381,31 @@ std::vector<Check> all_checks() {
   add("shape", "repeat", [](Generator& g) -> Case {
     return {{rn(g, {2, 3})}, [](const Inputs& in) { return repeat(in[0], {2, 1, 2}); }};
   });
+  add("shape", "scatter_add / index_add", [](Generator& g) -> Case {
+    Tensor index = randint(0, 3, {2, 4}, g, float64);
+    Tensor rows = randint(0, 3, {2}, g, float64);
+    return {{rn(g, {3, 4}), rn(g, {2, 4})}, [index, rows](const Inputs& in) {
+              return scatter_add(in[0], 0, index, in[1]) + index_add(in[0], 0, rows, in[1], 0.5);
+            }};
+  });
+  add("shape", "scatter", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {2, 4})}, [](const Inputs& in) {
+              return scatter(in[0], 0, tensor({2, 0, 1, 1, 0, 1, 2, 2}, {2, 4}, float64), in[1]);
+            }};
+  });
+  add("shape", "masked_select", [](Generator& g) -> Case {
+    Tensor mask = randint(0, 2, {3, 4}, g, float64);
+    return {{rn(g, {3, 4})}, [mask](const Inputs& in) { return masked_select(in[0], mask); }};
+  });
+  add("shape", "embedding", [](Generator& g) -> Case {
+    Tensor idx = randint(0, 5, {2, 3}, g, float64);
+    return {{rn(g, {5, 4})}, [idx](const Inputs& in) { return embedding(in[0], idx); }};
+  });
+  add("shape", "sort / topk", [](Generator& g) -> Case {
+    return {{rn(g, {3, 5})}, [](const Inputs& in) {
+              return sort(in[0], 1).values * topk(in[0], 5, 1).values;
+            }};
+  });
   add("shape", "clone", [](Generator& g) -> Case {
     return {{rn(g, {2, 3})}, [](const Inputs& in) { return in[0].clone() * 2.0; }};
   });
@@ -552,7 +577,7 @@ int main(int argc, char** argv) {
       fmt::print("  {:<36} ERROR: {}\n", ch.name, e.what());
     }
   }
-  fmt::print("\nNot checked (not differentiable): sign, floor, ceil, round, argmax/argmin, comparisons.\n");
+  fmt::print("\nNot checked (not differentiable): sign, floor, ceil, round, argmax/argmin, argsort, comparisons.\n");
   fmt::print("{} checks: {} ok, {} failed, {} errors\n", run, run - failed - errors, failed,
              errors);
   return failed + errors > 0 ? 1 : 0;

@@ -18,6 +18,7 @@
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/ops/softmax.h"
+#include "dagrad/autograd/ops/sorting.h"
 #include "dagrad/autograd/ops/unary.h"
 #include "dagrad/autograd/random.h"
 #include "dagrad/autograd/shape.h"

@@ -6,6 +6,7 @@
 #include "dagrad/nn/checkpoint.h"
 #include "dagrad/nn/conv.h"
 #include "dagrad/nn/dropout.h"
+#include "dagrad/nn/embedding.h"
 #include "dagrad/nn/init.h"
 #include "dagrad/nn/linear.h"
 #include "dagrad/nn/models/convnets.h"

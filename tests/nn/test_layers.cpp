@@ -198,6 +198,24 @@ TEST_CASE("layers: GELU, SiLU and ELU apply their functions and pass check_modul
   check_module(s, x, 1e-6);
 }
 
+TEST_CASE("layers: Embedding looks up rows and trains them") {
+  Generator gen(7);
+  nn::Embedding emb(5, 3, gen, float64);
+  CHECK(emb.type_name() == "Embedding");
+  CHECK(emb.describe() == "Embedding(5, 3)");
+  const Tensor idx = tensor({4, 0, 4}, {3}, float64);
+  const Tensor out = emb(idx);
+  CHECK(out.shape() == Shape{3, 3});
+  CHECK(max(abs(slice(out, 0, 0, 1) - slice(emb.weight, 0, 4, 5))).item() == 0);
+  out.sum().backward();
+  const std::vector<double> g = emb.weight.grad().to_vector();
+  CHECK(g == std::vector<double>{1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2});
+  CHECK_THROWS_AS(emb(tensor({5}, {1}, float64)), std::out_of_range);
+  CHECK_THROWS_WITH_AS(nn::Embedding(0, 3, gen), doctest::Contains("must be positive"),
+                       std::invalid_argument);
+  CHECK(emb.named_parameters().size() == 1);
+}
+
 TEST_CASE("layers: init schemes have the promised scale") {
   Generator gen(5);
   auto std_of = [](const Tensor& t) { return std::sqrt(var(t, false).item()); };

@@ -740,4 +740,91 @@ Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
   return reshape(broadcast_to(reshape(x, spread), wide), out);
 }
 
+// ================================================================ scattering
+
+namespace {
+// The index of scatter/scatter_add checked against the destination x and the source src, as
+// torch.scatter: same rank; on every axis index is no larger than src, and no larger than x
+// except on `axis`. The source is cut to index's shape (only that part is read).
+std::pair<GatherIndex, Tensor> scatter_index(const Tensor& x, int64_t axis, const Tensor& index,
+                                             const Tensor& src, const char* op) {
+  if (index.dim() != x.dim() || src.dim() != x.dim())
+    throw std::invalid_argument(fmt::format(
+        "{}: input {}, index {} and src {} must have the same rank", op, to_string(x.shape()),
+        to_string(index.shape()), to_string(src.shape())));
+  if (x.dim() == 0) throw std::invalid_argument(fmt::format("{}: the input is 0-d", op));
+  const int a = normalize_axis(axis, x.dim(), op);
+  Tensor cut = src;
+  for (int d = 0; d < x.dim(); ++d) {
+    if (index.shape()[d] > src.shape()[d] || (d != a && index.shape()[d] > x.shape()[d]))
+      throw std::invalid_argument(fmt::format(
+          "{}: index of shape {} is larger than src {} or (off axis {}) the input {} on axis {}",
+          op, to_string(index.shape()), to_string(src.shape()), a, to_string(x.shape()), d));
+    if (index.shape()[d] < src.shape()[d]) cut = slice(cut, d, 0, index.shape()[d]);
+  }
+  return {GatherIndex{a, index_list(index, op, a, x.shape()[a]), index.shape()}, cut};
+}
+}  // namespace
+
+Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
+  kernels::check_same_dtype(x, src, "scatter_add");
+  auto [gi, cut] = scatter_index(x, axis, index, src, "scatter_add");
+  // x + (src added at the indexed positions): gradients g for x, gather(g) for src
+  return x + scatter_add_op(cut, x.shape(), gi);
+}
+
+Tensor scatter(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
+  kernels::check_same_dtype(x, src, "scatter");
+  auto [gi, cut] = scatter_index(x, axis, index, src, "scatter");
+  // How many times each position of x is written: more than once has no single answer.
+  const Tensor count = scatter_add_op(ones(gi.shape, x.dtype()), x.shape(), gi);
+  const std::vector<double> c = count.to_vector();
+  if (std::any_of(c.begin(), c.end(), [](double v) { return v > 1; }))
+    throw std::invalid_argument(
+        fmt::format("scatter: index writes a position of the input {} more than once (the "
+                    "result would depend on the order; use scatter_add)",
+                    to_string(x.shape())));
+  return where(count, scatter_add_op(cut, x.shape(), gi), x);
+}
+
+Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& source,
+                 double alpha) {
+  kernels::check_same_dtype(x, source, "index_add");
+  if (index.dim() > 1)
+    throw std::invalid_argument(fmt::format("index_add: index must be 0-d or 1-D, got shape {}",
+                                            to_string(index.shape())));
+  if (x.dim() == 0) throw std::invalid_argument("index_add: the input is 0-d");
+  const int a = normalize_axis(axis, x.dim(), "index_add");
+  Shape want = x.shape();
+  want[a] = index.numel();
+  if (source.shape() != want)
+    throw std::invalid_argument(fmt::format(
+        "index_add: source of shape {} must have shape {} (the input {} with axis {} of the "
+        "index's length {})",
+        to_string(source.shape()), to_string(want), to_string(x.shape()), axis, index.numel()));
+  const IndexList idx = index_list(index, "index_add", a, x.shape()[a]);
+  return x + index_add_op(alpha == 1 ? source : source * alpha, x.shape(), a, idx);
+}
+
+Tensor masked_select(const Tensor& x, const Tensor& mask) {
+  const Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_select");
+  const Tensor xb = x.shape() == s ? x : broadcast_to(x, s);
+  const std::vector<double> m = (mask.shape() == s ? mask : broadcast_to(mask, s)).to_vector();
+  std::vector<int64_t> picked;
+  for (std::size_t i = 0; i < m.size(); ++i)
+    if (m[i] != 0) picked.push_back(static_cast<int64_t>(i));
+  return index_select_op(flatten(xb), 0, std::make_shared<const std::vector<int64_t>>(picked),
+                         "masked_select");
+}
+
+Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  if (weight.dim() != 2)
+    throw std::invalid_argument(fmt::format("embedding: weight must be 2-D (num, dim), got {}",
+                                            to_string(weight.shape())));
+  Shape out = indices.shape();
+  out.push_back(weight.shape()[1]);
+  const IndexList idx = index_list(indices, "embedding", 0, weight.shape()[0]);
+  return reshape(index_select_op(weight, 0, idx, "embedding"), out);
+}
+
 }  // namespace dagrad

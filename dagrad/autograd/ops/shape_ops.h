@@ -30,6 +30,22 @@ Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& i
 // on every axis but `axis` it may be smaller than x (never larger); the output has index's
 // shape. Index values must be integers in [0, x.size(axis)). The gradient scatter-adds.
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index);
+// out = x with src[i][j] added at [index[i][j]][j] for axis 0 (any axis; torch.scatter_add):
+// index, src and x have one rank; index is no larger than src anywhere, nor than x off `axis`.
+// Gradients: g for x, gather(g, axis, index) for src.
+Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src);
+// The same positions overwritten with src (torch.scatter); an index that writes a position
+// twice is an error (PyTorch leaves the result undefined). x's gradient is 0 where written.
+Tensor scatter(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src);
+// x with alpha * source's slices added at index along `axis` (torch.index_add); index 0-d or
+// 1-D, source shaped as x with that axis of index's length; repeated indices accumulate.
+Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& source,
+                 double alpha = 1.0);
+// The elements of x where mask != 0 (x and mask broadcast), row-major, as a 1-D tensor.
+Tensor masked_select(const Tensor& x, const Tensor& mask);
+// Rows of weight (num, dim) picked by integer indices of any shape: indices.shape + (dim,)
+// (torch.nn.functional.embedding); the gradient adds into the picked rows.
+Tensor embedding(const Tensor& weight, const Tensor& indices);
 // Joins along an existing axis: same rank and dtype, shapes equal except on `axis`.
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis = 0);
 // Joins along a new axis: equal shapes and dtypes.
