@@ -436,6 +436,12 @@ std::vector<Check> all_checks() {
     return {{rn(g, {3}), rn(g, {4})}, [](const Inputs& in) { return outer(in[0], in[1]); }};
   });
 
+  add("linalg", "einsum (ij,jk,k->i and ...ii)", [](Generator& g) -> Case {
+    return {{rn(g, {3, 4}), rn(g, {4, 5}), rn(g, {2, 3, 3})}, [](const Inputs& in) {
+              return einsum("ij,jk,k->i", {in[0], in[1], sum(in[1], 0)}) +
+                     einsum("...ii->...", {in[2]}).sum();
+            }};
+  });
   // ------------------------------------------------------------ convolution and pooling
   add("conv", "conv2d (stride 1, pad 1)", [](Generator& g) -> Case {
     return {{rn(g, {2, 3, 5, 5}), rn(g, {4, 3, 3, 3}), rn(g, {4})},

@@ -10,6 +10,7 @@
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/conv.h"
 #include "dagrad/autograd/ops/dropout.h"
+#include "dagrad/autograd/ops/einsum.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/linalg.h"
 #include "dagrad/autograd/ops/loss.h"
