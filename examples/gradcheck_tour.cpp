@@ -1,5 +1,5 @@
-// A gradient-check tour: every differentiable op in dagrad/autograd/ops, checked in float64 on small
-// random inputs — the gradient from the tape against central differences, the way a course
+// A gradient-check tour: every differentiable op in dagrad/autograd/ops, checked in float64 on
+// small random inputs — the gradient from the tape against central differences, the way a course
 // notebook checks each layer it writes by hand. One line per op: the inputs checked, the
 // largest relative error max |a-b| / max(1e-8, |a|+|b|) over all their elements, ok/FAILED.
 // A correct op agrees to about 1e-8 or better; the pass mark is rtol 1e-7 (or abs 1e-9).
@@ -314,9 +314,8 @@ std::vector<Check> all_checks() {
             }};
   });
   add("loss", "binary_cross_entropy", [](Generator& g) -> Case {
-    return {{rn(g, {3, 4}), rn(g, {3, 4})}, [](const Inputs& in) {
-              return binary_cross_entropy(sigmoid(in[0]), sigmoid(in[1]));
-            }};
+    return {{rn(g, {3, 4}), rn(g, {3, 4})},
+            [](const Inputs& in) { return binary_cross_entropy(sigmoid(in[0]), sigmoid(in[1])); }};
   });
 
   // ------------------------------------------------------------ shape ops
@@ -371,9 +370,8 @@ std::vector<Check> all_checks() {
     return {{rn(g, {3, 4})}, [](const Inputs& in) { return roll(in[0], {1, -2}, {0, 1}); }};
   });
   add("shape", "split / chunk", [](Generator& g) -> Case {
-    return {{rn(g, {5, 4})}, [](const Inputs& in) {
-              return split(in[0], 2, 0)[2] * chunk(in[0], 2, 1)[1].sum();
-            }};
+    return {{rn(g, {5, 4})},
+            [](const Inputs& in) { return split(in[0], 2, 0)[2] * chunk(in[0], 2, 1)[1].sum(); }};
   });
   add("shape", "expand", [](Generator& g) -> Case {
     return {{rn(g, {3, 1})}, [](const Inputs& in) { return expand(in[0], {2, -1, 4}); }};
@@ -402,9 +400,8 @@ std::vector<Check> all_checks() {
     return {{rn(g, {5, 4})}, [idx](const Inputs& in) { return embedding(in[0], idx); }};
   });
   add("shape", "sort / topk", [](Generator& g) -> Case {
-    return {{rn(g, {3, 5})}, [](const Inputs& in) {
-              return sort(in[0], 1).values * topk(in[0], 5, 1).values;
-            }};
+    return {{rn(g, {3, 5})},
+            [](const Inputs& in) { return sort(in[0], 1).values * topk(in[0], 5, 1).values; }};
   });
   add("shape", "clone", [](Generator& g) -> Case {
     return {{rn(g, {2, 3})}, [](const Inputs& in) { return in[0].clone() * 2.0; }};
@@ -583,7 +580,9 @@ int main(int argc, char** argv) {
       fmt::print("  {:<36} ERROR: {}\n", ch.name, e.what());
     }
   }
-  fmt::print("\nNot checked (not differentiable): sign, floor, ceil, round, argmax/argmin, argsort, comparisons.\n");
+  fmt::print(
+      "\nNot checked (not differentiable): sign, floor, ceil, round, argmax/argmin, argsort, "
+      "comparisons.\n");
   fmt::print("{} checks: {} ok, {} failed, {} errors\n", run, run - failed - errors, failed,
              errors);
   return failed + errors > 0 ? 1 : 0;

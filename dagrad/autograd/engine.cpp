@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <queue>
@@ -352,6 +353,98 @@ std::vector<std::shared_ptr<Node>> prepare_roots(const std::vector<Tensor>& outp
   return roots;
 }
 
+// The steps of one backward run, in the order execute() takes them (PyTorch's engine has the
+// same ones: compute dependencies, call the rule, validate its outputs, accumulate).
+
+// grad() runs only the nodes that lead to a captured one (like PyTorch): the rest of the graph
+// is neither executed nor freed. `order` lists consumers before their inputs, so one reverse
+// sweep finds them. Returns needed[position in order].
+std::vector<char> nodes_leading_to(const std::vector<Node*>& order,
+                                   const std::vector<Node*>& capture) {
+  auto captured = [&capture](const Node* n) {  // capture lists are short: a linear scan
+    return std::find(capture.begin(), capture.end(), n) != capture.end();
+  };
+  // kahn_order left every pending count at 0: borrow it as the node's position in `order`.
+  for (std::size_t i = 0; i < order.size(); ++i) order[i]->pending = static_cast<int>(i);
+  std::vector<char> needed(order.size(), 0);
+  for (std::size_t i = order.size(); i-- > 0;)
+    for (const Edge& e : order[i]->next)
+      if (e.node && (needed[e.node->pending] || captured(e.node.get()))) needed[i] = 1;
+  return needed;
+}
+
+// Records the gradient arriving at n in every capture slot that names it (an input may be
+// listed twice).
+void capture_gradient(const Node* n, const Tensor& g, const std::vector<Node*>& capture,
+                      std::vector<Tensor>& captured) {
+  for (std::size_t k = 0; k < capture.size(); ++k)
+    if (capture[k] == n) captured[k] = captured[k].defined() ? captured[k] + g : g;
+}
+
+// Calls n's backward rule on g. A once-differentiable rule runs under no_grad; under
+// create_graph its results get a stub node that refuses a second backward, naming the op.
+GradList call_rule(Node& n, const Tensor& g, bool create_graph) {
+  if (n.released) detail::throw_released(n);
+  if (!n.once_differentiable) return n.apply(g);
+  GradList grads;
+  {
+    no_grad guard;
+    grads = n.apply(g);
+  }
+  if (!create_graph) return grads;
+  for (Tensor& gi : grads) {
+    if (!gi.defined()) continue;
+    gi = gi.detach();
+    auto stub = std::make_shared<NotTwiceDifferentiable>(n.name);
+    stub->next = n.next;
+    if (g.requires_grad()) stub->next.push_back(Edge{gradient_edge(g)});
+    stub->out_shape = gi.shape();
+    stub->out_dtype = gi.dtype();
+    gi.impl().grad_fn = stub;
+    gi.impl().requires_grad = true;
+  }
+  return grads;
+}
+
+// One gradient per input, each of its input's shape and dtype; in anomaly mode, finite.
+void validate_outputs(const Node& n, const GradList& grads) {
+  if (grads.size() != n.next.size())
+    throw std::logic_error(fmt::format("backward of '{}' returned {} gradients for {} inputs",
+                                       n.name, grads.size(), n.next.size()));
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    const Node* m = n.next[i].node.get();
+    if (!m || !grads[i].defined()) continue;
+    if (grads[i].shape() != m->out_shape || grads[i].dtype() != m->out_dtype)
+      throw std::logic_error(fmt::format(
+          "backward of '{}' (node #{}) returned a gradient of shape {} ({}) for input {} of "
+          "shape {} ({})",
+          n.name, n.seq, to_string(grads[i].shape()), dtype_name(grads[i].dtype()), i,
+          to_string(m->out_shape), dtype_name(m->out_dtype)));
+    if (anomaly_mode_enabled() && has_non_finite(grads[i]))
+      throw std::runtime_error(fmt::format(
+          "anomaly detected: the backward of '{}' (node #{}, output shape {}) produced NaN or "
+          "Inf in the gradient of its input {} (shape {}); the forward op '{}' is where the bad "
+          "values start",
+          n.name, n.seq, to_string(n.out_shape), i, to_string(grads[i].shape()), n.name));
+  }
+}
+
+// retain_grad: the output of n keeps the gradient that reached it in its .grad.
+void retain_output_grad(const Node& n, const Tensor& g, bool create_graph) {
+  auto out = n.retained.lock();
+  if (!out || !out->retains_grad) return;
+  Tensor o(out);
+  Tensor keep_g = create_graph ? g : g.detach();
+  o.impl().grad = (o.grad().defined() ? o.grad() + keep_g : keep_g.clone()).impl_ptr();
+}
+
+// Sends each input's gradient on to the node that produced that input.
+void send_to_inputs(const Node& n, GradList& grads) {
+  for (std::size_t i = 0; i < grads.size(); ++i)
+    if (Node* m = n.next[i].node.get(); m && grads[i].defined())
+      accumulate(m->grad_buffer, std::move(grads[i]));
+}
+
 // Runs the graph. With `capture` non-empty, records the gradient arriving at those nodes
 // instead of accumulating into leaves (the functional grad()).
 void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
@@ -367,33 +460,11 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
     const std::vector<Node*>& f;
     ~Cleanup() { reset_scratch(f); }
   } cleanup{found};
-  std::vector<Node*> order = kahn_order(found);
+  const std::vector<Node*> order = kahn_order(found);
   for (std::size_t i = 0; i < roots.size(); ++i)
     accumulate(roots[i]->grad_buffer, std::move(root_grads[i]));
-
-  // A node's gradient is wanted by a capture slot: mark through a small linear scan, since
-  // capture lists are short.
-  auto capture_index = [&capture](const Node* n) -> int {
-    for (std::size_t k = 0; k < capture.size(); ++k)
-      if (capture[k] == n) return static_cast<int>(k);
-    return -1;
-  };
-  // grad() runs only the nodes that lead to a captured one (like PyTorch): the rest of the
-  // graph is neither executed nor freed. `order` lists consumers before their inputs, so one
-  // reverse sweep finds them.
-  std::vector<char> needed;
-  if (!capture.empty()) {
-    // kahn_order left every pending count at 0: borrow it as the node's position in `order`.
-    for (std::size_t i = 0; i < order.size(); ++i) order[i]->pending = static_cast<int>(i);
-    needed.assign(order.size(), 0);
-    for (std::size_t i = order.size(); i-- > 0;) {
-      Node* n = order[i];
-      bool want = false;
-      for (const Edge& e : n->next)
-        if (e.node && (needed[e.node->pending] || capture_index(e.node.get()) >= 0)) want = true;
-      needed[i] = want;
-    }
-  }
+  const std::vector<char> needed =
+      capture.empty() ? std::vector<char>{} : nodes_leading_to(order, capture);
 
   std::optional<no_grad> off;
   std::optional<enable_grad> on;
@@ -408,63 +479,17 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
     n->grad_buffer = Tensor();
     if (!g.defined()) continue;  // nothing flowed here (e.g. only undefined gradients)
     if (!capture.empty()) {
-      for (std::size_t k = 0; k < capture.size(); ++k)  // an input may be listed twice
-        if (capture[k] == n) (*captured)[k] = (*captured)[k].defined() ? (*captured)[k] + g : g;
+      capture_gradient(n, g, capture, *captured);
       if (!needed[step]) continue;
     }
     if (n->is_accumulator()) {
       n->apply(g);
       continue;
     }
-    if (n->released) detail::throw_released(*n);
-    GradList grads;
-    if (n->once_differentiable) {
-      {
-        no_grad guard;
-        grads = n->apply(g);
-      }
-      if (opts.create_graph) {
-        for (Tensor& gi : grads) {
-          if (!gi.defined()) continue;
-          gi = gi.detach();
-          auto stub = std::make_shared<NotTwiceDifferentiable>(n->name);
-          stub->next = n->next;
-          if (g.requires_grad()) stub->next.push_back(Edge{gradient_edge(g)});
-          stub->out_shape = gi.shape();
-          stub->out_dtype = gi.dtype();
-          gi.impl().grad_fn = stub;
-          gi.impl().requires_grad = true;
-        }
-      }
-    } else {
-      grads = n->apply(g);
-    }
-    if (grads.size() != n->next.size())
-      throw std::logic_error(fmt::format("backward of '{}' returned {} gradients for {} inputs",
-                                         n->name, grads.size(), n->next.size()));
-    // retain_grad fills .grad in backward() only: grad() never touches .grad.
-    if (auto out = capture.empty() ? n->retained.lock() : nullptr; out && out->retains_grad) {
-      Tensor o(out);
-      Tensor keep_g = opts.create_graph ? g : g.detach();
-      o.impl().grad = (o.grad().defined() ? o.grad() + keep_g : keep_g.clone()).impl_ptr();
-    }
-    for (std::size_t i = 0; i < grads.size(); ++i) {
-      Node* m = n->next[i].node.get();
-      if (!m || !grads[i].defined()) continue;
-      if (grads[i].shape() != m->out_shape || grads[i].dtype() != m->out_dtype)
-        throw std::logic_error(fmt::format(
-            "backward of '{}' (node #{}) returned a gradient of shape {} ({}) for input {} of "
-            "shape {} ({})",
-            n->name, n->seq, to_string(grads[i].shape()), dtype_name(grads[i].dtype()), i,
-            to_string(m->out_shape), dtype_name(m->out_dtype)));
-      if (anomaly_mode_enabled() && has_non_finite(grads[i]))
-        throw std::runtime_error(fmt::format(
-            "anomaly detected: the backward of '{}' (node #{}, output shape {}) produced NaN or "
-            "Inf in the gradient of its input {} (shape {}); the forward op '{}' is where the bad "
-            "values start",
-            n->name, n->seq, to_string(n->out_shape), i, to_string(grads[i].shape()), n->name));
-      accumulate(m->grad_buffer, std::move(grads[i]));
-    }
+    GradList grads = call_rule(*n, g, opts.create_graph);
+    validate_outputs(*n, grads);
+    if (capture.empty()) retain_output_grad(*n, g, opts.create_graph);  // not grad()'s job
+    send_to_inputs(*n, grads);
     if (!retain) {
       n->release();
       n->released = true;

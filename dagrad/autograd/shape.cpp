@@ -41,8 +41,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 }
 
 void Shape::throw_numel_overflow() const {
-  throw std::invalid_argument(fmt::format(
-      "shape {} has more elements than a 64-bit count can hold", to_string(*this)));
+  throw std::invalid_argument(
+      fmt::format("shape {} has more elements than a 64-bit count can hold", to_string(*this)));
 }
 
 int normalize_axis(int64_t axis, int ndim, const char* op) {

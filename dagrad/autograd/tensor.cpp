@@ -397,13 +397,16 @@ int64_t checked_nbytes(const Shape& shape, Dtype dtype, const char* op) {
   int64_t bytes = static_cast<int64_t>(dtype_size(dtype));
   bool overflow = false, zero = false;
   for (int64_t d : shape) {
-    if (d == 0) zero = true;
-    else overflow |= __builtin_mul_overflow(bytes, d, &bytes);
+    if (d == 0)
+      zero = true;
+    else
+      overflow |= __builtin_mul_overflow(bytes, d, &bytes);
   }
   if (overflow)
-    throw std::invalid_argument(fmt::format("{}: shape {} of {} is too large (its size in bytes "
-                                            "does not fit a 64-bit count)",
-                                            op, to_string(shape), dtype_name(dtype)));
+    throw std::invalid_argument(
+        fmt::format("{}: shape {} of {} is too large (its size in bytes "
+                    "does not fit a 64-bit count)",
+                    op, to_string(shape), dtype_name(dtype)));
   return zero ? 0 : bytes;
 }
 
@@ -451,9 +454,9 @@ Tensor arange(double start, double stop, double step, Dtype dtype) {
   const double count = std::ceil((stop - start) / step);
   // Checked before the conversion: a count beyond int64 (or inf) is undefined behaviour to cast.
   if (!(count < 9.2e18))
-    throw std::invalid_argument(fmt::format(
-        "arange: start={} stop={} step={} gives {} elements, too many for a tensor", start, stop,
-        step, count));
+    throw std::invalid_argument(
+        fmt::format("arange: start={} stop={} step={} gives {} elements, too many for a tensor",
+                    start, stop, step, count));
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor t = empty({n}, dtype);
   DAGRAD_DISPATCH(dtype, {

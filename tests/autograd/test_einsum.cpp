@@ -55,11 +55,13 @@ TEST_CASE("einsum: ellipsis broadcasting, three operands, 0-d") {
 TEST_CASE("einsum: errors name the equation and the problem") {
   const Tensor a = zeros({3, 4}, float64), b = zeros({5, 6}, float64);
   CHECK_THROWS_WITH_AS(einsum("ij,jk->ik", {a, b}),
-                       "einsum: label 'j' has sizes 4 and 5 in two operands", std::invalid_argument);
+                       "einsum: label 'j' has sizes 4 and 5 in two operands",
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(einsum("ijk->i", {a}),
                        "einsum 'ijk->i': 'ijk' has 3 labels for an operand with 2 dimensions",
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(einsum("ij->k", {a}), "einsum 'ij->k': output label 'k' is not in any operand",
+  CHECK_THROWS_WITH_AS(einsum("ij->k", {a}),
+                       "einsum 'ij->k': output label 'k' is not in any operand",
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(einsum("ij->ii", {a}), "einsum 'ij->ii': output label 'i' appears twice",
                        std::invalid_argument);
@@ -79,7 +81,11 @@ TEST_CASE("einsum: derivatives of every order for each operand") {
   const Tensor c = randn64({3, 3}, 100);
   check_all_orders([&](const Tensor& v) { return exp(einsum("ij,jk->ik", {a, v})); }, b, 95);
   check_all_orders([&](const Tensor& v) { return einsum("ij,kj,ik->", {v, v, c}); }, a, 96);
-  check_all_orders([&](const Tensor& v) { return einsum("ii->i", {v}) * einsum("ii", {v}); }, sq, 97);
-  check_all_orders([&](const Tensor& v) { return einsum("...j,jk", {v, b}); },
-                   randn64({2, 3, 4}, 98), 99);
+  check_all_orders([&](const Tensor& v) { return einsum("ii->i", {v}) * einsum("ii", {v}); }, sq,
+                   97);
+  check_all_orders(
+      [&](const Tensor& v) {
+        return einsum("...j,jk", {v, b});
+      },
+      randn64({2, 3, 4}, 98), 99);
 }

@@ -299,9 +299,9 @@ TEST_CASE("forward_mode: hvp matches the analytic Hessian") {
   check_close(hvp([](const Tensor& x) { return sum(x * 3.0); }, tensor(xs, {-1}, float64),
                   tensor(vs, {-1}, float64)),
               {0, 0, 0});
-  CHECK_THROWS_WITH_AS(
-      hvp([](const Tensor& x) { return x * x; }, tensor(xs, {-1}, float64), tensor(vs, {-1}, float64)),
-      "hvp: f must return a scalar, got shape (3,)", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(hvp([](const Tensor& x) { return x * x; }, tensor(xs, {-1}, float64),
+                           tensor(vs, {-1}, float64)),
+                       "hvp: f must return a scalar, got shape (3,)", std::invalid_argument);
 }
 
 TEST_CASE("forward_mode: every op family's forward rule agrees with its backward rule") {

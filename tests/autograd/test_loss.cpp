@@ -418,8 +418,9 @@ TEST_CASE("loss: nll, l1, smooth-l1, huber, kl_div and binary_cross_entropy matc
   check_values(binary_cross_entropy(pr, tt, Reduction::none),
                {0.10536051565782628, 0.2231435513142097, 100.0, 50.0}, 1e-14);
   binary_cross_entropy(pr, tt, Reduction::sum).backward();
-  check_values(pr.grad(), {-1.1111111111111112, 1.2499999999999998, -1000000003995.8029,
-                           500000001997.9014}, 1e-14);
+  check_values(pr.grad(),
+               {-1.1111111111111112, 1.2499999999999998, -1000000003995.8029, 500000001997.9014},
+               1e-14);
   // mean over zero elements is NaN, as PyTorch; batchmean divides the sum by size(0).
   CHECK(std::isnan(l1_loss(zeros({0}, float64), zeros({0}, float64)).item()));
   CHECK(kl_div(zeros({2, 3}, float64), full({2, 3}, 0.5, float64), Reduction::batchmean).item() ==
@@ -428,10 +429,11 @@ TEST_CASE("loss: nll, l1, smooth-l1, huber, kl_div and binary_cross_entropy matc
 
 TEST_CASE("loss: the composed losses' errors name the loss and the problem") {
   const Tensor a = zeros({2, 3}, float64), b = zeros({3, 2}, float64);
-  CHECK_THROWS_WITH_AS(l1_loss(a, b), doctest::Contains("l1_loss: input shape (2, 3) and target shape (3, 2)"),
+  CHECK_THROWS_WITH_AS(l1_loss(a, b),
+                       doctest::Contains("l1_loss: input shape (2, 3) and target shape (3, 2)"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(huber_loss(a, zeros({2, 3})), doctest::Contains("huber_loss: dtype mismatch"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(huber_loss(a, zeros({2, 3})),
+                       doctest::Contains("huber_loss: dtype mismatch"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(huber_loss(a, a, Reduction::mean, 0), "huber_loss: delta must be > 0, got 0",
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(smooth_l1_loss(a, a, Reduction::mean, -1),
@@ -461,11 +463,11 @@ TEST_CASE("loss: the composed losses: gradcheck, forward mode and double backwar
     check_all_orders([&](const Tensor& v) { return kl_div(log_softmax(v, 1), softmax(t, 1), r); },
                      x, 47);
     check_all_orders([&](const Tensor& v) { return kl_div(v, t, r, true); }, x, 48);
-    check_all_orders([&](const Tensor& v) { return binary_cross_entropy(sigmoid(v), probs, r); },
-                     x, 49);
+    check_all_orders([&](const Tensor& v) { return binary_cross_entropy(sigmoid(v), probs, r); }, x,
+                     49);
     // The targets' gradients too.
-    check_all_orders([&](const Tensor& v) { return binary_cross_entropy(probs, sigmoid(v), r); },
-                     x, 50);
+    check_all_orders([&](const Tensor& v) { return binary_cross_entropy(probs, sigmoid(v), r); }, x,
+                     50);
     check_all_orders([&](const Tensor& v) { return kl_div(log_softmax(t, 1), softmax(v, 1), r); },
                      x, 51);
     check_all_orders([&](const Tensor& v) { return huber_loss(t, v, r); }, x, 52);

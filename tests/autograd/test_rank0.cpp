@@ -31,9 +31,18 @@ std::vector<Rank0Case> rank0_cases() {
   const double x = 1.5, y = -0.5;
   return {
       {"elementwise", "x * y", [=](const Tensor& t) { return t * c0(y); }, {}, {x * y}},
-      {"elementwise", "x + (2,)", [](const Tensor& t) { return t + tensor({1, 2}, {2}, float64); },
-       {2}, {x + 1, x + 2}},
-      {"elementwise", "pow(x, y)", [=](const Tensor& t) { return pow(t, c0(y)); }, {}, {std::pow(x, y)}},
+      {"elementwise",
+       "x + (2,)",
+       [](const Tensor& t) {
+         return t + tensor({1, 2}, {2}, float64);
+       },
+       {2},
+       {x + 1, x + 2}},
+      {"elementwise",
+       "pow(x, y)",
+       [=](const Tensor& t) { return pow(t, c0(y)); },
+       {},
+       {std::pow(x, y)}},
       {"elementwise", "maximum", [=](const Tensor& t) { return maximum(t, c0(y)); }, {}, {x}},
       {"elementwise", "where", [=](const Tensor& t) { return where(c0(1), t, c0(y)); }, {}, {x}},
       {"elementwise", "clamp", [](const Tensor& t) { return clamp(t, 0, 1); }, {}, {1}},
@@ -41,41 +50,89 @@ std::vector<Rank0Case> rank0_cases() {
       {"unary", "tanh", [](const Tensor& t) { return tanh(t); }, {}, {std::tanh(x)}},
       {"reduction", "sum()", [](const Tensor& t) { return sum(t); }, {}, {x}},
       {"reduction", "sum(x, 0)", [](const Tensor& t) { return sum(t, 0); }, {}, {x}},
-      {"reduction", "sum(x, -1, keepdim)", [](const Tensor& t) { return sum(t, -1, true); }, {}, {x}},
-      {"reduction", "sum(x, {0})", [](const Tensor& t) { return sum(t, std::vector<int64_t>{0}); },
-       {}, {x}},
+      {"reduction",
+       "sum(x, -1, keepdim)",
+       [](const Tensor& t) { return sum(t, -1, true); },
+       {},
+       {x}},
+      {"reduction",
+       "sum(x, {0})",
+       [](const Tensor& t) { return sum(t, std::vector<int64_t>{0}); },
+       {},
+       {x}},
       {"reduction", "mean(x, 0)", [](const Tensor& t) { return mean(t, 0); }, {}, {x}},
       {"reduction", "max(x, 0)", [](const Tensor& t) { return max(t, 0); }, {}, {x}},
       {"reduction", "min(x, -1)", [](const Tensor& t) { return min(t, -1); }, {}, {x}},
       {"reduction", "max()", [](const Tensor& t) { return max(t); }, {}, {x}},
       {"reduction", "var biased", [](const Tensor& t) { return var(t, false); }, {}, {0}},
-      {"reduction", "var(x, 0) biased", [](const Tensor& t) { return var(t, 0, false, false); },
-       {}, {0}},
+      {"reduction",
+       "var(x, 0) biased",
+       [](const Tensor& t) { return var(t, 0, false, false); },
+       {},
+       {0}},
       {"reduction", "logsumexp(x, 0)", [](const Tensor& t) { return logsumexp(t, 0); }, {}, {x}},
       {"reduction", "argmax(x, 0)", [](const Tensor& t) { return argmax(t, 0); }, {}, {0}, false},
       {"shape", "flatten", [](const Tensor& t) { return flatten(t); }, {1}, {x}},
       {"shape", "unsqueeze(x, 0)", [](const Tensor& t) { return unsqueeze(t, 0); }, {1}, {x}},
       {"shape", "unsqueeze(x, -1)", [](const Tensor& t) { return unsqueeze(t, -1); }, {1}, {x}},
-      {"shape", "reshape (1, 1) then ()",
-       [](const Tensor& t) { return reshape(reshape(t, {1, 1}), {}); }, {}, {x}},
+      {"shape",
+       "reshape (1, 1) then ()",
+       [](const Tensor& t) {
+         return reshape(reshape(t, {1, 1}), {});
+       },
+       {},
+       {x}},
       {"shape", "reshape -1", [](const Tensor& t) { return reshape(t, {-1}); }, {1}, {x}},
       {"shape", "squeeze(x, 0)", [](const Tensor& t) { return squeeze(t, 0); }, {}, {x}},
-      {"shape", "transpose(x, 0, -1)", [](const Tensor& t) { return transpose(t, 0, -1); }, {}, {x}},
+      {"shape",
+       "transpose(x, 0, -1)",
+       [](const Tensor& t) { return transpose(t, 0, -1); },
+       {},
+       {x}},
       {"shape", "permute(x, {})", [](const Tensor& t) { return permute(t, {}); }, {}, {x}},
-      {"shape", "broadcast_to (2, 3)", [](const Tensor& t) { return broadcast_to(t, {2, 3}); },
-       {2, 3}, {x, x, x, x, x, x}},
-      {"shape", "stack", [](const Tensor& t) { return stack({t, t * 2.0}); }, {2}, {x, 2 * x}},
-      {"shape", "stack axis -1", [](const Tensor& t) { return stack({t, t * 2.0}, -1); }, {2},
+      {"shape",
+       "broadcast_to (2, 3)",
+       [](const Tensor& t) {
+         return broadcast_to(t, {2, 3});
+       },
+       {2, 3},
+       {x, x, x, x, x, x}},
+      {"shape",
+       "stack",
+       [](const Tensor& t) {
+         return stack({t, t * 2.0});
+       },
+       {2},
+       {x, 2 * x}},
+      {"shape",
+       "stack axis -1",
+       [](const Tensor& t) {
+         return stack({t, t * 2.0}, -1);
+       },
+       {2},
        {x, 2 * x}},
       {"shape", "gather 0-d index", [](const Tensor& t) { return gather(t, 0, c0(0)); }, {}, {x}},
       {"softmax", "softmax(x, 0)", [](const Tensor& t) { return softmax(t, 0); }, {}, {1}},
-      {"softmax", "log_softmax(x, -1)", [](const Tensor& t) { return log_softmax(t, -1); }, {}, {0}},
-      {"loss", "mse_loss none",
-       [=](const Tensor& t) { return mse_loss(t, c0(y), Reduction::none); }, {}, {(x - y) * (x - y)}},
-      {"loss", "mse_loss mean", [=](const Tensor& t) { return mse_loss(t, c0(y)); }, {},
+      {"softmax",
+       "log_softmax(x, -1)",
+       [](const Tensor& t) { return log_softmax(t, -1); },
+       {},
+       {0}},
+      {"loss",
+       "mse_loss none",
+       [=](const Tensor& t) { return mse_loss(t, c0(y), Reduction::none); },
+       {},
        {(x - y) * (x - y)}},
-      {"loss", "mse_loss sum", [=](const Tensor& t) { return mse_loss(t, c0(y), Reduction::sum); },
-       {}, {(x - y) * (x - y)}},
+      {"loss",
+       "mse_loss mean",
+       [=](const Tensor& t) { return mse_loss(t, c0(y)); },
+       {},
+       {(x - y) * (x - y)}},
+      {"loss",
+       "mse_loss sum",
+       [=](const Tensor& t) { return mse_loss(t, c0(y), Reduction::sum); },
+       {},
+       {(x - y) * (x - y)}},
       {"dropout", "eval", [](const Tensor& t) { return dropout(t, 0.5, false); }, {}, {x}},
   };
 }
@@ -125,7 +182,9 @@ TEST_CASE("rank 0: the calls torch refuses on 0-d tensors are clean errors") {
   CHECK(error_of([&] { matmul(x, x); }).find("0-d") != std::string::npos);
   CHECK(error_of([&] { dot(x, x); }).find("dot") != std::string::npos);
   CHECK(error_of([&] { outer(x, x); }).find("outer") != std::string::npos);
-  CHECK(error_of([&] { tensor({1, 2}, {}); }) == "tensor: 2 values do not fill shape () (1 elements)");
+  CHECK(error_of([&] {
+          tensor({1, 2}, {});
+        }) == "tensor: 2 values do not fill shape () (1 elements)");
 }
 
 TEST_CASE("tensor(values, shape): the shape is read as reshape reads it") {
@@ -134,9 +193,11 @@ TEST_CASE("tensor(values, shape): the shape is read as reshape reads it") {
   CHECK(tensor({1, 2, 3}).shape() == Shape{3});
   CHECK(tensor({1, 2, 3, 4, 5, 6}, {2, -1}).shape() == Shape{2, 3});
   CHECK(tensor(std::vector<double>{}).shape() == Shape{0});
-  CHECK(error_of([] { tensor({1, 2, 3}, {2, -1}); }).find("tensor: cannot reshape") !=
-        std::string::npos);
-  CHECK(error_of([] { tensor({1, 2}, {-1, -1}); }) ==
-        "tensor: only one dimension can be -1, got (-1, -1)");
+  CHECK(error_of([] {
+          tensor({1, 2, 3}, {2, -1});
+        }).find("tensor: cannot reshape") != std::string::npos);
+  CHECK(error_of([] {
+          tensor({1, 2}, {-1, -1});
+        }) == "tensor: only one dimension can be -1, got (-1, -1)");
   CHECK(error_of([] { tensor({1, 2}, {2, -3}); }) == "tensor: invalid dimension in (2, -3)");
 }

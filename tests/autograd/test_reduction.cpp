@@ -298,7 +298,6 @@ TEST_CASE("reduction: sum and mean on a 0-d tensor and over axes") {
 
 // ---------------------------------------------------------------- new reductions (issue 13)
 
-
 TEST_CASE("reduction: max, min and logsumexp over several axes") {
   const Tensor x = tensor({1, 5, 3, 4, 2, 6, 0, 9, 8, 7, -1, 2}, {2, 3, 2}, float64);
   check_values(max(x, {0, 2}), {9, 8, 6});
@@ -308,7 +307,8 @@ TEST_CASE("reduction: max, min and logsumexp over several axes") {
   check_values(logsumexp(x, {0, 2}),
                {std::log(std::exp(1) + std::exp(5) + std::exp(0) + std::exp(9)),
                 std::log(std::exp(3) + std::exp(4) + std::exp(8) + std::exp(7)),
-                std::log(std::exp(2) + std::exp(6) + std::exp(-1) + std::exp(2))}, 1e-14);
+                std::log(std::exp(2) + std::exp(6) + std::exp(-1) + std::exp(2))},
+               1e-14);
   // Ties over the reduced axes share the gradient (torch.amax).
   Tensor t = tensor({3, 1, 3, 3}, {2, 2}, float64).requires_grad_();
   max(t, {0, 1}).backward();
@@ -340,7 +340,8 @@ TEST_CASE("reduction: norm for every p, with torch's gradient 0 at the zero vect
   check_values(norm(x, -INFINITY, {1}), {0, 1});
   check_values(norm(x, 0, {1}), {2, 3});
   check_values(norm(x, 3, {1}), {std::cbrt(91.0), std::cbrt(17.0)});
-  check_values(norm(x, 0.5, {1}), {std::pow(std::sqrt(3.0) + 2, 2), std::pow(1 + 2 * std::sqrt(2.0), 2)});
+  check_values(norm(x, 0.5, {1}),
+               {std::pow(std::sqrt(3.0) + 2, 2), std::pow(1 + 2 * std::sqrt(2.0), 2)});
   CHECK(norm(x, 2, {0, 1}, true).shape() == Shape{1, 1});
   CHECK_THROWS_WITH_AS(norm(x, NAN), "norm: p is NaN", std::invalid_argument);
   for (double p : {2.0, 3.0, 1.5}) {

@@ -505,7 +505,7 @@ TEST_CASE("shape_ops: flip and roll values, as torch.flip and torch.roll") {
   check_values(flip(x, {}), {0, 1, 2, 3, 4, 5});
   check_values(roll(arange(4, float64), {1}), {3, 0, 1, 2});
   check_values(roll(x, {1, -1}, {0, 1}), {4, 5, 3, 1, 2, 0});
-  check_values(roll(x, {7}), {5, 0, 1, 2, 3, 4});  // flattened, shift mod 6
+  check_values(roll(x, {7}), {5, 0, 1, 2, 3, 4});        // flattened, shift mod 6
   check_values(roll(x, {-4}, {1}), {1, 2, 0, 4, 5, 3});  // -4 mod 3 = 2 to the right
   CHECK(flip(scalar_tensor(2.0), {0}).shape() == Shape{});
   CHECK(roll(scalar_tensor(2.0), {1}).item() == 2.0);
@@ -513,7 +513,11 @@ TEST_CASE("shape_ops: flip and roll values, as torch.flip and torch.roll") {
   expect_error<std::invalid_argument>([&] { flip(x, {1, -1}); }, {"flip", "repeated"});
   expect_error<std::out_of_range>([&] { flip(x, {2}); }, {"flip", "axis 2"});
   expect_error<std::invalid_argument>([&] { roll(x, {1, 2}); }, {"roll", "one shift"});
-  expect_error<std::invalid_argument>([&] { roll(x, {1}, {0, 1}); }, {"roll", "1 shifts for 2 axes"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        roll(x, {1}, {0, 1});
+      },
+      {"roll", "1 shifts for 2 axes"});
   CHECK(std::string(flip(x.detach().requires_grad_(), {0}).grad_fn()->name) == "flip");
 }
 
@@ -533,8 +537,11 @@ TEST_CASE("shape_ops: split and chunk, as torch.split and torch.chunk") {
   CHECK(chunk(arange(6, float64), 4).size() == 3);  // pieces of 2: fewer than asked
   CHECK(chunk(zeros({0, 3}), 3).size() == 3);
   CHECK(split(zeros({0, 3}), 2).size() == 1);
-  expect_error<std::invalid_argument>([&] { split(x, std::vector<int64_t>{1, 1}); },
-                                      {"split", "add up to 2", "size 5"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        split(x, std::vector<int64_t>{1, 1});
+      },
+      {"split", "add up to 2", "size 5"});
   expect_error<std::invalid_argument>([&] { split(x, 0); }, {"split", "positive"});
   expect_error<std::invalid_argument>([&] { chunk(x, 0); }, {"chunk", "positive"});
   expect_error<std::invalid_argument>([&] { split(scalar_tensor(1.0), 1); }, {"split", "0-d"});
@@ -558,18 +565,27 @@ TEST_CASE("shape_ops: expand and repeat, as torch.Tensor.expand and repeat") {
   expect_error<std::invalid_argument>([&] { repeat(x, {1LL << 62, 4}); }, {"64-bit"});
 }
 
-TEST_CASE("shape_ops: flip, roll, split, expand and repeat: gradcheck, double backward, forward mode") {
+TEST_CASE(
+    "shape_ops: flip, roll, split, expand and repeat: gradcheck, double backward, forward mode") {
   Generator gen(11);
   const Tensor x = randn({3, 4}, gen, float64).requires_grad_();
   const Tensor w = randn({3, 4}, gen, float64);
   const std::vector<std::function<Tensor(const Tensor&)>> ops = {
-      [](const Tensor& t) { return flip(t, {0, 1}); },
-      [](const Tensor& t) { return roll(t, {2, -1}, {1, 0}); },
+      [](const Tensor& t) {
+        return flip(t, {0, 1});
+      },
+      [](const Tensor& t) {
+        return roll(t, {2, -1}, {1, 0});
+      },
       [](const Tensor& t) { return roll(t, {5}); },
       [](const Tensor& t) { return split(t, 3, 1)[1] * 2.0 + split(t, 3, 1)[0].sum(); },
       [](const Tensor& t) { return chunk(t, 2, 0)[0]; },
-      [](const Tensor& t) { return expand(reshape(t, {3, 1, 4}), {2, 3, -1, 4}); },
-      [](const Tensor& t) { return repeat(t, {2, 1, 3}); },
+      [](const Tensor& t) {
+        return expand(reshape(t, {3, 1, 4}), {2, 3, -1, 4});
+      },
+      [](const Tensor& t) {
+        return repeat(t, {2, 1, 3});
+      },
   };
   for (std::size_t i = 0; i < ops.size(); ++i) {
     CAPTURE(i);

@@ -11,12 +11,14 @@ using namespace dagrad;
 using dagrad::test_util::error_of;
 
 TEST_CASE("sizes: counts and bytes beyond 64 bits are errors naming the shape") {
-  CHECK(error_of([] { (void)Shape({1LL << 40, 1LL << 30}).numel(); }) ==
-        "shape (1099511627776, 1073741824) has more elements than a 64-bit count can hold");
+  CHECK(error_of([] {
+          (void)Shape({1LL << 40, 1LL << 30}).numel();
+        }) == "shape (1099511627776, 1073741824) has more elements than a 64-bit count can hold");
   CHECK(Shape({1LL << 20, 0, 1LL << 20}).numel() == 0);
   // Empty, but the other dimensions overflow: refused too (their strides would overflow).
-  CHECK(error_of([] { (void)Shape({1LL << 40, 0, 1LL << 40}).numel(); }).find("64-bit") !=
-        std::string::npos);
+  CHECK(error_of([] {
+          (void)Shape({1LL << 40, 0, 1LL << 40}).numel();
+        }).find("64-bit") != std::string::npos);
   CHECK(error_of([] { zeros({1LL << 62}); }) ==
         "empty: shape (4611686018427387904,) of float32 is too large (its size in bytes does not "
         "fit a 64-bit count)");
@@ -61,6 +63,7 @@ TEST_CASE("shape ops on 0-d tensors: transpose and permute are the identity, as 
 TEST_CASE("sizes: an empty shape whose other dimensions' bytes overflow is refused too") {
   CHECK(checked_nbytes({0, 1000}, float64, "x") == 0);
   // 7.2e18 elements fit an int64 count, but not 4 bytes each.
-  CHECK(error_of([] { empty({7205791293924966400LL, 0}); }).find("is too large") !=
-        std::string::npos);
+  CHECK(error_of([] {
+          empty({7205791293924966400LL, 0});
+        }).find("is too large") != std::string::npos);
 }

@@ -20,7 +20,8 @@ TEST_CASE("sorting: sort is stable and puts NaN above every number, as torch.sor
   check_values(down.values, {NAN, 3, 3, 2, 1, 1});
   check_values(down.indices, {2, 0, 5, 4, 1, 3});
   check_values(argsort(tensor({2, 0, 1, 5, 4, 3}, {2, 3}, float64), 1), {1, 2, 0, 2, 1, 0});
-  check_values(sort(tensor({2, 0, 1, 5, 4, 3}, {2, 3}, float64), 0, true).values, {5, 4, 3, 2, 0, 1});
+  check_values(sort(tensor({2, 0, 1, 5, 4, 3}, {2, 3}, float64), 0, true).values,
+               {5, 4, 3, 2, 0, 1});
   CHECK(sort(scalar_tensor(2.0)).values.shape() == Shape{});
   CHECK(sort(zeros({0, 3})).values.shape() == Shape{0, 3});
   CHECK_THROWS_AS(sort(x, 1), std::out_of_range);
@@ -62,15 +63,15 @@ TEST_CASE("scatter: scatter_add, scatter and index_add, as torch") {
   check_values(index_add(ones({3, 2}, float64), 0, tensor({2, 0, 2}, {3}, float64),
                          tensor({1, 2, 3, 4, 5, 6}, {3, 2}, float64), 0.5),
                {2.5, 3, 1, 1, 4, 5});
-  CHECK_THROWS_WITH_AS(index_add(ones({3, 2}, float64), 0, tensor({0}, {1}, float64),
-                                 ones({2, 2}, float64)),
-                       doctest::Contains("source of shape (2, 2) must have shape (1, 2)"),
-                       std::invalid_argument);
-  CHECK_THROWS_AS(scatter_add(zeros({3}, float64), 0, tensor({3}, {1}, float64), ones({1}, float64)),
-                  std::out_of_range);
-  CHECK_THROWS_WITH_AS(scatter_add(zeros({3}, float64), 0, tensor({0, 1}, {1, 2}, float64),
-                                   ones({2}, float64)),
-                       doctest::Contains("same rank"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      index_add(ones({3, 2}, float64), 0, tensor({0}, {1}, float64), ones({2, 2}, float64)),
+      doctest::Contains("source of shape (2, 2) must have shape (1, 2)"), std::invalid_argument);
+  CHECK_THROWS_AS(
+      scatter_add(zeros({3}, float64), 0, tensor({3}, {1}, float64), ones({1}, float64)),
+      std::out_of_range);
+  CHECK_THROWS_WITH_AS(
+      scatter_add(zeros({3}, float64), 0, tensor({0, 1}, {1, 2}, float64), ones({2}, float64)),
+      doctest::Contains("same rank"), std::invalid_argument);
 }
 
 TEST_CASE("scatter: masked_select and embedding") {

@@ -253,8 +253,9 @@ TEST_CASE("unary: floor, ceil and round (halves to even) are piecewise constant"
   check_values(round(t64(x)), {-2, -2, -0, -0, 0, 0, 2, 2, 3});
   check_values(round(tensor({0.5, 1.5, -2.5})), {0, 2, -2});  // float32 too
   check_values(round(t64({INFINITY, -INFINITY, NAN})), {INFINITY, -INFINITY, NAN});
-  for (auto op : {+[](const Tensor& t) { return floor(t); }, +[](const Tensor& t) { return ceil(t); },
-                  +[](const Tensor& t) { return round(t); }}) {
+  for (auto op :
+       {+[](const Tensor& t) { return floor(t); }, +[](const Tensor& t) { return ceil(t); },
+        +[](const Tensor& t) { return round(t); }}) {
     Tensor v = leaf({-1.3, 0.5, 2});
     (op(v) * v).sum().backward();  // d(op(v) v)/dv = op(v): op's own gradient is 0
     check_values(v.grad(), op(v.detach()).to_vector());

@@ -124,9 +124,8 @@ void others_prod_axis(const T* x, const AxisSplit& sp, T* out) {
 
 template <typename T>
 const ReductionKernels<T>& reduction_kernels() {
-  static const ReductionKernels<T> table{&sum_axis<T>,   &extreme_axis<T>,
-                                         &arg_extreme_axis<T>, &cumsum_axis<T>,
-                                         &prod_axis<T>,  &others_prod_axis<T>};
+  static const ReductionKernels<T> table{&sum_axis<T>,    &extreme_axis<T>, &arg_extreme_axis<T>,
+                                         &cumsum_axis<T>, &prod_axis<T>,    &others_prod_axis<T>};
   return table;
 }
 template const ReductionKernels<float>& reduction_kernels<float>();

@@ -61,9 +61,9 @@ Term take_diagonals(Term x) {
     if (q == std::string::npos) continue;
     const int64_t n = x.t.shape()[static_cast<int>(p)];
     if (x.t.shape()[static_cast<int>(q)] != n)
-      throw std::invalid_argument(fmt::format(
-          "einsum: label '{}' is repeated on axes of sizes {} and {}", x.labels[p], n,
-          x.t.shape()[static_cast<int>(q)]));
+      throw std::invalid_argument(
+          fmt::format("einsum: label '{}' is repeated on axes of sizes {} and {}", x.labels[p], n,
+                      x.t.shape()[static_cast<int>(q)]));
     Shape mask_shape(std::vector<int64_t>(x.t.dim(), 1));
     mask_shape[static_cast<int>(p)] = n;
     mask_shape[static_cast<int>(q)] = n;
@@ -167,11 +167,10 @@ Tensor einsum(std::string_view eq, const std::vector<Tensor>& operands) {
   int ellipsis = 0;
   std::vector<Term> terms;
   for (std::size_t i = 0; i < operands.size(); ++i)
-    terms.push_back(take_diagonals(
-        {operands[i], expand_labels(eq, inputs[i], operands[i].dim(), ellipsis)}));
+    terms.push_back(
+        take_diagonals({operands[i], expand_labels(eq, inputs[i], operands[i].dim(), ellipsis)}));
   for (std::size_t i = 1; i < operands.size(); ++i)
-    if (operands[i].dtype() != operands[0].dtype())
-      fail(eq, "the operands' dtypes differ");
+    if (operands[i].dtype() != operands[0].dtype()) fail(eq, "the operands' dtypes differ");
   // The output labels: given, or every label used once, alphabetically, after the ellipsis.
   std::string ell;
   for (int k = ellipsis - 1; k >= 0; --k) ell.push_back(static_cast<char>('0' + k));

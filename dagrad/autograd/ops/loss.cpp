@@ -355,8 +355,7 @@ Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction reduction) {
   return reduce_loss(abs(pred - target), reduction);
 }
 
-Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, Reduction reduction,
-                      double beta) {
+Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, Reduction reduction, double beta) {
   check_not_batchmean(reduction, "smooth_l1_loss");
   check_pair(pred, target, "smooth_l1_loss");
   if (!(beta >= 0))
@@ -374,11 +373,10 @@ Tensor huber_loss(const Tensor& pred, const Tensor& target, Reduction reduction,
   check_pair(pred, target, "huber_loss");
   if (!(delta > 0))
     throw std::invalid_argument(fmt::format("huber_loss: delta must be > 0, got {}", delta));
-  return reduce_loss(
-      piecewise_abs_loss(
-          pred, target, delta, [](const Tensor& d) { return d * d * 0.5; },
-          [delta](const Tensor& d) { return (d - 0.5 * delta) * delta; }),
-      reduction);
+  return reduce_loss(piecewise_abs_loss(
+                         pred, target, delta, [](const Tensor& d) { return d * d * 0.5; },
+                         [delta](const Tensor& d) { return (d - 0.5 * delta) * delta; }),
+                     reduction);
 }
 
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bool log_target) {
@@ -406,7 +404,8 @@ Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction
   {
     no_grad ng;  // the value only; the rules below are PyTorch's
     const Tensor pd = probs.detach(), td = target.detach();
-    per = -(td * clamp(log(pd), -100, INFINITY) + (1.0 - td) * clamp(log(1.0 - pd), -100, INFINITY));
+    per =
+        -(td * clamp(log(pd), -100, INFINITY) + (1.0 - td) * clamp(log(1.0 - pd), -100, INFINITY));
   }
   // d/dp = (p - t) / max(p (1 - p), eps);  d/dt = log(1 - p) - log(p) (logs clamped at -100).
   // eps is PyTorch's, a float 1e-12 (9.99999996e-13), so that p = 0 or 1 gives its gradient.
@@ -419,8 +418,9 @@ Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction
   const bool gt = target.requires_grad();
   per = record(
       "binary_cross_entropy", per, {probs, target},
-      [p = SavedTensor(probs, "binary_cross_entropy"), t = SavedTensor(target, "binary_cross_entropy"),
-       gt, dp, dt](const Tensor& g, const Tensor&) -> GradList {
+      [p = SavedTensor(probs, "binary_cross_entropy"),
+       t = SavedTensor(target, "binary_cross_entropy"), gt, dp,
+       dt](const Tensor& g, const Tensor&) -> GradList {
         return {g * dp(p.get(), t.get()), gt ? g * dt(p.get()) : Tensor()};
       },
       [&probs, &target, dp, dt](const TangentList& tg, const Tensor&) {

@@ -341,7 +341,8 @@ namespace {
 Tensor norm_backward(const Tensor& x, const Tensor& g_kept, const Tensor& out_kept, double p) {
   const Tensor zero = eq(out_kept, 0.0);
   const Tensor safe = where(zero, ones_like(out_kept), out_kept);
-  const Tensor scale = where(zero, zeros_like(out_kept), g_kept / (p == 2 ? safe : pow(safe, p - 1)));
+  const Tensor scale =
+      where(zero, zeros_like(out_kept), g_kept / (p == 2 ? safe : pow(safe, p - 1)));
   const Tensor scaled =
       p == 2 ? x : (p < 2 ? sign(x) * pow(abs(x), p - 1) : x * pow(abs(x), p - 2));
   return scaled * scale;
@@ -366,8 +367,8 @@ Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& axes, bool ke
         return {norm_backward(x.get(), reshape(g, spec.kept), reshape(out, spec.kept), p)};
       },
       [x, spec, keepdim, p](const TangentList& t, const Tensor& out) {
-        const Tensor w = norm_backward(x.detach(), ones(spec.kept, x.dtype()),
-                                       reshape(out, spec.kept), p);
+        const Tensor w =
+            norm_backward(x.detach(), ones(spec.kept, x.dtype()), reshape(out, spec.kept), p);
         return sum(t[0] * w, spec.axes64, keepdim);
       },
       KeepOutput::yes);

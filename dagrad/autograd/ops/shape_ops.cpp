@@ -634,13 +634,13 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& axes) {
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& axes) {
   if (axes.empty()) {  // the flattened tensor, rolled, in x's shape
     if (shifts.size() != 1)
-      throw std::invalid_argument(fmt::format(
-          "roll: without axes, give exactly one shift (got {})", shifts.size()));
+      throw std::invalid_argument(
+          fmt::format("roll: without axes, give exactly one shift (got {})", shifts.size()));
     return reshape(roll(flatten(x), shifts, {0}), x.shape());
   }
   if (shifts.size() != axes.size())
-    throw std::invalid_argument(fmt::format("roll: {} shifts for {} axes", shifts.size(),
-                                            axes.size()));
+    throw std::invalid_argument(
+        fmt::format("roll: {} shifts for {} axes", shifts.size(), axes.size()));
   const std::vector<int> norm = distinct_axes(axes, x.dim(), "roll");
   Tensor out = reshape(x, x.shape());
   if (x.dim() == 0) return out;
@@ -660,14 +660,13 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   const int a = normalize_axis(axis, x.dim(), "split");
   int64_t total = 0;
   for (int64_t s : sizes) {
-    if (s < 0)
-      throw std::invalid_argument(fmt::format("split: negative size {} in the sizes", s));
+    if (s < 0) throw std::invalid_argument(fmt::format("split: negative size {} in the sizes", s));
     total += s;
   }
   if (total != x.shape()[a])
-    throw std::invalid_argument(fmt::format(
-        "split: sizes add up to {}, but axis {} of shape {} has size {}", total, axis,
-        to_string(x.shape()), x.shape()[a]));
+    throw std::invalid_argument(
+        fmt::format("split: sizes add up to {}, but axis {} of shape {} has size {}", total, axis,
+                    to_string(x.shape()), x.shape()[a]));
   std::vector<Tensor> out;
   int64_t at = 0;
   for (int64_t s : sizes) {
@@ -691,8 +690,8 @@ std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis) {
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t axis) {
   if (chunks <= 0)
-    throw std::invalid_argument(fmt::format("chunk: the number of chunks must be positive, got {}",
-                                            chunks));
+    throw std::invalid_argument(
+        fmt::format("chunk: the number of chunks must be positive, got {}", chunks));
   if (x.dim() == 0) throw std::invalid_argument("chunk: cannot chunk a 0-d tensor");
   const int a = normalize_axis(axis, x.dim(), "chunk");
   const int64_t n = x.shape()[a];
@@ -722,8 +721,8 @@ Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
   const int nd = static_cast<int>(repeats.size());
   if (nd < x.dim())
     throw std::invalid_argument(fmt::format(
-        "repeat: {} repeat counts for a tensor of shape {} (need at least one per dimension)",
-        nd, to_string(x.shape())));
+        "repeat: {} repeat counts for a tensor of shape {} (need at least one per dimension)", nd,
+        to_string(x.shape())));
   for (int64_t r : repeats)
     if (r < 0) throw std::invalid_argument(fmt::format("repeat: negative count {}", r));
   // x seen as (1, s0, 1, s1, ...), broadcast to (r0, s0, r1, s1, ...), then merged pairwise.
@@ -749,9 +748,9 @@ namespace {
 std::pair<GatherIndex, Tensor> scatter_index(const Tensor& x, int64_t axis, const Tensor& index,
                                              const Tensor& src, const char* op) {
   if (index.dim() != x.dim() || src.dim() != x.dim())
-    throw std::invalid_argument(fmt::format(
-        "{}: input {}, index {} and src {} must have the same rank", op, to_string(x.shape()),
-        to_string(index.shape()), to_string(src.shape())));
+    throw std::invalid_argument(
+        fmt::format("{}: input {}, index {} and src {} must have the same rank", op,
+                    to_string(x.shape()), to_string(index.shape()), to_string(src.shape())));
   if (x.dim() == 0) throw std::invalid_argument(fmt::format("{}: the input is 0-d", op));
   const int a = normalize_axis(axis, x.dim(), op);
   Tensor cut = src;
@@ -791,8 +790,8 @@ Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tenso
                  double alpha) {
   kernels::check_same_dtype(x, source, "index_add");
   if (index.dim() > 1)
-    throw std::invalid_argument(fmt::format("index_add: index must be 0-d or 1-D, got shape {}",
-                                            to_string(index.shape())));
+    throw std::invalid_argument(
+        fmt::format("index_add: index must be 0-d or 1-D, got shape {}", to_string(index.shape())));
   if (x.dim() == 0) throw std::invalid_argument("index_add: the input is 0-d");
   const int a = normalize_axis(axis, x.dim(), "index_add");
   Shape want = x.shape();
@@ -819,8 +818,8 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
   if (weight.dim() != 2)
-    throw std::invalid_argument(fmt::format("embedding: weight must be 2-D (num, dim), got {}",
-                                            to_string(weight.shape())));
+    throw std::invalid_argument(
+        fmt::format("embedding: weight must be 2-D (num, dim), got {}", to_string(weight.shape())));
   Shape out = indices.shape();
   out.push_back(weight.shape()[1]);
   const IndexList idx = index_list(indices, "embedding", 0, weight.shape()[0]);

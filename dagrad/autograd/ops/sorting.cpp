@@ -34,7 +34,8 @@ Tensor order_indices(const Tensor& x, int axis, bool descending, int64_t keep) {
         // a before b: a NaN is the largest value; ties keep their order (stable).
         auto before = [&](int64_t a, int64_t b) {
           const T va = at(a), vb = at(b);
-          if (std::isnan(va) || std::isnan(vb)) return descending ? !std::isnan(vb) : !std::isnan(va);
+          if (std::isnan(va) || std::isnan(vb))
+            return descending ? !std::isnan(vb) : !std::isnan(va);
           return descending ? va > vb : va < vb;
         };
         std::iota(perm.begin(), perm.end(), int64_t{0});
@@ -69,9 +70,10 @@ Tensor argsort(const Tensor& x, int64_t axis, bool descending) {
 SortResult topk(const Tensor& x, int64_t k, int64_t axis, bool largest) {
   const int64_t n = x.dim() == 0 ? 1 : x.shape()[normalize_axis(axis, x.dim(), "topk")];
   if (k < 0 || k > n)
-    throw std::out_of_range(fmt::format("topk: k = {} is out of range for axis {} of shape {} "
-                                        "(expected 0 to {})",
-                                        k, axis, to_string(x.shape()), n));
+    throw std::out_of_range(
+        fmt::format("topk: k = {} is out of range for axis {} of shape {} "
+                    "(expected 0 to {})",
+                    k, axis, to_string(x.shape()), n));
   // A 0-d x gives itself for k = 0 or 1, as torch.topk.
   return ordered(x, axis, largest, k, "topk");
 }

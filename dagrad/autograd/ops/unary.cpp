@@ -42,10 +42,10 @@ Tensor step_unary(const char* op, const Tensor& x, const F& f) {
       [](const TangentList& t, const Tensor&) { return zeros_like(t[0]); });
 }
 
-constexpr double two_over_sqrt_pi = 1.12837916709551257390;   // 2 / sqrt(pi)
-constexpr double inv_sqrt_two = 0.70710678118654752440;       // 1 / sqrt(2)
-constexpr double inv_sqrt_two_pi = 0.39894228040143267794;    // 1 / sqrt(2 pi)
-constexpr double sqrt_two_over_pi = 0.79788456080286535588;   // sqrt(2 / pi)
+constexpr double two_over_sqrt_pi = 1.12837916709551257390;  // 2 / sqrt(pi)
+constexpr double inv_sqrt_two = 0.70710678118654752440;      // 1 / sqrt(2)
+constexpr double inv_sqrt_two_pi = 0.39894228040143267794;   // 1 / sqrt(2 pi)
+constexpr double sqrt_two_over_pi = 0.79788456080286535588;  // sqrt(2 / pi)
 constexpr double gelu_tanh_cubic = 0.044715;
 constexpr double ln_two = 0.69314718055994530942;
 }  // namespace

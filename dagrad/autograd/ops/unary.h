@@ -23,8 +23,9 @@ Tensor erf(const Tensor& x);
 // x Phi(x) with Phi the standard normal CDF; approximate "tanh" uses
 // x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2, as torch.nn.functional.gelu.
 Tensor gelu(const Tensor& x, std::string_view approximate = "none");
-Tensor elu(const Tensor& x, double alpha = 1.0);  // x > 0 ? x : alpha (e^x - 1); gradient alpha at 0
-Tensor silu(const Tensor& x);                     // x sigmoid(x), also called swish
+Tensor elu(const Tensor& x,
+           double alpha = 1.0);  // x > 0 ? x : alpha (e^x - 1); gradient alpha at 0
+Tensor silu(const Tensor& x);    // x sigmoid(x), also called swish
 Tensor tan(const Tensor& x);
 Tensor atan(const Tensor& x);
 Tensor rsqrt(const Tensor& x);  // 1 / sqrt(x)
