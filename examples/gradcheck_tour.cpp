@@ -461,6 +461,10 @@ std::vector<Check> all_checks() {
   add("pool", "avg_pool2d (3x3, stride 2, pad 1)", [](Generator& g) -> Case {
     return {{rn(g, {1, 2, 5, 5})}, [](const Inputs& in) { return avg_pool2d(in[0], 3, 2, 1); }};
   });
+  add("pool", "adaptive_avg_pool2d (5x7 -> 3x4)", [](Generator& g) -> Case {
+    return {{rn(g, {1, 2, 5, 7})},
+            [](const Inputs& in) { return adaptive_avg_pool2d(in[0], Size2{3, 4}); }};
+  });
 
   // ------------------------------------------------------------ normalization, dropout
   add("norm", "batch_norm (train, N x D)", [](Generator& g) -> Case {
@@ -492,6 +496,11 @@ std::vector<Check> all_checks() {
   add("norm", "layer_norm", [](Generator& g) -> Case {
     return {{rn(g, {3, 5}), un(g, {5}, 0.5, 1.5), rn(g, {5})},
             [](const Inputs& in) { return layer_norm(in[0], in[1], in[2]); }};
+  });
+  add("norm", "group_norm / instance_norm", [](Generator& g) -> Case {
+    return {{rn(g, {2, 4, 2, 2}), rn(g, {4}), rn(g, {4})}, [](const Inputs& in) {
+              return group_norm(in[0], 2, in[1], in[2]) + instance_norm(in[0], in[1], in[2]);
+            }};
   });
   add("dropout", "dropout (p = 0.3, fixed mask)", [](Generator& g) -> Case {
     const uint64_t seed = g.next_u64();

@@ -32,4 +32,8 @@ std::string AvgPool2d::describe() const {
   return fmt::format("AvgPool2d({}x{}, stride {})", k_, k_, stride_);
 }
 
+std::string AdaptiveAvgPool2d::describe() const {
+  return fmt::format("AdaptiveAvgPool2d({}x{})", size_.h, size_.w);
+}
+
 }  // namespace dagrad::nn

@@ -52,4 +52,17 @@ class GlobalAvgPool : public Module {
   std::string type_name() const override { return "GlobalAvgPool"; }
 };
 
+// adaptive_avg_pool2d to a fixed output size (torch.nn.AdaptiveAvgPool2d); 1 is global
+// average pooling.
+class AdaptiveAvgPool2d : public Module {
+ public:
+  explicit AdaptiveAvgPool2d(Size2 size) : size_(size) {}
+  Tensor forward(const Tensor& x) override { return adaptive_avg_pool2d(x, size_); }
+  std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+  std::string describe() const override;
+
+ private:
+  Size2 size_;
+};
+
 }  // namespace dagrad::nn

@@ -41,4 +41,19 @@ Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, gamma, beta, e
 
 std::string LayerNorm::describe() const { return fmt::format("LayerNorm({})", features_); }
 
+GroupNorm::GroupNorm(int64_t groups, int64_t channels, double eps, Dtype dtype)
+    : groups_(groups), channels_(channels), eps_(eps) {
+  if (groups <= 0 || channels <= 0 || channels % groups != 0)
+    throw std::invalid_argument(fmt::format(
+        "GroupNorm: {} channels cannot be split into {} groups", channels, groups));
+  gamma = register_parameter("gamma", ones({channels}, dtype), false);
+  beta = register_parameter("beta", zeros({channels}, dtype), false);
+}
+
+Tensor GroupNorm::forward(const Tensor& x) { return group_norm(x, groups_, gamma, beta, eps_); }
+
+std::string GroupNorm::describe() const {
+  return fmt::format("GroupNorm({}, {})", groups_, channels_);
+}
+
 }  // namespace dagrad::nn

@@ -74,4 +74,20 @@ class LayerNorm : public Module {
   double eps_;
 };
 
+// GroupNorm(groups, channels): group_norm with a learnable per-channel gamma (1) and beta (0)
+// (torch.nn.GroupNorm with affine = true). GroupNorm(channels, channels) is instance norm.
+class GroupNorm : public Module {
+ public:
+  GroupNorm(int64_t groups, int64_t channels, double eps = 1e-5, Dtype dtype = float32);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "GroupNorm"; }
+  std::string describe() const override;
+
+  Tensor gamma, beta;
+
+ private:
+  int64_t groups_, channels_;
+  double eps_;
+};
+
 }  // namespace dagrad::nn

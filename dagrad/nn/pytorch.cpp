@@ -9,6 +9,7 @@
 #include "dagrad/nn/activation.h"
 #include "dagrad/nn/conv.h"
 #include "dagrad/nn/dropout.h"
+#include "dagrad/nn/embedding.h"
 #include "dagrad/nn/linear.h"
 #include "dagrad/nn/models/convnets.h"
 #include "dagrad/nn/models/fully_connected_net.h"
@@ -58,9 +59,13 @@ class TorchKeys {
     keys.push_back({entry("num_batches_tracked"), TorchKey::Kind::counter, Tensor(), batches});
     ++index_;
   }
-  void layer_norm(const Tensor& gamma, const Tensor& beta) {
+  void layer_norm(const Tensor& gamma, const Tensor& beta) {  // also GroupNorm's
     add("weight", TorchKey::Kind::same, gamma);
     add("bias", TorchKey::Kind::same, beta);
+    ++index_;
+  }
+  void embedding(const Tensor& weight) {
+    add("weight", TorchKey::Kind::same, weight);
     ++index_;
   }
   std::vector<TorchKey> keys;
@@ -80,7 +85,9 @@ bool parameterless_torch_layer(const Module* m) {
   return dynamic_cast<const ReLU*>(m) || dynamic_cast<const LeakyReLU*>(m) ||
          dynamic_cast<const Sigmoid*>(m) || dynamic_cast<const Tanh*>(m) ||
          dynamic_cast<const MaxPool2d*>(m) || dynamic_cast<const AvgPool2d*>(m) ||
-         dynamic_cast<const Dropout*>(m) || dynamic_cast<const Flatten*>(m);
+         dynamic_cast<const Dropout*>(m) || dynamic_cast<const Flatten*>(m) ||
+         dynamic_cast<const GELU*>(m) || dynamic_cast<const SiLU*>(m) ||
+         dynamic_cast<const ELU*>(m) || dynamic_cast<const AdaptiveAvgPool2d*>(m);
 }
 
 // A stack of layers (LayerStackClassifier, Sequential); `split` puts the layers before Flatten
@@ -99,6 +106,10 @@ void stack_keys(TorchKeys& keys, const Module& model, bool split) {
       if (bn->fused_relu()) keys.skip();  // the ReLU after BatchNorm2d in torch
     } else if (auto* ln = dynamic_cast<LayerNorm*>(layer)) {
       keys.layer_norm(ln->gamma, ln->beta);
+    } else if (auto* gn = dynamic_cast<GroupNorm*>(layer)) {
+      keys.layer_norm(gn->gamma, gn->beta);  // the same two names: weight, bias
+    } else if (auto* emb = dynamic_cast<Embedding*>(layer)) {
+      keys.embedding(emb->weight);
     } else if (split && dynamic_cast<Flatten*>(layer)) {
       keys.section("classifier");
     } else if (parameterless_torch_layer(layer)) {

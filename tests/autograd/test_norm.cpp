@@ -9,6 +9,7 @@
 #include "dagrad/autograd/forward_mode.h"
 #include "dagrad/autograd/ops/norm.h"
 #include "tests/error_of.h"
+#include "tests/op_test_util.h"
 
 using namespace dagrad;
 using dagrad::test_util::error_of;
@@ -494,4 +495,42 @@ TEST_CASE("norm: layer_norm errors") {
         }).find("layer_norm: normalized shape (1, 2, 3, 4)") == 0);
   CHECK(error_of([&] { layer_norm(x, Tensor(), Tensor()); }) ==
         "layer_norm: without gamma, pass the normalized shape explicitly");
+}
+
+TEST_CASE("norm: group_norm and instance_norm, composed and differentiable to any order") {
+  const Tensor x = test_util::randn64({3, 4, 2, 5}, 110);
+  const Tensor gamma = test_util::randn64({4}, 111), beta = test_util::randn64({4}, 112);
+  // One group over (N, D) is layer norm over the features.
+  const Tensor flat = test_util::randn64({3, 6}, 113);
+  CHECK(max(abs(group_norm(flat, 1, Tensor(), Tensor()) -
+                layer_norm(flat, Shape{6}, Tensor(), Tensor())))
+            .item() < 1e-14);
+  // Each (sample, group) is normalized: mean 0 and biased variance 1 (up to eps).
+  const Tensor g = reshape(group_norm(x, 2, Tensor(), Tensor(), 0.0), {3, 2, -1});
+  CHECK(max(abs(mean(g, 2))).item() < 1e-14);
+  CHECK(max(abs(var(g, 2, false, false) - 1.0)).item() < 1e-13);
+  // gamma and beta act per channel.
+  const Tensor plain = group_norm(x, 2, Tensor(), Tensor());
+  CHECK(max(abs(group_norm(x, 2, gamma, beta) - (plain * reshape(gamma, {4, 1, 1}) +
+                                                   reshape(beta, {4, 1, 1}))))
+            .item() < 1e-14);
+  CHECK(max(abs(instance_norm(x, gamma, beta) - group_norm(x, 4, gamma, beta))).item() == 0);
+  CHECK(error_of([&] { group_norm(x, 3, gamma, beta); }) ==
+        "group_norm: 4 channels (shape (3, 4, 2, 5)) cannot be split into 3 groups");
+  CHECK(error_of([&] { group_norm(x, 2, ones({3}, float64), beta); }).find("shape (4)") !=
+        std::string::npos);
+  CHECK(error_of([&] { instance_norm(ones({4}, float64), Tensor(), Tensor()); })
+            .find("(N, C, *)") != std::string::npos);
+  // 120 outputs of size ~1: sum(f * dout) rounds at ~1e-14, so the default step 1e-6 leaves
+  // ~1e-8 of noise in the differences, above atol for the near-zero gradient entries a
+  // normalization has; step 1e-4 cuts it to ~1e-10 for a truncation error of
+  // ~step^2 f''' / 6 ~ 1e-9 on these O(1) inputs.
+  GradcheckOptions opts;
+  opts.eps = 1e-4;
+  test_util::check_all_orders(
+      [&](const Tensor& v) { return group_norm(v, 2, gamma, beta); }, x, 114, opts);
+  test_util::check_all_orders(
+      [&](const Tensor& v) { return group_norm(x, 2, v, beta) * x; }, gamma, 115, opts);
+  test_util::check_all_orders([&](const Tensor& v) { return instance_norm(v, Tensor(), beta); },
+                              x, 116, opts);
 }

@@ -9,6 +9,7 @@
 #include "dagrad/autograd/forward_mode.h"
 #include "dagrad/autograd/ops/pool.h"
 #include "tests/error_of.h"
+#include "tests/op_test_util.h"
 
 using namespace dagrad;
 using dagrad::test_util::error_of;
@@ -295,4 +296,22 @@ TEST_CASE("pool: max_pool2d and avg_pool2d match PyTorch on integer data full of
                                   14, 27, 56, 29, 60, 31, 15, 31, 16, 33, 17};
   const auto gv = x.grad().to_vector();
   for (int i = 0; i < 50; ++i) CHECK(gv[i] == doctest::Approx(g9[i] / 9.0).epsilon(1e-14));
+}
+
+TEST_CASE("pool: adaptive_avg_pool2d, with torch's bins, differentiable to any order") {
+  const Tensor x = test_util::randn64({2, 3, 6, 8}, 120);
+  // Divisible sizes are plain average pooling; 1 x 1 is the spatial mean.
+  CHECK(max(abs(adaptive_avg_pool2d(x, Size2{3, 4}) - avg_pool2d(x, 2))).item() < 1e-15);
+  CHECK(max(abs(adaptive_avg_pool2d(x, 1) - mean(x, std::vector<int64_t>{2, 3}, true))).item() <
+        1e-15);
+  // 5 rows into 3 bins: [0, 2), [1, 4), [3, 5), as torch.
+  const Tensor col = reshape(arange(5, float64), {1, 5, 1});
+  test_util::check_values(adaptive_avg_pool2d(col, Size2{3, 1}), {0.5, 2, 3.5});
+  CHECK(adaptive_avg_pool2d(x, Size2{7, 10}).shape() == Shape{2, 3, 7, 10});  // larger: repeats
+  CHECK(error_of([&] { adaptive_avg_pool2d(x, 0); }).find("must be positive") !=
+        std::string::npos);
+  CHECK(error_of([&] { adaptive_avg_pool2d(ones({4, 4}, float64), 2); }).find("(N, C, H, W)") !=
+        std::string::npos);
+  test_util::check_all_orders(
+      [](const Tensor& v) { return square(adaptive_avg_pool2d(v, Size2{4, 3})); }, x, 121);
 }

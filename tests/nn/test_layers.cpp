@@ -216,6 +216,29 @@ TEST_CASE("layers: Embedding looks up rows and trains them") {
   CHECK(emb.named_parameters().size() == 1);
 }
 
+TEST_CASE("layers: GroupNorm and AdaptiveAvgPool2d, and their PyTorch names") {
+  Generator gen(8);
+  nn::GroupNorm gn(2, 4, 1e-5, float64);
+  CHECK(gn.describe() == "GroupNorm(2, 4)");
+  const Tensor x = randn({2, 4, 3, 3}, gen, float64);
+  CHECK(max(abs(gn(x) - group_norm(x, 2, gn.gamma, gn.beta))).item() == 0);
+  check_module(gn, x, 1e-6);
+  CHECK_THROWS_WITH_AS(nn::GroupNorm(3, 4), "GroupNorm: 4 channels cannot be split into 3 groups",
+                       std::invalid_argument);
+  nn::AdaptiveAvgPool2d pool(Size2{1, 1});
+  CHECK(pool(x).shape() == Shape{2, 4, 1, 1});
+  CHECK(pool.describe() == "AdaptiveAvgPool2d(1x1)");
+  nn::Sequential s;
+  s.add(std::make_shared<nn::GroupNorm>(2, 4, 1e-5, float64));
+  s.add(std::make_shared<nn::GELU>());
+  s.add(std::make_shared<nn::AdaptiveAvgPool2d>(Size2{1, 1}));
+  s.add(std::make_shared<nn::Flatten>());
+  s.add(std::make_shared<nn::Linear>(4, 2, gen, nn::Init{}, float64));
+  std::vector<std::string> names;
+  for (const auto& [name, t] : nn::pytorch_state_dict(s)) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "4.weight", "4.bias"});
+}
+
 TEST_CASE("layers: init schemes have the promised scale") {
   Generator gen(5);
   auto std_of = [](const Tensor& t) { return std::sqrt(var(t, false).item()); };

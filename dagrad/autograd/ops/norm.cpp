@@ -12,6 +12,10 @@
 #include "dagrad/autograd/kernels/elementwise.h"
 #include "dagrad/autograd/kernels/norm.h"
 #include "dagrad/autograd/node.h"
+#include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/reduction.h"
+#include "dagrad/autograd/ops/shape_ops.h"
+#include "dagrad/autograd/ops/unary.h"
 #include "dagrad/autograd/parallel.h"
 
 namespace dagrad {
@@ -246,6 +250,40 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
   if (!gamma.defined())
     throw std::invalid_argument("layer_norm: without gamma, pass the normalized shape explicitly");
   return layer_norm(x, gamma.shape(), gamma, beta, eps);
+}
+
+// ---------------------------------------------------------------- group / instance norm
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
+                  double eps) {
+  if (x.dim() < 2)
+    throw std::invalid_argument(fmt::format("group_norm: input must be (N, C, *), got shape {}",
+                                            to_string(x.shape())));
+  const int64_t n = x.shape()[0], c = x.shape()[1];
+  if (groups <= 0 || c % groups != 0)
+    throw std::invalid_argument(fmt::format(
+        "group_norm: {} channels (shape {}) cannot be split into {} groups", c,
+        to_string(x.shape()), groups));
+  for (const Tensor* p : {&gamma, &beta})
+    if (p->defined() && p->shape() != Shape{c})
+      throw std::invalid_argument(fmt::format("group_norm: gamma and beta must have shape ({}), got {}",
+                                              c, to_string(p->shape())));
+  // (N, G, rest): mean and biased variance over each group's elements.
+  const Tensor g = reshape(x, {n, groups, -1});
+  const Tensor mu = mean(g, 2, true);
+  const Tensor xh = reshape((g - mu) / sqrt(var(g, 2, true, false) + eps), x.shape());
+  // gamma, beta broadcast per channel: shape (C, 1, ..., 1) against (N, C, *).
+  Shape per_channel(std::vector<int64_t>(x.dim() - 1, 1));
+  per_channel[0] = c;
+  Tensor out = gamma.defined() ? xh * reshape(gamma, per_channel) : xh;
+  return beta.defined() ? out + reshape(beta, per_channel) : out;
+}
+
+Tensor instance_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  if (x.dim() < 2)
+    throw std::invalid_argument(fmt::format(
+        "instance_norm: input must be (N, C, *), got shape {}", to_string(x.shape())));
+  return group_norm(x, x.shape()[1], gamma, beta, eps);
 }
 
 }  // namespace dagrad

@@ -1,5 +1,6 @@
 // Batch and layer normalization as fused raw kernels (forward and backward); the results are
-// differentiable once: a create_graph backward through them is a clear error.
+// differentiable once: a create_graph backward through them is a clear error. Group and
+// instance normalization are composed of differentiable ops.
 #pragma once
 #include "dagrad/autograd/tensor.h"
 
@@ -41,5 +42,15 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   const Tensor& beta, double eps = 1e-5);
 // normalized_shape = gamma's shape.
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
+
+// Group normalization (F.group_norm): the C channels of x (N, C, *) in `groups` groups, each
+// normalized over its channels and every other axis (biased variance), then
+// out = gamma * xh + beta per channel (gamma, beta of shape (C), undefined = 1/0). Composed of
+// differentiable ops: double backward and forward mode work.
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
+                  double eps = 1e-5);
+// Instance normalization (F.instance_norm without running statistics): group_norm with one
+// group per channel.
+Tensor instance_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
 
 }  // namespace dagrad

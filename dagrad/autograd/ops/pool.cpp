@@ -11,6 +11,7 @@
 #include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/kernels/pool.h"
 #include "dagrad/autograd/node.h"
+#include "dagrad/autograd/ops/linalg.h"
 #include "dagrad/autograd/parallel.h"
 
 namespace dagrad {
@@ -143,6 +144,39 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
       [g](const TangentList& t, const Tensor&) { return avg_pool_raw(t[0], g); });
   mark_once_differentiable(out);
   return out;
+}
+
+// ---------------------------------------------------------------- adaptive average pooling
+
+namespace {
+// (out, in) matrix whose row i averages in[floor(i in / out) .. ceil((i + 1) in / out)).
+Tensor averaging_matrix(int64_t out, int64_t in, Dtype dtype) {
+  Tensor m = zeros({out, in}, dtype);
+  DAGRAD_DISPATCH(dtype, {
+    T* p = m.data<T>();
+    for (int64_t i = 0; i < out; ++i) {
+      const int64_t lo = i * in / out, hi = ((i + 1) * in + out - 1) / out;
+      for (int64_t j = lo; j < hi; ++j) p[i * in + j] = T(1) / static_cast<T>(hi - lo);
+    }
+  });
+  return m;
+}
+}  // namespace
+
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 size) {
+  if (x.dim() != 3 && x.dim() != 4)
+    throw std::invalid_argument(fmt::format(
+        "adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), got shape {}",
+        to_string(x.shape())));
+  const int64_t h = x.shape()[x.dim() - 2], w = x.shape()[x.dim() - 1];
+  if (size.h <= 0 || size.w <= 0 || h == 0 || w == 0)
+    throw std::invalid_argument(fmt::format(
+        "adaptive_avg_pool2d: output size ({}, {}) must be positive and the input {} not empty",
+        size.h, size.w, to_string(x.shape())));
+  // out = A_h x A_w^T over the last two axes.
+  const Tensor rows = averaging_matrix(size.h, h, x.dtype());
+  const Tensor cols = averaging_matrix(size.w, w, x.dtype());
+  return matmul(matmul(rows, x), cols, false, true);
 }
 
 }  // namespace dagrad

@@ -18,5 +18,9 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride = 0, Size2 padding
 // (PyTorch's default count_include_pad = true, so the divisor is always kh*kw).
 // Backward: every input in a window gets dout / (kh*kw). Forward mode: avg_pool2d(t_x).
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride = 0, Size2 padding = 0);
+// Average pooling of x (N, C, H, W) (or (C, H, W)) to an output of `size` (F.adaptive_avg_pool2d):
+// output cell i averages rows floor(i H / oh) to ceil((i + 1) H / oh), and likewise columns.
+// Two matrix products with the averaging matrices, so double backward and forward mode work.
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 size);
 
 }  // namespace dagrad
