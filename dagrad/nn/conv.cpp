@@ -8,11 +8,15 @@
 namespace dagrad::nn {
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
-               int64_t stride, int64_t padding, Init init, Dtype dtype, bool with_bias)
-    : in_(in_channels), out_(out_channels), k_(kernel_size), stride_(stride), padding_(padding) {
-  weight = register_parameter(
-      "weight", init_weight({out_, in_, k_, k_}, in_ * k_ * k_, out_ * k_ * k_, init, gen, dtype));
-  if (with_bias) bias = register_parameter("bias", zeros({out_}, dtype), false);
+               const Conv2dOptions& o)
+    : in_(in_channels),
+      out_(out_channels),
+      k_(kernel_size),
+      stride_(o.stride),
+      padding_(o.padding) {
+  weight = register_parameter("weight", init_weight({out_, in_, k_, k_}, in_ * k_ * k_,
+                                                    out_ * k_ * k_, o.init, gen, o.dtype));
+  if (o.bias) bias = register_parameter("bias", zeros({out_}, o.dtype), false);
 }
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride_, padding_); }

@@ -5,11 +5,26 @@
 
 namespace dagrad::nn {
 
+// The settings of a Conv2d, named at the call site with designated initializers:
+//   Conv2d(3, 16, 3, gen, {.padding = 1, .init = {InitScheme::he, 0}, .bias = false})
+struct Conv2dOptions {
+  int64_t stride = 1;
+  int64_t padding = 0;
+  Init init = {};
+  Dtype dtype = float32;
+  bool bias = true;
+};
+
 class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
+         const Conv2dOptions& options);
+  // The positional form of the same settings (kept for existing code).
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
          int64_t stride = 1, int64_t padding = 0, Init init = {}, Dtype dtype = float32,
-         bool bias = true);
+         bool bias = true)
+      : Conv2d(in_channels, out_channels, kernel_size, gen,
+               Conv2dOptions{stride, padding, init, dtype, bias}) {}
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string describe() const override;

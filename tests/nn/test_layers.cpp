@@ -65,8 +65,15 @@ TEST_CASE("layers: Conv2d, pools and GlobalAvgPool gradients") {
   Generator gen(1);
   nn::Conv2d conv(2, 3, 3, gen, 1, 1, {nn::InitScheme::he, 0}, float64);
   check_module(conv, randn({2, 2, 5, 5}, gen, float64));
-  nn::Conv2d strided(2, 2, 3, gen, 2, 0, {nn::InitScheme::xavier, 0}, float64);
+  nn::Conv2d strided(2, 2, 3, gen,
+                     nn::Conv2dOptions{.stride = 2, .init = {nn::InitScheme::xavier, 0},
+                                       .dtype = float64});
   check_module(strided, randn({1, 2, 7, 7}, gen, float64));
+  // Options by name; the positional form means the same.
+  nn::Conv2d named(2, 3, 3, gen, {.padding = 1, .dtype = float64, .bias = false});
+  CHECK(!named.bias.defined());
+  CHECK(named.describe() == "Conv2d(2 -> 3, 3x3, stride 1, padding 1)");
+  CHECK(named.describe() == nn::Conv2d(2, 3, 3, gen, 1, 1, {}, float64, false).describe());
   nn::MaxPool2d mp(2);
   check_module(mp, randn({2, 2, 4, 4}, gen, float64));
   nn::AvgPool2d ap(2);
