@@ -230,19 +230,29 @@ TEST_CASE("pool: forward mode") {
   CHECK(rel_error(ta, fa(t)) < 1e-15);  // linear
 }
 
-TEST_CASE("pool: double backward is a clear error") {
-  Tensor x = distinct_values({1, 1, 4, 4}, 1).requires_grad_();
-  for (int which = 0; which < 2; ++which) {
-    Tensor y = which == 0 ? max_pool2d(x, 2) : avg_pool2d(x, 2);
-    auto gx = dagrad::grad({(y * y).sum()}, {x}, {}, BackwardOptions{.create_graph = true});
-    std::string msg;
-    try {
-      gx[0].sum().backward();
-    } catch (const std::exception& e) {
-      msg = e.what();
-    }
-    CHECK(msg.find(which == 0 ? "'max_pool2d'" : "'avg_pool2d'") != std::string::npos);
+TEST_CASE("pool: double backward through max and average pooling") {
+  // Distinct values: no ties, so the argmax (and every derivative) is well defined.
+  const Tensor x = distinct_values({2, 2, 5, 5}, 1) * 0.25;
+  for (Size2 stride : {Size2{2}, Size2{1}}) {  // disjoint and overlapping windows
+    test_util::check_all_orders(
+        [stride](const Tensor& v) { return square(max_pool2d(v, 3, stride, 1)); }, x, 130);
+    test_util::check_all_orders(
+        [stride](const Tensor& v) { return square(avg_pool2d(v, 3, stride, 1)); }, x, 131);
   }
+  // y = sum(pool(x)^2): d2y/dx2 v = 2 P^T P v for the pooling map P (linear for average, and
+  // for max with the argmax fixed), so the Hessian-vector product is pool's backward of
+  // 2 pool(v).
+  const Tensor xl = x.detach().requires_grad_(), v = test_util::randn64({2, 2, 5, 5}, 132);
+  for (int which = 0; which < 2; ++which) {
+    auto pool = [which](const Tensor& t) { return which == 0 ? max_pool2d(t, 2) : avg_pool2d(t, 2); };
+    const Tensor gx = dagrad::grad({sum(square(pool(xl)))}, {xl}, {}, test_util::create_graph())[0];
+    const Tensor hv = dagrad::grad({sum(gx * v)}, {xl})[0];
+    // P v is pool's forward-mode tangent along v; P^T (2 P v) a vector-Jacobian product.
+    const Tensor pv = pool(make_dual(xl.detach(), v)).tangent();
+    const Tensor want = dagrad::grad({sum(pool(xl) * (pv * 2.0))}, {xl})[0];
+    CHECK(max(abs(hv - want)).item() < 1e-13);
+  }
+  CHECK(std::string(max_pool2d(xl, 2).grad_fn()->name) == "max_pool2d");
 }
 
 TEST_CASE("pool: errors name the op and the shapes") {

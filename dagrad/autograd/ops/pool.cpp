@@ -76,6 +76,100 @@ Tensor avg_pool_raw(const Tensor& x, const PoolGeom& g) {
   return out;
 }
 
+// The backward of each pooling op is an op too, so that create_graph differentiates it again:
+// pooling and its backward are adjoint linear maps (in the values, for max pooling with its
+// argmax fixed), each the other's backward.
+
+using ArgmaxList = std::shared_ptr<const std::vector<int32_t>>;  // per output, within its plane
+
+// dx of avg pooling: each output's gradient spread evenly over its window (the raw kernel).
+Tensor avg_pool_backward_raw(const Tensor& gout, const PoolGeom& g, const Shape& xs) {
+  Tensor dx = empty(xs, gout.dtype());
+  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  DAGRAD_DISPATCH(gout.dtype(), {
+    const T* pg = gout.data<T>();
+    T* pd = dx.data<T>();
+    for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+      kernels::pool_kernels<T>().avg_pool_backward(pg + p0 * OP, pd + p0 * HW, sub);
+    });
+  });
+  return dx;
+}
+
+Tensor avg_pool_backward_op(const Tensor& gout, const PoolGeom& g, const Shape& xs);
+
+// d out / d x = 1 / (kh kw) for every input in the window
+Tensor avg_pool_op(const Tensor& x, const PoolGeom& g) {
+  return record(
+      "avg_pool2d", avg_pool_raw(x, g), {x},
+      [g, xs = x.shape()](const Tensor& gout, const Tensor&) -> GradList {
+        return {avg_pool_backward_op(gout, g, xs)};
+      },
+      [g](const TangentList& t, const Tensor&) { return avg_pool_raw(t[0], g); });
+}
+
+Tensor avg_pool_backward_op(const Tensor& gout, const PoolGeom& g, const Shape& xs) {
+  return record(
+      "avg_pool2d_backward", avg_pool_backward_raw(gout, g, xs), {gout},
+      [g](const Tensor& gg, const Tensor&) -> GradList { return {avg_pool_op(gg, g)}; },
+      [g, xs](const TangentList& t, const Tensor&) { return avg_pool_backward_raw(t[0], g, xs); });
+}
+
+// out[k] = x[argmax[k]] in each plane.
+Tensor gather_argmax_raw(const Tensor& x, const ArgmaxList& idx, const PoolGeom& g) {
+  Tensor out = empty({x.size(0), x.size(1), g.OH, g.OW}, x.dtype());
+  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  DAGRAD_DISPATCH(x.dtype(), {
+    const T* s = x.data<T>();
+    T* d = out.data<T>();
+    for (int64_t pl = 0; pl < g.planes; ++pl)
+      for (int64_t k = 0; k < OP; ++k) d[pl * OP + k] = s[pl * HW + (*idx)[pl * OP + k]];
+  });
+  return out;
+}
+
+// dx of max pooling: each output's gradient added at its argmax (the raw kernel).
+Tensor scatter_argmax_raw(const Tensor& gout, const ArgmaxList& idx, const PoolGeom& g,
+                          const Shape& xs) {
+  Tensor dx = empty(xs, gout.dtype());
+  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
+  DAGRAD_DISPATCH(gout.dtype(), {
+    const T* pg = gout.data<T>();
+    T* pd = dx.data<T>();
+    const int32_t* pi = idx->data();
+    for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
+      kernels::pool_kernels<T>().max_pool_backward(pg + p0 * OP, pi + p0 * OP, pd + p0 * HW, sub);
+    });
+  });
+  return dx;
+}
+
+Tensor scatter_argmax_op(const Tensor& gout, const ArgmaxList& idx, const PoolGeom& g,
+                         const Shape& xs);
+
+// `out` (x at the argmax of each window, computed by the caller) recorded as max pooling:
+// d out / d x = 1 at the window's argmax, 0 elsewhere.
+Tensor gather_argmax_op(const Tensor& x, Tensor out, const ArgmaxList& idx, const PoolGeom& g) {
+  return record(
+      "max_pool2d", std::move(out), {x},
+      [idx, g, xs = x.shape()](const Tensor& gout, const Tensor&) -> GradList {
+        return {scatter_argmax_op(gout, idx, g, xs)};
+      },
+      [idx, g](const TangentList& t, const Tensor&) { return gather_argmax_raw(t[0], idx, g); });
+}
+
+Tensor scatter_argmax_op(const Tensor& gout, const ArgmaxList& idx, const PoolGeom& g,
+                         const Shape& xs) {
+  return record(
+      "max_pool2d_backward", scatter_argmax_raw(gout, idx, g, xs), {gout},
+      [idx, g](const Tensor& gg, const Tensor&) -> GradList {
+        return {gather_argmax_op(gg, gather_argmax_raw(gg, idx, g), idx, g)};
+      },
+      [idx, g, xs](const TangentList& t, const Tensor&) {
+        return scatter_argmax_raw(t[0], idx, g, xs);
+      });
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
@@ -91,59 +185,11 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
       kernels::pool_kernels<T>().max_pool(px + p0 * HW, po + p0 * OP, pi + p0 * OP, sub);
     });
   });
-  out = record(
-      "max_pool2d", out, {x},
-      // d out / d x = 1 at the window's argmax, 0 elsewhere
-      [idx, g, xs = x.shape()](const Tensor& gout, const Tensor&) -> GradList {
-        Tensor dx = empty(xs, gout.dtype());
-        const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
-        DAGRAD_DISPATCH(gout.dtype(), {
-          const T* pg = gout.data<T>();
-          T* pd = dx.data<T>();
-          const int32_t* pi = idx->data();
-          for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
-            kernels::pool_kernels<T>().max_pool_backward(pg + p0 * OP, pi + p0 * OP, pd + p0 * HW,
-                                                         sub);
-          });
-        });
-        return {dx};
-      },
-      [idx, g](const TangentList& t, const Tensor& o) {
-        Tensor r = empty_like(o);
-        const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
-        DAGRAD_DISPATCH(r.dtype(), {
-          const T* s = t[0].data<T>();
-          T* d = r.data<T>();
-          for (int64_t pl = 0; pl < g.planes; ++pl)
-            for (int64_t k = 0; k < OP; ++k) d[pl * OP + k] = s[pl * HW + (*idx)[pl * OP + k]];
-        });
-        return r;
-      });
-  mark_once_differentiable(out);
-  return out;
+  return gather_argmax_op(x, std::move(out), idx, g);
 }
 
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
-  const PoolGeom g = check_pool(x, kernel, stride, padding, "avg_pool2d");
-  Tensor out = avg_pool_raw(x, g);
-  out = record(
-      "avg_pool2d", out, {x},
-      // d out / d x = 1 / (kh*kw) for every input in the window
-      [g, xs = x.shape()](const Tensor& gout, const Tensor&) -> GradList {
-        Tensor dx = empty(xs, gout.dtype());
-        const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
-        DAGRAD_DISPATCH(gout.dtype(), {
-          const T* pg = gout.data<T>();
-          T* pd = dx.data<T>();
-          for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
-            kernels::pool_kernels<T>().avg_pool_backward(pg + p0 * OP, pd + p0 * HW, sub);
-          });
-        });
-        return {dx};
-      },
-      [g](const TangentList& t, const Tensor&) { return avg_pool_raw(t[0], g); });
-  mark_once_differentiable(out);
-  return out;
+  return avg_pool_op(x, check_pool(x, kernel, stride, padding, "avg_pool2d"));
 }
 
 // ---------------------------------------------------------------- adaptive average pooling

@@ -1,6 +1,7 @@
-// 2-D pooling over NCHW tensors, with raw forward and backward kernels (differentiable once:
-// a create_graph backward through them is a clear error). Output size follows PyTorch's floor
-// rule (ceil_mode = false): (H + 2*pad - kernel) / stride + 1.
+// 2-D pooling over NCHW tensors, with raw forward and backward kernels. Each backward is an op
+// whose own backward is the pooling again (they are adjoint linear maps; for max pooling with
+// the argmax fixed), so create_graph and second derivatives work. Output size follows
+// PyTorch's floor rule (ceil_mode = false): (H + 2*pad - kernel) / stride + 1.
 #pragma once
 #include "dagrad/autograd/ops/conv.h"  // Size2
 #include "dagrad/autograd/tensor.h"
