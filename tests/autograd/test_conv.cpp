@@ -2,12 +2,14 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/autograd/forward_mode.h"
 #include "dagrad/autograd/ops/conv.h"
 #include "tests/error_of.h"
+#include "tests/op_test_util.h"
 
 using namespace dagrad;
 using dagrad::test_util::error_of;
@@ -274,17 +276,49 @@ TEST_CASE("conv: forward mode is bilinear") {
   CHECK(rel_error(y2, y) < 1e-15);
 }
 
-TEST_CASE("conv: double backward is a clear error") {
-  Generator gen(6);
-  Tensor x = randn({1, 1, 4, 4}, gen, float64).requires_grad_();
-  Tensor w = randn({1, 1, 2, 2}, gen, float64).requires_grad_();
-  Tensor y = conv2d(x, w);
-  auto gx = dagrad::grad({(y * y).sum()}, {x}, {}, BackwardOptions{.create_graph = true});
-  REQUIRE(gx[0].requires_grad());
-  const std::string msg = error_of<std::exception>([&] { gx[0].sum().backward(); });
-  CHECK(msg.find("double backward through 'conv2d'") != std::string::npos);
+TEST_CASE("conv: double backward and forward mode through every input, stride and padding") {
+  const Tensor x = test_util::randn64({2, 3, 5, 6}, 140), w = test_util::randn64({4, 3, 3, 2}, 141);
+  const Tensor b = test_util::randn64({4}, 142);
+  // ~100 outputs of size ~10: step 1e-4 keeps the rounding of sum(f * dout) in the
+  // differences (~1e-16 |sum| / step) below atol (see check_all_orders).
+  GradcheckOptions opts;
+  opts.eps = 1e-4;
+  for (auto [stride, padding] : {std::pair<Size2, Size2>{1, 0}, {Size2{2, 1}, Size2{1, 2}}}) {
+    CAPTURE(stride.h);
+    test_util::check_all_orders(
+        [&](const Tensor& v) { return square(conv2d(v, w, b, stride, padding)); }, x, 143, opts);
+    test_util::check_all_orders(
+        [&](const Tensor& v) { return square(conv2d(x, v, b, stride, padding)); }, w, 144, opts);
+    test_util::check_all_orders(
+        [&](const Tensor& v) { return square(conv2d(x, w, v, stride, padding)); }, b, 145, opts);
+    // x used twice, with and without bias.
+    test_util::check_all_orders(
+        [&](const Tensor& v) {
+          return conv2d(v, w, Tensor(), stride, padding) * conv2d(v, w, b, stride, padding);
+        },
+        x, 146, opts);
+  }
+  // The backward ops carry their names into the graph under create_graph.
+  const Tensor xl = x.detach().requires_grad_();
+  const Tensor gx = dagrad::grad({sum(square(conv2d(xl, w)))}, {xl}, {}, test_util::create_graph())[0];
+  CHECK(std::string(gx.grad_fn()->name) == "conv2d_backward_input");
 }
 
+TEST_CASE("conv: a WGAN-GP gradient penalty trains through the convnet's input gradient") {
+  // penalty = (||d D(x) / dx|| - 1)^2 for a critic D = sum(relu(conv(x)) * v) with a pool:
+  // its gradient with respect to the critic's weight needs double backward through conv2d,
+  // relu and max_pool2d.
+  const Tensor x = test_util::randn64({2, 1, 6, 6}, 150).requires_grad_();
+  const Tensor w0 = test_util::randn64({3, 1, 3, 3}, 151), v = test_util::randn64({2, 3, 2, 2}, 152);
+  auto penalty = [&](const Tensor& w) {
+    enable_grad on;  // gradcheck evaluates its differences under no_grad
+    const Tensor critic = sum(max_pool2d(relu(conv2d(x, w, Tensor(), 1, 1)), 3) * v);
+    const Tensor gx = dagrad::grad({critic}, {x}, {}, test_util::create_graph())[0];
+    return square(norm(gx) - 1.0);
+  };
+  test_util::check_gradcheck([&](const std::vector<Tensor>& in) { return penalty(in[0]); },
+                             {w0.detach().requires_grad_()});
+}
 TEST_CASE("conv: errors name the op and the shapes") {
   Tensor x = zeros({2, 3, 5, 5}), w = zeros({4, 3, 3, 3});
   CHECK(error_of([&] {

@@ -3,11 +3,16 @@
 #include <fmt/format.h>
 
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/kernels/conv.h"
 #include "dagrad/autograd/kernels/elementwise.h"
 #include "dagrad/autograd/node.h"
+#include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/reduction.h"
+#include "dagrad/autograd/ops/shape_ops.h"
 
 namespace dagrad {
 
@@ -77,84 +82,134 @@ Tensor conv_raw(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeo
   return out;
 }
 
+// dx and/or dw of conv(x, w) for the upstream gradient gout, by the raw kernel (either of x,
+// w may be undefined when its partner gradient is not wanted).
+std::pair<Tensor, Tensor> conv_backward_raw(const Tensor& x, const Tensor& w, const Tensor& gout,
+                                            const ConvGeom& g, bool want_dx, bool want_dw) {
+  Tensor dx = want_dx ? empty({g.N, g.C, g.H, g.W}, gout.dtype()) : Tensor();
+  Tensor dw = want_dw ? empty({g.F, g.C, g.KH, g.KW}, gout.dtype()) : Tensor();
+  if ((want_dx || want_dw) && g.K() > 0 && gout.numel() > 0) {
+    DAGRAD_DISPATCH(gout.dtype(), {
+      kernels::conv_backward<T>(want_dw ? x.data<T>() : nullptr, want_dx ? w.data<T>() : nullptr,
+                                gout.data<T>(), want_dx ? dx.data<T>() : nullptr,
+                                want_dw ? dw.data<T>() : nullptr, g);
+    });
+  } else {
+    if (want_dx) dx.fill_(0.0);
+    if (want_dw) dw.fill_(0.0);
+  }
+  return {dx, dw};
+}
+
+// Convolution and its two gradients are bilinear maps, each pair adjoint:
+//   <gg, conv(x, w)> = <conv_input_grad(gg, w), x> = <conv_weight_grad(x, gg), w>,
+// so each one's backward is written with the other two, and create_graph differentiates
+// through any of them again. conv_input_grad is the transposed convolution.
+Tensor conv_op(const Tensor& x, const Tensor& w, const ConvGeom& g);
+Tensor conv_input_grad_op(const Tensor& gout, const Tensor& w, const ConvGeom& g);
+Tensor conv_weight_grad_op(const Tensor& x, const Tensor& gout, const ConvGeom& g);
+
+// t_out of a bilinear f(a, b) from the tangents: f(t_a, b) + f(a, t_b).
+template <typename F>
+Tensor bilinear_tangent(const TangentList& t, const Tensor& a, const Tensor& b, F f) {
+  return f(t[0].detach(), b.detach()).add_(f(a.detach(), t[1].detach()));
+}
+
+Tensor conv_op(const Tensor& x, const Tensor& w, const ConvGeom& g) {
+  return record(
+      "conv2d", conv_raw(x, w, Tensor(), g), {x, w},
+      [x = SavedTensor(x, "conv2d"), w = SavedTensor(w, "conv2d"), g](const Tensor& gout,
+                                                                       const Tensor&) -> GradList {
+        return {conv_input_grad_op(gout, w.get(), g), conv_weight_grad_op(x.get(), gout, g)};
+      },
+      [&x, &w, g](const TangentList& t, const Tensor&) {
+        return bilinear_tangent(t, x, w, [&g](const Tensor& a, const Tensor& b) {
+          return conv_raw(a, b, Tensor(), g);
+        });
+      });
+}
+
+Tensor conv_input_grad_op(const Tensor& gout, const Tensor& w, const ConvGeom& g) {
+  auto raw = [&g](const Tensor& go, const Tensor& wv) {
+    return conv_backward_raw(Tensor(), wv, go, g, true, false).first;
+  };
+  return record(
+      "conv2d_backward_input", raw(gout, w), {gout, w},
+      [gout = SavedTensor(gout, "conv2d_backward_input"),
+       w = SavedTensor(w, "conv2d_backward_input"), g](const Tensor& gg, const Tensor&) -> GradList {
+        return {conv_op(gg, w.get(), g), conv_weight_grad_op(gg, gout.get(), g)};
+      },
+      [&gout, &w, raw](const TangentList& t, const Tensor&) {
+        return bilinear_tangent(t, gout, w, raw);
+      });
+}
+
+Tensor conv_weight_grad_op(const Tensor& x, const Tensor& gout, const ConvGeom& g) {
+  auto raw = [&g](const Tensor& xv, const Tensor& go) {
+    return conv_backward_raw(xv, Tensor(), go, g, false, true).second;
+  };
+  return record(
+      "conv2d_backward_weight", raw(x, gout), {x, gout},
+      [x = SavedTensor(x, "conv2d_backward_weight"),
+       gout = SavedTensor(gout, "conv2d_backward_weight"),
+       g](const Tensor& gg, const Tensor&) -> GradList {
+        return {conv_input_grad_op(gout.get(), gg, g), conv_op(x.get(), gg, g)};
+      },
+      [&x, &gout, raw](const TangentList& t, const Tensor&) {
+        return bilinear_tangent(t, x, gout, raw);
+      });
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, Size2 padding) {
   const ConvGeom g = check_conv(x, w, b, stride, padding);
   Tensor out = conv_raw(x, w, b, g);
-
-  const bool gx = x.requires_grad(), gw = w.requires_grad();
-  // dx = col2im(w^T dout), dw = sum_n dout_n cols_n^T, db = sum over N, H, W of dout
-  auto backward_xw = [x = SavedTensor(gw ? x : Tensor(), "conv2d"),
-                      w = SavedTensor(gx ? w : Tensor(), "conv2d"), g, gx,
-                      gw](const Tensor& gout) -> std::pair<Tensor, Tensor> {
-    Tensor dx = gx ? empty({g.N, g.C, g.H, g.W}, gout.dtype()) : Tensor();
-    Tensor dw = gw ? empty({g.F, g.C, g.KH, g.KW}, gout.dtype()) : Tensor();
-    if ((gx || gw) && g.K() > 0 && gout.numel() > 0) {
-      DAGRAD_DISPATCH(gout.dtype(), {
-        kernels::conv_backward<T>(gw ? x.get().data<T>() : nullptr,
-                                  gx ? w.get().data<T>() : nullptr, gout.data<T>(),
-                                  gx ? dx.data<T>() : nullptr, gw ? dw.data<T>() : nullptr, g);
-      });
+  const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+  // dx = col2im(w^T dout), dw = sum_n dout_n cols_n^T, db = sum over N, H, W of dout. Without
+  // create_graph one raw kernel call gives dx and dw; with it, the adjoint ops above.
+  auto backward = [x = SavedTensor(gw ? x : Tensor(), "conv2d"),
+                   w = SavedTensor(gx ? w : Tensor(), "conv2d"), g, gx, gw,
+                   gb](const Tensor& gout, const Tensor&) -> GradList {
+    GradList grads;
+    if (grad_mode_enabled()) {
+      grads.push_back(gx ? conv_input_grad_op(gout, w.get(), g) : Tensor());
+      grads.push_back(gw ? conv_weight_grad_op(x.get(), gout, g) : Tensor());
     } else {
-      if (gx) dx.fill_(0.0);
-      if (gw) dw.fill_(0.0);
+      auto [dx, dw] = conv_backward_raw(gw ? x.get() : Tensor(), gx ? w.get() : Tensor(), gout,
+                                        g, gx, gw);
+      grads.push_back(dx);
+      grads.push_back(dw);
     }
-    return {dx, dw};
+    if (gb && grad_mode_enabled()) {
+      grads.push_back(sum(gout, std::vector<int64_t>{0, 2, 3}));
+    } else if (gb) {
+      Tensor db = empty({g.F}, gout.dtype());
+      DAGRAD_DISPATCH(gout.dtype(),
+                      { kernels::conv_bias_backward<T>(gout.data<T>(), db.data<T>(), g); });
+      grads.push_back(db);
+    } else {
+      grads.push_back(Tensor());
+    }
+    return grads;
   };
   // Forward mode: conv is bilinear, t_out = conv(t_x, w) + conv(x, t_w) + t_b.
-  const bool tx = x.tangent().defined(), tw = w.tangent().defined();
-  auto jvp_xw = [xd = x.detach(), wd = w.detach(), g, tx, tw](const TangentList& t) {
-    Tensor r;
-    if (tx) r = conv_raw(t[0].detach(), wd, Tensor(), g);
-    if (tw) {
-      Tensor s = conv_raw(xd, t[1].detach(), Tensor(), g);
-      r = r.defined() ? r.add_(s) : s;
-    }
-    return r.defined() ? r : zeros({g.N, g.F, g.OH, g.OW}, xd.dtype());
+  auto jvp = [&x, &w, &b, g](const TangentList& t, const Tensor&) {
+    Tensor r = bilinear_tangent(t, x, w, [&g](const Tensor& a, const Tensor& c) {
+      return conv_raw(a, c, Tensor(), g);
+    });
+    return b.defined() ? r + reshape(t[2], {1, g.F, 1, 1}) : r;
   };
-
-  if (!b.defined()) {
-    out = record(
+  if (!b.defined())
+    return record(
         "conv2d", out, {x, w},
-        [bw = std::move(backward_xw)](const Tensor& gout, const Tensor&) -> GradList {
-          auto [dx, dw] = bw(gout);
-          return {dx, dw};
+        [bw = std::move(backward)](const Tensor& gout, const Tensor& o) -> GradList {
+          GradList grads = bw(gout, o);
+          grads.pop_back();  // no bias
+          return grads;
         },
-        [jv = std::move(jvp_xw)](const TangentList& t, const Tensor&) { return jv(t); });
-  } else {
-    const bool gb = b.requires_grad(), tb = b.tangent().defined();
-    out = record(
-        "conv2d", out, {x, w, b},
-        [bw = std::move(backward_xw), g, gb](const Tensor& gout, const Tensor&) -> GradList {
-          auto [dx, dw] = bw(gout);
-          Tensor db;
-          if (gb) {
-            db = empty({g.F}, gout.dtype());
-            DAGRAD_DISPATCH(gout.dtype(),
-                            { kernels::conv_bias_backward<T>(gout.data<T>(), db.data<T>(), g); });
-          }
-          return {dx, dw, db};
-        },
-        [jv = std::move(jvp_xw), g, tb](const TangentList& t, const Tensor&) {
-          Tensor r = jv(t);
-          if (tb) {
-            DAGRAD_DISPATCH(r.dtype(), {
-              T* pr = r.data<T>();
-              const T* pb = t[2].data<T>();
-              const int64_t P = g.P();
-              for (int64_t n = 0; n < g.N; ++n)
-                for (int64_t f = 0; f < g.F; ++f) {
-                  T* d = pr + (n * g.F + f) * P;
-                  for (int64_t i = 0; i < P; ++i) d[i] += pb[f];
-                }
-            });
-          }
-          return r;
-        });
-  }
-  mark_once_differentiable(out);
-  return out;
+        jvp);
+  return record("conv2d", out, {x, w, b}, std::move(backward), jvp);
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, Size2 stride, Size2 padding) {

@@ -1,6 +1,8 @@
 // 2-D convolution over NCHW tensors (cross-correlation, like PyTorch's conv2d and the course's
-// conv_forward_naive). Forward and backward are raw im2col + GEMM kernels, so the result is
-// differentiable once: a create_graph backward through conv2d is a clear error.
+// conv_forward_naive). Forward and backward are raw im2col + GEMM kernels. Under create_graph
+// the input and weight gradients are recorded as ops themselves (conv2d_backward_input, the
+// transposed convolution, and conv2d_backward_weight), each differentiated with the others, so
+// gradients of any order work (gradient penalties, Hessian-vector products).
 #pragma once
 #include <cstdint>
 
