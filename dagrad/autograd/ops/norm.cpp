@@ -46,6 +46,44 @@ const T* ptr_or_null(const Tensor& t) {
 
 namespace {
 
+// The axes a per-channel statistic reduces over (all but 1), and the shape (1, C, 1, ...)
+// that broadcasts a per-channel value against x.
+std::vector<int64_t> bn_axes(const Tensor& x) {
+  std::vector<int64_t> axes{0};
+  for (int i = 2; i < x.dim(); ++i) axes.push_back(i);
+  return axes;
+}
+Shape bn_channel_shape(const Tensor& x) {
+  Shape s(std::vector<int64_t>(x.dim(), 1));
+  s[1] = x.size(1);
+  return s;
+}
+
+// batch_norm's backward written in differentiable ops, for create_graph: the kernels' rules
+// with the statistics recomputed from x (training) or the running ones used by the forward
+// (eval), and the fused ReLU's mask taken from the recomputed output.
+GradList bn_backward_composite(const Tensor& x, const Tensor& gm, const Tensor& bt,
+                               const Tensor& gout, const Stats& st, bool training, double eps,
+                               bool relu) {
+  const std::vector<int64_t> axes = bn_axes(x);
+  const Shape cs = bn_channel_shape(x);
+  Tensor mu, rstd;
+  if (training) {
+    mu = mean(x, axes, true);
+    rstd = rsqrt(var(x, axes, true, false) + eps);
+  } else {
+    mu = tensor(st.mean, cs, x.dtype());
+    rstd = tensor(st.rstd, cs, x.dtype());
+  }
+  const Tensor xh = (x - mu) * rstd, gmc = reshape(gm, cs);
+  const Tensor g = relu ? gout * gt(xh.detach() * gmc.detach() + reshape(bt, cs).detach(), 0.0)
+                        : gout;
+  Tensor dx = training
+                  ? gmc * rstd * (g - mean(g, axes, true) - xh * mean(g * xh, axes, true))
+                  : g * gmc * rstd;
+  return {dx, sum(g * xh, axes), sum(g, axes)};
+}
+
 // batch_norm, and with relu the fused batch_norm_relu.
 Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                      const Tensor& running_mean, const Tensor& running_var, bool training,
@@ -109,13 +147,15 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   const Tensor gm = gamma.defined() ? gamma : ones(cs, x.dtype());
   const Tensor bt = beta.defined() ? beta : zeros(cs, x.dtype());
   const bool gx = x.requires_grad(), gg = gm.requires_grad(), gb = bt.requires_grad();
-  out = record(
+  return record(
       op, out, {x, gm, bt},
       // dx = gamma rstd (g - mean(g) - xh mean(g xh)) [eval: gamma rstd g];
       // dgamma = sum(g xh); dbeta = sum(g); relu: g first zeroed where out = 0
-      [x = SavedTensor(x, op), gm = SavedTensor(gx ? gm : Tensor(), op), st, g, training, gx, gg,
-       gb](const Tensor& gout, const Tensor&) -> GradList {
+      [x = SavedTensor(x, op), gm = SavedTensor(gm, op), bt = SavedTensor(bt, op), st, g,
+       training, gx, gg, gb, eps, relu](const Tensor& gout, const Tensor&) -> GradList {
         const Tensor& xv = x.get();
+        if (grad_mode_enabled())
+          return bn_backward_composite(xv, gm.get(), bt.get(), gout, *st, training, eps, relu);
         Tensor dx = gx ? empty_like(xv) : Tensor();
         Tensor dgm = gg ? empty({g.C}, xv.dtype()) : Tensor();
         Tensor dbt = gb ? empty({g.C}, xv.dtype()) : Tensor();
@@ -154,8 +194,6 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
         });
         return r;
       });
-  mark_once_differentiable(out);
-  return out;
 }
 
 }  // namespace
@@ -173,6 +211,19 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 }
 
 // ---------------------------------------------------------------- layer_norm
+
+namespace {
+// layer_norm's backward in differentiable ops (create_graph), statistics recomputed from x.
+GradList ln_backward_composite(const Tensor& x, const Tensor& gm, const Tensor& gout,
+                               const Shape& ns, double eps) {
+  std::vector<int64_t> axes;
+  for (int i = x.dim() - ns.size(); i < x.dim(); ++i) axes.push_back(i);
+  const Tensor mu = mean(x, axes, true), rstd = rsqrt(var(x, axes, true, false) + eps);
+  const Tensor xh = (x - mu) * rstd, gg = gout * gm;
+  const Tensor dx = rstd * (gg - mean(gg, axes, true) - xh * mean(gg * xh, axes, true));
+  return {dx, sum_to(gout * xh, ns), sum_to(gout, ns)};
+}
+}  // namespace
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& gamma,
                   const Tensor& beta, double eps) {
@@ -203,13 +254,14 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   const Tensor gm = gamma.defined() ? gamma : ones(normalized_shape, x.dtype());
   const Tensor bt = beta.defined() ? beta : zeros(normalized_shape, x.dtype());
   const bool gx = x.requires_grad(), gg = gm.requires_grad(), gb = bt.requires_grad();
-  out = record(
+  return record(
       op, out, {x, gm, bt},
       // dx = rstd (gg - mean(gg) - xh mean(gg xh)), gg = g gamma; dgamma = sum_rows(g xh);
       // dbeta = sum_rows(g)
-      [x = SavedTensor(x, op), gm = SavedTensor(gx ? gm : Tensor(), op), st, R, D,
-       ns = normalized_shape, gx, gg, gb](const Tensor& gout, const Tensor&) -> GradList {
+      [x = SavedTensor(x, op), gm = SavedTensor(gm, op), st, R, D, ns = normalized_shape, gx, gg,
+       gb, eps](const Tensor& gout, const Tensor&) -> GradList {
         const Tensor& xv = x.get();
+        if (grad_mode_enabled()) return ln_backward_composite(xv, gm.get(), gout, ns, eps);
         Tensor dx = gx ? empty_like(xv) : Tensor();
         Tensor dgm = gg ? empty(ns, xv.dtype()) : Tensor();
         Tensor dbt = gb ? empty(ns, xv.dtype()) : Tensor();
@@ -242,8 +294,6 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
         });
         return r;
       });
-  mark_once_differentiable(out);
-  return out;
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {

@@ -1,6 +1,7 @@
-// Batch and layer normalization as fused raw kernels (forward and backward); the results are
-// differentiable once: a create_graph backward through them is a clear error. Group and
-// instance normalization are composed of differentiable ops.
+// Batch and layer normalization as fused raw kernels (forward and backward). Under
+// create_graph their backward is written in differentiable ops instead (the same formulas,
+// statistics recomputed from x), so second derivatives work. Group and instance normalization
+// are composed of differentiable ops.
 #pragma once
 #include "dagrad/autograd/tensor.h"
 
