@@ -64,8 +64,8 @@ inline Tensor dual(const Tensor& x, const Tensor& v) { return make_dual(x.detach
 inline void check_all_orders(const std::function<Tensor(const Tensor&)>& f, const Tensor& x0,
                              uint64_t seed, const GradcheckOptions& opts = {}) {
   const Tensor x = x0.detach().requires_grad_();
-  const GradcheckResult r = gradcheck([f](const std::vector<Tensor>& in) { return f(in[0]); }, {x},
-                                      opts);
+  const GradcheckResult r =
+      gradcheck([f](const std::vector<Tensor>& in) { return f(in[0]); }, {x}, opts);
   INFO(r.report());
   CHECK(r.passed);
   const Tensor jf = jacobian_forward(f, x.detach()), jr = jacobian_reverse(f, x.detach());

@@ -137,9 +137,9 @@ Checkpoint load_checkpoint(const std::string& path) {
     try {
       needed = checked_nbytes(s, dtype, "checkpoint");
     } catch (const std::invalid_argument&) {
-      throw std::runtime_error(fmt::format(
-          "checkpoint {}: tensor '{}' has shape {}, too large for a tensor", path, name,
-          to_string(s)));
+      throw std::runtime_error(
+          fmt::format("checkpoint {}: tensor '{}' has shape {}, too large for a tensor", path, name,
+                      to_string(s)));
     }
     if (nbytes != static_cast<uint64_t>(needed))
       throw std::runtime_error(

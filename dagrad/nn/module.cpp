@@ -148,9 +148,8 @@ LoadReport load_into(const std::vector<LoadTarget>& targets, const NamedTensors&
 LoadReport Module::load_state(const NamedTensors& incoming, bool strict) {
   std::vector<LoadTarget> targets;
   for (const auto& [name, t] : state())
-    targets.push_back({name, t.shape(), t.dtype(), [dst = t](const Tensor& src) mutable {
-                         dst.copy_(src);
-                       }});
+    targets.push_back(
+        {name, t.shape(), t.dtype(), [dst = t](const Tensor& src) mutable { dst.copy_(src); }});
   return load_into(targets, incoming, strict, fmt::format("load_state: {}", type_name()));
 }
 

@@ -44,8 +44,8 @@ std::string LayerNorm::describe() const { return fmt::format("LayerNorm({})", fe
 GroupNorm::GroupNorm(int64_t groups, int64_t channels, double eps, Dtype dtype)
     : groups_(groups), channels_(channels), eps_(eps) {
   if (groups <= 0 || channels <= 0 || channels % groups != 0)
-    throw std::invalid_argument(fmt::format(
-        "GroupNorm: {} channels cannot be split into {} groups", channels, groups));
+    throw std::invalid_argument(
+        fmt::format("GroupNorm: {} channels cannot be split into {} groups", channels, groups));
   gamma = register_parameter("gamma", ones({channels}, dtype), false);
   beta = register_parameter("beta", zeros({channels}, dtype), false);
 }

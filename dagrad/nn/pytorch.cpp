@@ -207,10 +207,9 @@ LoadReport load_pytorch_state_dict(Module& model, const NamedTensors& state, boo
         break;
       case TorchKey::Kind::transposed: {
         const Shape& s = key.tensor.shape();
-        targets.push_back({key.name, Shape{s[1], s[0]}, key.tensor.dtype(),
-                           [dst = key.tensor](const Tensor& src) mutable {
-                             dst.copy_(transpose(src, 0, 1));
-                           }});
+        targets.push_back(
+            {key.name, Shape{s[1], s[0]}, key.tensor.dtype(),
+             [dst = key.tensor](const Tensor& src) mutable { dst.copy_(transpose(src, 0, 1)); }});
         break;
       }
       case TorchKey::Kind::counter:

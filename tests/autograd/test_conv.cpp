@@ -300,7 +300,8 @@ TEST_CASE("conv: double backward and forward mode through every input, stride an
   }
   // The backward ops carry their names into the graph under create_graph.
   const Tensor xl = x.detach().requires_grad_();
-  const Tensor gx = dagrad::grad({sum(square(conv2d(xl, w)))}, {xl}, {}, test_util::create_graph())[0];
+  const Tensor gx =
+      dagrad::grad({sum(square(conv2d(xl, w)))}, {xl}, {}, test_util::create_graph())[0];
   CHECK(std::string(gx.grad_fn()->name) == "conv2d_backward_input");
 }
 
@@ -309,7 +310,8 @@ TEST_CASE("conv: a WGAN-GP gradient penalty trains through the convnet's input g
   // its gradient with respect to the critic's weight needs double backward through conv2d,
   // relu and max_pool2d.
   const Tensor x = test_util::randn64({2, 1, 6, 6}, 150).requires_grad_();
-  const Tensor w0 = test_util::randn64({3, 1, 3, 3}, 151), v = test_util::randn64({2, 3, 2, 2}, 152);
+  const Tensor w0 = test_util::randn64({3, 1, 3, 3}, 151),
+               v = test_util::randn64({2, 3, 2, 2}, 152);
   auto penalty = [&](const Tensor& w) {
     enable_grad on;  // gradcheck evaluates its differences under no_grad
     const Tensor critic = sum(max_pool2d(relu(conv2d(x, w, Tensor(), 1, 1)), 3) * v);

@@ -529,26 +529,27 @@ TEST_CASE("norm: group_norm and instance_norm, composed and differentiable to an
   CHECK(max(abs(var(g, 2, false, false) - 1.0)).item() < 1e-13);
   // gamma and beta act per channel.
   const Tensor plain = group_norm(x, 2, Tensor(), Tensor());
-  CHECK(max(abs(group_norm(x, 2, gamma, beta) - (plain * reshape(gamma, {4, 1, 1}) +
-                                                   reshape(beta, {4, 1, 1}))))
+  CHECK(max(abs(group_norm(x, 2, gamma, beta) -
+                (plain * reshape(gamma, {4, 1, 1}) + reshape(beta, {4, 1, 1}))))
             .item() < 1e-14);
   CHECK(max(abs(instance_norm(x, gamma, beta) - group_norm(x, 4, gamma, beta))).item() == 0);
   CHECK(error_of([&] { group_norm(x, 3, gamma, beta); }) ==
         "group_norm: 4 channels (shape (3, 4, 2, 5)) cannot be split into 3 groups");
   CHECK(error_of([&] { group_norm(x, 2, ones({3}, float64), beta); }).find("shape (4)") !=
         std::string::npos);
-  CHECK(error_of([&] { instance_norm(ones({4}, float64), Tensor(), Tensor()); })
-            .find("(N, C, *)") != std::string::npos);
+  CHECK(error_of([&] {
+          instance_norm(ones({4}, float64), Tensor(), Tensor());
+        }).find("(N, C, *)") != std::string::npos);
   // 120 outputs of size ~1: sum(f * dout) rounds at ~1e-14, so the default step 1e-6 leaves
   // ~1e-8 of noise in the differences, above atol for the near-zero gradient entries a
   // normalization has; step 1e-4 cuts it to ~1e-10 for a truncation error of
   // ~step^2 f''' / 6 ~ 1e-9 on these O(1) inputs.
   GradcheckOptions opts;
   opts.eps = 1e-4;
-  test_util::check_all_orders(
-      [&](const Tensor& v) { return group_norm(v, 2, gamma, beta); }, x, 114, opts);
-  test_util::check_all_orders(
-      [&](const Tensor& v) { return group_norm(x, 2, v, beta) * x; }, gamma, 115, opts);
-  test_util::check_all_orders([&](const Tensor& v) { return instance_norm(v, Tensor(), beta); },
-                              x, 116, opts);
+  test_util::check_all_orders([&](const Tensor& v) { return group_norm(v, 2, gamma, beta); }, x,
+                              114, opts);
+  test_util::check_all_orders([&](const Tensor& v) { return group_norm(x, 2, v, beta) * x; }, gamma,
+                              115, opts);
+  test_util::check_all_orders([&](const Tensor& v) { return instance_norm(v, Tensor(), beta); }, x,
+                              116, opts);
 }

@@ -244,7 +244,9 @@ TEST_CASE("pool: double backward through max and average pooling") {
   // 2 pool(v).
   const Tensor xl = x.detach().requires_grad_(), v = test_util::randn64({2, 2, 5, 5}, 132);
   for (int which = 0; which < 2; ++which) {
-    auto pool = [which](const Tensor& t) { return which == 0 ? max_pool2d(t, 2) : avg_pool2d(t, 2); };
+    auto pool = [which](const Tensor& t) {
+      return which == 0 ? max_pool2d(t, 2) : avg_pool2d(t, 2);
+    };
     const Tensor gx = dagrad::grad({sum(square(pool(xl)))}, {xl}, {}, test_util::create_graph())[0];
     const Tensor hv = dagrad::grad({sum(gx * v)}, {xl})[0];
     // P v is pool's forward-mode tangent along v; P^T (2 P v) a vector-Jacobian product.
@@ -318,10 +320,13 @@ TEST_CASE("pool: adaptive_avg_pool2d, with torch's bins, differentiable to any o
   const Tensor col = reshape(arange(5, float64), {1, 5, 1});
   test_util::check_values(adaptive_avg_pool2d(col, Size2{3, 1}), {0.5, 2, 3.5});
   CHECK(adaptive_avg_pool2d(x, Size2{7, 10}).shape() == Shape{2, 3, 7, 10});  // larger: repeats
-  CHECK(error_of([&] { adaptive_avg_pool2d(x, 0); }).find("must be positive") !=
-        std::string::npos);
-  CHECK(error_of([&] { adaptive_avg_pool2d(ones({4, 4}, float64), 2); }).find("(N, C, H, W)") !=
-        std::string::npos);
+  CHECK(error_of([&] { adaptive_avg_pool2d(x, 0); }).find("must be positive") != std::string::npos);
+  CHECK(error_of([&] {
+          adaptive_avg_pool2d(ones({4, 4}, float64), 2);
+        }).find("(N, C, H, W)") != std::string::npos);
   test_util::check_all_orders(
-      [](const Tensor& v) { return square(adaptive_avg_pool2d(v, Size2{4, 3})); }, x, 121);
+      [](const Tensor& v) {
+        return square(adaptive_avg_pool2d(v, Size2{4, 3}));
+      },
+      x, 121);
 }

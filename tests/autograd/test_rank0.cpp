@@ -134,6 +134,31 @@ std::vector<Rank0Case> rank0_cases() {
        {},
        {(x - y) * (x - y)}},
       {"dropout", "eval", [](const Tensor& t) { return dropout(t, 0.5, false); }, {}, {x}},
+      {"reduction", "cumsum(x, 0)", [](const Tensor& t) { return cumsum(t, 0); }, {}, {x}},
+      {"reduction", "prod()", [](const Tensor& t) { return prod(t); }, {}, {x}},
+      {"reduction", "prod(x, -1)", [](const Tensor& t) { return prod(t, -1); }, {}, {x}},
+      {"reduction", "norm", [](const Tensor& t) { return norm(t); }, {}, {x}},
+      {"reduction", "norm p = 3", [](const Tensor& t) { return norm(t, 3); }, {}, {x}},
+      {"sorting", "sort", [](const Tensor& t) { return sort(t).values; }, {}, {x}},
+      {"sorting", "topk 1", [](const Tensor& t) { return topk(t, 1).values; }, {}, {x}},
+      {"shape", "flip", [](const Tensor& t) { return flip(t, {0}); }, {}, {x}},
+      {"shape", "roll", [](const Tensor& t) { return roll(t, {3}); }, {}, {x}},
+      {"shape", "expand (3,)", [](const Tensor& t) { return expand(t, {3}); }, {3}, {x, x, x}},
+      {"shape", "repeat (2,)", [](const Tensor& t) { return repeat(t, {2}); }, {2}, {x, x}},
+      {"linalg", "einsum ->", [](const Tensor& t) { return einsum("->", {t}); }, {}, {x}},
+      {"linalg",
+       "einsum ,->",
+       [](const Tensor& t) {
+         return einsum(",->", {t, t});
+       },
+       {},
+       {x * x}},
+      {"loss", "l1_loss", [=](const Tensor& t) { return l1_loss(t, c0(y)); }, {}, {x - y}},
+      {"loss",
+       "huber_loss none",
+       [=](const Tensor& t) { return huber_loss(t, c0(y), Reduction::none); },
+       {},
+       {x - y - 0.5}},
   };
 }
 

@@ -65,9 +65,9 @@ TEST_CASE("layers: Conv2d, pools and GlobalAvgPool gradients") {
   Generator gen(1);
   nn::Conv2d conv(2, 3, 3, gen, 1, 1, {nn::InitScheme::he, 0}, float64);
   check_module(conv, randn({2, 2, 5, 5}, gen, float64));
-  nn::Conv2d strided(2, 2, 3, gen,
-                     nn::Conv2dOptions{.stride = 2, .init = {nn::InitScheme::xavier, 0},
-                                       .dtype = float64});
+  nn::Conv2d strided(
+      2, 2, 3, gen,
+      nn::Conv2dOptions{.stride = 2, .init = {nn::InitScheme::xavier, 0}, .dtype = float64});
   check_module(strided, randn({1, 2, 7, 7}, gen, float64));
   // Options by name; the positional form means the same.
   nn::Conv2d named(2, 3, 3, gen, {.padding = 1, .dtype = float64, .bias = false});

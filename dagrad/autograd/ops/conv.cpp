@@ -119,7 +119,7 @@ Tensor conv_op(const Tensor& x, const Tensor& w, const ConvGeom& g) {
   return record(
       "conv2d", conv_raw(x, w, Tensor(), g), {x, w},
       [x = SavedTensor(x, "conv2d"), w = SavedTensor(w, "conv2d"), g](const Tensor& gout,
-                                                                       const Tensor&) -> GradList {
+                                                                      const Tensor&) -> GradList {
         return {conv_input_grad_op(gout, w.get(), g), conv_weight_grad_op(x.get(), gout, g)};
       },
       [&x, &w, g](const TangentList& t, const Tensor&) {
@@ -136,7 +136,8 @@ Tensor conv_input_grad_op(const Tensor& gout, const Tensor& w, const ConvGeom& g
   return record(
       "conv2d_backward_input", raw(gout, w), {gout, w},
       [gout = SavedTensor(gout, "conv2d_backward_input"),
-       w = SavedTensor(w, "conv2d_backward_input"), g](const Tensor& gg, const Tensor&) -> GradList {
+       w = SavedTensor(w, "conv2d_backward_input"),
+       g](const Tensor& gg, const Tensor&) -> GradList {
         return {conv_op(gg, w.get(), g), conv_weight_grad_op(gg, gout.get(), g)};
       },
       [&gout, &w, raw](const TangentList& t, const Tensor&) {
@@ -176,8 +177,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, S
       grads.push_back(gx ? conv_input_grad_op(gout, w.get(), g) : Tensor());
       grads.push_back(gw ? conv_weight_grad_op(x.get(), gout, g) : Tensor());
     } else {
-      auto [dx, dw] = conv_backward_raw(gw ? x.get() : Tensor(), gx ? w.get() : Tensor(), gout,
-                                        g, gx, gw);
+      auto [dx, dw] =
+          conv_backward_raw(gw ? x.get() : Tensor(), gx ? w.get() : Tensor(), gout, g, gx, gw);
       grads.push_back(dx);
       grads.push_back(dw);
     }
@@ -195,9 +196,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, S
   };
   // Forward mode: conv is bilinear, t_out = conv(t_x, w) + conv(x, t_w) + t_b.
   auto jvp = [&x, &w, &b, g](const TangentList& t, const Tensor&) {
-    Tensor r = bilinear_tangent(t, x, w, [&g](const Tensor& a, const Tensor& c) {
-      return conv_raw(a, c, Tensor(), g);
-    });
+    Tensor r = bilinear_tangent(
+        t, x, w, [&g](const Tensor& a, const Tensor& c) { return conv_raw(a, c, Tensor(), g); });
     return b.defined() ? r + reshape(t[2], {1, g.F, 1, 1}) : r;
   };
   if (!b.defined())

@@ -76,11 +76,10 @@ GradList bn_backward_composite(const Tensor& x, const Tensor& gm, const Tensor& 
     rstd = tensor(st.rstd, cs, x.dtype());
   }
   const Tensor xh = (x - mu) * rstd, gmc = reshape(gm, cs);
-  const Tensor g = relu ? gout * gt(xh.detach() * gmc.detach() + reshape(bt, cs).detach(), 0.0)
-                        : gout;
-  Tensor dx = training
-                  ? gmc * rstd * (g - mean(g, axes, true) - xh * mean(g * xh, axes, true))
-                  : g * gmc * rstd;
+  const Tensor g =
+      relu ? gout * gt(xh.detach() * gmc.detach() + reshape(bt, cs).detach(), 0.0) : gout;
+  Tensor dx = training ? gmc * rstd * (g - mean(g, axes, true) - xh * mean(g * xh, axes, true))
+                       : g * gmc * rstd;
   return {dx, sum(g * xh, axes), sum(g, axes)};
 }
 
@@ -151,8 +150,8 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
       op, out, {x, gm, bt},
       // dx = gamma rstd (g - mean(g) - xh mean(g xh)) [eval: gamma rstd g];
       // dgamma = sum(g xh); dbeta = sum(g); relu: g first zeroed where out = 0
-      [x = SavedTensor(x, op), gm = SavedTensor(gm, op), bt = SavedTensor(bt, op), st, g,
-       training, gx, gg, gb, eps, relu](const Tensor& gout, const Tensor&) -> GradList {
+      [x = SavedTensor(x, op), gm = SavedTensor(gm, op), bt = SavedTensor(bt, op), st, g, training,
+       gx, gg, gb, eps, relu](const Tensor& gout, const Tensor&) -> GradList {
         const Tensor& xv = x.get();
         if (grad_mode_enabled())
           return bn_backward_composite(xv, gm.get(), bt.get(), gout, *st, training, eps, relu);
@@ -307,17 +306,17 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
                   double eps) {
   if (x.dim() < 2)
-    throw std::invalid_argument(fmt::format("group_norm: input must be (N, C, *), got shape {}",
-                                            to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("group_norm: input must be (N, C, *), got shape {}", to_string(x.shape())));
   const int64_t n = x.shape()[0], c = x.shape()[1];
   if (groups <= 0 || c % groups != 0)
-    throw std::invalid_argument(fmt::format(
-        "group_norm: {} channels (shape {}) cannot be split into {} groups", c,
-        to_string(x.shape()), groups));
+    throw std::invalid_argument(
+        fmt::format("group_norm: {} channels (shape {}) cannot be split into {} groups", c,
+                    to_string(x.shape()), groups));
   for (const Tensor* p : {&gamma, &beta})
     if (p->defined() && p->shape() != Shape{c})
-      throw std::invalid_argument(fmt::format("group_norm: gamma and beta must have shape ({}), got {}",
-                                              c, to_string(p->shape())));
+      throw std::invalid_argument(fmt::format(
+          "group_norm: gamma and beta must have shape ({}), got {}", c, to_string(p->shape())));
   // (N, G, rest): mean and biased variance over each group's elements.
   const Tensor g = reshape(x, {n, groups, -1});
   const Tensor mu = mean(g, 2, true);
@@ -331,8 +330,8 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
 
 Tensor instance_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
   if (x.dim() < 2)
-    throw std::invalid_argument(fmt::format(
-        "instance_norm: input must be (N, C, *), got shape {}", to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("instance_norm: input must be (N, C, *), got shape {}", to_string(x.shape())));
   return group_norm(x, x.shape()[1], gamma, beta, eps);
 }
 

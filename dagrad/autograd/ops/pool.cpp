@@ -211,9 +211,9 @@ Tensor averaging_matrix(int64_t out, int64_t in, Dtype dtype) {
 
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 size) {
   if (x.dim() != 3 && x.dim() != 4)
-    throw std::invalid_argument(fmt::format(
-        "adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), got shape {}",
-        to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), got shape {}",
+                    to_string(x.shape())));
   const int64_t h = x.shape()[x.dim() - 2], w = x.shape()[x.dim() - 1];
   if (size.h <= 0 || size.w <= 0 || h == 0 || w == 0)
     throw std::invalid_argument(fmt::format(
