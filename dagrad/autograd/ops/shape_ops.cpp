@@ -661,7 +661,8 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   int64_t total = 0;
   for (int64_t s : sizes) {
     if (s < 0) throw std::invalid_argument(fmt::format("split: negative size {} in the sizes", s));
-    total += s;
+    if (__builtin_add_overflow(total, s, &total))
+      throw std::invalid_argument("split: the sizes add up to more than a 64-bit count");
   }
   if (total != x.shape()[a])
     throw std::invalid_argument(
@@ -698,7 +699,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t axis) {
   // torch.chunk: pieces of ceil(n / chunks), so there may be fewer than `chunks`; an empty axis
   // gives `chunks` empty pieces.
   if (n == 0) return std::vector<Tensor>(chunks, slice(x, a, 0, 0));
-  return split(x, (n + chunks - 1) / chunks, a);
+  return split(x, n / chunks + (n % chunks != 0), a);
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
@@ -733,9 +734,13 @@ Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
     spread.push_back(s);
     wide.push_back(repeats[i]);
     wide.push_back(s);
-    out.push_back(repeats[i] * s);
+    int64_t size = 0;
+    if (__builtin_mul_overflow(repeats[i], s, &size))
+      throw std::invalid_argument(fmt::format(
+          "repeat: {} copies of a dimension of size {} do not fit a 64-bit count", repeats[i], s));
+    out.push_back(size);
   }
-  (void)out.numel();  // refuses a repeated size beyond 64 bits before anything is allocated
+  (void)wide.numel();  // refuses a total beyond 64 bits before anything is allocated
   return reshape(broadcast_to(reshape(x, spread), wide), out);
 }
 
