@@ -146,8 +146,11 @@ for b in "${builds[@]}"; do
     fi
     # set_options [:log_path=P]: the smoke runs write reports to files (see smoke()), the unit
     # tests to stderr, next to the test case.
+    # allocator_may_return_null=1: an allocation beyond memory returns null, as malloc does,
+    # instead of aborting; dagrad turns that into its "cannot allocate" error, which
+    # tests/autograd/test_sizes.cpp checks.
     set_options() {
-      export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:strict_string_checks=1:external_symbolizer_path=$symbolizer${1:-}"
+      export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:strict_string_checks=1:external_symbolizer_path=$symbolizer${1:-}"
       export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
       export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$here/ubsan.supp:external_symbolizer_path=$symbolizer${1:-}"
     }
@@ -168,7 +171,7 @@ for b in "${builds[@]}"; do
     fi
     set_options() {
       # halt_on_error=0: every race is listed; the run still fails (exit code 66).
-      export TSAN_OPTIONS="halt_on_error=0:exitcode=66:second_deadlock_stack=1:suppressions=$here/tsan.supp:external_symbolizer_path=$symbolizer${1:-}"
+      export TSAN_OPTIONS="allocator_may_return_null=1:halt_on_error=0:exitcode=66:second_deadlock_stack=1:suppressions=$here/tsan.supp:external_symbolizer_path=$symbolizer${1:-}"
     }
     set_options
     echo "== TSan: unit tests"
