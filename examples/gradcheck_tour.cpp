@@ -449,6 +449,18 @@ std::vector<Check> all_checks() {
               return conv2d(in[0], in[1], {2, 1}, {0, 1});
             }};
   });
+  add("conv", "conv2d (dilation 2, groups 2)", [](Generator& g) -> Case {
+    return {{rn(g, {1, 4, 6, 6}), rn(g, {4, 2, 2, 3}), rn(g, {4})},
+            [](const Inputs& in) { return conv2d(in[0], in[1], in[2], 1, 1, 2, 2); }};
+  });
+  add("conv", "conv1d (stride 2, pad 1)", [](Generator& g) -> Case {
+    return {{rn(g, {2, 3, 7}), rn(g, {2, 3, 3}), rn(g, {2})},
+            [](const Inputs& in) { return conv1d(in[0], in[1], in[2], 2, 1); }};
+  });
+  add("conv", "conv_transpose2d (stride 2)", [](Generator& g) -> Case {
+    return {{rn(g, {1, 3, 3, 4}), rn(g, {3, 2, 3, 3}), rn(g, {2})},
+            [](const Inputs& in) { return conv_transpose2d(in[0], in[1], in[2], 2, 1, 1); }};
+  });
   add("pool", "max_pool2d (2x2)", [](Generator& g) -> Case {
     return {{rn(g, {2, 2, 4, 4})}, [](const Inputs& in) { return max_pool2d(in[0], 2); }};
   });
@@ -462,8 +474,9 @@ std::vector<Check> all_checks() {
     return {{rn(g, {1, 2, 5, 5})}, [](const Inputs& in) { return avg_pool2d(in[0], 3, 2, 1); }};
   });
   add("pool", "adaptive_avg_pool2d (5x7 -> 3x4)", [](Generator& g) -> Case {
-    return {{rn(g, {1, 2, 5, 7})},
-            [](const Inputs& in) { return adaptive_avg_pool2d(in[0], Size2{3, 4}); }};
+    return {{rn(g, {1, 2, 5, 7})}, [](const Inputs& in) {
+              return adaptive_avg_pool2d(in[0], Size2{3, 4});
+            }};
   });
 
   // ------------------------------------------------------------ normalization, dropout

@@ -7,23 +7,73 @@
 
 namespace dagrad::nn {
 
+namespace {
+void check_groups(const char* layer, int64_t in, int64_t out, int64_t groups) {
+  if (in <= 0 || out <= 0 || groups <= 0 || in % groups != 0 || out % groups != 0)
+    throw std::invalid_argument(
+        fmt::format("{}: {} input and {} output channels cannot be split into {} groups", layer, in,
+                    out, groups));
+}
+}  // namespace
+
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
                const Conv2dOptions& o)
-    : in_(in_channels),
-      out_(out_channels),
-      k_(kernel_size),
-      stride_(o.stride),
-      padding_(o.padding) {
-  weight = register_parameter("weight", init_weight({out_, in_, k_, k_}, in_ * k_ * k_,
-                                                    out_ * k_ * k_, o.init, gen, o.dtype));
+    : in_(in_channels), out_(out_channels), k_(kernel_size), o_(o) {
+  check_groups("Conv2d", in_, out_, o.groups);
+  const int64_t fan_in = in_ / o.groups * k_ * k_, fan_out = out_ / o.groups * k_ * k_;
+  weight = register_parameter(
+      "weight", init_weight({out_, in_ / o.groups, k_, k_}, fan_in, fan_out, o.init, gen, o.dtype));
   if (o.bias) bias = register_parameter("bias", zeros({out_}, o.dtype), false);
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride_, padding_); }
+Tensor Conv2d::forward(const Tensor& x) {
+  return conv2d(x, weight, bias, o_.stride, o_.padding, o_.dilation, o_.groups);
+}
 
 std::string Conv2d::describe() const {
-  return fmt::format("Conv2d({} -> {}, {}x{}, stride {}, padding {})", in_, out_, k_, k_, stride_,
-                     padding_);
+  std::string s = fmt::format("Conv2d({} -> {}, {}x{}, stride {}, padding {}", in_, out_, k_, k_,
+                              o_.stride, o_.padding);
+  if (o_.dilation != 1) s += fmt::format(", dilation {}", o_.dilation);
+  if (o_.groups != 1) s += fmt::format(", groups {}", o_.groups);
+  return s + ")";
+}
+
+Conv1d::Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
+               const Conv2dOptions& o)
+    : in_(in_channels), out_(out_channels), k_(kernel_size), o_(o) {
+  check_groups("Conv1d", in_, out_, o.groups);
+  const int64_t fan_in = in_ / o.groups * k_, fan_out = out_ / o.groups * k_;
+  weight = register_parameter(
+      "weight", init_weight({out_, in_ / o.groups, k_}, fan_in, fan_out, o.init, gen, o.dtype));
+  if (o.bias) bias = register_parameter("bias", zeros({out_}, o.dtype), false);
+}
+
+Tensor Conv1d::forward(const Tensor& x) {
+  return conv1d(x, weight, bias, o_.stride, o_.padding, o_.dilation, o_.groups);
+}
+
+std::string Conv1d::describe() const {
+  return fmt::format("Conv1d({} -> {}, {}, stride {}, padding {})", in_, out_, k_, o_.stride,
+                     o_.padding);
+}
+
+ConvTranspose2d::ConvTranspose2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size,
+                                 Generator& gen, const ConvTranspose2dOptions& o)
+    : in_(in_channels), out_(out_channels), k_(kernel_size), o_(o) {
+  check_groups("ConvTranspose2d", in_, out_, 1);
+  // PyTorch's fan for this layout: weight (in, out, k, k) counts out * k * k as fan-in.
+  weight = register_parameter("weight", init_weight({in_, out_, k_, k_}, out_ * k_ * k_,
+                                                    in_ * k_ * k_, o.init, gen, o.dtype));
+  if (o.bias) bias = register_parameter("bias", zeros({out_}, o.dtype), false);
+}
+
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  return conv_transpose2d(x, weight, bias, o_.stride, o_.padding, o_.output_padding);
+}
+
+std::string ConvTranspose2d::describe() const {
+  return fmt::format("ConvTranspose2d({} -> {}, {}x{}, stride {}, padding {})", in_, out_, k_, k_,
+                     o_.stride, o_.padding);
 }
 
 Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, k_, stride_); }

@@ -1,4 +1,4 @@
-// Conv2d (NCHW), MaxPool2d, AvgPool2d layers.
+// Conv2d (NCHW), Conv1d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d layers.
 #pragma once
 #include "dagrad/nn/init.h"
 #include "dagrad/nn/module.h"
@@ -10,6 +10,8 @@ namespace dagrad::nn {
 struct Conv2dOptions {
   int64_t stride = 1;
   int64_t padding = 0;
+  int64_t dilation = 1;
+  int64_t groups = 1;  // the weight is then (out, in / groups, k, k)
   Init init = {};
   Dtype dtype = float32;
   bool bias = true;
@@ -23,17 +25,66 @@ class Conv2d : public Module {
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
          int64_t stride = 1, int64_t padding = 0, Init init = {}, Dtype dtype = float32,
          bool bias = true)
-      : Conv2d(in_channels, out_channels, kernel_size, gen,
-               Conv2dOptions{stride, padding, init, dtype, bias}) {}
+      : Conv2d(
+            in_channels, out_channels, kernel_size, gen,
+            Conv2dOptions{
+                .stride = stride, .padding = padding, .init = init, .dtype = dtype, .bias = bias}) {
+  }
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string describe() const override;
 
-  Tensor weight;  // (out, in, k, k)
+  Tensor weight;  // (out, in / groups, k, k)
   Tensor bias;    // (out) or undefined
 
  private:
-  int64_t in_, out_, k_, stride_, padding_;
+  int64_t in_, out_, k_;
+  Conv2dOptions o_;
+};
+
+// Conv1d(in, out, k, gen, options): conv1d over (N, C, L) (torch.nn.Conv1d); the same options as
+// Conv2d, read along the length.
+class Conv1d : public Module {
+ public:
+  Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
+         const Conv2dOptions& options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv1d"; }
+  std::string describe() const override;
+
+  Tensor weight;  // (out, in / groups, k)
+  Tensor bias;    // (out) or undefined
+
+ private:
+  int64_t in_, out_, k_;
+  Conv2dOptions o_;
+};
+
+struct ConvTranspose2dOptions {
+  int64_t stride = 1;
+  int64_t padding = 0;
+  int64_t output_padding = 0;
+  Init init = {};
+  Dtype dtype = float32;
+  bool bias = true;
+};
+
+// ConvTranspose2d(in, out, k, gen, options): conv_transpose2d (torch.nn.ConvTranspose2d), the
+// upsampling layer of decoders; weight (in, out, k, k) as PyTorch's.
+class ConvTranspose2d : public Module {
+ public:
+  ConvTranspose2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
+                  const ConvTranspose2dOptions& options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ConvTranspose2d"; }
+  std::string describe() const override;
+
+  Tensor weight;  // (in, out, k, k)
+  Tensor bias;    // (out) or undefined
+
+ private:
+  int64_t in_, out_, k_;
+  ConvTranspose2dOptions o_;
 };
 
 class MaxPool2d : public Module {

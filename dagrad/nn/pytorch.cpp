@@ -98,6 +98,10 @@ void stack_keys(TorchKeys& keys, const Module& model, bool split) {
     Module* layer = child.get();
     if (auto* conv = dynamic_cast<Conv2d*>(layer)) {
       keys.conv(conv->weight, conv->bias);
+    } else if (auto* c1 = dynamic_cast<Conv1d*>(layer)) {
+      keys.conv(c1->weight, c1->bias);
+    } else if (auto* ct = dynamic_cast<ConvTranspose2d*>(layer)) {
+      keys.conv(ct->weight, ct->bias);
     } else if (auto* lin = dynamic_cast<Linear*>(layer)) {
       keys.linear(lin->weight, lin->bias);
     } else if (auto* bn = dynamic_cast<BatchNorm*>(layer)) {

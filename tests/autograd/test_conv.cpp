@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -350,4 +351,101 @@ TEST_CASE("conv: errors name the op and the shapes") {
   CHECK(error_of([&] {
           conv2d(x, zeros({4, 3, 3, 3}, float64));
         }).find("conv2d: dtype mismatch") == 0);
+}
+
+namespace {
+// out[n, f, i, j] = b[f] + sum over c in f's group, p, q of
+//   x[n, c, i sh - ph + p dh, j sw - pw + q dw] w[f, c - group start, p, q]  (zero padding)
+Tensor naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 s, Size2 p, Size2 d,
+                  int64_t groups) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t F = w.size(0), CG = w.size(1), KH = w.size(2), KW = w.size(3);
+  const int64_t OH = (H + 2 * p.h - d.h * (KH - 1) - 1) / s.h + 1;
+  const int64_t OW = (W + 2 * p.w - d.w * (KW - 1) - 1) / s.w + 1;
+  const std::vector<double> xv = x.to_vector(), wv = w.to_vector();
+  std::vector<double> out(N * F * OH * OW);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t f = 0; f < F; ++f)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          double acc = b.defined() ? b.to_vector()[f] : 0.0;
+          const int64_t c0 = f / (F / groups) * CG;
+          for (int64_t c = 0; c < CG; ++c)
+            for (int64_t q = 0; q < KH; ++q)
+              for (int64_t r = 0; r < KW; ++r) {
+                const int64_t y = i * s.h - p.h + q * d.h, z = j * s.w - p.w + r * d.w;
+                if (y < 0 || y >= H || z < 0 || z >= W) continue;
+                acc +=
+                    xv[((n * C + c0 + c) * H + y) * W + z] * wv[((f * CG + c) * KH + q) * KW + r];
+              }
+          out[((n * F + f) * OH + i) * OW + j] = acc;
+        }
+  return tensor(out, {N, F, OH, OW}, float64);
+}
+}  // namespace
+
+TEST_CASE("conv: dilation, groups and conv1d against a direct loop") {
+  const Tensor x = test_util::randn64({2, 4, 7, 6}, 180), b = test_util::randn64({6}, 181);
+  const Tensor w = test_util::randn64({6, 2, 3, 2}, 182),
+               w1 = test_util::randn64({6, 4, 3, 2}, 183);
+  auto same = [](const Tensor& a, const Tensor& c) {
+    REQUIRE(a.shape() == c.shape());
+    CHECK(max(abs(a - c)).item() < 1e-13);
+  };
+  same(conv2d(x, w1, b, 1, 1, Size2{2, 1}), naive_conv(x, w1, b, 1, 1, Size2{2, 1}, 1));
+  same(conv2d(x, w, b, Size2{2, 1}, Size2{1, 0}, 1, 2), naive_conv(x, w, b, {2, 1}, {1, 0}, 1, 2));
+  same(conv2d(x, w, Tensor(), 1, 2, 2, 2), naive_conv(x, w, Tensor(), 1, 2, 2, 2));
+  // conv1d is conv2d over a height of 1.
+  const Tensor x1 = test_util::randn64({2, 4, 9}, 184), k1 = test_util::randn64({6, 2, 3}, 185);
+  same(conv1d(x1, k1, b, 2, 1, 2, 2),
+       squeeze(naive_conv(unsqueeze(x1, 2), unsqueeze(k1, 2), b, {1, 2}, {0, 1}, {1, 2}, 2), 2));
+  CHECK_THROWS_WITH_AS(conv2d(x, w, b, 1, 0, 1, 3), doctest::Contains("3 groups"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(x, w1, b, 1, 0, 0, 1), doctest::Contains("dilation must be positive"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv1d(x, k1), doctest::Contains("conv1d: input must be (N, C, L)"),
+                       std::invalid_argument);
+  GradcheckOptions opts;  // ~100 outputs: see check_all_orders
+  opts.eps = 1e-4;
+  test_util::check_all_orders([&](const Tensor& v) { return square(conv2d(v, w, b, 1, 1, 2, 2)); },
+                              x, 186, opts);
+  test_util::check_all_orders(
+      [&](const Tensor& v) {
+        return square(conv2d(x, v, b, 2, 1, Size2{1, 2}, 2));
+      },
+      w, 187, opts);
+  test_util::check_all_orders([&](const Tensor& v) { return square(conv1d(v, k1, b, 1, 1, 1, 2)); },
+                              x1, 188, opts);
+}
+
+TEST_CASE("conv: conv_transpose2d is the adjoint of conv2d, with output_padding and bias") {
+  const Tensor y = test_util::randn64({2, 3, 4, 5}, 190), w = test_util::randn64({3, 2, 3, 3}, 191);
+  const Tensor b = test_util::randn64({2}, 192);
+  for (auto [stride, padding, outpad] : {std::tuple<Size2, Size2, Size2>{1, 0, 0},
+                                         {2, 1, 1},
+                                         {Size2{2, 3}, Size2{0, 1}, Size2{1, 2}}}) {
+    const Tensor t = conv_transpose2d(y, w, Tensor(), stride, padding, outpad);
+    CHECK(t.size(2) == (4 - 1) * stride.h - 2 * padding.h + 3 + outpad.h);
+    CHECK(t.size(3) == (5 - 1) * stride.w - 2 * padding.w + 3 + outpad.w);
+    // <conv_transpose2d(y, w), x> = <y, conv2d(x, w)> for any x of t's shape.
+    const Tensor x = test_util::randn64(t.shape(), 193);
+    const Tensor c = conv2d(x, w, Tensor(), stride, padding);
+    REQUIRE(c.shape() == y.shape());
+    CHECK(sum(t * x).item() == doctest::Approx(sum(y * c).item()).epsilon(1e-12));
+    CHECK(max(abs(conv_transpose2d(y, w, b, stride, padding, outpad) -
+                  (t + reshape(b, {1, 2, 1, 1}))))
+              .item() < 1e-14);
+  }
+  GradcheckOptions opts;
+  opts.eps = 1e-4;
+  test_util::check_all_orders(
+      [&](const Tensor& v) { return square(conv_transpose2d(v, w, b, 2, 1, 1)); }, y, 194, opts);
+  test_util::check_all_orders(
+      [&](const Tensor& v) { return square(conv_transpose2d(y, v, b, 2, 1, 1)); }, w, 195, opts);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(y, w, b, 2, 0, 2),
+                       doctest::Contains("output_padding < stride"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(y, test_util::randn64({2, 2, 3, 3}, 196)),
+                       doctest::Contains("the same F"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(y, w, test_util::randn64({3}, 197)),
+                       doctest::Contains("bias must have shape (2)"), std::invalid_argument);
 }

@@ -246,6 +246,36 @@ TEST_CASE("layers: GroupNorm and AdaptiveAvgPool2d, and their PyTorch names") {
   CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "4.weight", "4.bias"});
 }
 
+TEST_CASE("layers: Conv2d with dilation and groups, Conv1d, ConvTranspose2d") {
+  Generator gen(9);
+  nn::Conv2d grouped(4, 6, 3, gen, {.padding = 2, .dilation = 2, .groups = 2, .dtype = float64});
+  CHECK(grouped.weight.shape() == Shape{6, 2, 3, 3});
+  CHECK(grouped.describe() == "Conv2d(4 -> 6, 3x3, stride 1, padding 2, dilation 2, groups 2)");
+  const Tensor x = randn({2, 4, 5, 5}, gen, float64);
+  CHECK(grouped(x).shape() == Shape{2, 6, 5, 5});
+  check_module(grouped, x, 1e-6);
+  CHECK_THROWS_WITH_AS(nn::Conv2d(4, 6, 3, gen, {.groups = 4}),
+                       "Conv2d: 4 input and 6 output channels cannot be split into 4 groups",
+                       std::invalid_argument);
+  nn::Conv1d c1(4, 3, 3, gen, {.stride = 2, .padding = 1, .dtype = float64});
+  CHECK(c1.weight.shape() == Shape{3, 4, 3});
+  const Tensor seq = randn({2, 4, 9}, gen, float64);
+  CHECK(c1(seq).shape() == Shape{2, 3, 5});
+  check_module(c1, seq, 1e-6);
+  nn::ConvTranspose2d up(4, 2, 3, gen,
+                         {.stride = 2, .padding = 1, .output_padding = 1, .dtype = float64});
+  CHECK(up.weight.shape() == Shape{4, 2, 3, 3});
+  CHECK(up(x).shape() == Shape{2, 2, 10, 10});  // doubles the resolution
+  check_module(up, x, 1e-6);
+  nn::Sequential s;
+  s.add(std::make_shared<nn::ConvTranspose2d>(4, 2, 3, gen,
+                                              nn::ConvTranspose2dOptions{.dtype = float64}));
+  s.add(std::make_shared<nn::SiLU>());
+  std::vector<std::string> names;
+  for (const auto& [name, t] : nn::pytorch_state_dict(s)) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias"});
+}
+
 TEST_CASE("layers: init schemes have the promised scale") {
   Generator gen(5);
   auto std_of = [](const Tensor& t) { return std::sqrt(var(t, false).item()); };

@@ -216,4 +216,91 @@ Tensor conv2d(const Tensor& x, const Tensor& w, Size2 stride, Size2 padding) {
   return conv2d(x, w, Tensor(), stride, padding);
 }
 
+namespace {
+// w (F, C, KH, KW) with dilation - 1 zeros between its taps: (F, C, (KH-1) dh + 1, (KW-1) dw + 1).
+// Two index_adds into zeros, so the weight's gradient (of any order) flows back through it.
+Tensor dilate_weight(const Tensor& w, Size2 dilation) {
+  Tensor out = w;
+  for (int axis : {2, 3}) {
+    const int64_t d = axis == 2 ? dilation.h : dilation.w, k = out.size(axis);
+    if (d == 1) continue;
+    std::vector<double> at;
+    for (int64_t i = 0; i < k; ++i) at.push_back(static_cast<double>(i * d));
+    Shape wide = out.shape();
+    wide[axis] = (k - 1) * d + 1;
+    out = index_add(zeros(wide, w.dtype()), axis, tensor(at, {k}, w.dtype()), out);
+  }
+  return out;
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, Size2 padding,
+              Size2 dilation, int64_t groups) {
+  if (dilation.h <= 0 || dilation.w <= 0)
+    throw std::invalid_argument(
+        fmt::format("conv2d: dilation must be positive, got ({}, {})", dilation.h, dilation.w));
+  if (groups <= 0)
+    throw std::invalid_argument(fmt::format("conv2d: groups must be positive, got {}", groups));
+  if (groups == 1)
+    return conv2d(x, dilation == Size2{1} ? w : dilate_weight(w, dilation), b, stride, padding);
+  if (x.dim() != 4 || w.dim() != 4 || x.size(1) % groups != 0 || w.size(0) % groups != 0 ||
+      w.size(1) * groups != x.size(1))
+    throw std::invalid_argument(fmt::format(
+        "conv2d: {} groups need input (N, C, H, W) and weight (F, C / groups, KH, KW) with C and "
+        "F divisible by the groups; got input {} and weight {}",
+        groups, to_string(x.shape()), to_string(w.shape())));
+  const std::vector<Tensor> xs = chunk(x, groups, 1), ws = chunk(w, groups, 0);
+  const std::vector<Tensor> bs = b.defined() ? chunk(b, groups, 0) : std::vector<Tensor>(groups);
+  std::vector<Tensor> outs;
+  for (int64_t k = 0; k < groups; ++k)
+    outs.push_back(conv2d(xs[k], ws[k], bs[k], stride, padding, dilation, 1));
+  return concat(outs, 1);
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups) {
+  if (x.dim() != 3 || w.dim() != 3)
+    throw std::invalid_argument(
+        fmt::format("conv1d: input must be (N, C, L) and weight (F, C / groups, K), got {} and {}",
+                    to_string(x.shape()), to_string(w.shape())));
+  const Tensor out = conv2d(unsqueeze(x, 2), unsqueeze(w, 2), b, Size2{1, stride},
+                            Size2{0, padding}, Size2{1, dilation}, groups);
+  return squeeze(out, 2);
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
+                        Size2 padding, Size2 output_padding) {
+  const char* op = "conv_transpose2d";
+  if (x.dim() != 4 || w.dim() != 4 || w.size(0) != x.size(1))
+    throw std::invalid_argument(fmt::format(
+        "{}: input must be (N, F, H, W) and weight (F, C, KH, KW) with the same F, got {} and {}",
+        op, to_string(x.shape()), to_string(w.shape())));
+  kernels::check_same_dtype(x, w, op);
+  if (stride.h <= 0 || stride.w <= 0 || padding.h < 0 || padding.w < 0 || output_padding.h < 0 ||
+      output_padding.w < 0 || output_padding.h >= stride.h || output_padding.w >= stride.w)
+    throw std::invalid_argument(fmt::format(
+        "{}: need stride > 0, padding >= 0 and 0 <= output_padding < stride; got stride ({}, {}), "
+        "padding ({}, {}), output_padding ({}, {})",
+        op, stride.h, stride.w, padding.h, padding.w, output_padding.h, output_padding.w));
+  // The geometry of the conv2d whose input gradient this is: from (N, C, H', W') to x's shape.
+  ConvGeom g{};
+  g.N = x.size(0), g.F = x.size(1), g.OH = x.size(2), g.OW = x.size(3);
+  g.C = w.size(1), g.KH = w.size(2), g.KW = w.size(3);
+  g.SH = stride.h, g.SW = stride.w, g.PH = padding.h, g.PW = padding.w;
+  g.H = (g.OH - 1) * g.SH - 2 * g.PH + g.KH + output_padding.h;
+  g.W = (g.OW - 1) * g.SW - 2 * g.PW + g.KW + output_padding.w;
+  if (g.H <= 0 || g.W <= 0 || g.KH <= 0 || g.KW <= 0)
+    throw std::invalid_argument(fmt::format(
+        "{}: input {} with weight {}, stride ({}, {}) and padding ({}, {}) gives an empty output "
+        "({} x {})",
+        op, to_string(x.shape()), to_string(w.shape()), g.SH, g.SW, g.PH, g.PW, g.H, g.W));
+  Tensor out = conv_input_grad_op(x, w, g);
+  if (!b.defined()) return out;
+  kernels::check_same_dtype(x, b, op);
+  if (b.shape() != Shape{g.C})
+    throw std::invalid_argument(
+        fmt::format("{}: bias must have shape ({}), got {}", op, g.C, to_string(b.shape())));
+  return out + reshape(b, {1, g.C, 1, 1});
+}
+
 }  // namespace dagrad

@@ -35,4 +35,22 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride = 
               Size2 padding = 0);
 Tensor conv2d(const Tensor& x, const Tensor& w, Size2 stride = 1, Size2 padding = 0);  // no bias
 
+// With dilation (kernel taps dilation apart) and groups (input and output channels split into
+// `groups` independent convolutions; w is (F, C / groups, KH, KW)), as F.conv2d. Built on the
+// conv2d above: the weight is spread out with zeros for dilation, and groups run one conv each.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, Size2 padding,
+              Size2 dilation, int64_t groups = 1);
+
+// 1-D convolution of x (N, C, L) with w (F, C / groups, K) (F.conv1d): conv2d over a height of 1.
+Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int64_t stride = 1,
+              int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
+
+// Transposed convolution (F.conv_transpose2d), the adjoint of conv2d in x: x (N, F, H, W),
+// w (F, C, KH, KW) (PyTorch's layout: input channels first), b (C) or undefined; the output is
+// (N, C, (H - 1) sh - 2 ph + KH + oph, likewise for the width). output_padding (< stride) adds
+// rows and columns at the end that the stride would otherwise leave out.
+// Same kernels as conv2d's input gradient, so gradients of any order and forward mode work.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(),
+                        Size2 stride = 1, Size2 padding = 0, Size2 output_padding = 0);
+
 }  // namespace dagrad
