@@ -473,6 +473,11 @@ std::vector<Check> all_checks() {
   add("pool", "avg_pool2d (3x3, stride 2, pad 1)", [](Generator& g) -> Case {
     return {{rn(g, {1, 2, 5, 5})}, [](const Inputs& in) { return avg_pool2d(in[0], 3, 2, 1); }};
   });
+  add("pool", "avg/max_pool2d (ceil_mode, count_include_pad off)", [](Generator& g) -> Case {
+    return {{away(g, {1, 2, 5, 7})}, [](const Inputs& in) {
+              return avg_pool2d(in[0], 3, 2, 1, true, false) + max_pool2d(in[0], 3, 2, 1, true);
+            }};
+  });
   add("pool", "adaptive_avg_pool2d (5x7 -> 3x4)", [](Generator& g) -> Case {
     return {{rn(g, {1, 2, 5, 7})}, [](const Inputs& in) {
               return adaptive_avg_pool2d(in[0], Size2{3, 4});

@@ -330,3 +330,31 @@ TEST_CASE("pool: adaptive_avg_pool2d, with torch's bins, differentiable to any o
       },
       x, 121);
 }
+
+TEST_CASE("pool: ceil_mode and count_include_pad = false, as torch 1.13") {
+  const Tensor x = reshape(arange(1.0, 36.0, 1.0, float64), {1, 1, 5, 7});
+  test_util::check_values(
+      avg_pool2d(x, 3, 2, 1, true, true),
+      {2.2222222222222223, 4.333333333333333, 5.666666666666667, 4.444444444444445,
+       10.333333333333334, 17.0, 19.0, 13.666666666666666, 11.555555555555555, 18.333333333333332,
+       19.666666666666668, 13.777777777777779},
+      1e-14);
+  const std::vector<double> exclude = {5, 6.5, 8.5, 10, 15.5, 17, 19, 20.5, 26, 27.5, 29.5, 31};
+  test_util::check_values(avg_pool2d(x, 3, 2, 1, true, false), exclude, 1e-14);
+  test_util::check_values(avg_pool2d(x, 3, 2, 1, false, false), exclude, 1e-14);
+  test_util::check_values(avg_pool2d(x, 2, 2, 0, true),
+                          {5, 7, 9, 10.5, 19, 21, 23, 24.5, 29.5, 31.5, 33.5, 35}, 1e-14);
+  test_util::check_values(max_pool2d(x, 2, 2, 0, true),
+                          {9, 11, 13, 14, 23, 25, 27, 28, 30, 32, 34, 35});
+  CHECK(max_pool2d(x, 3, 2, 1, true).shape() == Shape{1, 1, 3, 4});
+  test_util::check_values(
+      avg_pool2d(x, 3, 3, 1, true),
+      {2.2222222222222223, 5.0, 4.444444444444445, 15.0, 25.0, 18.333333333333332}, 1e-14);
+  // The defaults are the floor-mode kernels themselves.
+  CHECK(max(abs(avg_pool2d(x, 2, 2, 0, false, true) - avg_pool2d(x, 2))).item() == 0);
+  const Tensor r = test_util::randn64({2, 2, 5, 7}, 200);
+  test_util::check_all_orders(
+      [](const Tensor& v) { return square(avg_pool2d(v, 3, 2, 1, true, false)); }, r, 201);
+  test_util::check_all_orders([](const Tensor& v) { return square(max_pool2d(v, 2, 2, 0, true)); },
+                              distinct_values({2, 2, 5, 7}, 3) * 0.25, 202);
+}

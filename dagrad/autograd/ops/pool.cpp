@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -11,7 +12,9 @@
 #include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/kernels/pool.h"
 #include "dagrad/autograd/node.h"
+#include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/linalg.h"
+#include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/parallel.h"
 
 namespace dagrad {
@@ -172,8 +175,32 @@ Tensor scatter_argmax_op(const Tensor& gout, const ArgmaxList& idx, const PoolGe
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
+namespace {
+// With ceil_mode, the rows and columns past the right padding that the last window reaches
+// (PyTorch's rule: round the output size up, less one if the last window would start past
+// the right padding). The floor-mode geometry g has been checked.
+Size2 ceil_overhang(const PoolGeom& g) {
+  auto extra = [](int64_t in, int64_t k, int64_t s, int64_t p) {
+    int64_t out = (in + 2 * p - k + s - 1) / s + 1;
+    if ((out - 1) * s >= in + p) --out;
+    return std::max<int64_t>(0, (out - 1) * s + k - (in + 2 * p));
+  };
+  return {extra(g.H, g.KH, g.SH, g.PH), extra(g.W, g.KW, g.SW, g.PW)};
+}
+
+// x (N, C, H, W) padded by p on the top and left and by p + extra on the bottom and right.
+Tensor pad_for_pooling(const Tensor& x, const PoolGeom& g, Size2 extra, double value) {
+  return pad(x, {{0, 0}, {0, 0}, {g.PH, g.PH + extra.h}, {g.PW, g.PW + extra.w}}, value);
+}
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bool ceil_mode) {
   const PoolGeom g = check_pool(x, kernel, stride, padding, "max_pool2d");
+  if (ceil_mode) {  // -inf padding never wins, as PyTorch's
+    const Size2 extra = ceil_overhang(g);
+    if (extra.h > 0 || extra.w > 0)
+      return max_pool2d(pad_for_pooling(x, g, extra, -INFINITY), kernel, Size2{g.SH, g.SW});
+  }
   Tensor out = empty(out_shape(x, g), x.dtype());
   auto idx = std::make_shared<std::vector<int32_t>>(static_cast<std::size_t>(out.numel()));
   const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
@@ -188,8 +215,19 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
   return gather_argmax_op(x, std::move(out), idx, g);
 }
 
-Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
-  return avg_pool_op(x, check_pool(x, kernel, stride, padding, "avg_pool2d"));
+Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bool ceil_mode,
+                  bool count_include_pad) {
+  const PoolGeom g = check_pool(x, kernel, stride, padding, "avg_pool2d");
+  const Size2 extra = ceil_mode ? ceil_overhang(g) : Size2{0};
+  if (count_include_pad && extra.h == 0 && extra.w == 0) return avg_pool_op(x, g);
+  // The window sums over the zero-padded input, divided by how many of the window's places
+  // count: the input, the padding too when count_include_pad, never the ceil overhang.
+  const Size2 s{g.SH, g.SW};
+  const Tensor sums = avg_pool2d(pad_for_pooling(x, g, extra, 0.0), kernel, s);
+  Tensor counted = pad(ones({1, 1, g.H, g.W}, x.dtype()),
+                       {{0, 0}, {0, 0}, {g.PH, g.PH}, {g.PW, g.PW}}, count_include_pad ? 1.0 : 0.0);
+  counted = pad(counted, {{0, 0}, {0, 0}, {0, extra.h}, {0, extra.w}}, 0.0);
+  return sums / avg_pool2d(counted, kernel, s);
 }
 
 // ---------------------------------------------------------------- adaptive average pooling
