@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
@@ -66,17 +67,32 @@ void for_planes(const PoolGeom& g, K kernel) {
                });
 }
 
-Tensor avg_pool_raw(const Tensor& x, const PoolGeom& g) {
-  Tensor out = empty(out_shape(x, g), x.dtype());
+// A tensor of `out_shape` computed from src plane by plane on the pool:
+// f(src plane, out plane, sub-geometry, first plane) with T bound to src's element type;
+// `to_out` says whether src holds pooled planes (OH x OW) and out input planes, or the reverse.
+template <typename F>
+Tensor map_planes(const Tensor& src, const Shape& out_shape, const PoolGeom& g, bool to_out, F f) {
+  Tensor out = empty(out_shape, src.dtype());
   const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
-  DAGRAD_DISPATCH(x.dtype(), {
-    const T* px = x.data<T>();
+  const int64_t src_plane = to_out ? HW : OP, out_plane = to_out ? OP : HW;
+  DAGRAD_DISPATCH(src.dtype(), {
+    const T* ps = src.data<T>();
     T* po = out.data<T>();
     for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
-      kernels::pool_kernels<T>().avg_pool(px + p0 * HW, po + p0 * OP, sub);
+      f(ps + p0 * src_plane, po + p0 * out_plane, sub, p0);
     });
   });
   return out;
+}
+
+template <typename P>
+using Elem = std::remove_cv_t<std::remove_pointer_t<P>>;
+
+Tensor avg_pool_raw(const Tensor& x, const PoolGeom& g) {
+  return map_planes(x, out_shape(x, g), g, true,
+                    [](const auto* s, auto* d, const PoolGeom& sub, int64_t) {
+                      kernels::pool_kernels<Elem<decltype(s)>>().avg_pool(s, d, sub);
+                    });
 }
 
 // The backward of each pooling op is an op too, so that create_graph differentiates it again:
@@ -87,16 +103,9 @@ using ArgmaxList = std::shared_ptr<const std::vector<int32_t>>;  // per output, 
 
 // dx of avg pooling: each output's gradient spread evenly over its window (the raw kernel).
 Tensor avg_pool_backward_raw(const Tensor& gout, const PoolGeom& g, const Shape& xs) {
-  Tensor dx = empty(xs, gout.dtype());
-  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
-  DAGRAD_DISPATCH(gout.dtype(), {
-    const T* pg = gout.data<T>();
-    T* pd = dx.data<T>();
-    for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
-      kernels::pool_kernels<T>().avg_pool_backward(pg + p0 * OP, pd + p0 * HW, sub);
-    });
+  return map_planes(gout, xs, g, false, [](const auto* s, auto* d, const PoolGeom& sub, int64_t) {
+    kernels::pool_kernels<Elem<decltype(s)>>().avg_pool_backward(s, d, sub);
   });
-  return dx;
 }
 
 Tensor avg_pool_backward_op(const Tensor& gout, const PoolGeom& g, const Shape& xs);
@@ -134,17 +143,12 @@ Tensor gather_argmax_raw(const Tensor& x, const ArgmaxList& idx, const PoolGeom&
 // dx of max pooling: each output's gradient added at its argmax (the raw kernel).
 Tensor scatter_argmax_raw(const Tensor& gout, const ArgmaxList& idx, const PoolGeom& g,
                           const Shape& xs) {
-  Tensor dx = empty(xs, gout.dtype());
-  const int64_t HW = g.H * g.W, OP = g.OH * g.OW;
-  DAGRAD_DISPATCH(gout.dtype(), {
-    const T* pg = gout.data<T>();
-    T* pd = dx.data<T>();
-    const int32_t* pi = idx->data();
-    for_planes(g, [&](const PoolGeom& sub, int64_t p0) {
-      kernels::pool_kernels<T>().max_pool_backward(pg + p0 * OP, pi + p0 * OP, pd + p0 * HW, sub);
-    });
-  });
-  return dx;
+  const int64_t OP = g.OH * g.OW;
+  return map_planes(gout, xs, g, false,
+                    [&idx, OP](const auto* s, auto* d, const PoolGeom& sub, int64_t p0) {
+                      kernels::pool_kernels<Elem<decltype(s)>>().max_pool_backward(
+                          s, idx->data() + p0 * OP, d, sub);
+                    });
 }
 
 Tensor scatter_argmax_op(const Tensor& gout, const ArgmaxList& idx, const PoolGeom& g,
