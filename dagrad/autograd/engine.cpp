@@ -219,11 +219,13 @@ namespace {
 
 [[noreturn]] void throw_no_grad(const Tensor& t) {
   std::string why =
-      t.impl().op ? fmt::format(
-                        "it was produced by '{}', none of whose inputs required grad (or it ran "
-                        "under no_grad)",
-                        t.impl().op)
-                  : std::string("it is a leaf created without requires_grad");
+      !is_floating(t.dtype())
+          ? fmt::format("it is {}, and integer tensors have no gradient", dtype_name(t.dtype()))
+      : t.impl().op ? fmt::format(
+                          "it was produced by '{}', none of whose inputs required grad (or it ran "
+                          "under no_grad)",
+                          t.impl().op)
+                    : std::string("it is a leaf created without requires_grad");
   throw std::invalid_argument(
       fmt::format("backward: the tensor of shape {} does not require grad and has no grad_fn: {}",
                   to_string(t.shape()), why));
@@ -510,6 +512,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::vector<Node*> capture;
   std::vector<std::shared_ptr<Node>> keep;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!is_floating(inputs[i].dtype()))
+      throw std::invalid_argument(
+          fmt::format("grad: input {} (shape {}) is {}: integer tensors have no gradient", i,
+                      to_string(inputs[i].shape()), dtype_name(inputs[i].dtype())));
     if (!inputs[i].requires_grad())
       throw std::invalid_argument(fmt::format("grad: input {} (shape {}) does not require grad", i,
                                               to_string(inputs[i].shape())));

@@ -42,6 +42,9 @@ void check_defined(const Tensor& t, const char* op, const char* what) {
 void check_like(const Tensor& primal, const Tensor& tangent, const char* op, const char* what) {
   check_defined(primal, op, "primal");
   check_defined(tangent, op, what);
+  if (!is_floating(primal.dtype()))
+    throw std::invalid_argument(fmt::format("{}: the primal is {}; integer tensors have no tangent",
+                                            op, dtype_name(primal.dtype())));
   if (tangent.shape() != primal.shape())
     throw std::invalid_argument(fmt::format("{}: the {} has shape {} but the primal has shape {}",
                                             op, what, to_string(tangent.shape()),

@@ -187,6 +187,8 @@ template <typename Backward, typename Jvp>
 Tensor record(const char* op, Tensor out, InputList inputs, Backward&& backward, Jvp&& jvp,
               KeepOutput keep = KeepOutput::no) {
   out.impl().op = op;
+  if (!is_floating(out.dtype()))
+    return out;  // an integer result (argmax, .to(int64)): no derivative
   bool has_tangent = false;
   for (const Tensor& t : inputs) has_tangent |= t.impl().tangent != nullptr;
   if (has_tangent && !detail::tangents_suspended()) {

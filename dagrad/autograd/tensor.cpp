@@ -69,6 +69,21 @@ std::shared_ptr<TensorImpl> new_impl() {
 
 void Tensor::throw_undefined() { throw std::logic_error("dagrad: use of an undefined tensor"); }
 
+void throw_not_floating(const char* op) {
+  throw std::invalid_argument(fmt::format(
+      "{}: int64 tensors are not supported here (this computes in float32 or float64); convert "
+      "with .to(dagrad::float32) or .to(dagrad::float64)",
+      op ? op : "dagrad"));
+}
+
+int64_t to_int64(double v, const char* op) {
+  // The range of doubles that truncate to an int64: [-2^63, 2^63).
+  if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+    throw std::invalid_argument(
+        fmt::format("{}: {} cannot be converted to int64 (not finite or out of range)", op, v));
+  return static_cast<int64_t>(v);
+}
+
 void Tensor::throw_dtype_mismatch(Dtype d, const char* op) const {
   throw std::invalid_argument(
       fmt::format("{}: tensor has dtype {}, expected {}", op, dtype_name(dtype()), dtype_name(d)));
@@ -85,13 +100,13 @@ double Tensor::item() const {
         fmt::format("item: only a one-element tensor can be converted to a number, got shape {}",
                     to_string(shape())));
   double v = 0;
-  DAGRAD_DISPATCH(dtype(), v = static_cast<double>(data<T>()[0]));
+  DAGRAD_DISPATCH_ALL(dtype(), v = static_cast<double>(data<T>()[0]));
   return v;
 }
 
 std::vector<double> Tensor::to_vector() const {
   std::vector<double> out(numel());
-  DAGRAD_DISPATCH(dtype(), {
+  DAGRAD_DISPATCH_ALL(dtype(), {
     const T* p = data<T>();
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = p[i];
   });
@@ -113,11 +128,16 @@ double Tensor::at(std::initializer_list<int64_t> index) const {
     ++i;
   }
   double v = 0;
-  DAGRAD_DISPATCH(dtype(), v = static_cast<double>(data<T>()[flat]));
+  DAGRAD_DISPATCH_ALL(dtype(), v = static_cast<double>(data<T>()[flat]));
   return v;
 }
 
 Tensor& Tensor::requires_grad_(bool on) {
+  if (on && !is_floating(dtype()))
+    throw std::invalid_argument(
+        fmt::format("requires_grad_: only floating-point tensors can require gradients, this one "
+                    "is {} of shape {}",
+                    dtype_name(dtype()), to_string(shape())));
   if (!is_leaf())
     throw std::invalid_argument(fmt::format(
         "requires_grad_: only leaf tensors can change requires_grad (this one was produced by "
@@ -189,15 +209,23 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(Dtype d) const {
   if (d == dtype()) return *this;
   Tensor out = empty(shape(), d);
-  DAGRAD_DISPATCH(dtype(), {
+  DAGRAD_DISPATCH_ALL(dtype(), {
     using Src = T;
     const Src* s = data<Src>();
-    DAGRAD_DISPATCH(d, {
+    DAGRAD_DISPATCH_ALL(d, {
       T* o = out.data<T>();
-      for (int64_t i = 0, n = numel(); i < n; ++i) o[i] = static_cast<T>(s[i]);
+      const int64_t n = numel();
+      for (int64_t i = 0; i < n; ++i) {
+        if constexpr (std::is_same_v<T, int64_t>)
+          o[i] = to_int64(static_cast<double>(s[i]), "to");  // truncates toward zero
+        else
+          o[i] = static_cast<T>(s[i]);
+      }
     });
   });
   const Dtype src = dtype();
+  // To int64 nothing is recorded (record() stops at integer outputs); from int64 there is no
+  // gradient to send back.
   return record(
       "to", out, {*this}, [src](const Tensor& g, const Tensor&) -> GradList { return {g.to(src)}; },
       [d](const TangentList& t, const Tensor&) { return t[0].to(d); });
@@ -215,9 +243,9 @@ static void check_inplace(const Tensor& t, const char* op) {
 
 Tensor& Tensor::fill_(double value) {
   check_inplace(*this, "fill_");
-  DAGRAD_DISPATCH(dtype(), {
+  DAGRAD_DISPATCH_ALL(dtype(), {
     T* p = data<T>();
-    const T v = static_cast<T>(value);
+    const T v = cast_value<T>(value, "fill_");
     for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = v;
   });
   bump_version();
@@ -241,6 +269,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");
+  if (!is_floating(dtype())) throw_not_floating("add_");
   if (other.shape() != shape() || other.dtype() != dtype())
     throw std::invalid_argument(fmt::format(
         "add_: operand of shape {} ({}) does not match shape {} ({})", to_string(other.shape()),
@@ -261,6 +290,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 
 Tensor& Tensor::mul_(double s) {
   check_inplace(*this, "mul_");
+  if (!is_floating(dtype())) throw_not_floating("mul_");
   DAGRAD_DISPATCH(dtype(), {
     T* p = data<T>();
     const T v = static_cast<T>(s);
@@ -310,6 +340,12 @@ struct ValueFormat {
     width += neg ? 1 : 0;
   }
 
+  // Integers: right-aligned to the widest, as PyTorch prints int64 tensors.
+  explicit ValueFormat(const std::vector<int64_t>& v) : precision(0) {
+    for (int64_t x : v) width = std::max(width, static_cast<int>(fmt::formatted_size("{}", x)));
+  }
+  void append(std::string& out, int64_t x) const { out += fmt::format("{:>{}}", x, width); }
+
   void append(std::string& out, double x) const {
     if (!std::isfinite(x))  // right-aligned like the numbers (fmt pads "inf" on the right)
       out += fmt::format("{:>{}}", std::isnan(x) ? "nan" : (x > 0 ? "inf" : "-inf"), width);
@@ -322,7 +358,8 @@ struct ValueFormat {
 
 // Nested brackets like NumPy: rows aligned under each other, one blank line between blocks,
 // and "..." for the middle of a long axis when summarizing.
-void format_values(std::string& out, const Shape& s, const std::vector<double>& v, int axis,
+template <typename V>
+void format_values(std::string& out, const Shape& s, const std::vector<V>& v, int axis,
                    int64_t offset, int indent, const ValueFormat& f, bool summarize) {
   const int64_t n = s[axis];
   const bool last = axis + 1 == s.size();
@@ -361,16 +398,24 @@ void format_values(std::string& out, const Shape& s, const std::vector<double>& 
 // The shape is shown unless the brackets already say it (a vector, or a scalar).
 std::string Tensor::str(int precision) const {
   if (!defined()) return "tensor(undefined)";
-  const std::vector<double> v = to_vector();
   std::string out = "tensor(";
-  if (dim() == 0) {
-    ValueFormat f(v, precision);
-    f.width = 0;
-    f.append(out, v[0]);
-  } else if (numel() == 0) {
-    out += "[]";
+  auto values = [&](const auto& v, const ValueFormat& f) {
+    if (dim() == 0) {
+      ValueFormat scalar = f;
+      scalar.width = 0;
+      scalar.append(out, v[0]);
+    } else if (numel() == 0) {
+      out += "[]";
+    } else {
+      format_values(out, shape(), v, 0, 0, 7, f, numel() > 1000);
+    }
+  };
+  if (dtype() == int64) {
+    const std::vector<int64_t> v(data<int64_t>(), data<int64_t>() + numel());
+    values(v, ValueFormat(v));
   } else {
-    format_values(out, shape(), v, 0, 0, 7, ValueFormat(v, precision), numel() > 1000);
+    const std::vector<double> v = to_vector();
+    values(v, ValueFormat(v, precision));
   }
   if (dim() > 1 || numel() == 0) out += fmt::format(", shape={}", to_string(shape()));
   if (dtype() == float64) out += ", dtype=float64";
@@ -427,9 +472,9 @@ Tensor empty(const Shape& shape, Dtype dtype) {
 
 Tensor full(const Shape& shape, double value, Dtype dtype) {
   Tensor t = empty(shape, dtype);
-  DAGRAD_DISPATCH(dtype, {
+  DAGRAD_DISPATCH_ALL(dtype, {
     T* p = t.data<T>();
-    const T v = static_cast<T>(value);
+    const T v = cast_value<T>(value, "full");
     for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = v;
   });
   return t;
@@ -459,9 +504,9 @@ Tensor arange(double start, double stop, double step, Dtype dtype) {
                     start, stop, step, count));
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor t = empty({n}, dtype);
-  DAGRAD_DISPATCH(dtype, {
+  DAGRAD_DISPATCH_ALL(dtype, {
     T* p = t.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + i * step);
+    for (int64_t i = 0; i < n; ++i) p[i] = cast_value<T>(start + i * step, "arange");
   });
   return t;
 }
@@ -470,6 +515,7 @@ Tensor arange(int64_t n, Dtype dtype) { return arange(0.0, static_cast<double>(n
 
 Tensor linspace(double start, double stop, int64_t num, Dtype dtype) {
   if (num < 0) throw std::invalid_argument(fmt::format("linspace: negative count {}", num));
+  if (!is_floating(dtype)) throw_not_floating("linspace");
   Tensor t = empty({num}, dtype);
   DAGRAD_DISPATCH(dtype, {
     T* p = t.data<T>();
@@ -482,7 +528,7 @@ Tensor linspace(double start, double stop, int64_t num, Dtype dtype) {
 
 Tensor eye(int64_t n, Dtype dtype) {
   Tensor t = zeros({n, n}, dtype);
-  DAGRAD_DISPATCH(dtype, {
+  DAGRAD_DISPATCH_ALL(dtype, {
     T* p = t.data<T>();
     for (int64_t i = 0; i < n; ++i) p[i * n + i] = T(1);
   });
@@ -497,9 +543,9 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, Dtype dtype
                                             n, to_string(shape), shape.numel()));
   const Shape s = infer_shape(shape, n, Shape{n}, "tensor");
   Tensor t = empty(s, dtype);
-  DAGRAD_DISPATCH(dtype, {
+  DAGRAD_DISPATCH_ALL(dtype, {
     T* p = t.data<T>();
-    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = cast_value<T>(values[i], "tensor");
   });
   return t;
 }
@@ -517,6 +563,12 @@ Tensor from_blob(const float* data, const Shape& shape) {
 Tensor from_blob(const double* data, const Shape& shape) {
   Tensor t = empty(shape, float64);
   std::memcpy(t.raw_data(), data, shape.numel() * sizeof(double));
+  return t;
+}
+
+Tensor from_blob(const int64_t* data, const Shape& shape) {
+  Tensor t = empty(shape, int64);
+  std::memcpy(t.raw_data(), data, shape.numel() * sizeof(int64_t));
   return t;
 }
 

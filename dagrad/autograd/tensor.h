@@ -1,4 +1,5 @@
-// Tensor: a cheap shared handle to an n-d, row-major, contiguous array of float32 or float64,
+// Tensor: a cheap shared handle to an n-d, row-major, contiguous array of float32, float64 or
+// int64 (labels and indices),
 // plus what autograd needs (requires_grad, grad, the node that produced it, a forward-mode
 // tangent). Copying a Tensor copies the handle; reshape/flatten/detach share storage.
 #pragma once
@@ -7,6 +8,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -173,6 +175,18 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // allocation of tensor storage goes through it.
 int64_t checked_nbytes(const Shape& shape, Dtype dtype, const char* op);
 
+// v as an int64, truncated toward zero; an std::invalid_argument naming `op` when v is not
+// finite or outside int64's range (the cast would be undefined).
+int64_t to_int64(double v, const char* op);
+// v as a T of a tensor (float, double or int64_t), for factories and fill_.
+template <typename T>
+T cast_value(double v, const char* op) {
+  if constexpr (std::is_same_v<T, int64_t>)
+    return to_int64(v, op);
+  else
+    return static_cast<T>(v);
+}
+
 // ---- factories ----
 // Uninitialized. Sizes are checked (checked_nbytes); memory the system cannot give is an
 // std::invalid_argument naming the shape and the bytes, not a bare std::bad_alloc.
@@ -194,7 +208,8 @@ Tensor eye(int64_t n, Dtype dtype = float32);
 Tensor tensor(const std::vector<double>& values, const Shape& shape = {-1}, Dtype dtype = float32);
 Tensor tensor(std::initializer_list<double> values, const Shape& shape = {-1},
               Dtype dtype = float32);
-Tensor from_blob(const float* data, const Shape& shape);   // copies
-Tensor from_blob(const double* data, const Shape& shape);  // copies
+Tensor from_blob(const float* data, const Shape& shape);    // copies
+Tensor from_blob(const double* data, const Shape& shape);   // copies
+Tensor from_blob(const int64_t* data, const Shape& shape);  // copies
 
 }  // namespace dagrad

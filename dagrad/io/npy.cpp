@@ -23,28 +23,26 @@ static_assert(std::endian::native == std::endian::little,
               "the .npy reader and writer assume a little-endian host");
 
 constexpr std::string_view magic = "\x93NUMPY";
-constexpr std::string_view npz_suffix = ".npy";      // npz member "<key>.npy"
-constexpr int max_npy_dims = 64;                     // numpy's own limit
-constexpr int64_t max_exact_int = int64_t{1} << 53;  // beyond it float64 skips integers
-constexpr std::size_t header_alignment = 64;         // data starts at a multiple of this
-constexpr std::size_t growth_digits = 21;            // see npy_header
+constexpr std::string_view npz_suffix = ".npy";  // npz member "<key>.npy"
+constexpr int max_npy_dims = 64;                 // numpy's own limit
+constexpr std::size_t header_alignment = 64;     // data starts at a multiple of this
+constexpr std::size_t growth_digits = 21;        // see npy_header
 
 [[noreturn]] void fail(const std::string& what, const std::string& problem) {
   throw std::runtime_error(fmt::format("{}: {}", what, problem));
 }
 
-// The element types we read and write.
+// The element types we read and write, one per dtype.
 struct Descr {
   std::string_view text;
-  Dtype dtype;    // what it loads as
-  bool is_int64;  // '<i8': converted to and from float64
+  Dtype dtype;
 };
 constexpr Descr descrs[] = {
-    {"<f4", float32, false},
-    {"<f8", float64, false},
-    {"<i8", float64, true},
+    {"<f4", float32},
+    {"<f8", float64},
+    {"<i8", int64},
 };
-std::size_t item_size(const Descr& d) { return d.is_int64 ? 8 : dtype_size(d.dtype); }
+std::size_t item_size(const Descr& d) { return dtype_size(d.dtype); }
 
 // A shape as Python writes a tuple: (), (5,), (2, 3).
 std::string shape_repr(const std::vector<int64_t>& dims) {
@@ -248,23 +246,10 @@ Layout check_header(const Header& h, const std::string& what) {
   return {descr, Shape(dims), empty_array ? 0 : static_cast<uint64_t>(nbytes)};
 }
 
-// The data as a tensor; '<i8' values must be integers float64 holds exactly.
-Tensor to_tensor(std::string_view data, const Layout& layout, const std::string& what) {
+// The data as a tensor of the descr's dtype (the bytes are little-endian, as ours).
+Tensor to_tensor(std::string_view data, const Layout& layout) {
   Tensor t = empty(layout.shape, layout.descr->dtype);
-  if (!layout.descr->is_int64) {
-    if (!data.empty()) std::memcpy(t.raw_data(), data.data(), data.size());
-    return t;
-  }
-  double* out = t.data<double>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    int64_t v;
-    std::memcpy(&v, data.data() + 8 * i, 8);
-    if (v > max_exact_int || v < -max_exact_int)
-      fail(what, fmt::format("int64 value {} at index {} cannot be loaded as float64 exactly "
-                             "(|v| > 2^53)",
-                             v, i));
-    out[i] = static_cast<double>(v);
-  }
+  if (!data.empty()) std::memcpy(t.raw_data(), data.data(), data.size());
   return t;
 }
 
@@ -277,7 +262,7 @@ Tensor decode_npy(std::string_view bytes, const std::string& what) {
   if (data.size() != layout.nbytes)
     fail(what, fmt::format("the data is {} bytes, expected {} for shape {} of '{}'", data.size(),
                            layout.nbytes, shape_repr(layout.shape.vec()), layout.descr->text));
-  return to_tensor(data, layout, what);
+  return to_tensor(data, layout);
 }
 
 // ---- writing ----
@@ -310,7 +295,7 @@ std::string npy_header(std::string_view descr, const Shape& shape) {
   return out;
 }
 
-// Appends the values of `t` as '<i8'; each must be an integer in the int64 range.
+// Appends the values of a float `t` as '<i8'; each must be an integer in the int64 range.
 void append_int64(std::string& out, const Tensor& t, const std::string& what) {
   DAGRAD_DISPATCH(t.dtype(), {
     const T* p = t.data<T>();
@@ -329,9 +314,12 @@ void append_int64(std::string& out, const Tensor& t, const std::string& what) {
 
 std::string encode_npy(const Tensor& t, bool as_int64, const std::string& what) {
   if (!t.defined()) fail(what, "cannot save an undefined tensor");
-  const std::string_view descr = as_int64 ? "<i8" : t.dtype() == float32 ? "<f4" : "<f8";
-  std::string out = npy_header(descr, t.shape());
-  if (as_int64) {
+  const bool convert = as_int64 && t.dtype() != int64;  // a float tensor written as '<i8'
+  const Descr& d = *std::find_if(std::begin(descrs), std::end(descrs), [&](const Descr& e) {
+    return e.dtype == (as_int64 ? int64 : t.dtype());
+  });
+  std::string out = npy_header(d.text, t.shape());
+  if (convert) {
     append_int64(out, t, what);
   } else {
     out.append(static_cast<const char*>(t.raw_data()), t.numel() * dtype_size(t.dtype()));

@@ -3,7 +3,7 @@
 // .npy: a magic string, a format version, and a header that is a Python dict literal
 //   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 // then the raw data. Read: format versions 1.0, 2.0 and 3.0; descr '<f4' (-> float32), '<f8'
-// (-> float64) and '<i8' (-> float64, see below); C order only; any shape dagrad can hold (at
+// (-> float64) and '<i8' (-> int64); C order only; any shape dagrad can hold (at
 // most 8 dimensions), including 0-d () and zero-size dimensions. Big-endian ('>f4') and every
 // other descr, fortran_order True, and a data size other than exactly numel * itemsize are
 // errors. Written: what numpy >= 1.24's np.save writes, byte for byte: version 1.0 (2.0 only if
@@ -15,9 +15,8 @@
 // its declared size. Keys come back without ".npy", in archive order. Written atomically (a
 // crash leaves the old file or the new one), with zip64 only where sizes need it.
 //
-// int64: dagrad has no integer dtype yet, so integer arrays ('<i8') load as float64, each value
-// exactly (|v| <= 2^53, else an error naming the value); as_int64 / int64_keys write float
-// tensors as '<i8' (every value must be an integer in the int64 range).
+// int64 tensors are written as '<i8'; as_int64 / int64_keys also write float tensors as '<i8'
+// (every value must then be an integer in the int64 range).
 //
 // Files may be hostile: every length and offset is checked before it is used, and loading
 // checks everything before returning anything. Every error is a std::runtime_error starting

@@ -24,7 +24,6 @@ namespace {
 
 constexpr uint64_t max_header_bytes = 100'000'000;  // the reference reader's limit
 constexpr std::string_view metadata_key = "__metadata__";
-constexpr int64_t max_exact_int = int64_t{1} << 53;  // every integer up to this is a double
 
 // The file dtypes dagrad handles. `order` is the position in the reference library's Dtype
 // enum (... F32, C64, F64, I64, U64: listed "in increasing alignment order"), which its writer
@@ -200,24 +199,9 @@ void check_layout(std::vector<Entry>& entries, uint64_t buffer_size, const std::
          buffer_size - covered, covered, buffer_size);
 }
 
-Tensor read_tensor(const Entry& e, std::string_view buffer, const std::string& source) {
+Tensor read_tensor(const Entry& e, std::string_view buffer) {
   const char* src = buffer.data() + e.begin;
-  if (e.dtype == &I64) {
-    Tensor t = empty(e.shape, float64);
-    double* out = t.data<double>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      int64_t v;
-      std::memcpy(&v, src + i * 8, 8);
-      if (v > max_exact_int || v < -max_exact_int)
-        fail(source,
-             "tensor '{}': I64 value {} at index {} is not exactly representable as float64 "
-             "(|v| > 2^53)",
-             e.name, v, i);
-      out[i] = static_cast<double>(v);
-    }
-    return t;
-  }
-  Tensor t = empty(e.shape, e.dtype == &F32 ? float32 : float64);
+  Tensor t = empty(e.shape, e.dtype == &F32 ? float32 : e.dtype == &F64 ? float64 : int64);
   if (e.end > e.begin) std::memcpy(t.raw_data(), src, e.end - e.begin);
   return t;
 }
@@ -244,7 +228,9 @@ std::vector<Item> writing_order(const NamedTensors& tensors,
     if (name == metadata_key) fail(source, "a tensor cannot be named {}", metadata_key);
     if (!json::is_valid_utf8(name)) fail(source, "tensor name '{}' is not valid UTF-8", name);
     if (!t.defined()) fail(source, "tensor '{}' is undefined", name);
-    const FileDtype* dtype = as_int64.count(name) ? &I64 : t.dtype() == float32 ? &F32 : &F64;
+    const FileDtype* dtype = as_int64.count(name) || t.dtype() == int64 ? &I64
+                             : t.dtype() == float32                     ? &F32
+                                                                        : &F64;
     items.push_back({&name, &t, dtype});
   }
   for (const std::string& name : int64_names)
@@ -287,7 +273,7 @@ std::string header_json(const std::vector<Item>& items,
   return header;
 }
 
-// A tensor's values as I64, each checked to be an integer in the int64 range.
+// A float tensor's values as I64, each checked to be an integer in the int64 range.
 void append_int64(std::string& out, const Item& item, const std::string& source) {
   constexpr double two_63 = 9223372036854775808.0;
   const std::vector<double> values = item.tensor->to_vector();
@@ -314,7 +300,7 @@ std::string encode(const NamedTensors& tensors, const std::map<std::string, std:
   // dagrad tensors are row-major in their storage (views only add an offset), so a tensor's
   // values are its numel() elements from raw_data().
   for (const Item& item : items) {
-    if (item.dtype == &I64)
+    if (item.dtype == &I64 && item.tensor->dtype() != int64)
       append_int64(out, item, source);
     else
       out.append(static_cast<const char*>(item.tensor->raw_data()),
@@ -339,7 +325,7 @@ SafetensorsContents parse_safetensors(std::string_view bytes, const std::string&
   const std::string_view buffer = bytes.substr(8 + header.size());
   check_layout(entries, buffer.size(), source);
   for (const Entry& e : entries) {
-    contents.tensors.emplace_back(e.name, read_tensor(e, buffer, source));
+    contents.tensors.emplace_back(e.name, read_tensor(e, buffer));
     if (e.dtype == &I64) contents.int64_names.push_back(e.name);
   }
   return contents;

@@ -3,12 +3,11 @@
 // tensor name to {"dtype", "shape", "data_offsets": [begin, end]} plus an optional
 // "__metadata__" object of strings, then the tensors' bytes, row-major and little-endian.
 //
-// dagrad reads F32 and F64 as float32 and float64 tensors, and I64 (integer tensors such as
-// token ids or step counters) as float64 tensors whose names are reported in int64_names;
-// any other dtype is an error. Files are checked as strictly as the reference reader does
-// (header at most 100,000,000 bytes, tensors' data contiguous from 0 to the end of the file,
-// sizes matching shapes, no duplicate names), so a hostile file gives a std::runtime_error
-// beginning "safetensors <path>: ", naming the tensor when there is one.
+// dagrad reads F32, F64 and I64 (integer tensors such as token ids or step counters) as
+// float32, float64 and int64 tensors; any other dtype is an error. Files are checked as strictly as
+// the reference reader does (header at most 100,000,000 bytes, tensors' data contiguous from 0 to
+// the end of the file, sizes matching shapes, no duplicate names), so a hostile file gives a
+// std::runtime_error beginning "safetensors <path>: ", naming the tensor when there is one.
 #pragma once
 #include <map>
 #include <string>
@@ -22,18 +21,18 @@ namespace dagrad::io {
 struct SafetensorsContents {
   NamedTensors tensors;                         // in data-offset order
   std::map<std::string, std::string> metadata;  // __metadata__ (empty when absent)
-  std::vector<std::string> int64_names;         // tensors stored as I64, loaded as float64
+  std::vector<std::string> int64_names;         // the tensors stored as I64 (loaded as int64)
 };
 
-// F32 -> float32, F64 -> float64, I64 -> float64 (each value must be exactly representable:
-// |v| <= 2^53, else an error naming the file, the tensor and the value).
+// F32 -> float32, F64 -> float64, I64 -> int64.
 SafetensorsContents load_safetensors(const std::string& path);
 // The same from the file's bytes in memory; `source` names them in errors.
 SafetensorsContents parse_safetensors(std::string_view bytes, const std::string& source);
 
 // Writes `tensors` (in any order; the file lists them as the reference writer does: by dtype,
-// then name) with `metadata` as "__metadata__" when it is not empty. Tensors named in
-// `int64_names` are stored as I64: their values must be integers in the int64 range. Names
+// then name) with `metadata` as "__metadata__" when it is not empty. int64 tensors are stored
+// as I64, and so are the float tensors named in `int64_names` (each value must then be an
+// integer in the int64 range). Names
 // must be unique, valid UTF-8 and not "__metadata__". The file is replaced atomically.
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {},

@@ -69,7 +69,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
   put<uint32_t>(buf, static_cast<uint32_t>(ckpt.tensors.size()));
   for (const auto& [name, t] : ckpt.tensors) {
     put_string(buf, name);
-    put<uint8_t>(buf, t.dtype() == float32 ? 0 : 1);
+    put<uint8_t>(buf, static_cast<uint8_t>(t.dtype()));  // 0 float32, 1 float64, 2 int64
     put<uint8_t>(buf, static_cast<uint8_t>(t.dim()));
     for (int64_t d : t.shape()) put<int64_t>(buf, d);
     const uint64_t nbytes = t.numel() * dtype_size(t.dtype());
@@ -116,7 +116,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   for (uint32_t i = 0; i < n; ++i) {
     std::string name = r.get_string("a tensor name");
     const uint8_t dt = r.get<uint8_t>("a dtype");
-    if (dt > 1)
+    if (dt > static_cast<uint8_t>(int64))
       throw std::runtime_error(
           fmt::format("checkpoint {}: tensor '{}' has unknown dtype code {}", path, name, dt));
     const uint8_t nd = r.get<uint8_t>("a rank");
@@ -131,7 +131,7 @@ Checkpoint load_checkpoint(const std::string& path) {
             fmt::format("checkpoint {}: tensor '{}' has a negative dimension", path, name));
       s.push_back(v);
     }
-    const Dtype dtype = dt == 0 ? float32 : float64;
+    const Dtype dtype = static_cast<Dtype>(dt);
     const uint64_t nbytes = r.get<uint64_t>("a data size");
     int64_t needed = 0;
     try {

@@ -194,7 +194,7 @@ NamedTensors pytorch_state_dict(const Module& model) {
         out.emplace_back(key.name, transpose(key.tensor.detach(), 0, 1).clone());
         break;
       case TorchKey::Kind::counter:
-        out.emplace_back(key.name, scalar_tensor(static_cast<double>(*key.counter), float64));
+        out.emplace_back(key.name, from_blob(key.counter, Shape{}));
         break;
     }
   }
@@ -217,13 +217,9 @@ LoadReport load_pytorch_state_dict(Module& model, const NamedTensors& state, boo
         break;
       }
       case TorchKey::Kind::counter:
-        targets.push_back({key.name, Shape{}, float64, [counter = key.counter](const Tensor& src) {
-                             // A count: NaN, negative or huge values from a foreign file
-                             // become 0 or saturate rather than overflow the conversion.
-                             const double v = src.item();
-                             *counter = std::isfinite(v) && v > 0
-                                            ? static_cast<int64_t>(std::min(v, 9.0e18))
-                                            : 0;
+        targets.push_back({key.name, Shape{}, int64, [counter = key.counter](const Tensor& src) {
+                             // A count: a negative one from a foreign file becomes 0.
+                             *counter = std::max<int64_t>(*src.data<int64_t>(), 0);
                            }});
         break;
     }

@@ -22,14 +22,6 @@ LoadReport loading_from(const std::string& format, const std::string& path, Load
   }
 }
 
-// PyTorch's integer entries (num_batches_tracked), stored as I64 like torch does.
-std::vector<std::string> counter_names(const NamedTensors& state) {
-  std::vector<std::string> names;
-  for (const auto& [name, t] : state)
-    if (name.ends_with(".num_batches_tracked")) names.push_back(name);
-  return names;
-}
-
 }  // namespace
 
 void save_safetensors(const Module& model, const std::string& path,
@@ -47,8 +39,8 @@ LoadReport load_safetensors(Module& model, const std::string& path, bool strict)
 
 void save_pytorch_safetensors(const Module& model, const std::string& path) {
   const NamedTensors state = pytorch_state_dict(model);
-  io::save_safetensors(path, state, {{"format", "pt"}, {"dagrad_model", model.describe()}},
-                       counter_names(state));
+  // num_batches_tracked is an int64 tensor, so it is stored as I64, as torch stores it.
+  io::save_safetensors(path, state, {{"format", "pt"}, {"dagrad_model", model.describe()}});
 }
 
 LoadReport load_pytorch_safetensors(Module& model, const std::string& path, bool strict) {

@@ -102,7 +102,7 @@ TEST_CASE(
                                  [&](const auto& p) { return p.first == name; });
     REQUIRE(it != loaded.tensors.end());
     const bool is_int = name == "ids" || name == "step" || name == "none";
-    check_same(it->second, is_int ? t.to(float64) : t);
+    check_same(it->second, is_int ? t.to(int64) : t);
   }
   // Loaded in data-offset order, which for files we write is the writing order: I64 (by
   // name), then F64, then F32.
@@ -397,20 +397,19 @@ TEST_CASE("safetensors: __metadata__ must be an object of strings") {
   CHECK(parse_safetensors(file_of(R"({"__metadata__":{}})"), "m").metadata.empty());
 }
 
-TEST_CASE("safetensors: I64 values must be exactly representable as float64") {
+TEST_CASE("safetensors: I64 loads as int64, every value exactly, and int64 saves as I64") {
   const std::string header = R"({"ids":{"dtype":"I64","shape":[3],"data_offsets":[0,24]}})";
-  const int64_t limit = int64_t{1} << 53;
-  const SafetensorsContents ok =
-      parse_safetensors(file_of(header, le(limit) + le(-limit) + le<int64_t>(-1)), "m");
-  CHECK(ok.tensors.at(0).second.to_vector() ==
-        std::vector<double>{9007199254740992.0, -9007199254740992.0, -1});
+  const int64_t beyond = (int64_t{1} << 53) + 1;  // where float64 skips integers
+  const std::string data = le(beyond) + le(INT64_MIN) + le(INT64_MAX);
+  const SafetensorsContents ok = parse_safetensors(file_of(header, data), "m");
+  const Tensor ids = ok.tensors.at(0).second;
+  REQUIRE(ids.dtype() == int64);
+  CHECK(ids.data<int64_t>()[0] == beyond);
+  CHECK(ids.data<int64_t>()[1] == INT64_MIN);
+  CHECK(ids.data<int64_t>()[2] == INT64_MAX);
   CHECK(ok.int64_names == std::vector<std::string>{"ids"});
-  CHECK(header_error(header, le<int64_t>(0) + le(limit + 1) + le<int64_t>(0)) ==
-        "safetensors m.safetensors: tensor 'ids': I64 value 9007199254740993 at index 1 is not "
-        "exactly representable as float64 (|v| > 2^53)");
-  CHECK(header_error(header, le<int64_t>(0) + le<int64_t>(0) + le(INT64_MIN))
-            .ends_with(": tensor 'ids': I64 value -9223372036854775808 at index 2 is not exactly "
-                       "representable as float64 (|v| > 2^53)"));
+  // Written back: the same bytes, with no int64_names needed.
+  CHECK(safetensors_bytes({{"ids", ids}}).ends_with(data));
 }
 
 TEST_CASE("safetensors: saving checks int64 values, names and metadata") {
@@ -426,7 +425,7 @@ TEST_CASE("safetensors: saving checks int64 values, names and metadata") {
   CHECK(save_error({{"n", tensor({9223372036854775808.0}, {1}, float64)}}, {"n"})
             .find("value 9.223372036854776e+18 at index 0 cannot be stored as I64") !=
         std::string::npos);
-  // The most negative int64 is stored as is (loading it back is the error above).
+  // The most negative int64 is stored as is.
   const std::string bytes =
       safetensors_bytes({{"n", tensor({-9223372036854775808.0}, {1}, float64)}}, {}, {"n"});
   CHECK(bytes.ends_with(le(INT64_MIN)));

@@ -82,8 +82,11 @@ TEST_CASE("pytorch: state_dict names follow torch.nn.Sequential numbering") {
     CHECK(names.back() == "classifier.2.bias");
   }
   SUBCASE("FullyConnectedNet with batch norm and dropout") {
-    nn::FullyConnectedNet net({.hidden_dims = {5, 4}, .input_dim = 6, .num_classes = 3,
-                               .dropout_keep_ratio = 0.5, .normalization = "batchnorm"});
+    nn::FullyConnectedNet net({.hidden_dims = {5, 4},
+                               .input_dim = 6,
+                               .num_classes = 3,
+                               .dropout_keep_ratio = 0.5,
+                               .normalization = "batchnorm"});
     const std::vector<std::string> names = names_of(nn::pytorch_state_dict(net));
     // Flatten 0, Linear 1, BN 2, ReLU 3, Dropout 4, Linear 5, BN 6, ReLU 7, Dropout 8, Linear 9
     CHECK(names[0] == "1.weight");
@@ -94,8 +97,11 @@ TEST_CASE("pytorch: state_dict names follow torch.nn.Sequential numbering") {
     CHECK(names.size() == 2 + 5 + 2 + 5 + 2);
   }
   SUBCASE("ThreeLayerConvNet: Conv2d, ReLU, MaxPool2d, Flatten, Linear, ReLU, Linear") {
-    nn::ThreeLayerConvNet net({.input_dim = {1, 6, 6}, .num_filters = 2, .filter_size = 3,
-                               .hidden_dim = 5, .num_classes = 3});
+    nn::ThreeLayerConvNet net({.input_dim = {1, 6, 6},
+                               .num_filters = 2,
+                               .filter_size = 3,
+                               .hidden_dim = 5,
+                               .num_classes = 3});
     const NamedTensors sd = nn::pytorch_state_dict(net);
     CHECK(names_of(sd) == std::vector<std::string>{"0.weight", "0.bias", "4.weight", "4.bias",
                                                    "6.weight", "6.bias"});
@@ -113,7 +119,7 @@ TEST_CASE("pytorch: export then import gives the same model, counters included")
   a.forward(x);  // two training batches: num_batches_tracked = 2
   const NamedTensors sd = nn::pytorch_state_dict(a);
   CHECK(find(sd, "features.1.num_batches_tracked").item() == 2);
-  CHECK(find(sd, "features.1.num_batches_tracked").dtype() == float64);
+  CHECK(find(sd, "features.1.num_batches_tracked").dtype() == int64);
   const nn::LoadReport report = nn::load_pytorch_state_dict(b, sd);
   CHECK(report.complete());
   a.eval();
@@ -130,13 +136,13 @@ TEST_CASE("pytorch: strict loading lists every problem and changes nothing") {
   nn::TwoLayerNet net({.input_dim = 4, .hidden_dim = 3, .num_classes = 2, .seed = 1});
   const std::vector<double> before = net.W1.to_vector();
   NamedTensors sd = nn::pytorch_state_dict(net);
-  sd[0].second = zeros({4, 3});   // a Linear weight in dagrad's (in, out) layout
-  sd.erase(sd.begin() + 3);       // 3.bias
+  sd[0].second = zeros({4, 3});  // a Linear weight in dagrad's (in, out) layout
+  sd.erase(sd.begin() + 3);      // 3.bias
   sd.emplace_back("5.weight", zeros({1}));
-  const std::string msg =
-      error_of([&] { nn::load_pytorch_state_dict(net, sd); });
-  CHECK(msg == "load PyTorch state_dict into TwoLayerNet: missing: 3.bias; unexpected: 5.weight; "
-               "mismatched: 1.weight: (3, 4) float32 vs (4, 3) float32");
+  const std::string msg = error_of([&] { nn::load_pytorch_state_dict(net, sd); });
+  CHECK(msg ==
+        "load PyTorch state_dict into TwoLayerNet: missing: 3.bias; unexpected: 5.weight; "
+        "mismatched: 1.weight: (3, 4) float32 vs (4, 3) float32");
   CHECK(net.W1.to_vector() == before);
 
   SUBCASE("not strict: loads what matches, reports the rest") {
@@ -205,7 +211,8 @@ TEST_CASE("serialize: safetensors and npz files of a module, both name sets") {
     const std::string native = dir.file("vgg-native.safetensors");
     nn::save_safetensors(a, native);
     const std::string msg = error_of([&] { nn::load_pytorch_safetensors(b, native); });
-    CHECK(msg.find("safetensors " + native + ": load PyTorch state_dict into VGGNet: missing: "
+    CHECK(msg.find("safetensors " + native +
+                   ": load PyTorch state_dict into VGGNet: missing: "
                    "features.0.weight") == 0);
   }
   SUBCASE("dagrad names") {

@@ -45,10 +45,19 @@ void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, T* __restrict ou
                                          int64_t, const fn::F&);                                   \
   template void binary_run<fn::F, double>(const double*, int64_t, const double*, int64_t, double*, \
                                           int64_t, const fn::F&);
+#define DAGRAD_INSTANTIATE_INTEGER_UNARY(F) \
+  template void unary_run<fn::F, int64_t>(const int64_t*, int64_t*, int64_t, const fn::F&);
+#define DAGRAD_INSTANTIATE_INTEGER_BINARY(F)                                                 \
+  template void binary_run<fn::F, int64_t>(const int64_t*, int64_t, const int64_t*, int64_t, \
+                                           int64_t*, int64_t, const fn::F&);
 DAGRAD_UNARY_FUNCTIONS(DAGRAD_INSTANTIATE_UNARY)
 DAGRAD_BINARY_FUNCTIONS(DAGRAD_INSTANTIATE_BINARY)
+DAGRAD_INTEGER_UNARY_FUNCTIONS(DAGRAD_INSTANTIATE_INTEGER_UNARY)
+DAGRAD_INTEGER_BINARY_FUNCTIONS(DAGRAD_INSTANTIATE_INTEGER_BINARY)
 #undef DAGRAD_INSTANTIATE_UNARY
 #undef DAGRAD_INSTANTIATE_BINARY
+#undef DAGRAD_INSTANTIATE_INTEGER_UNARY
+#undef DAGRAD_INSTANTIATE_INTEGER_BINARY
 
 }  // namespace dagrad::kernels::DAGRAD_ISA_NS
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "dagrad/autograd/kernels/block_sum.h"
 #include "dagrad/autograd/kernels/functors.h"
@@ -22,6 +23,11 @@ inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
     throw std::invalid_argument(fmt::format("{}: dtype mismatch: {} {} vs {} {}", op,
                                             dtype_name(a.dtype()), to_string(a.shape()),
                                             dtype_name(b.dtype()), to_string(b.shape())));
+}
+
+// An op that computes in floating point, given an int64 tensor.
+inline void check_floating(const Tensor& x, const char* op) {
+  if (!is_floating(x.dtype())) throw_not_floating(op);
 }
 
 inline void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
@@ -76,11 +82,23 @@ void for_each_row(const Shape& extent, const Shape& sa, const Shape& sb, int64_t
   }
 }
 
-// out[i] = f(x[i]) for f from functors.h.
+// Runs body.template operator()<T>() for x's dtype: int64 only when f is one of the
+// functions that are exact on integers (functors.h); otherwise int64 is an error naming `op`.
+template <typename F, typename Body>
+void dispatch_for(Dtype dtype, const char* op, const Body& body) {
+  if constexpr (fn::on_integers<F>) {
+    DAGRAD_DISPATCH_ALL(dtype, body.template operator()<T>());
+  } else {
+    if (!is_floating(dtype)) throw_not_floating(op);
+    DAGRAD_DISPATCH(dtype, body.template operator()<T>());
+  }
+}
+
+// out[i] = f(x[i]) for f from functors.h. `op` names the op in the error for an int64 x.
 template <typename F>
-Tensor map_unary(const Tensor& x, const F& f) {
+Tensor map_unary(const Tensor& x, const F& f, const char* op = nullptr) {
   Tensor out = empty_like(x);
-  DAGRAD_DISPATCH(x.dtype(), {
+  dispatch_for<F>(x.dtype(), op, [&]<typename T>() {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     for_elements(x.numel(), [&](int64_t lo, int64_t hi) {
@@ -90,17 +108,29 @@ Tensor map_unary(const Tensor& x, const F& f) {
   return out;
 }
 
+// The operands of a binary op in one dtype: an int64 operand meeting a floating one is
+// converted to the floating dtype (PyTorch's promotion); float32 with float64 is an error.
+inline std::pair<Tensor, Tensor> promote(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() == b.dtype()) return {a, b};
+  if (a.dtype() == Dtype::int64 && is_floating(b.dtype())) return {a.to(b.dtype()), b};
+  if (b.dtype() == Dtype::int64 && is_floating(a.dtype())) return {a, b.to(a.dtype())};
+  check_same_dtype(a, b, op);
+  return {a, b};
+}
+
 // out = f(a, b) with NumPy broadcasting, f from functors.h. Fast paths: same shape and a
 // scalar side (split across threads); otherwise one loop per innermost row of the output,
 // rows walked with an odometer over the outer dimensions.
 template <typename F>
-Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, const F& f) {
-  check_same_dtype(a, b, op);
+Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, const F& f) {
+  const std::pair<Tensor, Tensor> operands = promote(a_in, b_in, op);
+  const Tensor& a = operands.first;
+  const Tensor& b = operands.second;
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = empty(out_shape, a.dtype());
   const int64_t n = out.numel();
   if (n == 0) return out;
-  DAGRAD_DISPATCH(a.dtype(), {
+  dispatch_for<F>(a.dtype(), op, [&]<typename T>() {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* po = out.data<T>();

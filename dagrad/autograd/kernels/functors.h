@@ -5,9 +5,18 @@
 // is computed in double, then rounded once), comparisons give 1 or 0.
 #pragma once
 #include <cmath>
+#include <cstdint>
 #include <functional>
+#include <type_traits>
 
 namespace dagrad::kernels::fn {
+
+// int64 arithmetic wraps around on overflow, as PyTorch's does (computed in uint64_t, where
+// overflow is defined; signed overflow would be undefined behaviour).
+template <typename T, typename Op>
+T wrap(T x, T y, Op op) {
+  return static_cast<T>(op(static_cast<uint64_t>(x), static_cast<uint64_t>(y)));
+}
 
 // ---- unary: x -> f(x)
 struct AddScalar {
@@ -48,7 +57,10 @@ struct DivScalar {
 struct Neg {
   template <typename T>
   T operator()(T x) const {
-    return -x;
+    if constexpr (std::is_integral_v<T>)
+      return wrap<T>(T(0), x, [](uint64_t u, uint64_t v) { return u - v; });
+    else
+      return -x;
   }
 };
 struct Square {
@@ -265,19 +277,28 @@ struct Round {  // halves to even, as torch.round (nearbyint in the default roun
 struct Add {
   template <typename T>
   T operator()(T x, T y) const {
-    return x + y;
+    if constexpr (std::is_integral_v<T>)
+      return wrap<T>(x, y, [](uint64_t u, uint64_t v) { return u + v; });
+    else
+      return x + y;
   }
 };
 struct Sub {
   template <typename T>
   T operator()(T x, T y) const {
-    return x - y;
+    if constexpr (std::is_integral_v<T>)
+      return wrap<T>(x, y, [](uint64_t u, uint64_t v) { return u - v; });
+    else
+      return x - y;
   }
 };
 struct Mul {
   template <typename T>
   T operator()(T x, T y) const {
-    return x * y;
+    if constexpr (std::is_integral_v<T>)
+      return wrap<T>(x, y, [](uint64_t u, uint64_t v) { return u * v; });
+    else
+      return x * y;
   }
 };
 struct Div {
@@ -356,7 +377,8 @@ struct HingeCoef {  // (s, y) -> d max(0, 1 - y s)/ds = -y [1 - y s > 0]
   X(AddScalar)                                                                                  \
   X(MulScalar)                                                                                  \
   X(RsubScalar)                                                                                 \
-  X(RdivScalar) X(DivScalar) X(Neg) X(Square) X(PowScalar) X(Clamp) X(InsideMask)               \
+  X(RdivScalar)                                                                                 \
+  X(DivScalar) X(Neg) X(Square) X(PowScalar) X(Clamp) X(InsideMask)                             \
       X(CompareScalar<std::greater<>>) X(CompareScalar<std::less<>>)                            \
           X(CompareScalar<std::greater_equal<>>) X(CompareScalar<std::less_equal<>>)            \
               X(CompareScalar<std::equal_to<>>) X(PositiveMask) X(LeakyMask) X(Exp) X(Log)      \
@@ -367,9 +389,35 @@ struct HingeCoef {  // (s, y) -> d max(0, 1 - y s)/ds = -y [1 - y s > 0]
   X(Add)                                                                                  \
   X(Sub)                                                                                  \
   X(Mul)                                                                                  \
-  X(Div) X(Pow) X(First) X(Atan2) X(Maximum) X(Minimum) X(WinMask) X(NonzeroMask)         \
+  X(Div)                                                                                  \
+  X(Pow) X(First) X(Atan2) X(Maximum) X(Minimum) X(WinMask) X(NonzeroMask)                \
       X(Compare<std::equal_to<>>) X(Compare<std::not_equal_to<>>) X(Compare<std::less<>>) \
           X(Compare<std::less_equal<>>) X(Compare<std::greater<>>)                        \
               X(Compare<std::greater_equal<>>) X(ReluBackward) X(HingeCoef)
+
+// The functions that also run on int64 tensors: exact there (wrapping like PyTorch's int64).
+// Every other function computes in floating point and refuses int64 (map_unary/map_binary).
+#define DAGRAD_INTEGER_UNARY_FUNCTIONS(X)                              \
+  X(Neg)                                                               \
+  X(CompareScalar<std::greater<>>)                                     \
+  X(CompareScalar<std::less<>>) X(CompareScalar<std::greater_equal<>>) \
+      X(CompareScalar<std::less_equal<>>) X(CompareScalar<std::equal_to<>>)
+#define DAGRAD_INTEGER_BINARY_FUNCTIONS(X)                                                         \
+  X(Add)                                                                                           \
+  X(Sub)                                                                                           \
+  X(Mul)                                                                                           \
+  X(First)                                                                                         \
+  X(Maximum) X(Minimum) X(NonzeroMask) X(Compare<std::equal_to<>>) X(Compare<std::not_equal_to<>>) \
+      X(Compare<std::less<>>) X(Compare<std::less_equal<>>) X(Compare<std::greater<>>)             \
+          X(Compare<std::greater_equal<>>)
+
+template <typename F>
+inline constexpr bool on_integers = false;
+#define DAGRAD_ON_INTEGERS(F) \
+  template <>                 \
+  inline constexpr bool on_integers<F> = true;
+DAGRAD_INTEGER_UNARY_FUNCTIONS(DAGRAD_ON_INTEGERS)
+DAGRAD_INTEGER_BINARY_FUNCTIONS(DAGRAD_ON_INTEGERS)
+#undef DAGRAD_ON_INTEGERS
 
 }  // namespace dagrad::kernels::fn

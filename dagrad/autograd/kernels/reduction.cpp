@@ -49,7 +49,7 @@ void extreme_axis(const T* x, const AxisSplit& sp, bool larger, T* out) {
 }
 
 template <typename T>
-void arg_extreme_axis(const T* x, const AxisSplit& sp, bool larger, T* out) {
+void arg_extreme_axis(const T* x, const AxisSplit& sp, bool larger, int64_t* out) {
   for (int64_t o = 0; o < sp.outer; ++o)
     for (int64_t i = 0; i < sp.inner; ++i) {
       const T* src = x + o * sp.len * sp.inner + i;
@@ -65,7 +65,7 @@ void arg_extreme_axis(const T* x, const AxisSplit& sp, bool larger, T* out) {
           }
         }
       }
-      out[o * sp.inner + i] = static_cast<T>(best_i);
+      out[o * sp.inner + i] = best_i;
     }
 }
 

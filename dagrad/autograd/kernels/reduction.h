@@ -27,7 +27,7 @@ struct ReductionKernels {
   // out[o, i] = max (larger) or min over l; NaN propagates; an empty axis gives -inf / +inf
   void (*extreme_axis)(const T* x, const AxisSplit& s, bool larger, T* out);
   // out[o, i] = the first l of the max (larger) or min, as T; a NaN counts as the extreme
-  void (*arg_extreme_axis)(const T* x, const AxisSplit& s, bool larger, T* out);
+  void (*arg_extreme_axis)(const T* x, const AxisSplit& s, bool larger, int64_t* out);
   // out[o, l, i] = sum over l' <= l of x[o, l', i], accumulated in double
   void (*cumsum_axis)(const T* x, const AxisSplit& s, T* out);
   // out[o, i] = product over l of x[o, l, i], accumulated in double (1 for an empty axis)

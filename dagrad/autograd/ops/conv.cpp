@@ -164,6 +164,8 @@ Tensor conv_weight_grad_op(const Tensor& x, const Tensor& gout, const ConvGeom& 
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, Size2 padding) {
+  kernels::check_floating(x, "conv2d");
+  kernels::check_floating(w, "conv2d");
   const ConvGeom g = check_conv(x, w, b, stride, padding);
   Tensor out = conv_raw(x, w, b, g);
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
@@ -236,6 +238,8 @@ Tensor dilate_weight(const Tensor& w, Size2 dilation) {
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, Size2 padding,
               Size2 dilation, int64_t groups) {
+  kernels::check_floating(x, "conv2d");
+  kernels::check_floating(w, "conv2d");
   if (dilation.h <= 0 || dilation.w <= 0)
     throw std::invalid_argument(
         fmt::format("conv2d: dilation must be positive, got ({}, {})", dilation.h, dilation.w));
@@ -259,6 +263,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, S
 
 Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t padding,
               int64_t dilation, int64_t groups) {
+  kernels::check_floating(x, "conv1d");
+  kernels::check_floating(w, "conv1d");
   if (x.dim() != 3 || w.dim() != 3)
     throw std::invalid_argument(
         fmt::format("conv1d: input must be (N, C, L) and weight (F, C / groups, K), got {} and {}",
@@ -270,6 +276,8 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride,
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
                         Size2 padding, Size2 output_padding) {
+  kernels::check_floating(x, "conv_transpose2d");
+  kernels::check_floating(w, "conv_transpose2d");
   const char* op = "conv_transpose2d";
   if (x.dim() != 4 || w.dim() != 4 || w.size(0) != x.size(1))
     throw std::invalid_argument(fmt::format(

@@ -67,28 +67,28 @@ Tensor div(const Tensor& a, const Tensor& b) {
 // ---------------------------------------------------------------- tensor–scalar arithmetic
 
 Tensor add(const Tensor& a, double s) {
-  Tensor out = map_unary(a, fn::AddScalar{s});
+  Tensor out = map_unary(a, fn::AddScalar{s}, "add_scalar");
   return record(
       "add_scalar", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {g}; },
       [](const TangentList& t, const Tensor&) { return t[0]; });
 }
 
 Tensor mul(const Tensor& a, double s) {
-  Tensor out = map_unary(a, fn::MulScalar{s});
+  Tensor out = map_unary(a, fn::MulScalar{s}, "mul_scalar");
   return record(
       "mul_scalar", out, {a}, [s](const Tensor& g, const Tensor&) -> GradList { return {g * s}; },
       [s](const TangentList& t, const Tensor&) { return t[0] * s; });
 }
 
 Tensor rsub(double s, const Tensor& a) {
-  Tensor out = map_unary(a, fn::RsubScalar{s});
+  Tensor out = map_unary(a, fn::RsubScalar{s}, "rsub_scalar");
   return record(
       "rsub_scalar", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {-g}; },
       [](const TangentList& t, const Tensor&) { return -t[0]; });
 }
 
 Tensor rdiv(double s, const Tensor& a) {
-  Tensor out = map_unary(a, fn::RdivScalar{s});
+  Tensor out = map_unary(a, fn::RdivScalar{s}, "rdiv_scalar");
   return record(
       "rdiv_scalar", out, {a},
       // d(s/a)/da = -s/a^2
@@ -100,7 +100,7 @@ Tensor rdiv(double s, const Tensor& a) {
 }
 
 Tensor neg(const Tensor& a) {
-  Tensor out = map_unary(a, fn::Neg{});
+  Tensor out = map_unary(a, fn::Neg{}, "neg");
   return record(
       "neg", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {-g}; },
       [](const TangentList& t, const Tensor&) { return -t[0]; });
@@ -115,7 +115,7 @@ Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
 Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
 Tensor operator/(const Tensor& a, double s) {
   // A true division (not a * (1/s), which is off by an ulp for s = 10 and the like).
-  Tensor out = map_unary(a, fn::DivScalar{s});
+  Tensor out = map_unary(a, fn::DivScalar{s}, "div_scalar");
   return record(
       "div_scalar", out, {a}, [s](const Tensor& g, const Tensor&) -> GradList { return {g / s}; },
       [s](const TangentList& t, const Tensor&) { return t[0] / s; });
@@ -129,7 +129,7 @@ Tensor operator-(const Tensor& a) { return neg(a); }
 // ---------------------------------------------------------------- powers
 
 Tensor pow(const Tensor& x, double p) {
-  Tensor out = p == 2.0 ? map_unary(x, fn::Square{}) : map_unary(x, fn::PowScalar{p});
+  Tensor out = p == 2.0 ? map_unary(x, fn::Square{}, "pow") : map_unary(x, fn::PowScalar{p}, "pow");
   return record(
       "pow", out, {x},
       // d/dx x^p = p x^(p-1)
@@ -232,7 +232,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi)
     throw std::invalid_argument(
         fmt::format("clamp: lower bound {} exceeds upper bound {}", lo, hi));
-  Tensor out = map_unary(x, fn::Clamp{lo, hi});
+  Tensor out = map_unary(x, fn::Clamp{lo, hi}, "clamp");
   auto inside = [lo, hi](const Tensor& v) { return map_unary(v, fn::InsideMask{lo, hi}); };
   // d clamp(x)/dx = 1 inside [lo, hi], 0 outside
   return record(
@@ -244,17 +244,18 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  kernels::check_same_dtype(a, b, "where");
+  const std::pair<Tensor, Tensor> ab = kernels::promote(a, b, "where");
+  const Dtype dtype = ab.first.dtype();
   const Shape shape =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   // Broadcast all three to the output shape (raw copies), then select.
-  const Tensor zero = zeros(shape, a.dtype());
+  const Tensor zero = zeros(shape, dtype);
   auto expand = [&zero](const Tensor& t) { return map_binary(t, zero, "where", fn::Add{}); };
-  Tensor c = cond.dtype() == a.dtype() ? cond : cond.detach().to(a.dtype());
+  Tensor c = cond.dtype() == dtype ? cond : cond.detach().to(dtype);
   Tensor mask = map_binary(c, zero, "where", fn::NonzeroMask{});
-  Tensor out = expand(a);
-  const Tensor bv = expand(b);
-  DAGRAD_DISPATCH(out.dtype(), {
+  Tensor out = expand(ab.first);
+  const Tensor bv = expand(ab.second);
+  DAGRAD_DISPATCH_ALL(dtype, {
     T* po = out.data<T>();
     const T* pm = mask.data<T>();
     const T* pb = bv.data<T>();
@@ -288,7 +289,7 @@ DAGRAD_COMPARE(ge, std::greater_equal<>)
 #undef DAGRAD_COMPARE
 
 #define DAGRAD_COMPARE_SCALAR(NAME, CMP) \
-  Tensor NAME(const Tensor& a, double s) { return map_unary(a, fn::CompareScalar<CMP>{s}); }
+  Tensor NAME(const Tensor& a, double s) { return map_unary(a, fn::CompareScalar<CMP>{s}, #NAME); }
 DAGRAD_COMPARE_SCALAR(gt, std::greater<>)
 DAGRAD_COMPARE_SCALAR(lt, std::less<>)
 DAGRAD_COMPARE_SCALAR(ge, std::greater_equal<>)

@@ -166,6 +166,8 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  kernels::check_floating(a, "matmul");
+  kernels::check_floating(b, "matmul");
   kernels::check_same_dtype(a, b, "matmul");
   if (a.dim() == 0 || b.dim() == 0)
     throw std::invalid_argument(
@@ -188,6 +190,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 Tensor matmul(const Tensor& a, const Tensor& b) { return matmul(a, b, false, false); }
 
 Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
+  kernels::check_floating(x, "affine");
+  kernels::check_floating(w, "affine");
   kernels::check_same_dtype(x, w, "affine");
   kernels::check_same_dtype(x, b, "affine");
   if (x.dim() != 2 || w.dim() != 2)
@@ -227,6 +231,8 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
+  kernels::check_floating(a, "dot");
+  kernels::check_floating(b, "dot");
   kernels::check_same_dtype(a, b, "dot");
   if (a.dim() != 1 || b.dim() != 1)
     throw std::invalid_argument(fmt::format("dot: expects two 1-D tensors, got shapes {} and {}",
@@ -253,6 +259,8 @@ Tensor dot(const Tensor& a, const Tensor& b) {
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
+  kernels::check_floating(a, "outer");
+  kernels::check_floating(b, "outer");
   kernels::check_same_dtype(a, b, "outer");
   if (a.dim() != 1 || b.dim() != 1)
     throw std::invalid_argument(fmt::format("outer: expects two 1-D tensors, got shapes {} and {}",

@@ -200,12 +200,14 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum, double eps) {
+  kernels::check_floating(x, "batch_norm");
   return batch_norm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, false);
 }
 
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        double momentum, double eps) {
+  kernels::check_floating(x, "batch_norm_relu");
   return batch_norm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
 }
 
@@ -226,6 +228,7 @@ GradList ln_backward_composite(const Tensor& x, const Tensor& gm, const Tensor& 
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& gamma,
                   const Tensor& beta, double eps) {
+  kernels::check_floating(x, "layer_norm");
   const char* op = "layer_norm";
   const int k = normalized_shape.size();
   bool ok = k >= 1 && k <= x.dim();
@@ -305,6 +308,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
                   double eps) {
+  kernels::check_floating(x, "group_norm");
   if (x.dim() < 2)
     throw std::invalid_argument(
         fmt::format("group_norm: input must be (N, C, *), got shape {}", to_string(x.shape())));
@@ -329,6 +333,7 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
 }
 
 Tensor instance_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  kernels::check_floating(x, "instance_norm");
   if (x.dim() < 2)
     throw std::invalid_argument(
         fmt::format("instance_norm: input must be (N, C, *), got shape {}", to_string(x.shape())));

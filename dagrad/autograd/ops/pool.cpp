@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
+#include "dagrad/autograd/kernels/elementwise.h"
 #include "dagrad/autograd/kernels/pool.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
@@ -199,6 +200,7 @@ Tensor pad_for_pooling(const Tensor& x, const PoolGeom& g, Size2 extra, double v
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bool ceil_mode) {
+  kernels::check_floating(x, "max_pool2d");
   const PoolGeom g = check_pool(x, kernel, stride, padding, "max_pool2d");
   if (ceil_mode) {  // -inf padding never wins, as PyTorch's
     const Size2 extra = ceil_overhang(g);
@@ -221,6 +223,7 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bo
 
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bool ceil_mode,
                   bool count_include_pad) {
+  kernels::check_floating(x, "avg_pool2d");
   const PoolGeom g = check_pool(x, kernel, stride, padding, "avg_pool2d");
   const Size2 extra = ceil_mode ? ceil_overhang(g) : Size2{0};
   if (count_include_pad && extra.h == 0 && extra.w == 0) return avg_pool_op(x, g);
@@ -252,6 +255,7 @@ Tensor averaging_matrix(int64_t out, int64_t in, Dtype dtype) {
 }  // namespace
 
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 size) {
+  kernels::check_floating(x, "adaptive_avg_pool2d");
   if (x.dim() != 3 && x.dim() != 4)
     throw std::invalid_argument(
         fmt::format("adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), got shape {}",

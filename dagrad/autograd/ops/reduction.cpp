@@ -37,12 +37,27 @@ Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) 
   return out;
 }
 
+// int64 sums wrap around as PyTorch's do (accumulated in uint64_t, where overflow is defined).
+void sum_axis_int64(const int64_t* x, const kernels::AxisSplit& sp, int64_t* out) {
+  for (int64_t o = 0; o < sp.outer; ++o)
+    for (int64_t i = 0; i < sp.inner; ++i) {
+      uint64_t acc = 0;
+      for (int64_t l = 0; l < sp.len; ++l)
+        acc += static_cast<uint64_t>(x[(o * sp.len + l) * sp.inner + i]);
+      out[o * sp.inner + i] = static_cast<int64_t>(acc);
+    }
+}
+
 // Raw sum over one axis, keeping it as size 1.
 Tensor sum_axis_raw(const Tensor& x, int axis) {
   Shape os = x.shape();
   os[axis] = 1;
   Tensor out = empty(os, x.dtype());
   const kernels::AxisSplit sp = kernels::split_at_axis(x.shape(), axis);
+  if (x.dtype() == int64) {
+    sum_axis_int64(x.data<int64_t>(), sp, out.data<int64_t>());
+    return out;
+  }
   DAGRAD_DISPATCH(x.dtype(),
                   { kernels::reduction_kernels<T>().sum_axis(x.data<T>(), sp, out.data<T>()); });
   return out;
@@ -115,6 +130,7 @@ Tensor tie_weights(const Tensor& x, const Tensor& out_kept, const ReduceSpec& sp
 Tensor extreme_reduce(const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdim,
                       bool larger) {
   const char* op = larger ? "max" : "min";
+  kernels::check_floating(x, op);
   ReduceSpec spec = reduce_spec(x.shape(), axes_in, keepdim, op);
   if (spec.count == 0)
     throw std::invalid_argument(
@@ -145,10 +161,11 @@ Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, bool larger) {
                                             op, axis, to_string(x.shape())));
   Shape os = s;
   os[a] = 1;
-  Tensor out = empty(os, x.dtype());
+  kernels::check_floating(x, op);
+  Tensor out = empty(os, int64);
   const kernels::AxisSplit sp = kernels::split_at_axis(s, a);
   DAGRAD_DISPATCH(x.dtype(), {
-    kernels::reduction_kernels<T>().arg_extreme_axis(x.data<T>(), sp, larger, out.data<T>());
+    kernels::reduction_kernels<T>().arg_extreme_axis(x.data<T>(), sp, larger, out.data<int64_t>());
   });
   Shape final_shape = x.dim() == 0 ? Shape{} : (keepdim ? os : reduced_shape(s, {a}, false));
   out.impl().shape = final_shape;
@@ -163,6 +180,14 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdim) {
   if (axes_in.empty())
     for (int i = 0; i < x.dim(); ++i) axes.push_back(i);
   Tensor out;
+  if (x.dtype() == int64) {
+    const Tensor flat = x.reshape({1, x.numel()});
+    out = axes.size() == static_cast<std::size_t>(x.dim()) ? sum_axis_raw(flat, 1)
+                                                           : sum_axes_raw(x, axes);
+    out.impl().shape = reduced_shape(x.shape(), axes, keepdim);
+    out.impl().op = "sum";
+    return out;  // integers: nothing to record
+  }
   if (axes.size() == static_cast<std::size_t>(x.dim()) || x.dim() == 0) {
     out = zeros(reduced_shape(x.shape(), axes, keepdim), x.dtype());
     DAGRAD_DISPATCH(x.dtype(), {
@@ -194,6 +219,7 @@ Tensor sum(const Tensor& x, int64_t axis, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  kernels::check_floating(x, "mean");  // as torch.mean: an integer mean has no dtype
   Tensor s = sum(x, axes, keepdim);
   const int64_t count = s.numel() == 0 ? 0 : x.numel() / s.numel();
   if (count == 0)
@@ -254,6 +280,7 @@ Tensor argmin(const Tensor& x, int64_t axis, bool keepdim) {
 // ---------------------------------------------------------------- var
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, bool unbiased) {
+  kernels::check_floating(x, "var");
   const ReduceSpec spec = reduce_spec(x.shape(), axes, keepdim, "var");
   if (spec.count == 0)
     throw std::invalid_argument(
@@ -290,6 +317,7 @@ Tensor var(const Tensor& x, int64_t axis, bool keepdim, bool unbiased) {
 
 namespace {
 Tensor logsumexp_impl(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  kernels::check_floating(x, "logsumexp");
   const ReduceSpec spec = reduce_spec(x.shape(), axes, keepdim, "logsumexp");
   Tensor out;
   {
@@ -350,6 +378,7 @@ Tensor norm_backward(const Tensor& x, const Tensor& g_kept, const Tensor& out_ke
 }  // namespace
 
 Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& axes, bool keepdim) {
+  kernels::check_floating(x, "norm");
   if (std::isnan(p)) throw std::invalid_argument("norm: p is NaN");
   if (std::isinf(p)) return p > 0 ? max(abs(x), axes, keepdim) : min(abs(x), axes, keepdim);
   if (p == 0) return sum(ne(x, zeros_like(x)), axes, keepdim);  // a count: no gradient
@@ -377,6 +406,7 @@ Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& axes, bool ke
 // ---------------------------------------------------------------- cumsum, prod
 
 Tensor cumsum(const Tensor& x, int64_t axis) {
+  kernels::check_floating(x, "cumsum");
   const int a = normalize_axis(axis, x.dim(), "cumsum");
   if (x.dim() == 0) return reshape(cumsum(reshape(x, {1}), 0), {});
   Tensor out = empty_like(x);
@@ -430,6 +460,7 @@ Tensor prod_others(const Tensor& x, const Tensor& out_kept, int a) {
 }  // namespace
 
 Tensor prod(const Tensor& x, int64_t axis, bool keepdim) {
+  kernels::check_floating(x, "prod");
   const int a = normalize_axis(axis, x.dim(), "prod");
   if (x.dim() == 0) return reshape(x, {});
   Shape kept = x.shape();
@@ -452,6 +483,7 @@ Tensor prod(const Tensor& x, int64_t axis, bool keepdim) {
 }
 
 Tensor prod(const Tensor& x) {
+  kernels::check_floating(x, "prod");
   if (x.dim() == 0) return reshape(x, {});
   return reshape(prod(flatten(x), 0), {});
 }

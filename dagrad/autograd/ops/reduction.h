@@ -57,7 +57,7 @@ Tensor cumsum(const Tensor& x, int64_t axis);
 // the product of the others, exact with zeros (and differentiable again through them).
 Tensor prod(const Tensor& x);
 Tensor prod(const Tensor& x, int64_t axis, bool keepdim = false);
-// Index of the largest (smallest) value along an axis, as a float tensor of x's dtype (not
+// Index of the largest (smallest) value along an axis, as an int64 tensor (not
 // differentiable). Ties: the first occurrence; NaN counts as the extreme (as PyTorch).
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t axis, bool keepdim = false);

@@ -40,7 +40,7 @@ Tensor permute_raw(const Tensor& x, const std::vector<int>& perm) {
   const Shape xs = contiguous_strides(x.shape());
   Shape st;  // stride in x of each output axis
   for (int i = 0; i < nd; ++i) st.push_back(xs[perm[i]]);
-  DAGRAD_DISPATCH(x.dtype(), {
+  DAGRAD_DISPATCH_ALL(x.dtype(), {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     const int64_t n = out.numel();
@@ -194,7 +194,7 @@ Tensor slice_raw(const Tensor& x, const SliceSpec& s) {
   Tensor out = empty(os, x.dtype());
   if (out.numel() == 0) return out;
   const auto sp = kernels::split_at_axis(x.shape(), s.axis);
-  DAGRAD_DISPATCH(x.dtype(), {
+  DAGRAD_DISPATCH_ALL(x.dtype(), {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     for (int64_t o = 0; o < sp.outer; ++o) {
@@ -267,7 +267,7 @@ int64_t check_index(double v, const char* op, int axis, int64_t size) {
 IndexList index_list(const Tensor& idx, const char* op, int axis, int64_t size) {
   auto out = std::make_shared<std::vector<int64_t>>();
   out->reserve(idx.numel());
-  DAGRAD_DISPATCH(idx.dtype(), {
+  DAGRAD_DISPATCH_ALL(idx.dtype(), {
     const T* p = idx.data<T>();
     for (int64_t i = 0, n = idx.numel(); i < n; ++i)
       out->push_back(check_index(static_cast<double>(p[i]), op, axis, size));
@@ -282,7 +282,7 @@ Tensor index_select_raw(const Tensor& x, int axis, const std::vector<int64_t>& i
   Tensor out = empty(os, x.dtype());
   if (out.numel() == 0) return out;
   const auto sp = kernels::split_at_axis(x.shape(), axis);
-  DAGRAD_DISPATCH(x.dtype(), {
+  DAGRAD_DISPATCH_ALL(x.dtype(), {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     for (int64_t o = 0; o < sp.outer; ++o)
@@ -383,7 +383,7 @@ Tensor scatter_add_op(const Tensor& g, const Shape& xs, const GatherIndex& gi);
 
 Tensor gather_op(const Tensor& x, const GatherIndex& gi) {
   Tensor out = empty(gi.shape, x.dtype());
-  DAGRAD_DISPATCH(x.dtype(), {
+  DAGRAD_DISPATCH_ALL(x.dtype(), {
     const T* px = x.data<T>();
     T* po = out.data<T>();
     for_each_gather(x.shape(), gi, [&](int64_t i, int64_t off) { po[i] = px[off]; });
@@ -771,6 +771,7 @@ std::pair<GatherIndex, Tensor> scatter_index(const Tensor& x, int64_t axis, cons
 }  // namespace
 
 Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
+  kernels::check_floating(x, "scatter_add");
   kernels::check_same_dtype(x, src, "scatter_add");
   auto [gi, cut] = scatter_index(x, axis, index, src, "scatter_add");
   // x + (src added at the indexed positions): gradients g for x, gather(g) for src
@@ -778,6 +779,7 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
 }
 
 Tensor scatter(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
+  kernels::check_floating(x, "scatter");
   kernels::check_same_dtype(x, src, "scatter");
   auto [gi, cut] = scatter_index(x, axis, index, src, "scatter");
   // How many times each position of x is written: more than once has no single answer.
@@ -793,6 +795,7 @@ Tensor scatter(const Tensor& x, int64_t axis, const Tensor& index, const Tensor&
 
 Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& source,
                  double alpha) {
+  kernels::check_floating(x, "index_add");
   kernels::check_same_dtype(x, source, "index_add");
   if (index.dim() > 1)
     throw std::invalid_argument(
@@ -822,6 +825,7 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  kernels::check_floating(weight, "embedding");
   if (weight.dim() != 2)
     throw std::invalid_argument(
         fmt::format("embedding: weight must be 2-D (num, dim), got {}", to_string(weight.shape())));

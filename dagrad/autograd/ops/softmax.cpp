@@ -53,6 +53,7 @@ Tensor softmax_raw(const Tensor& x, int axis, bool log_space) {
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t axis) {
+  kernels::check_floating(x, "softmax");
   const int a = normalize_axis(axis, x.dim(), "softmax");
   Tensor out = softmax_raw(x, a, false);
   // dx = y * (g - sum(g * y, axis))
@@ -64,6 +65,7 @@ Tensor softmax(const Tensor& x, int64_t axis) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t axis) {
+  kernels::check_floating(x, "log_softmax");
   const int a = normalize_axis(axis, x.dim(), "log_softmax");
   Tensor out = softmax_raw(x, a, true);
   // dx = g - softmax(x) * sum(g, axis), with softmax(x) = exp(out)

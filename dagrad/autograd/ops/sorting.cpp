@@ -15,18 +15,18 @@ namespace dagrad {
 
 namespace {
 
-// The first `keep` positions of each row along `axis` in sorted order, as x's dtype (the
-// shape of x with that axis cut to `keep`). A stable sort with NaN above every number.
+// The first `keep` positions of each row along `axis` in sorted order, as int64 (the shape
+// of x with that axis cut to `keep`). A stable sort with NaN above every number.
 Tensor order_indices(const Tensor& x, int axis, bool descending, int64_t keep) {
   Shape os = x.shape();
   os[axis] = keep;
-  Tensor out = empty(os, x.dtype());
+  Tensor out = empty(os, int64);
   if (out.numel() == 0) return out;
   const kernels::AxisSplit sp = kernels::split_at_axis(x.shape(), axis);
   std::vector<int64_t> perm(sp.len);
-  DAGRAD_DISPATCH(x.dtype(), {
+  DAGRAD_DISPATCH_ALL(x.dtype(), {
     const T* px = x.data<T>();
-    T* po = out.data<T>();
+    int64_t* po = out.data<int64_t>();
     for (int64_t o = 0; o < sp.outer; ++o)
       for (int64_t i = 0; i < sp.inner; ++i) {
         const T* row = px + o * sp.len * sp.inner + i;
@@ -40,8 +40,7 @@ Tensor order_indices(const Tensor& x, int axis, bool descending, int64_t keep) {
         };
         std::iota(perm.begin(), perm.end(), int64_t{0});
         std::stable_sort(perm.begin(), perm.end(), before);
-        for (int64_t l = 0; l < keep; ++l)
-          po[(o * keep + l) * sp.inner + i] = static_cast<T>(perm[l]);
+        for (int64_t l = 0; l < keep; ++l) po[(o * keep + l) * sp.inner + i] = perm[l];
       }
   });
   return out;
@@ -50,7 +49,7 @@ Tensor order_indices(const Tensor& x, int axis, bool descending, int64_t keep) {
 SortResult ordered(const Tensor& x, int64_t axis, bool descending, int64_t keep, const char* op) {
   if (x.dim() == 0) {
     normalize_axis(axis, 0, op);
-    return {reshape(x, {}), zeros({}, x.dtype())};
+    return {reshape(x, {}), zeros({}, int64)};
   }
   const int a = normalize_axis(axis, x.dim(), op);
   const Tensor idx = order_indices(x, a, descending, keep < 0 ? x.shape()[a] : keep);

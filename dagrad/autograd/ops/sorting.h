@@ -1,5 +1,5 @@
-// Ordering and selection along one axis: sort, argsort, topk. Indices are float tensors of x's
-// dtype holding whole numbers (dagrad has float dtypes only); the values are gathered from x,
+// Ordering and selection along one axis: sort, argsort, topk. Indices are int64 tensors, as
+// PyTorch's; the values are gathered from x,
 // so their gradient flows back to the positions they came from (create_graph and forward mode
 // included).
 #pragma once

@@ -23,7 +23,7 @@ Tensor leaky_mask(const Tensor& x, double slope) { return map_unary(x, fn::Leaky
 // create_graph and forward mode work: backward g * deriv, tangent t * deriv.
 template <typename F, typename D>
 Tensor smooth_unary(const char* op, const Tensor& x, const F& f, D deriv) {
-  Tensor out = map_unary(x, f);
+  Tensor out = map_unary(x, f, op);
   return record(
       op, out, {x},
       [x = SavedTensor(x, op), deriv](const Tensor& g, const Tensor& y) -> GradList {
@@ -36,7 +36,7 @@ Tensor smooth_unary(const char* op, const Tensor& x, const F& f, D deriv) {
 // y = f(x) piecewise constant: gradient and tangent 0.
 template <typename F>
 Tensor step_unary(const char* op, const Tensor& x, const F& f) {
-  Tensor out = map_unary(x, f);
+  Tensor out = map_unary(x, f, op);
   return record(
       op, out, {x}, [](const Tensor& g, const Tensor&) -> GradList { return {zeros_like(g)}; },
       [](const TangentList& t, const Tensor&) { return zeros_like(t[0]); });
@@ -51,7 +51,7 @@ constexpr double ln_two = 0.69314718055994530942;
 }  // namespace
 
 Tensor exp(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Exp{});
+  Tensor out = map_unary(x, fn::Exp{}, "exp");
   // d/dx e^x = e^x
   return record(
       "exp", out, {x}, [](const Tensor& g, const Tensor& y) -> GradList { return {g * y}; },
@@ -59,7 +59,7 @@ Tensor exp(const Tensor& x) {
 }
 
 Tensor log(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Log{});
+  Tensor out = map_unary(x, fn::Log{}, "log");
   // d/dx log x = 1/x
   return record(
       "log", out, {x},
@@ -70,7 +70,7 @@ Tensor log(const Tensor& x) {
 }
 
 Tensor log1p(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Log1p{});
+  Tensor out = map_unary(x, fn::Log1p{}, "log1p");
   // d/dx log(1+x) = 1/(1+x)
   return record(
       "log1p", out, {x},
@@ -81,7 +81,7 @@ Tensor log1p(const Tensor& x) {
 }
 
 Tensor sqrt(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Sqrt{});
+  Tensor out = map_unary(x, fn::Sqrt{}, "sqrt");
   // d/dx sqrt(x) = 1 / (2 sqrt(x))
   return record(
       "sqrt", out, {x},
@@ -95,7 +95,7 @@ Tensor ceil(const Tensor& x) { return step_unary("ceil", x, fn::Ceil{}); }
 Tensor round(const Tensor& x) { return step_unary("round", x, fn::Round{}); }
 
 Tensor abs(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Abs{});
+  Tensor out = map_unary(x, fn::Abs{}, "abs");
   // d/dx |x| = sign(x)
   return record(
       "abs", out, {x},
@@ -106,7 +106,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor sin(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Sin{});
+  Tensor out = map_unary(x, fn::Sin{}, "sin");
   // d/dx sin x = cos x
   return record(
       "sin", out, {x},
@@ -117,7 +117,7 @@ Tensor sin(const Tensor& x) {
 }
 
 Tensor cos(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Cos{});
+  Tensor out = map_unary(x, fn::Cos{}, "cos");
   // d/dx cos x = -sin x
   return record(
       "cos", out, {x},
@@ -128,7 +128,7 @@ Tensor cos(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Tanh{});
+  Tensor out = map_unary(x, fn::Tanh{}, "tanh");
   // d/dx tanh x = 1 - tanh(x)^2
   return record(
       "tanh", out, {x},
@@ -138,7 +138,7 @@ Tensor tanh(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   // Stable on both sides: e^x / (1 + e^x) for x < 0.
-  Tensor out = map_unary(x, fn::Sigmoid{});
+  Tensor out = map_unary(x, fn::Sigmoid{}, "sigmoid");
   // d/dx s(x) = s(x) (1 - s(x))
   return record(
       "sigmoid", out, {x},
@@ -147,7 +147,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Relu{});
+  Tensor out = map_unary(x, fn::Relu{}, "relu");
   // d/dx relu(x) = [x > 0]
   return record(
       "relu", out, {x},
@@ -162,7 +162,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
-  Tensor out = map_unary(x, fn::LeakyRelu{slope});
+  Tensor out = map_unary(x, fn::LeakyRelu{slope}, "leaky_relu");
   // d/dx = 1 for x > 0, slope otherwise
   return record(
       "leaky_relu", out, {x},
@@ -174,7 +174,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 
 Tensor softplus(const Tensor& x) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
-  Tensor out = map_unary(x, fn::Softplus{});
+  Tensor out = map_unary(x, fn::Softplus{}, "softplus");
   // d/dx softplus(x) = sigmoid(x)
   return record(
       "softplus", out, {x},
