@@ -57,7 +57,8 @@ inline Tensor dual(const Tensor& x, const Tensor& v) { return make_dual(x.detach
 
 // The ways to differentiate f agree: gradcheck (reverse vs central differences), the
 // forward-mode Jacobian equals the reverse one, and double backward: the Hessian-vector product
-// of sum(f(x) * w) (reverse over reverse) against central differences of the gradient. With
+// of sum(f(x) * w) (reverse over reverse) against central differences of the gradient, and
+// against forward over reverse (hvp_forward). With
 // O(1) values and h = 1e-5 the differences are good to ~h^2 + eps/h ~ 1e-10.
 // `opts` tunes the gradcheck: e.g. a larger step for functions with many outputs, where the
 // rounding of sum(f * dout), ~1e-16 |sum| / step, would otherwise reach atol.
@@ -80,6 +81,11 @@ inline void check_all_orders(const std::function<Tensor(const Tensor&)>& f, cons
   const double h = 1e-5;
   const Tensor num = (grad_at(x.detach() + v * h) - grad_at(x.detach() - v * h)) / (2 * h);
   CHECK(max(abs(hv - num)).item() <= 1e-7 * (1 + max(abs(num)).item()));
+  // Forward over reverse gives the same product: the same second derivatives summed in
+  // another order, so they agree to rounding (1e-12 of the largest entry, with room for the
+  // sums of many terms).
+  const Tensor hv_fwd = hvp_forward([&](const Tensor& t) { return sum(f(t) * w); }, x.detach(), v);
+  CHECK(max(abs(hv_fwd - hv)).item() <= 1e-11 * (1 + max(abs(hv)).item()));
 }
 
 }  // namespace dagrad::test_util

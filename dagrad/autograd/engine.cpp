@@ -76,14 +76,15 @@ GradList AccumulateGrad::apply(const Tensor& g) {
     // consumer (e.g. a second leaf fed the same tensor by add's backward) holds it too.
     const bool sole_owner =
         g.impl_ptr().use_count() == 1 && g.impl().storage.use_count() == 1 && !g.requires_grad();
-    // Under create_graph a gradient with history is kept as it is (its graph is the point).
-    if (sole_owner || (grad_mode_enabled() && g.requires_grad())) {
+    // Under create_graph a gradient with history is kept as it is (its graph is the point),
+    // and so is one with a tangent (forward over reverse).
+    if (sole_owner || (grad_mode_enabled() && g.requires_grad()) || g.impl().tangent) {
       leaf_->grad = g.impl_ptr();
     } else {
       no_grad guard;
       leaf_->grad = g.detach().clone().impl_ptr();
     }
-  } else if (grad_mode_enabled() || old.requires_grad()) {
+  } else if (grad_mode_enabled() || old.requires_grad() || old.impl().tangent || g.impl().tangent) {
     leaf_->grad = (old + g).impl_ptr();  // create_graph: the sum is part of the new graph
   } else {
     no_grad guard;
@@ -139,8 +140,7 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
       std::allocate_shared<TensorImpl>(block_pool::Allocator<TensorImpl>{}, detached_output.impl());
   p->grad_fn = *node.owner;
   p->requires_grad = true;
-  p->grad.reset();
-  p->tangent.reset();
+  p->grad.reset();  // the tangent stays: forward over reverse needs it
   return Tensor(std::move(p));
 }
 
@@ -314,7 +314,8 @@ void accumulate(Tensor& buffer, Tensor g) {
     buffer = std::move(g);
   } else if (!grad_mode_enabled() && buffer.impl_ptr().use_count() == 1 &&
              buffer.impl().storage.use_count() == 1 && !buffer.requires_grad() &&
-             buffer.shape() == g.shape() && buffer.dtype() == g.dtype()) {
+             buffer.shape() == g.shape() && buffer.dtype() == g.dtype() && !buffer.impl().tangent &&
+             !g.impl().tangent) {  // add_ would drop tangents
     buffer.add_(g);
   } else {
     buffer = buffer + g;

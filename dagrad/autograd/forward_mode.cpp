@@ -281,4 +281,46 @@ Tensor hvp(const UnaryFn& f, const Tensor& x, const Tensor& v) {
   return grad({gv}, {xl})[0].detach();
 }
 
+namespace {
+// ∇f at the dual point x + εv: its tangent is H v. Zeros (no tangent) when f does not
+// depend on x.
+Tensor dual_gradient(const UnaryFn& f, const Tensor& x, const Tensor& v, const char* op) {
+  Tensor xl = x.detach().requires_grad_();
+  enable_grad on;
+  const Tensor y = f(make_dual(xl, v.detach()));
+  check_output(y, op);
+  if (y.numel() != 1)
+    throw std::invalid_argument(
+        fmt::format("{}: f must return a scalar, got shape {}", op, to_string(y.shape())));
+  if (!y.requires_grad()) return zeros_like(x);
+  return grad({y}, {xl}, {}, BackwardOptions{}, /*allow_unused=*/true)[0];
+}
+}  // namespace
+
+Tensor hvp_forward(const UnaryFn& f, const Tensor& x, const Tensor& v) {
+  check_like(x, v, "hvp_forward", "direction v");
+  const Tensor g = dual_gradient(f, x, v, "hvp_forward");
+  return g.defined() && has_tangent(g) ? tangent_of(g).detach() : zeros_like(x);
+}
+
+Tensor hessian(const UnaryFn& f, const Tensor& x) {
+  check_defined(x, "hessian", "input");
+  if (!is_floating(x.dtype()))
+    throw std::invalid_argument(
+        fmt::format("hessian: the input is {}; integer tensors have no "
+                    "derivatives",
+                    dtype_name(x.dtype())));
+  const int64_t n = x.numel();
+  Tensor H = zeros({n, n}, x.dtype());
+  for (int64_t j = 0; j < n; ++j) {
+    const Tensor col = hvp_forward(f, x, one_hot(x.shape(), x.dtype(), j));
+    const std::vector<double> c = col.to_vector();
+    DAGRAD_DISPATCH(x.dtype(), {
+      T* ph = H.data<T>();
+      for (int64_t i = 0; i < n; ++i) ph[i * n + j] = static_cast<T>(c[i]);
+    });
+  }
+  return H;
+}
+
 }  // namespace dagrad

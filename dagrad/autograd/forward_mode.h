@@ -22,8 +22,10 @@ using MultiFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // A new tensor sharing primal's storage (and, when primal requires grad, linked to it by an
 // identity op so reverse mode still reaches primal), carrying `tangent` as its dual part.
-// The tangent must have primal's shape and dtype; it is stored without its history (forward
-// mode here is first order: tangents are never differentiated).
+// The tangent must have primal's shape and dtype; it is stored without its history (tangents
+// are first order: never differentiated, and a jvp rule's own ops carry no tangent). Forward
+// over reverse works: a backward pass through dual values gives gradients with tangents
+// (hvp_forward).
 Tensor make_dual(const Tensor& primal, const Tensor& tangent);
 // True when t carries a forward-mode tangent.
 bool has_tangent(const Tensor& t);
@@ -55,5 +57,12 @@ Tensor jacobian_numerical(const UnaryFn& f, const Tensor& x, double eps = 1e-6);
 // Hessian-vector product H_f(x)·v of a scalar f, by reverse over reverse: g = ∇f recorded
 // with create_graph, then the gradient of <g, v>. Shaped like x; zeros when f is linear.
 Tensor hvp(const UnaryFn& f, const Tensor& x, const Tensor& v);
+// The same product by forward over reverse: x is made dual with tangent v, and one backward
+// pass computes g = ∇f(x) in ops whose tangents carry d/dε ∇f(x + εv) = H v along. One
+// forward and one backward pass, and no second graph over the gradient.
+Tensor hvp_forward(const UnaryFn& f, const Tensor& x, const Tensor& v);
+// The Hessian of a scalar f at x, (x.numel(), x.numel()) with H[i][j] = d²f / dx_i dx_j over
+// x flattened: column j is hvp_forward(f, x, e_j). For small x (one pass per element).
+Tensor hessian(const UnaryFn& f, const Tensor& x);
 
 }  // namespace dagrad

@@ -2,6 +2,7 @@
 // forward-mode rule) to its output; ops are written once, forward and backward together.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -137,6 +138,16 @@ uint64_t next_sequence_number();
 bool grad_mode_enabled();
 bool any_requires_grad(InputList inputs);
 
+// Whether a backward rule must compute in recorded ops rather than take a raw-kernel fast
+// path: under create_graph (its results need history), or when one of `ts` carries a
+// forward-mode tangent (forward over reverse: the tangent of the gradient must flow).
+inline bool backward_in_ops(std::initializer_list<std::reference_wrapper<const Tensor>> ts) {
+  if (grad_mode_enabled()) return true;
+  for (const Tensor& t : ts)
+    if (t.defined() && t.impl().tangent) return true;
+  return false;
+}
+
 namespace detail {
 
 template <typename Backward>
@@ -208,7 +219,13 @@ Tensor record(const char* op, Tensor out, InputList inputs, Backward&& backward,
   using N = detail::LambdaNode<std::decay_t<Backward>>;
   auto node =
       std::allocate_shared<N>(block_pool::Allocator<N>{}, op, std::forward<Backward>(backward));
-  if (keep == KeepOutput::yes) node->saved_output = SavedTensor(out.detach(), op);
+  if (keep == KeepOutput::yes) {
+    // Detached (no cycle through the node), but with its tangent: forward over reverse reads
+    // the tangent of a kept output in the backward rule.
+    Tensor saved = out.detach();
+    saved.impl().tangent = out.impl().tangent;
+    node->saved_output = SavedTensor(saved, op);
+  }
   detail::attach_node(out, std::move(node), inputs);
   return out;
 }

@@ -10,7 +10,7 @@ namespace {
 // Packs the defined tensors of one dtype into a flat buffer, runs `op` on it, and unpacks.
 template <typename Op>
 void through_buckets(const std::vector<Tensor>& tensors, Op&& op) {
-  for (Dtype dtype : {float32, float64}) {
+  for (Dtype dtype : {float32, float64, int64}) {
     int64_t total = 0;
     for (const Tensor& t : tensors)
       if (t.defined() && t.dtype() == dtype) total += t.numel();
@@ -38,6 +38,8 @@ void through_buckets(const std::vector<Tensor>& tensors, Op&& op) {
 }  // namespace
 
 void allreduce_mean(Communicator& comm, const std::vector<Tensor>& tensors) {
+  for (const Tensor& t : tensors)  // a mean of integers has no int64 answer (as torch.mean)
+    if (t.defined() && !is_floating(t.dtype())) throw_not_floating("allreduce_mean");
   if (comm.size() == 1) return;
   const double scale = 1.0 / comm.size();
   through_buckets(tensors, [&](Tensor& flat) {

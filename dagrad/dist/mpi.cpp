@@ -22,7 +22,9 @@ void check(int code, const char* call) {
   throw std::runtime_error(fmt::format("{} failed: {}", call, std::string(text, len)));
 }
 
-MPI_Datatype mpi_type(const Tensor& t) { return t.dtype() == float32 ? MPI_FLOAT : MPI_DOUBLE; }
+MPI_Datatype mpi_type(const Tensor& t) {
+  return t.dtype() == float32 ? MPI_FLOAT : t.dtype() == float64 ? MPI_DOUBLE : MPI_INT64_T;
+}
 
 // MPI counts are ints: large tensors go in chunks.
 template <typename Call>
@@ -60,8 +62,7 @@ MpiSession::~MpiSession() {
 
 void MpiSession::allreduce_sum(Tensor& t) {
   in_chunks(t, [&](void* p, int n) {
-    check(MPI_Allreduce(MPI_IN_PLACE, p, n, mpi_type(t), MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Allreduce");
+    check(MPI_Allreduce(MPI_IN_PLACE, p, n, mpi_type(t), MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
   });
 }
 

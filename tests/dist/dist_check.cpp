@@ -56,6 +56,16 @@ void collectives(dist::MpiSession& comm) {
   dist::allreduce_mean(comm, {f32, Tensor(), f64});
   check(f32.to_vector() == std::vector<double>{0.5, 0.5} && f64.item() == 5,
         "allreduce_mean, two dtypes in two buckets");
+  // int64 tensors travel as int64 (MPI_INT64_T), exactly beyond 2^53.
+  Tensor ids = full({2}, r, int64), big = full({1}, r, int64);
+  if (comm.rank() == 0) big.data<int64_t>()[0] = (int64_t{1} << 53) + 1;
+  dist::broadcast_all(comm, {ids, b, big}, 0);
+  check(ids.to_vector() == std::vector<double>{0, 0} &&
+            big.data<int64_t>()[0] == (int64_t{1} << 53) + 1,
+        "broadcast_all of int64 tensors");
+  Tensor counts = full({1}, r + 1, int64);
+  comm.allreduce_sum(counts);
+  check(counts.data<int64_t>()[0] == 3, "allreduce_sum of an int64 tensor");
   std::string error;
   try {
     comm.broadcast(b, 7);
@@ -101,26 +111,37 @@ int main(int argc, char** argv) {
     if (comm.size() != 2) throw std::runtime_error("run me with mpirun -np 2");
     collectives(comm);
     const double plain = one_against_all(comm, [] {
-      return new nn::TwoLayerNet(
-          {.input_dim = 6, .hidden_dim = 16, .num_classes = 3, .weight_scale = 0.1,
-           .reg = 1e-3, .dtype = float64, .seed = 4});
+      return new nn::TwoLayerNet({.input_dim = 6,
+                                  .hidden_dim = 16,
+                                  .num_classes = 3,
+                                  .weight_scale = 0.1,
+                                  .reg = 1e-3,
+                                  .dtype = float64,
+                                  .seed = 4});
     });
     check(plain <= 1e-12, fmt::format("2 processes = 1 process without batch norm: {:.2e}", plain));
     const double bn = one_against_all(comm, [] {
-      return new nn::FullyConnectedNet({.hidden_dims = {16}, .input_dim = 6, .num_classes = 3,
-                                        .normalization = "batchnorm", .weight_scale = 0.1,
-                                        .dtype = float64, .seed = 4});
+      return new nn::FullyConnectedNet({.hidden_dims = {16},
+                                        .input_dim = 6,
+                                        .num_classes = 3,
+                                        .normalization = "batchnorm",
+                                        .weight_scale = 0.1,
+                                        .dtype = float64,
+                                        .seed = 4});
     });
-    check(bn <= 0.05, fmt::format("2 processes against 1 with batch norm: {:.2e} (bound 0.05)", bn));
+    check(bn <= 0.05,
+          fmt::format("2 processes against 1 with batch norm: {:.2e} (bound 0.05)", bn));
     if (comm.rank() == 0)
-      fmt::print("weights after 20 steps, 2 processes against 1: {:.2e} without batch norm, "
-                 "{:.2e} with\n", plain, bn);
+      fmt::print(
+          "weights after 20 steps, 2 processes against 1: {:.2e} without batch norm, "
+          "{:.2e} with\n",
+          plain, bn);
   } catch (const std::exception& e) {
     fmt::print(stderr, "rank {}: {}\n", comm.rank(), e.what());
     comm.abort(1);
   }
-  Tensor counts = tensor({static_cast<double>(passed), static_cast<double>(failed)}, Shape{2},
-                         float64);
+  Tensor counts =
+      tensor({static_cast<double>(passed), static_cast<double>(failed)}, Shape{2}, float64);
   comm.allreduce_sum(counts);
   if (comm.rank() == 0)
     fmt::print("dist tests: {} passed, {} failed\n", static_cast<int>(counts.to_vector()[0]),

@@ -122,10 +122,11 @@ inline std::pair<Tensor, Tensor> promote(const Tensor& a, const Tensor& b, const
 // scalar side (split across threads); otherwise one loop per innermost row of the output,
 // rows walked with an odometer over the outer dimensions.
 template <typename F>
-Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, const F& f) {
-  const std::pair<Tensor, Tensor> operands = promote(a_in, b_in, op);
-  const Tensor& a = operands.first;
-  const Tensor& b = operands.second;
+Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, const F& f) {
+  if (a.dtype() != b.dtype()) [[unlikely]] {  // (no handle copies on the usual path)
+    const std::pair<Tensor, Tensor> same = promote(a, b, op);
+    return map_binary(same.first, same.second, op, f);
+  }
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = empty(out_shape, a.dtype());
   const int64_t n = out.numel();

@@ -175,7 +175,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, S
                    w = SavedTensor(gx ? w : Tensor(), "conv2d"), g, gx, gw,
                    gb](const Tensor& gout, const Tensor&) -> GradList {
     GradList grads;
-    if (grad_mode_enabled()) {
+    const bool in_ops = backward_in_ops({gout, x.get(), w.get()});
+    if (in_ops) {
       grads.push_back(gx ? conv_input_grad_op(gout, w.get(), g) : Tensor());
       grads.push_back(gw ? conv_weight_grad_op(x.get(), gout, g) : Tensor());
     } else {
@@ -184,7 +185,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, S
       grads.push_back(dx);
       grads.push_back(dw);
     }
-    if (gb && grad_mode_enabled()) {
+    if (gb && in_ops) {
       grads.push_back(sum(gout, std::vector<int64_t>{0, 2, 3}));
     } else if (gb) {
       Tensor db = empty({g.F}, gout.dtype());

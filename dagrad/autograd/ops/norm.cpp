@@ -153,7 +153,7 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
       [x = SavedTensor(x, op), gm = SavedTensor(gm, op), bt = SavedTensor(bt, op), st, g, training,
        gx, gg, gb, eps, relu](const Tensor& gout, const Tensor&) -> GradList {
         const Tensor& xv = x.get();
-        if (grad_mode_enabled())
+        if (backward_in_ops({gout, xv, gm.get(), bt.get()}))
           return bn_backward_composite(xv, gm.get(), bt.get(), gout, *st, training, eps, relu);
         Tensor dx = gx ? empty_like(xv) : Tensor();
         Tensor dgm = gg ? empty({g.C}, xv.dtype()) : Tensor();
@@ -263,7 +263,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
       [x = SavedTensor(x, op), gm = SavedTensor(gm, op), st, R, D, ns = normalized_shape, gx, gg,
        gb, eps](const Tensor& gout, const Tensor&) -> GradList {
         const Tensor& xv = x.get();
-        if (grad_mode_enabled()) return ln_backward_composite(xv, gm.get(), gout, ns, eps);
+        if (backward_in_ops({gout, xv, gm.get()}))
+          return ln_backward_composite(xv, gm.get(), gout, ns, eps);
         Tensor dx = gx ? empty_like(xv) : Tensor();
         Tensor dgm = gg ? empty(ns, xv.dtype()) : Tensor();
         Tensor dbt = gb ? empty(ns, xv.dtype()) : Tensor();

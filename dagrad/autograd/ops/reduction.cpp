@@ -441,7 +441,7 @@ bool has_zero(const Tensor& x) {
 // again (O(n^2), used only for create_graph through a zero).
 Tensor prod_others(const Tensor& x, const Tensor& out_kept, int a) {
   if (!has_zero(x)) return out_kept / x;
-  if (!grad_mode_enabled()) {
+  if (!backward_in_ops({x, out_kept})) {
     Tensor r = empty_like(x);
     const kernels::AxisSplit sp = kernels::split_at_axis(x.shape(), a);
     DAGRAD_DISPATCH(x.dtype(), {

@@ -152,8 +152,8 @@ Tensor relu(const Tensor& x) {
   return record(
       "relu", out, {x},
       [](const Tensor& g, const Tensor& y) -> GradList {
-        if (grad_mode_enabled())
-          return {g * positive_mask(y)};  // create_graph: stay differentiable
+        if (backward_in_ops({g, y}))
+          return {g * positive_mask(y)};  // create_graph or tangents: stay differentiable
         // Not recorded: one fused pass instead of a mask and a product.
         return {kernels::map_binary(g, y, "relu_backward", fn::ReluBackward{})};
       },
