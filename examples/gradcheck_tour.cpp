@@ -483,6 +483,11 @@ std::vector<Check> all_checks() {
               return adaptive_avg_pool2d(in[0], Size2{3, 4});
             }};
   });
+  add("pool", "adaptive_max_pool2d (5x7 -> 3x4)", [](Generator& g) -> Case {
+    return {{rn(g, {1, 2, 5, 7})}, [](const Inputs& in) {
+              return adaptive_max_pool2d(in[0], Size2{3, 4});
+            }};
+  });
 
   // ------------------------------------------------------------ normalization, dropout
   add("norm", "batch_norm (train, N x D)", [](Generator& g) -> Case {

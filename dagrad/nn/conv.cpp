@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 #include "dagrad/autograd/ops/conv.h"
 #include "dagrad/autograd/ops/pool.h"
 
@@ -76,18 +78,49 @@ std::string ConvTranspose2d::describe() const {
                      o_.stride, o_.padding);
 }
 
-Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, k_, stride_); }
-std::string MaxPool2d::describe() const {
-  return fmt::format("MaxPool2d({}x{}, stride {})", k_, k_, stride_);
+namespace {
+// Pool2dOptions with the stride filled in, checked once at construction.
+Pool2dOptions resolved(Pool2dOptions o, const char* layer) {
+  if (o.stride == Size2(0)) o.stride = o.kernel_size;
+  if (o.kernel_size.h <= 0 || o.kernel_size.w <= 0 || o.stride.h <= 0 || o.stride.w <= 0 ||
+      o.padding.h < 0 || o.padding.w < 0)
+    throw std::invalid_argument(fmt::format(
+        "{}: kernel_size ({}, {}) and stride ({}, {}) must be positive, padding ({}, {}) not "
+        "negative",
+        layer, o.kernel_size.h, o.kernel_size.w, o.stride.h, o.stride.w, o.padding.h, o.padding.w));
+  return o;
 }
 
-Tensor AvgPool2d::forward(const Tensor& x) { return avg_pool2d(x, k_, stride_); }
-std::string AvgPool2d::describe() const {
-  return fmt::format("AvgPool2d({}x{}, stride {})", k_, k_, stride_);
+// "MaxPool2d(3x3, stride 2, padding 1, ceil_mode)": the settings that differ from the defaults.
+std::string describe_pool(const char* layer, const Pool2dOptions& o, bool average) {
+  std::string s =
+      fmt::format("{}({}x{}, stride {}", layer, o.kernel_size.h, o.kernel_size.w,
+                  o.stride.h == o.stride.w ? fmt::format("{}", o.stride.h)
+                                           : fmt::format("{}x{}", o.stride.h, o.stride.w));
+  if (!(o.padding == Size2(0))) s += fmt::format(", padding {}x{}", o.padding.h, o.padding.w);
+  if (o.ceil_mode) s += ", ceil_mode";
+  if (average && !o.count_include_pad) s += ", count_include_pad=false";
+  return s + ")";
 }
+}  // namespace
+
+MaxPool2d::MaxPool2d(const Pool2dOptions& o) : o_(resolved(o, "MaxPool2d")) {}
+Tensor MaxPool2d::forward(const Tensor& x) {
+  return max_pool2d(x, o_.kernel_size, o_.stride, o_.padding, o_.ceil_mode);
+}
+std::string MaxPool2d::describe() const { return describe_pool("MaxPool2d", o_, false); }
+
+AvgPool2d::AvgPool2d(const Pool2dOptions& o) : o_(resolved(o, "AvgPool2d")) {}
+Tensor AvgPool2d::forward(const Tensor& x) {
+  return avg_pool2d(x, o_.kernel_size, o_.stride, o_.padding, o_.ceil_mode, o_.count_include_pad);
+}
+std::string AvgPool2d::describe() const { return describe_pool("AvgPool2d", o_, true); }
 
 std::string AdaptiveAvgPool2d::describe() const {
   return fmt::format("AdaptiveAvgPool2d({}x{})", size_.h, size_.w);
+}
+std::string AdaptiveMaxPool2d::describe() const {
+  return fmt::format("AdaptiveMaxPool2d({}x{})", size_.h, size_.w);
 }
 
 }  // namespace dagrad::nn

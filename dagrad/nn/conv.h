@@ -87,28 +87,40 @@ class ConvTranspose2d : public Module {
   ConvTranspose2dOptions o_;
 };
 
+// The settings of MaxPool2d and AvgPool2d, as torch.nn's: e.g.
+//   nn::MaxPool2d({.kernel_size = 3, .stride = 2, .padding = 1, .ceil_mode = true})
+struct Pool2dOptions {
+  Size2 kernel_size = 2;
+  Size2 stride = 0;  // 0: the kernel size (torch's default)
+  Size2 padding = 0;
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // AvgPool2d only
+};
+
 class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(int64_t kernel_size, int64_t stride = 0)
-      : k_(kernel_size), stride_(stride ? stride : kernel_size) {}
+      : MaxPool2d(Pool2dOptions{.kernel_size = kernel_size, .stride = stride}) {}
+  explicit MaxPool2d(const Pool2dOptions& o);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "MaxPool2d"; }
   std::string describe() const override;
 
  private:
-  int64_t k_, stride_;
+  Pool2dOptions o_;
 };
 
 class AvgPool2d : public Module {
  public:
   explicit AvgPool2d(int64_t kernel_size, int64_t stride = 0)
-      : k_(kernel_size), stride_(stride ? stride : kernel_size) {}
+      : AvgPool2d(Pool2dOptions{.kernel_size = kernel_size, .stride = stride}) {}
+  explicit AvgPool2d(const Pool2dOptions& o);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "AvgPool2d"; }
   std::string describe() const override;
 
  private:
-  int64_t k_, stride_;
+  Pool2dOptions o_;
 };
 
 // (N, C, H, W) -> (N, C): the mean over each feature map.
@@ -125,6 +137,17 @@ class AdaptiveAvgPool2d : public Module {
   explicit AdaptiveAvgPool2d(Size2 size) : size_(size) {}
   Tensor forward(const Tensor& x) override { return adaptive_avg_pool2d(x, size_); }
   std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+  std::string describe() const override;
+
+ private:
+  Size2 size_;
+};
+
+class AdaptiveMaxPool2d : public Module {
+ public:
+  explicit AdaptiveMaxPool2d(Size2 size) : size_(size) {}
+  Tensor forward(const Tensor& x) override { return adaptive_max_pool2d(x, size_); }
+  std::string type_name() const override { return "AdaptiveMaxPool2d"; }
   std::string describe() const override;
 
  private:

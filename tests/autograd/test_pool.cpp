@@ -331,6 +331,31 @@ TEST_CASE("pool: adaptive_avg_pool2d, with torch's bins, differentiable to any o
       x, 121);
 }
 
+TEST_CASE("pool: adaptive_max_pool2d, torch 1.13's windows and first-maximum gradients") {
+  // 4 x 5 into 3 x 2: rows [0,2) [1,3) [2,4), columns [0,3) [2,5); ties (4, 4), (3, 3) and
+  // overlapping windows, which share one maximum at (2, 3).
+  Tensor x =
+      tensor({1, 5, 2, 0, 3, 4, 4, 0, 1, 2, 0, 0, 0, 3, 3, 2, 6, 1, 1, 0}, {1, 1, 4, 5}, float64)
+          .requires_grad_();
+  const Tensor y = adaptive_max_pool2d(x, Size2{3, 2});
+  CHECK(y.shape() == Shape{1, 1, 3, 2});
+  test_util::check_values(y, {5, 3, 4, 3, 6, 3});
+  sum(y * reshape(arange(1.0, 7.0, 1.0, float64), {1, 1, 3, 2})).backward();
+  test_util::check_values(x.grad(), {0, 1, 0, 0, 2, 3, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 5, 0, 0, 0});
+  // Divisible sizes are max pooling; (C, H, W) works too.
+  const Tensor z = test_util::randn64({2, 3, 6, 8}, 130);
+  CHECK(max(abs(adaptive_max_pool2d(z, Size2{3, 4}) - max_pool2d(z, 2))).item() == 0);
+  CHECK(adaptive_max_pool2d(reshape(z, {6, 6, 8}), 1).shape() == Shape{6, 1, 1});
+  CHECK(error_of([&] {
+          adaptive_max_pool2d(z, Size2{0, 2});
+        }).starts_with("adaptive_max_pool2d: output size (0, 2) must be positive"));
+  test_util::check_all_orders(
+      [](const Tensor& v) {
+        return square(adaptive_max_pool2d(v, Size2{4, 3}));
+      },
+      z, 131);
+}
+
 TEST_CASE("pool: ceil_mode and count_include_pad = false, as torch 1.13") {
   const Tensor x = reshape(arange(1.0, 36.0, 1.0, float64), {1, 1, 5, 7});
   test_util::check_values(

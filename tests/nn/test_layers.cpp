@@ -223,6 +223,26 @@ TEST_CASE("layers: Embedding looks up rows and trains them") {
   CHECK(emb.named_parameters().size() == 1);
 }
 
+TEST_CASE("layers: pooling options as torch.nn's, and AdaptiveMaxPool2d") {
+  Generator gen(9);
+  const Tensor x = randn({2, 3, 7, 7}, gen, float64);
+  nn::MaxPool2d plain(2);
+  CHECK(plain.describe() == "MaxPool2d(2x2, stride 2)");
+  nn::MaxPool2d mp({.kernel_size = 3, .stride = 2, .padding = 1, .ceil_mode = true});
+  CHECK(mp.describe() == "MaxPool2d(3x3, stride 2, padding 1x1, ceil_mode)");
+  CHECK(max(abs(mp(x) - max_pool2d(x, 3, 2, 1, true))).item() == 0);
+  nn::AvgPool2d ap({.kernel_size = {3, 2}, .ceil_mode = true, .count_include_pad = false});
+  CHECK(ap.describe() == "AvgPool2d(3x2, stride 3x2, ceil_mode, count_include_pad=false)");
+  CHECK(max(abs(ap(x) - avg_pool2d(x, Size2{3, 2}, Size2{3, 2}, 0, true, false))).item() == 0);
+  CHECK_THROWS_WITH_AS(nn::MaxPool2d({.kernel_size = 0}),
+                       doctest::Contains("MaxPool2d: kernel_size (0, 0) and stride (0, 0) must be "
+                                         "positive"),
+                       std::invalid_argument);
+  nn::AdaptiveMaxPool2d amp(Size2{2, 3});
+  CHECK(amp.describe() == "AdaptiveMaxPool2d(2x3)");
+  CHECK(max(abs(amp(x) - adaptive_max_pool2d(x, Size2{2, 3}))).item() == 0);
+}
+
 TEST_CASE("layers: GroupNorm and AdaptiveAvgPool2d, and their PyTorch names") {
   Generator gen(8);
   nn::GroupNorm gn(2, 4, 1e-5, float64);

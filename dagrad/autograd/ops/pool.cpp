@@ -240,13 +240,18 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bo
 // ---------------------------------------------------------------- adaptive average pooling
 
 namespace {
+// Adaptive window i of `out` over `in` elements: [floor(i in / out), ceil((i + 1) in / out)).
+std::pair<int64_t, int64_t> adaptive_window(int64_t i, int64_t out, int64_t in) {
+  return {i * in / out, ((i + 1) * in + out - 1) / out};
+}
+
 // (out, in) matrix whose row i averages in[floor(i in / out) .. ceil((i + 1) in / out)).
 Tensor averaging_matrix(int64_t out, int64_t in, Dtype dtype) {
   Tensor m = zeros({out, in}, dtype);
   DAGRAD_DISPATCH(dtype, {
     T* p = m.data<T>();
     for (int64_t i = 0; i < out; ++i) {
-      const int64_t lo = i * in / out, hi = ((i + 1) * in + out - 1) / out;
+      const auto [lo, hi] = adaptive_window(i, out, in);
       for (int64_t j = lo; j < hi; ++j) p[i * in + j] = T(1) / static_cast<T>(hi - lo);
     }
   });
@@ -254,21 +259,48 @@ Tensor averaging_matrix(int64_t out, int64_t in, Dtype dtype) {
 }
 }  // namespace
 
-Tensor adaptive_avg_pool2d(const Tensor& x, Size2 size) {
-  kernels::check_floating(x, "adaptive_avg_pool2d");
+namespace {
+// The checks both adaptive poolings share; returns the input's (H, W).
+Size2 adaptive_input(const Tensor& x, Size2 size, const char* op) {
+  kernels::check_floating(x, op);
   if (x.dim() != 3 && x.dim() != 4)
-    throw std::invalid_argument(
-        fmt::format("adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), got shape {}",
-                    to_string(x.shape())));
+    throw std::invalid_argument(fmt::format(
+        "{}: input must be (N, C, H, W) or (C, H, W), got shape {}", op, to_string(x.shape())));
   const int64_t h = x.shape()[x.dim() - 2], w = x.shape()[x.dim() - 1];
   if (size.h <= 0 || size.w <= 0 || h == 0 || w == 0)
-    throw std::invalid_argument(fmt::format(
-        "adaptive_avg_pool2d: output size ({}, {}) must be positive and the input {} not empty",
-        size.h, size.w, to_string(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("{}: output size ({}, {}) must be positive and the input {} not empty", op,
+                    size.h, size.w, to_string(x.shape())));
+  return {h, w};
+}
+
+}  // namespace
+
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 size) {
+  const Size2 in = adaptive_input(x, size, "adaptive_avg_pool2d");
   // out = A_h x A_w^T over the last two axes.
-  const Tensor rows = averaging_matrix(size.h, h, x.dtype());
-  const Tensor cols = averaging_matrix(size.w, w, x.dtype());
+  const Tensor rows = averaging_matrix(size.h, in.h, x.dtype());
+  const Tensor cols = averaging_matrix(size.w, in.w, x.dtype());
   return matmul(matmul(rows, x), cols, false, true);
+}
+
+Tensor adaptive_max_pool2d(const Tensor& x, Size2 size) {
+  const Size2 in = adaptive_input(x, size, "adaptive_max_pool2d");
+  if (x.dim() == 3) return squeeze(adaptive_max_pool2d(unsqueeze(x, 0), size), 0);  // (C, H, W)
+  if (in.h % size.h == 0 && in.w % size.w == 0)
+    return max_pool2d(x, Size2(in.h / size.h, in.w / size.w));
+  std::vector<Tensor> rows;
+  for (int64_t i = 0; i < size.h; ++i) {
+    const auto [r0, r1] = adaptive_window(i, size.h, in.h);
+    const Tensor band = slice(x, -2, r0, r1);
+    std::vector<Tensor> cells;
+    for (int64_t j = 0; j < size.w; ++j) {
+      const auto [c0, c1] = adaptive_window(j, size.w, in.w);
+      cells.push_back(max_pool2d(slice(band, -1, c0, c1), Size2(r1 - r0, c1 - c0)));
+    }
+    rows.push_back(concat(cells, -1));
+  }
+  return concat(rows, -2);
 }
 
 }  // namespace dagrad

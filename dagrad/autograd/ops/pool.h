@@ -30,5 +30,9 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride = 0, Size2 padding
 // output cell i averages rows floor(i H / oh) to ceil((i + 1) H / oh), and likewise columns.
 // Two matrix products with the averaging matrices, so double backward and forward mode work.
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 size);
+// Max over the same windows (F.adaptive_max_pool2d): the gradient goes to the first maximum
+// of each window, as max_pool2d's. One max_pool2d when the sizes divide evenly, else one per
+// window, joined; so double backward and forward mode work as for max_pool2d.
+Tensor adaptive_max_pool2d(const Tensor& x, Size2 size);
 
 }  // namespace dagrad
