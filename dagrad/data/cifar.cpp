@@ -57,7 +57,7 @@ void read_cifar10_batch(const std::string& path, Tensor& X, Tensor& y, Dtype dty
   constexpr int64_t pixels = cifar10_record_bytes - 1;
   Tensor Xo = empty({n, 3, 32, 32}, dtype);
   Tensor yo = empty({n}, dtype);
-  DAGRAD_DISPATCH(dtype, {
+  DAGRAD_DISPATCH_ALL(dtype, {  // bytes: exact in every dtype
     T* xp = Xo.data<T>();
     T* yp = yo.data<T>();
     for (int64_t i = 0; i < n; ++i) {

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <type_traits>
 
 namespace dagrad::data {
 
@@ -162,8 +163,10 @@ IdxRaw read_idx_raw(const std::string& path) {
   for (int i = 0; i < ndims; ++i) {
     const uint32_t d = be32(dims + 4 * i);
     raw.shape.push_back(d);
-    if (d == 0) empty = true;
-    else overflow |= __builtin_mul_overflow(expected, uint64_t{d}, &expected);
+    if (d == 0)
+      empty = true;
+    else
+      overflow |= __builtin_mul_overflow(expected, uint64_t{d}, &expected);
   }
   overflow |= expected > uint64_t(INT64_MAX);
   if (empty && !overflow) expected = 0;
@@ -198,13 +201,22 @@ IdxRaw read_idx_raw(const std::string& path) {
   return raw;
 }
 
-// Converts a big-endian payload to a tensor of `shape` (same number of elements).
-Tensor to_tensor(const IdxRaw& raw, Dtype dtype, const Shape& shape) {
+// Converts a big-endian payload to a tensor of `shape` (same number of elements). Integer
+// types convert exactly to every dtype; a float file's value that int64 cannot hold (NaN,
+// inf, beyond its range) is an error naming the file.
+Tensor to_tensor(const IdxRaw& raw, Dtype dtype, const Shape& shape, const std::string& path) {
   Tensor out = empty(shape, dtype);
   const unsigned char* b = raw.bytes.data();
   const int64_t n = out.numel();
-  DAGRAD_DISPATCH(dtype, {
+  DAGRAD_DISPATCH_ALL(dtype, {
     T* dst = out.data<T>();
+    auto from_float = [&](double v, int64_t i) {
+      if constexpr (std::is_same_v<T, int64_t>) {
+        if (!(v >= -0x1p63 && v < 0x1p63))
+          fail(path, fmt::format("value {} at index {} cannot be converted to int64", v, i));
+      }
+      return static_cast<T>(v);
+    };
     switch (raw.type->code) {
       case 0x08:
         for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(b[i]);
@@ -225,7 +237,7 @@ Tensor to_tensor(const IdxRaw& raw, Dtype dtype, const Shape& shape) {
           const uint32_t u = be32(b + 4 * i);
           float f;
           std::memcpy(&f, &u, 4);
-          dst[i] = static_cast<T>(f);
+          dst[i] = from_float(f, i);
         }
         break;
       case 0x0E:
@@ -233,7 +245,7 @@ Tensor to_tensor(const IdxRaw& raw, Dtype dtype, const Shape& shape) {
           const uint64_t u = (uint64_t(be32(b + 8 * i)) << 32) | be32(b + 8 * i + 4);
           double f;
           std::memcpy(&f, &u, 8);
-          dst[i] = static_cast<T>(f);
+          dst[i] = from_float(f, i);
         }
         break;
     }
@@ -321,17 +333,17 @@ void set_max_idx_payload_bytes(uint64_t bytes) { idx_limit.store(bytes); }
 
 Tensor read_idx(const std::string& path, Dtype dtype) {
   const IdxRaw raw = read_idx_raw(path);
-  return to_tensor(raw, dtype, raw.shape);
+  return to_tensor(raw, dtype, raw.shape, path);
 }
 
 Tensor read_idx_images(const std::string& path, Dtype dtype) {
   const IdxRaw raw = read_images_raw(path);
-  return to_tensor(raw, dtype, raw.shape);
+  return to_tensor(raw, dtype, raw.shape, path);
 }
 
 Tensor read_idx_labels(const std::string& path, int num_classes, Dtype dtype) {
   const IdxRaw raw = read_labels_raw(path, num_classes);
-  return to_tensor(raw, dtype, raw.shape);
+  return to_tensor(raw, dtype, raw.shape, path);
 }
 
 std::pair<Tensor, Tensor> read_mnist_pair(const std::string& images_path,
@@ -339,8 +351,8 @@ std::pair<Tensor, Tensor> read_mnist_pair(const std::string& images_path,
                                           Dtype dtype) {
   const RawPair p = read_raw_pair(images_path, labels_path, num_classes);
   const Shape& s = p.images.shape;
-  return {to_tensor(p.images, dtype, {s[0], 1, s[1], s[2]}),
-          to_tensor(p.labels, dtype, p.labels.shape)};
+  return {to_tensor(p.images, dtype, {s[0], 1, s[1], s[2]}, images_path),
+          to_tensor(p.labels, dtype, p.labels.shape, labels_path)};
 }
 
 std::string default_fashion_mnist_dir() {

@@ -22,7 +22,9 @@ struct Dataset {
 // 0x0E float64; anything else is rejected naming the type code. ndims must be 1..8. gzip is
 // detected by the magic bytes 1f 8b (not by the file name). The file must hold exactly the
 // bytes the header promises (a shorter or longer payload is an error giving expected vs got).
-// Values are converted unchanged (ubyte pixels come out as 0..255). A header promising more
+// Values are converted unchanged (ubyte pixels come out as 0..255); with dtype int64 (labels
+// as PyTorch keeps them) float types truncate toward zero, and a value int64 cannot hold is an
+// error naming the file. A header promising more
 // than max_idx_payload_bytes() of data (default 2 GiB, after decompression) is refused before
 // anything is allocated or decompressed; so is a size that overflows.
 Tensor read_idx(const std::string& path, Dtype dtype = float32);

@@ -104,6 +104,16 @@ TEST_CASE("idx: other IDX data types are decoded big-endian") {
   const Tensor f64 = read_idx(dir.file("f64"), float64);
   CHECK(f64.shape() == Shape{1, 1, 1, 1});
   CHECK(f64.item() == 0.1);
+  // As int64: integer types exactly, float types truncated toward zero; a float value int64
+  // cannot hold is an error naming the file.
+  const Tensor i32_as_int = read_idx(dir.file("i32"), int64);
+  CHECK(i32_as_int.dtype() == int64);
+  CHECK(i32_as_int.to_vector() == std::vector<double>{-1, 65536});
+  CHECK(read_idx(dir.file("f32"), int64).to_vector() == std::vector<double>{1, 0});
+  write_raw(dir.file("inf"), idx_file(0x0D, {1}, {0x7F, 0x80, 0, 0}));  // +inf
+  const std::string m = error_of<std::exception>([&] { read_idx(dir.file("inf"), int64); });
+  CHECK_MESSAGE_HAS(m, dir.file("inf"));
+  CHECK_MESSAGE_HAS(m, "value inf at index 0 cannot be converted to int64");
   // A zero-sized dimension is a valid, empty file.
   write_raw(dir.file("empty"), idx_file(0x08, {0, 28, 28}, {}));
   CHECK(read_idx(dir.file("empty")).shape() == Shape{0, 28, 28});
@@ -234,8 +244,7 @@ TEST_CASE("idx: sizes that overflow 64 bits, and gzip bombs, are refused before 
   CHECK(read_idx(zero).numel() == 0);
   const std::string zero_huge = dir.file("zero-huge");
   write_raw(zero_huge, idx_file(0x08, {0, 4000000000u, 4000000000u, 4}, {}));
-  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { read_idx(zero_huge); }),
-                    "more than 2^64 bytes");
+  CHECK_MESSAGE_HAS(error_of<std::exception>([&] { read_idx(zero_huge); }), "more than 2^64 bytes");
 }
 
 TEST_CASE("idx: damaged gzip streams are errors naming the file") {
@@ -284,6 +293,9 @@ TEST_CASE("idx: labels, pairs and their checks") {
   const Tensor y = read_idx_labels(lbl);
   CHECK(y.shape() == Shape{3});
   CHECK(y.to_vector() == std::vector<double>{9, 0, 3});
+  const Tensor y64 = read_idx_labels(lbl, 10, int64);  // PyTorch's label dtype
+  CHECK(y64.dtype() == int64);
+  CHECK(y64.to_vector() == std::vector<double>{9, 0, 3});
 
   auto [X, y2] = read_mnist_pair(img, lbl);
   CHECK(X.shape() == Shape{3, 1, 2, 2});
