@@ -194,6 +194,17 @@ class Parser {
     return d;
   }
 
+  // Every node's depth is bounded, so that evaluating and destroying the tree (both recursive)
+  // cannot exhaust the stack however hostile the text.
+  static constexpr int max_depth = 1000;
+  int depth_of(std::vector<std::unique_ptr<Expr>>& args) const {
+    int d = 0;
+    for (const auto& a : args) d = std::max(d, a->depth);
+    if (d + 1 > max_depth)
+      fail(fmt::format("the expression is nested too deeply (more than {} levels)", max_depth));
+    return d + 1;
+  }
+
   std::unique_ptr<Expr> binary(char op, std::unique_ptr<Expr> a, std::unique_ptr<Expr> b) {
     auto e = std::make_unique<Expr>();
     e->kind = Expr::Kind::binary;
@@ -202,10 +213,12 @@ class Parser {
     e->end = b->end;
     e->args.push_back(std::move(a));
     e->args.push_back(std::move(b));
+    e->depth = depth_of(e->args);
     return e;
   }
 
   std::unique_ptr<Expr> expr() {
+    const Nesting guard(*this);
     auto e = term();
     while (is("+") || is("-")) {
       const char op = peek().text[0];
@@ -226,6 +239,7 @@ class Parser {
   }
 
   std::unique_ptr<Expr> unary() {
+    const Nesting guard(*this);
     if (is("-") || is("+")) {
       const bool minus = is("-");
       const std::size_t begin = peek().pos;
@@ -240,6 +254,7 @@ class Parser {
       e->begin = begin;
       e->end = inner->end;
       e->args.push_back(std::move(inner));
+      e->depth = depth_of(e->args);
       return e;
     }
     auto base = primary();
@@ -290,6 +305,7 @@ class Parser {
     const std::size_t close = peek().pos;
     expect(")", fmt::format("after the arguments of {}", t.text));
     e->end = close + 1;
+    e->depth = depth_of(e->args);
     check_arity(*e);
     return e;
   }
@@ -336,9 +352,20 @@ class Parser {
             "'{}' is used before its definition (define an output before using it)", d.name));
   }
 
+  // Counts the parser's own recursion (parentheses, calls, unary signs) against max_depth.
+  struct Nesting {
+    Parser& p;
+    explicit Nesting(Parser& parser) : p(parser) {
+      if (++p.nesting_ > 2 * max_depth)
+        p.fail(fmt::format("the expression is nested too deeply (more than {} levels)", max_depth));
+    }
+    ~Nesting() { --p.nesting_; }
+  };
+
   std::string_view src_;
   std::vector<Token> tokens_;
   std::size_t at_ = 0;
+  int nesting_ = 0;
 };
 
 // ---------------------------------------------------------------- values

@@ -37,6 +37,7 @@ struct Expr {
   char op = 0;       // binary: + - * / @ ^
   std::vector<std::unique_ptr<Expr>> args;
   std::size_t begin = 0, end = 0;  // the source text it came from: [begin, end)
+  int depth = 1;                   // of the tree below it (bounded by the parser)
 };
 
 struct Definition {

@@ -98,6 +98,17 @@ TEST_CASE("explain: parse errors point at the column with a caret") {
   CHECK(error_of([] {
           ex::parse("f = x y");
         }).starts_with("expected ';' or the end after the definition of f, found 'y'"));
+  // Nesting is bounded (the tree is evaluated and destroyed recursively): a clean error.
+  CHECK(error_of([] {
+          ex::parse("f = " + std::string(100000, '(') + "x");
+        }).starts_with("the expression is nested too deeply (more than 1000 levels)"));
+  CHECK(error_of([] {
+          ex::parse("f = " + std::string(5000, '-') + "x");
+        }).starts_with("the expression is nested too deeply"));
+  std::string chain = "x";
+  for (int i = 0; i < 3000; ++i) chain += "+x";
+  CHECK(error_of([&] { ex::parse(chain); }).starts_with("the expression is nested too deeply"));
+  CHECK(value_of(chain.substr(0, 2 * 900 + 1), "x=1") == 901);  // 900 levels are fine
   // The caret is placed on the right line of a multi-line program.
   CHECK(error_of([] { ex::parse("a = 1\nb = a +* 2"); }).ends_with("  b = a +* 2\n         ^"));
 }

@@ -382,6 +382,26 @@ void cli_corpus() {
   for (const auto& [name, line] : lines) put("cli", name, line);
 }
 
+// ---------------------------------------------------------------------------------------------
+// dagrad-explain: the program, a NUL byte, the --at text
+
+void explain_corpus() {
+  const std::map<std::string, std::string_view> inputs = {
+      {"homework",
+       "f1 = exp(exp(w1)+exp(w2)) + sin(exp(w1)+exp(w2)); f2 = w1*w2 + sigmoid(w1)\0w1=1,w2=2"sv},
+      {"matrix", "f = x @ A @ x + sum(exp(x), 0) - mean(A)\0x=[1,2],A=[[1,2],[3,4]]"sv},
+      {"powers", "g = -x^2^y + 2^-x; h = g * max(x, y) / atan2(x, y)\0x=0.5,y=-1.5"sv},
+      {"comment", "# c\na = x\n\nb = a*a  # d\0x=3"sv},
+      {"nan", "f = log(x - 5)\0x=1"sv},
+      {"parse-error", "f = (x + \0x=1"sv},
+      {"unknown-function", "f = foo(x)\0x=1"sv},
+      {"missing-value", "f = x*y\0x=1"sv},
+      {"ragged", "f = x\0x=[[1,2],[3]]"sv},
+      {"broadcast", "f = x + y\0x=[1,2,3],y=[[1],[2]]"sv},
+  };
+  for (const auto& [name, text] : inputs) put("explain", name, text);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -398,5 +418,6 @@ int main(int argc, char** argv) {
   safetensors_corpus();
   npy_corpus();
   cli_corpus();
+  explain_corpus();
   return 0;
 }

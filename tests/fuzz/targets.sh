@@ -2,7 +2,7 @@
 # libFuzzer's -max_len for each, in bytes: room for the seeds to grow, small enough that
 # executions stay fast and a compressed input cannot inflate past memory limits (deflate expands
 # at most ~1000x, so an 8 KB gzip input decompresses to at most ~8 MB).
-fuzz_targets=(idx idx_gz cifar checkpoint image safetensors npy npz cli)
+fuzz_targets=(idx idx_gz cifar checkpoint image safetensors npy npz cli explain)
 declare -A fuzz_max_len=(
   [idx]=4096
   [idx_gz]=8192
@@ -13,4 +13,5 @@ declare -A fuzz_max_len=(
   [npy]=4096
   [npz]=8192
   [cli]=1024
+  [explain]=1024
 )
