@@ -39,6 +39,8 @@ PROGRAM   outputs over inputs, e.g. 'f1 = x*y + sin(x); f2 = exp(x) - y^2'
 --anomaly     stop at the first step whose value is NaN/Inf, naming it, and run the
               backward passes in anomaly mode (the first NaN/Inf gradient names its op)
 --dot PATH    write the graph as Graphviz DOT;  --svg PATH  render it (needs Graphviz)
+--html PATH   write an interactive page: step the forward and backward passes, forward
+              mode per input direction, click a node for its details (works offline)
 --functions   list the functions and exit)";
 
 void heading(const std::string& title) {
@@ -133,7 +135,7 @@ void print_matrix(const std::string& title, const Tensor& J, const std::vector<s
 }
 
 struct Options {
-  std::string program, at, dot, svg;
+  std::string program, at, dot, svg, html;
   double h = 1e-6;
   bool one_sided = false, anomaly = false;
 };
@@ -228,6 +230,7 @@ int run(const Options& o) {
   std::vector<std::string> cols, rows;
   for (const std::string& name : program.inputs)
     for (const auto& l : element_labels(name, values[name])) cols.push_back(l);
+  std::vector<graph::TangentRun> tangent_runs;
   int col = 0;
   for (const std::string& name : program.inputs)
     for (int64_t j = 0; j < values[name].numel(); ++j, ++col) {
@@ -240,6 +243,12 @@ int run(const Options& o) {
       const ex::Evaluation fe = ex::evaluate(program, duals);
       fmt::print("\ndirection d{} = 1 (every other input's tangent 0):\n", cols[col]);
       print_steps(fe.steps, "tangent", [](const ex::Step& s) { return tangent_of(s.value); });
+      // The same steps on the page's graph (the first evaluation): step i is step i.
+      graph::TangentRun run{fmt::format("d{} = 1", cols[col]), {}};
+      for (const auto& [n, leaf] : leaves) run.tangents.push_back({leaf, tangent_of(duals[n])});
+      for (std::size_t i = 0; i < fe.steps.size(); ++i)
+        run.tangents.push_back({ev.steps[i].value, tangent_of(fe.steps[i].value)});
+      tangent_runs.push_back(std::move(run));
     }
 
   // ---- reverse mode: one pass per output element
@@ -292,6 +301,11 @@ int run(const Options& o) {
       "  (forward and reverse are exact up to rounding; the numerical error is about {} "
       "here)\n",
       o.one_sided ? "h |f''| / 2" : "h^2 |f'''| / 6 + eps |f| / h");
+
+  if (!o.html.empty()) {
+    graph::write_html(ev.outputs, o.html, {.title = o.program, .tangent_runs = tangent_runs});
+    fmt::print("\nwrote {} (open it in a browser; it needs no network)\n", o.html);
+  }
   return 0;
 }
 
@@ -312,6 +326,7 @@ int main(int argc, char** argv) {
     o.anomaly = cli.flag("--anomaly");
     o.dot = cli.text("--dot", "");
     o.svg = cli.text("--svg", "");
+    o.html = cli.text("--html", "");
     const std::vector<std::string> programs = cli.positionals();
     cli.finish();
     if (programs.size() != 1)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README: installs dependencies, builds, runs every unit test (on every
-# kernel path), the example smoke runs, the install tests (tests/install/consumers.sh) and the
-# MPI tests (tests/dist/run.sh), and ends with "tests: N passed, M failed".
+# kernel path), the example smoke runs, the install tests (tests/install/consumers.sh), the
+# MPI tests (tests/dist/run.sh) and the browser test of dagrad-explain's page
+# (tests/browser/run.sh), and ends with "tests: N passed, M failed".
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" graphviz cmake libopenmpi-dev openmpi-bin
 set +e
 cd "$DAGRAD_ROOT"
@@ -80,5 +81,8 @@ if [ -x "$DAGRAD_BUILD/tests/dagrad-dist-check" ]; then
 else
   echo "skipped: $DAGRAD_BUILD was configured without MPI"
 fi
+echo "== dagrad-explain's page in headless Chromium (tests/browser/run.sh)"
+DAGRAD_BUILD="$DAGRAD_BUILD" bash "$DAGRAD_ROOT/tests/browser/run.sh" | tee /tmp/dagrad-browser.log
+add_counts /tmp/dagrad-browser.log "browser tests:"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

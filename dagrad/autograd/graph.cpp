@@ -18,16 +18,15 @@
 #include <unordered_set>
 
 #include "dagrad/autograd/engine.h"
+#include "dagrad/autograd/graph_walk.h"
 #include "dagrad/autograd/node.h"
 
 extern char** environ;
 
 namespace dagrad {
 
-namespace {
+namespace detail {
 
-// The nodes reachable from the outputs, sorted by sequence number (iterative: long chains
-// are fine).
 std::vector<Node*> reachable(const std::vector<std::shared_ptr<Node>>& roots) {
   std::vector<Node*> found, stack;
   std::unordered_set<Node*> seen;
@@ -51,10 +50,17 @@ std::vector<std::shared_ptr<Node>> roots_of(const std::vector<Tensor>& outputs) 
   return roots;
 }
 
-// The tensor a node stands for: a leaf's tensor, or an op's output while it is alive.
 const TensorImpl* tensor_of(const Node* n) {
   return n->is_accumulator() ? n->leaf() : n->output.get();
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::reachable;
+using detail::roots_of;
+using detail::tensor_of;
 
 std::string name_of(const Node* n) {
   auto t = tensor_of(n);

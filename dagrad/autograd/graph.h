@@ -50,6 +50,45 @@ void save_dot(const std::string& path, const Tensor& output, const DotOptions& o
 void save_dot(const std::string& path, const std::vector<Tensor>& outputs,
               const DotOptions& opts = {});
 
+// ---- the interactive page (graph_html.cpp)
+
+namespace graph {
+
+// One forward-mode run to show on the page: for the tensors of the recorded graph (`node`: a
+// leaf, or an op's output), their tangents in the direction `direction` (a label such as
+// "dw1 = 1"), typically computed by evaluating the same function again on dual inputs.
+struct TangentRun {
+  std::string direction;
+  std::vector<std::pair<Tensor, Tensor>> tangents;  // (node, its tangent)
+};
+
+struct HtmlOptions {
+  std::string title;
+  std::vector<TangentRun> tangent_runs;
+  int64_t max_values = 64;  // a tensor with more elements shows statistics only
+};
+
+// One self-contained HTML page (inline SVG, JavaScript and CSS; no network) for the graph of
+// `outputs`, which must not have been freed by a backward (use it before backward, or after
+// one with retain_graph). The page draws the DAG (leaves at the top, outputs at the bottom)
+// and lets a reader
+//   - step the forward pass in tape order (values appear on the nodes);
+//   - step the backward pass of one output in Kahn order: each node's adjoint, the gradient
+//     it sends along each edge (a `sum_to` mark where broadcasting is summed back), and how
+//     many consumers each node still waits for;
+//   - show a forward-mode run (options.tangent_runs) as tangents on the nodes;
+//   - click a node for its op, inputs, value, adjoint, tangent and local derivative rule.
+// The adjoints come from running each node's backward rule once per output (seed: ones), not
+// from .grad, so the page works before any backward. Tensors show their values (up to
+// max_values elements) or min/mean/max/norm. Pages of more than 2000 nodes are refused
+// (std::invalid_argument): the layout would freeze the browser.
+std::string html_page(const std::vector<Tensor>& outputs, const HtmlOptions& options = {});
+// Writes html_page(...) to `path` atomically; std::runtime_error naming the path on failure.
+void write_html(const std::vector<Tensor>& outputs, const std::string& path,
+                const HtmlOptions& options = {});
+
+}  // namespace graph
+
 // True when Graphviz's `dot` is on the PATH.
 bool graphviz_available();
 // Runs `dot -Tsvg dot_path -o svg_path`. Returns false (and does nothing) when Graphviz is not

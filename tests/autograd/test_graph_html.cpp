@@ -1,0 +1,78 @@
+// graph::html_page: the page's data (nodes, values, a backward run per output computed by the
+// rules, tangent runs) and its limits; the browser test (tests/browser/) drives the page itself.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <string>
+
+#include "dagrad/autograd/autograd.h"
+#include "dagrad/autograd/forward_mode.h"
+#include "dagrad/autograd/graph.h"
+#include "tests/error_of.h"
+
+using namespace dagrad;
+using dagrad::test_util::error_of;
+
+namespace {
+// The JSON between the data script's tags.
+std::string data_of(const std::string& page) {
+  const std::string open = "<script id=\"data\" type=\"application/json\">";
+  const std::size_t a = page.find(open) + open.size();
+  return page.substr(a, page.find("</script>", a) - a);
+}
+bool has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("html_page: nodes, values, adjoints from the rules, broadcast edges, tangents") {
+  Tensor x = tensor({1, 2}, {-1}, float64).set_name("x").requires_grad_();
+  Tensor w = scalar_tensor(3, float64).set_name("w").requires_grad_();
+  Tensor h = (x * w).set_name("h");  // w is broadcast: its gradient is summed back
+  Tensor y = sum(exp(h)).set_name("y");
+  graph::TangentRun run{"dx = (1, 0)", {{x, tensor({1, 0}, {-1}, float64)}}};
+  const std::string page = graph::html_page({y}, {.title = "demo", .tangent_runs = {run}});
+  const std::string d = data_of(page);
+  CHECK(page.starts_with("<!DOCTYPE html>"));
+  // Offline: the only URL is the SVG namespace.
+  std::string rest = page;
+  for (std::size_t at; (at = rest.find("http://www.w3.org/2000/svg")) != std::string::npos;)
+    rest.erase(at, 26);
+  CHECK_FALSE(has(rest, "http"));
+  CHECK(has(d, "\"title\":\"demo\""));
+  CHECK(has(d, "\"label\":\"h\""));
+  CHECK(has(d, "\"value\":{\"shape\":[2],\"values\":[3,6]}"));
+  // The backward run of y: dy/dh = exp(h); dy/dw = sum(exp(h) * x), edge marked sum_to.
+  CHECK(has(d, "\"label\":\"y\",\"order\":["));
+  const double dw = std::exp(3.0) + 2 * std::exp(6.0);
+  CHECK(has(d, fmt::format("{:.17g}", dw)));
+  CHECK(has(d, "\"sum_to\":true"));
+  CHECK(has(d, "\"direction\":\"dx = (1, 0)\""));
+  CHECK(has(d, "\"error\":\"\""));
+  // Nothing was accumulated into .grad, and a real backward still works afterwards.
+  CHECK_FALSE(x.grad().defined());
+  y.backward();
+  CHECK(w.grad().item() == doctest::Approx(dw).epsilon(1e-15));
+}
+
+TEST_CASE("html_page: hostile names, freed graphs and too many nodes") {
+  Tensor x = scalar_tensor(1, float64).set_name("</script><b>\xff").requires_grad_();
+  Tensor y = exp(x);
+  const std::string page = graph::html_page({y});
+  CHECK_FALSE(has(data_of(page), "</script>"));  // the data cannot end its element early
+  CHECK(has(page, "<\\/script><b>?"));           // invalid UTF-8 replaced
+  // After a backward that freed the graph the page still comes out, and says why there are
+  // no adjoints.
+  y.backward();
+  CHECK(has(graph::html_page({y}), "already freed"));
+  // A graph of more than 2000 nodes is refused with a clear error.
+  Tensor z = scalar_tensor(1, float64).requires_grad_();
+  Tensor acc = z;
+  for (int i = 0; i < 2100; ++i) acc = acc * 1.0;
+  CHECK(error_of([&] {
+          graph::html_page({acc});
+        }).starts_with("html_page: the graph has 2101 nodes; pages are limited to 2000"));
+  // Outputs without a graph give an empty page, not an error.
+  CHECK(has(data_of(graph::html_page({scalar_tensor(2.0)})), "\"nodes\":[]"));
+}
