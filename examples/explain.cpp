@@ -303,7 +303,11 @@ int run(const Options& o) {
       o.one_sided ? "h |f''| / 2" : "h^2 |f'''| / 6 + eps |f| / h");
 
   if (!o.html.empty()) {
-    graph::write_html(ev.outputs, o.html, {.title = o.program, .tangent_runs = tangent_runs});
+    // Each leaf's numerical check re-evaluates the program on the (perturbed) leaves.
+    graph::write_html(ev.outputs, o.html,
+                      {.title = o.program, .tangent_runs = tangent_runs, .recompute = [&] {
+                         return ex::evaluate(program, leaves).outputs[0];
+                       }});
     fmt::print("\nwrote {} (open it in a browser; it needs no network)\n", o.html);
   }
   return 0;

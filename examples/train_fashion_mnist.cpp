@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dagrad/autograd/blas.h"
+#include "dagrad/autograd/graph.h"
 #include "dagrad/autograd/parallel.h"
 #include "dagrad/data/idx.h"
 #include "dagrad/data/image.h"
@@ -26,9 +27,9 @@
 #if DAGRAD_HAVE_MPI
 #include "dagrad/dist/mpi.h"
 #endif
-#include "examples/cli.h"
 #include "dagrad/nn/nn.h"
 #include "dagrad/optim/solver.h"
+#include "examples/cli.h"
 
 using namespace dagrad;
 
@@ -39,6 +40,7 @@ const char* const usage_text =
     "vgg|threelayer|lenet|resnet]\n"
     "                           [--data DIR] [--out DIR] [--train-size N]\n"
     "                           [--channels 32,64] [--augment none|flip|crop|flip+crop]\n"
+    "                           [--explain PAGE.html]  (the graph of the first minibatch)\n"
     "                           [--name=value ...]\n"
     "  Solver options (--name=value): update_rule, learning_rate, lr_decay, batch_size,\n"
     "  num_epochs, num_train_samples, num_val_samples, print_every, verbose, seed, ...";
@@ -60,6 +62,23 @@ std::vector<int64_t> parse_channels(const std::string& text) {
     pos = comma + 1;
   }
   return out;
+}
+
+// The interactive page of the loss graph on the first minibatch (graph::write_html), in
+// evaluation mode so that each leaf's numerical check recomputes the same function (no dropout).
+void write_explain_page(nn::Classifier& model, const data::Dataset& ds, int64_t batch_size,
+                        const std::string& path) {
+  const int64_t n = std::min<int64_t>(batch_size, ds.X_train.shape()[0]);
+  const Tensor X = slice(ds.X_train, 0, 0, n), y = slice(ds.y_train, 0, 0, n);
+  const bool was_training = model.is_training();
+  model.eval();
+  const Tensor loss = model.loss(X, y).set_name("loss");
+  graph::write_html({loss}, path,
+                    {.title = fmt::format("{}: the loss on the first minibatch ({} images)",
+                                          model.type_name(), n),
+                     .recompute = [&] { return model.loss(X, y); }});
+  model.train(was_training);
+  fmt::print("wrote {}: the graph of the first minibatch's loss\n", path);
 }
 
 std::string join_channels(const std::vector<int64_t>& ch) {
@@ -165,6 +184,7 @@ int main(int argc, char** argv) {
     std::vector<int64_t> channels;
     if (const std::string c = cli.text("--channels", ""); !c.empty()) channels = parse_channels(c);
     const std::string augment = cli.text("--augment", "none");
+    const std::string explain_path = cli.text("--explain", "");
     if (augment != "none" && augment != "flip" && augment != "crop" && augment != "flip+crop")
       throw std::invalid_argument(fmt::format(
           "--augment: unknown mode '{}' (expected none, flip, crop or flip+crop)", augment));
@@ -222,6 +242,9 @@ int main(int argc, char** argv) {
                  val, test);
       return 0;
     }
+
+    if (!explain_path.empty() && leader)
+      write_explain_page(*model, ds, std::stoll(solver_kv["batch_size"]), explain_path);
 
     optim::SolverOptions opts = optim::SolverOptions::from_map(solver_kv);
     opts.comm = comm;

@@ -6,6 +6,7 @@
 // grad). Inputs that do not require grad are constants: they have no node.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,13 @@ struct HtmlOptions {
   std::string title;
   std::vector<TangentRun> tangent_runs;
   int64_t max_values = 64;  // a tensor with more elements shows statistics only
+  // When set: recomputes the first output from the leaves' current values (e.g. the model's
+  // loss on the same minibatch, deterministic: dropout off). Each leaf then carries a sparse
+  // numerical check: at `checks_per_leaf` elements, the central difference of sum(output) with
+  // step h = cbrt(eps) max(1, |x|) (eps of the leaf's dtype) against the page's adjoint, with
+  // the relative error |a - n| / (|a| + |n|). The leaf is restored exactly afterwards.
+  std::function<Tensor()> recompute;
+  int checks_per_leaf = 3;
 };
 
 // One self-contained HTML page (inline SVG, JavaScript and CSS; no network) for the graph of
@@ -79,7 +87,8 @@ struct HtmlOptions {
 //   - show a forward-mode run (options.tangent_runs) as tangents on the nodes;
 //   - click a node for its op, inputs, value, adjoint, tangent and local derivative rule.
 // The adjoints come from running each node's backward rule once per output (seed: ones), not
-// from .grad, so the page works before any backward. Tensors show their values (up to
+// from .grad, so the page works before any backward. With options.recompute, each leaf shows
+// a numerical-vs-analytic check of a few of its elements. Tensors show their values (up to
 // max_values elements) or min/mean/max/norm. Pages of more than 2000 nodes are refused
 // (std::invalid_argument): the layout would freeze the browser.
 std::string html_page(const std::vector<Tensor>& outputs, const HtmlOptions& options = {});

@@ -122,10 +122,15 @@ const close = (attr, cell) => {
     }
   }
 
-  // ---- clicking a node shows its details
-  await page.click("g.node[data-id]");
+  // ---- clicking a node shows its details; a leaf's include its numerical check (float64:
+  // central differences with h = cbrt(eps) are good to ~1e-9 here)
+  await page.click("g.node.op");
   const side = await page.textContent("#side");
   check(side.includes("local rule:") && side.includes("value:"), "node details: " + side.slice(0, 80));
+  await page.click("g.node.leaf");
+  const leaf = await page.textContent("#side");
+  const rels = [...leaf.matchAll(/rel\. error (\S+)/g)].map(m => Number(m[1]));
+  check(rels.length > 0 && rels.every(r => r < 1e-7), "leaf numerical check: " + rels);
 
   check(errors.length === 0, "script errors: " + errors.join("; "));
   check(requests.length === 0, "network requests: " + requests.join(", "));

@@ -14,8 +14,12 @@ evaluated=$(sed -n 's/.*, test accuracy \([0-9.]*\)$/\1/p' "$out/eval.txt")
 echo "trained $trained, evaluated $evaluated"
 test -n "$trained" && test "$trained" = "$evaluated"
 
-"$bin" --quick --train-size 2000 --channels 8,16 --augment flip+crop --out "$out/small" | tee "$out/small.txt"
+"$bin" --quick --train-size 2000 --channels 8,16 --augment flip+crop --out "$out/small" \
+  --explain "$out/small/first_batch.html" | tee "$out/small.txt"
 grep -q "augmentation: flip+crop" "$out/small.txt"
+# --explain: the page of the first minibatch's loss, with a backward run and leaf checks.
+grep -q '"label":"loss","order":\[' "$out/small/first_batch.html"
+grep -q '"checks":\[{"index":0,' "$out/small/first_batch.html"
 "$bin" --eval "$out/small/model.ckpt" | grep -q "test accuracy"
 # The per-epoch checkpoints are model_epoch_<e>.ckpt and say which model they hold, so --eval
 # needs no --channels either.
