@@ -60,17 +60,12 @@ constexpr Dtype dtype_of<int64_t>() {
   } while (0)
 
 // The same for kernels that copy, gather or compare values: `T` may also be int64_t.
-#define DAGRAD_DISPATCH_ALL(dtype, ...)                        \
-  do {                                                         \
-    const ::dagrad::Dtype dagrad_dispatch_ = (dtype);          \
-    if (dagrad_dispatch_ == ::dagrad::Dtype::float32) {        \
-      using T = float;                                         \
-      __VA_ARGS__;                                             \
-    } else if (dagrad_dispatch_ == ::dagrad::Dtype::float64) { \
-      using T = double;                                        \
-      __VA_ARGS__;                                             \
-    } else {                                                   \
-      using T = int64_t;                                       \
-      __VA_ARGS__;                                             \
-    }                                                          \
+#define DAGRAD_DISPATCH_ALL(dtype, ...)      \
+  do {                                       \
+    if ((dtype) == ::dagrad::Dtype::int64) { \
+      using T = int64_t;                     \
+      __VA_ARGS__;                           \
+    } else {                                 \
+      DAGRAD_DISPATCH(dtype, __VA_ARGS__);   \
+    }                                        \
   } while (0)
