@@ -89,8 +89,8 @@ struct HtmlOptions {
 // The adjoints come from running each node's backward rule once per output (seed: ones), not
 // from .grad, so the page works before any backward. With options.recompute, each leaf shows
 // a numerical-vs-analytic check of a few of its elements. Tensors show their values (up to
-// max_values elements) or min/mean/max/norm. Pages of more than 2000 nodes are refused
-// (std::invalid_argument): the layout would freeze the browser.
+// max_values elements) or min/mean/max/norm. A page draws at most 2000 nodes: of a larger
+// graph, the 1999 nearest the outputs, with everything farther collapsed into one node.
 std::string html_page(const std::vector<Tensor>& outputs, const HtmlOptions& options = {});
 // Writes html_page(...) to `path` atomically; std::runtime_error naming the path on failure.
 void write_html(const std::vector<Tensor>& outputs, const std::string& path,

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
@@ -25,7 +26,10 @@ namespace dagrad::graph {
 
 namespace {
 
+// Nodes a page draws; the rest of a larger graph (the part farthest from the outputs) is
+// collapsed into one node, so that the layout never freezes the browser.
 constexpr std::size_t max_nodes = 2000;
+constexpr const char* collapsed_id = "collapsed";
 
 // ---------------------------------------------------------------- JSON pieces
 
@@ -170,11 +174,7 @@ class PageData {
  public:
   PageData(const std::vector<Tensor>& outputs, const HtmlOptions& o) : outputs_(outputs), o_(o) {
     nodes_ = detail::reachable(detail::roots_of(outputs));
-    if (nodes_.size() > max_nodes)
-      throw std::invalid_argument(fmt::format(
-          "html_page: the graph has {} nodes; pages are limited to {} (the layout would freeze "
-          "the browser); draw a smaller part of it",
-          nodes_.size(), max_nodes));
+    if (nodes_.size() > max_nodes) collapse_far_nodes();
     // Leaves first (in the order they were first used), then the ops in tape order.
     std::stable_partition(nodes_.begin(), nodes_.end(),
                           [](const Node* n) { return n->is_accumulator(); });
@@ -191,9 +191,18 @@ class PageData {
         backward.push_back(run_backward(y));
         runs.push_back(backward_json(y, backward.back()));
       }
+    if (collapsed_ > 0) {
+      nodes.push_back(fmt::format(
+          "{{\"id\":\"{}\",\"seq\":0,\"kind\":\"group\",\"op\":\"collapsed\",\"label\":\"{} "
+          "earlier nodes\",\"shape\":[],\"dtype\":\"\",\"output\":false,\"inputs\":[],"
+          "\"rule\":\"the part of the graph farthest from the outputs, collapsed: a page draws at "
+          "most {} nodes\",\"value\":null,\"checks\":[]}}",
+          collapsed_id, collapsed_, max_nodes - 1, max_nodes));
+      forward.push_back(fmt::format("\"{}\"", collapsed_id));
+    }
     for (const Node* n : nodes_) {
       std::string checks = "[]";
-      if (o_.recompute && n->is_accumulator() && !backward.empty())
+      if (o_.recompute && n->is_accumulator() && !backward.empty() && collapsed_ == 0)
         checks = leaf_checks(n, backward.front());
       nodes.push_back(node_json(n, checks));
       forward.push_back(io::json::quote(id_.at(n)));
@@ -206,6 +215,33 @@ class PageData {
   }
 
  private:
+  // Keeps the max_nodes - 1 nodes nearest the outputs (in edges; ties: the later op) and maps
+  // every other node to the one collapsed node.
+  void collapse_far_nodes() {
+    std::unordered_map<const Node*, std::size_t> distance;
+    std::vector<const Node*> frontier;
+    for (const auto& r : detail::roots_of(outputs_))
+      if (distance.emplace(r.get(), 0).second) frontier.push_back(r.get());
+    for (std::size_t d = 1; !frontier.empty(); ++d) {
+      std::vector<const Node*> next;
+      for (const Node* n : frontier)
+        for (const Edge& e : n->next)
+          if (e.node && distance.emplace(e.node.get(), d).second) next.push_back(e.node.get());
+      frontier = std::move(next);
+    }
+    std::stable_sort(nodes_.begin(), nodes_.end(), [&](const Node* a, const Node* b) {
+      const std::size_t da = distance.at(a), db = distance.at(b);
+      return da != db ? da < db : a->seq > b->seq;
+    });
+    for (std::size_t i = max_nodes - 1; i < nodes_.size(); ++i) id_[nodes_[i]] = collapsed_id;
+    collapsed_ = nodes_.size() - (max_nodes - 1);
+    nodes_.resize(max_nodes - 1);
+    std::sort(nodes_.begin(), nodes_.end(),
+              [](const Node* a, const Node* b) { return a->seq < b->seq; });
+  }
+
+  bool drawn(const Node* n) const { return id_.at(n) != collapsed_id; }
+
   std::string label_of(const Node* n) const {
     const TensorImpl* t = detail::tensor_of(n);
     if (t && !t->name.empty()) return t->name;
@@ -276,16 +312,22 @@ class PageData {
 
   std::string backward_json(const Tensor& y, const BackwardRun& run) const {
     std::vector<std::string> order, adjoints, edges;
-    for (const Node* n : run.order) order.push_back(io::json::quote(id_.at(n)));
+    bool collapsed_listed = false;
+    for (const Node* n : run.order) {
+      if (!drawn(n) && std::exchange(collapsed_listed, true)) continue;  // listed once
+      order.push_back(io::json::quote(id_.at(n)));
+    }
     for (const auto& [n, a] : run.adjoint)
-      adjoints.push_back(
-          fmt::format("{}:{}", io::json::quote(id_.at(n)), tensor_json(a, o_.max_values)));
+      if (drawn(n))
+        adjoints.push_back(
+            fmt::format("{}:{}", io::json::quote(id_.at(n)), tensor_json(a, o_.max_values)));
     for (const Contribution& c : run.edges)
-      edges.push_back(
-          fmt::format("{{\"from\":{},\"to\":{},\"input\":{},\"sum_to\":{},\"value\":{}}}",
-                      io::json::quote(id_.at(c.from)), io::json::quote(id_.at(c.to)), c.input,
-                      c.value.shape() != c.from->out_shape ? "true" : "false",
-                      tensor_json(c.value, o_.max_values)));
+      if (drawn(c.from))
+        edges.push_back(
+            fmt::format("{{\"from\":{},\"to\":{},\"input\":{},\"sum_to\":{},\"value\":{}}}",
+                        io::json::quote(id_.at(c.from)), io::json::quote(id_.at(c.to)), c.input,
+                        c.value.shape() != c.from->out_shape ? "true" : "false",
+                        tensor_json(c.value, o_.max_values)));
     return fmt::format(
         "{{\"output\":{},\"label\":{},\"order\":[{}],\"adjoint\":{{{}}},\"edges\":[{}],"
         "\"error\":{}}}",
@@ -298,7 +340,7 @@ class PageData {
     for (const auto& [node, tangent] : r.tangents) {
       if (!node.defined() || !node.requires_grad()) continue;
       const auto it = id_.find(gradient_edge(node).get());
-      if (it == id_.end()) continue;  // not in this graph
+      if (it == id_.end() || it->second == collapsed_id) continue;  // not drawn
       values.push_back(
           fmt::format("{}:{}", io::json::quote(it->second), tensor_json(tangent, o_.max_values)));
     }
@@ -310,6 +352,7 @@ class PageData {
   const HtmlOptions& o_;
   std::vector<Node*> nodes_;
   std::unordered_map<const Node*, std::string> id_;
+  std::size_t collapsed_ = 0;  // nodes mapped to the collapsed node
 };
 
 // ---------------------------------------------------------------- the page
@@ -326,6 +369,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; }
         white-space: pre-wrap; word-break: break-word; }
 .node rect { fill: #fff; stroke: #556; stroke-width: 1.2; rx: 6; }
 .node.leaf rect { fill: #eef6ff; }
+.node.group rect { fill: #f0f0f0; stroke-dasharray: 5 3; }
 .node.output rect { stroke-width: 3; }
 .node.done rect { fill: #eaf7ea; }
 .node.ready rect { stroke: #d08000; stroke-width: 3; }
@@ -446,7 +490,7 @@ D.nodes.forEach(n => {
   el("rect", {width: W[n.id], height: H}, g);
   const label = n.label.length > 30 ? n.label.slice(0, 29) + "\u2026" : n.label;
   el("text", {x: 8, y: 15}, g).textContent = label;
-  el("text", {x: 8, y: 29, class: "op"}, g).textContent =
+  el("text", {x: 8, y: 29, class: "op"}, g).textContent = n.kind === "group" ? "collapsed" :
       (n.kind === "leaf" ? "leaf " : "#" + n.seq + " " + n.op) + "  (" + n.shape.join(", ") + ")";
   const info = el("text", {x: 8, y: 44, class: "val"}, g);
   const extra = el("text", {x: 8, y: 58, class: "pend"}, g);
@@ -464,6 +508,9 @@ fillSelect($("run"), D.backward.map(r => r.label));
 fillSelect($("dir"), D.tangents.map(t => t.direction));
 if (!D.tangents.length) { $("dir").disabled = true; $("tangent").disabled = true; }
 if (!D.backward.length) { $("bstep").disabled = true; $("ball").disabled = true; }
+
+// Each run's contributions by edge ("consumer>input index"), found once.
+D.backward.forEach(run => { run.byEdge = {}; run.edges.forEach(e => { run.byEdge[e.from + ">" + e.input] = e; }); });
 
 function backwardState() {
   const run = D.backward[S.run];
@@ -520,7 +567,7 @@ function render() {
     const E = edgeEls[key], [to, i] = key.split(">");
     let flow = false, label = "";
     if (st && st.fired.has(to)) {
-      const c = st.run.edges.find(e => e.from === to && e.input === +i);
+      const c = st.run.byEdge[key];
       if (c) { flow = true; label = (c.sum_to ? "sum_to: " : "") + show(c.value); }
     }
     E.path.setAttribute("class", "edge" + (flow ? " flow" : ""));
