@@ -32,13 +32,15 @@ install_prefix() {
   fi
   local targets=(dagrad/libdagrad.a "dagrad/libdagrad.so.$(meson introspect --projectinfo \
     "$work/lib" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')"
-    examples/dagrad-info)
+    examples/dagrad-info examples/dagrad-explain)
   # With MPI found, the separate dagrad_mpi library is installed too.
   grep -q "^build dagrad/libdagrad_mpi.a:" "$work/lib/build.ninja" && targets+=(dagrad/libdagrad_mpi.a)
   ninja -C "$work/lib" "${targets[@]}" || return 1
   rm -rf "$prefix"
   meson install -C "$work/lib" --no-rebuild --quiet || return 1
   "$prefix/bin/dagrad-info"
+  # The installed explorer runs from the prefix.
+  "$prefix/bin/dagrad-explain" 'f = x*y + sin(x)' --at x=1,y=2 | grep -q "forward vs reverse"
 }
 
 # Each installed header alone in a translation unit, with only the prefix on the include path.
