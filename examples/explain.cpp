@@ -192,7 +192,10 @@ int run(const Options& o) {
   // ---- the forward pass on the tape
   std::map<std::string, Tensor> leaves;
   for (const auto& [name, v] : values) leaves[name] = v.detach().set_name(name).requires_grad_();
-  ex::Evaluation ev = ex::evaluate(program, leaves);
+  ex::Evaluation ev = [&] {
+    graph::NoteSavedTensors note;  // the page shows what each op saved
+    return ex::evaluate(program, leaves);
+  }();
   heading("1. Values, in the order the forward pass computed them");
   print_steps(ev.steps);
   if (const ex::Step* bad = first_non_finite(ev.steps)) {

@@ -72,7 +72,11 @@ void write_explain_page(nn::Classifier& model, const data::Dataset& ds, int64_t 
   const Tensor X = slice(ds.X_train, 0, 0, n), y = slice(ds.y_train, 0, 0, n);
   const bool was_training = model.is_training();
   model.eval();
-  const Tensor loss = model.loss(X, y).set_name("loss");
+  Tensor loss;
+  {
+    graph::NoteSavedTensors note;  // the page shows what each op saved
+    loss = model.loss(X, y).set_name("loss");
+  }
   graph::write_html({loss}, path,
                     {.title = fmt::format("{}: the loss on the first minibatch ({} images)",
                                           model.type_name(), n),

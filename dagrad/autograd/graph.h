@@ -55,6 +55,17 @@ void save_dot(const std::string& path, const std::vector<Tensor>& outputs,
 
 namespace graph {
 
+// While one lives on this thread, every op records what it saves for its backward (which
+// input, or its output, with shapes), so that graph pages can show it; off otherwise (it costs
+// a vector per node). Create it before building the graph you will draw.
+class NoteSavedTensors {
+ public:
+  NoteSavedTensors();
+  ~NoteSavedTensors();
+  NoteSavedTensors(const NoteSavedTensors&) = delete;
+  NoteSavedTensors& operator=(const NoteSavedTensors&) = delete;
+};
+
 // One forward-mode run to show on the page: for the tensors of the recorded graph (`node`: a
 // leaf, or an op's output), their tangents in the direction `direction` (a label such as
 // "dw1 = 1"), typically computed by evaluating the same function again on dual inputs.

@@ -196,7 +196,7 @@ class PageData {
           "{{\"id\":\"{}\",\"seq\":0,\"kind\":\"group\",\"op\":\"collapsed\",\"label\":\"{} "
           "earlier nodes\",\"shape\":[],\"dtype\":\"\",\"output\":false,\"inputs\":[],"
           "\"rule\":\"the part of the graph farthest from the outputs, collapsed: a page draws at "
-          "most {} nodes\",\"value\":null,\"checks\":[]}}",
+          "most {} nodes\",\"value\":null,\"checks\":[],\"saved\":[]}}",
           collapsed_id, collapsed_, max_nodes - 1, max_nodes));
       forward.push_back(fmt::format("\"{}\"", collapsed_id));
     }
@@ -301,13 +301,18 @@ class PageData {
     const Tensor value =
         t ? Tensor(std::shared_ptr<TensorImpl>(std::shared_ptr<void>(), const_cast<TensorImpl*>(t)))
           : Tensor();
+    std::vector<std::string> saved;
+    for (const SavedInfo& s : n->saved_info)
+      saved.push_back(fmt::format("{{\"role\":{},\"shape\":{},\"dtype\":\"{}\"}}", text(s.role),
+                                  shape_json(s.shape), dtype_name(s.dtype)));
     return fmt::format(
         "{{\"id\":{},\"seq\":{},\"kind\":\"{}\",\"op\":{},\"label\":{},\"shape\":{},"
-        "\"dtype\":\"{}\",\"output\":{},\"inputs\":[{}],\"rule\":{},\"value\":{},\"checks\":{}}}",
+        "\"dtype\":\"{}\",\"output\":{},\"inputs\":[{}],\"rule\":{},\"value\":{},\"checks\":{},"
+        "\"saved\":[{}]}}",
         io::json::quote(id_.at(n)), n->seq, n->is_accumulator() ? "leaf" : "op",
         text(n->is_accumulator() ? "leaf" : n->name), text(label_of(n)), shape_json(n->out_shape),
         dtype_name(n->out_dtype), is_output(n) ? "true" : "false", fmt::join(inputs, ","),
-        text(rule_of(n)), tensor_json(value, o_.max_values), checks);
+        text(rule_of(n)), tensor_json(value, o_.max_values), checks, fmt::join(saved, ","));
   }
 
   std::string backward_json(const Tensor& y, const BackwardRun& run) const {
@@ -540,6 +545,7 @@ function render() {
       kind = "adj";
       if (st.fired.has(n.id)) {
         cls.push("fired"); info = "adjoint " + show(adj); attrs["data-adjoint"] = exact(adj);
+        if (n.saved.length) extra = "released " + n.saved.length + " saved tensor" + (n.saved.length > 1 ? "s" : "");
       } else if (st.onPath.has(n.id)) {
         const w = st.waiting[n.id] || 0;
         if (st.partial[n.id]) info = "so far " + show(st.partial[n.id]);
@@ -596,6 +602,10 @@ function details(id) {
   }
   if (D.tangents.length) lines.push("tangent (" + D.tangents[S.tan].direction + "): " + full(D.tangents[S.tan].values[n.id]));
   lines.push("local rule: " + n.rule);
+  if (n.saved.length)
+    lines.push("saved for backward: " + n.saved.map(s => s.role + " (" + s.shape.join(", ") + ") " +
+               s.dtype).join(", ") + "\n  (released once this node's backward has run, unless " +
+               "retain_graph)");
   if (n.checks.length) {
     lines.push("numerical check (central differences of sum(" + (D.backward[0] || {}).label + ")):");
     n.checks.forEach(c => lines.push("  [" + c.index + "] analytic " + num(c.analytic) +

@@ -45,6 +45,23 @@ class OutputLink {
 
 // Not enable_shared_from_this: its weak self-reference costs atomic counts on every node.
 // The engine knows an owning handle of each node it runs (Node::owner).
+// What an op saved for its backward, as graph pages show it (graph::NoteSavedTensors).
+struct SavedInfo {
+  std::string role;  // "input 0", "output", or "other" (an intermediate of the op)
+  Shape shape;
+  Dtype dtype = Dtype::float32;
+};
+
+namespace detail {
+// While a graph::NoteSavedTensors lives on this thread, SavedTensor notes what it holds and
+// record() moves the notes into the node it creates (Node::saved_info).
+// How many graph::NoteSavedTensors guards live on this thread (inline: read on every op).
+inline thread_local int noting_saved = 0;
+inline bool saved_noting() { return noting_saved > 0; }
+void note_saved(const Tensor& t);
+std::vector<std::pair<const TensorImpl*, SavedInfo>> take_saved_notes();
+}  // namespace detail
+
 struct Node {
   explicit Node(const char* op_name);
   virtual ~Node();  // iterative: a 100,000-node chain is freed without deep recursion
@@ -67,6 +84,7 @@ struct Node {
   bool released = false;
   bool once_differentiable = false;    // its backward runs raw kernels: no double backward
   OutputLink output;                   // for names and graph pictures
+  std::vector<SavedInfo> saved_info;   // filled only under graph::NoteSavedTensors
   std::weak_ptr<TensorImpl> retained;  // set by retain_grad(): where backward keeps the grad
 
   // Scratch state of the engine during one backward.
@@ -91,7 +109,10 @@ class SavedTensor {
  public:
   SavedTensor() = default;
   SavedTensor(const Tensor& t, const char* op)
-      : t_(t), version_(t.defined() ? t.version() : 0), op_(op) {}
+      : t_(t), version_(t.defined() ? t.version() : 0), op_(op) {
+    if (detail::saved_noting()) [[unlikely]]
+      detail::note_saved(t);
+  }
   const Tensor& get() const;
   bool defined() const { return t_.defined(); }
 
@@ -172,6 +193,10 @@ Tensor reattach_output(const Tensor& detached_output, Node& node);
 Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out, const void* jvp_ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&));
 void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs);
+// Node::saved_info from the notes taken for this op (each named by the input it is, if any),
+// plus the kept output; only while notes are being taken.
+void describe_saved(Node& node, const std::vector<std::pair<const TensorImpl*, SavedInfo>>& notes,
+                    InputList inputs, bool kept_output);
 
 template <typename Backward>
 GradList LambdaNode<Backward>::apply(const Tensor& g) {
@@ -198,6 +223,9 @@ template <typename Backward, typename Jvp>
 Tensor record(const char* op, Tensor out, InputList inputs, Backward&& backward, Jvp&& jvp,
               KeepOutput keep = KeepOutput::no) {
   out.impl().op = op;
+  std::vector<std::pair<const TensorImpl*, SavedInfo>> saved_notes;
+  if (detail::saved_noting()) [[unlikely]]
+    saved_notes = detail::take_saved_notes();
   if (!is_floating(out.dtype()))
     return out;  // an integer result (argmax, .to(int64)): no derivative
   bool has_tangent = false;
@@ -226,6 +254,8 @@ Tensor record(const char* op, Tensor out, InputList inputs, Backward&& backward,
     saved.impl().tangent = out.impl().tangent;
     node->saved_output = SavedTensor(saved, op);
   }
+  if (detail::saved_noting()) [[unlikely]]
+    detail::describe_saved(*node, saved_notes, inputs, keep == KeepOutput::yes);
   detail::attach_node(out, std::move(node), inputs);
   return out;
 }

@@ -9,6 +9,7 @@
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/autograd/forward_mode.h"
 #include "dagrad/autograd/graph.h"
+#include "dagrad/autograd/node.h"
 
 using namespace dagrad;
 
@@ -52,6 +53,30 @@ TEST_CASE("html_page: nodes, values, adjoints from the rules, broadcast edges, t
   CHECK_FALSE(x.grad().defined());
   y.backward();
   CHECK(w.grad().item() == doctest::Approx(dw).epsilon(1e-15));
+}
+
+TEST_CASE("html_page: what each op saved, noted only under NoteSavedTensors") {
+  Tensor a = tensor({1, 2}, {-1}, float64).requires_grad_(), b = tensor({3, 4}, {-1}, float64);
+  b.requires_grad_();
+  Tensor plain = a * b;
+  CHECK(plain.grad_fn()->saved_info.empty());
+  Tensor prod, e;
+  {
+    graph::NoteSavedTensors note;
+    prod = a * b;   // saves both inputs
+    e = exp(prod);  // keeps its output
+  }
+  const auto& saved = prod.grad_fn()->saved_info;
+  REQUIRE(saved.size() == 2);
+  CHECK(saved[0].role == "input 0");  // a, for d/db
+  CHECK(saved[1].role == "input 1");
+  CHECK(saved[0].shape == Shape{2});
+  REQUIRE(e.grad_fn()->saved_info.size() == 1);
+  CHECK(e.grad_fn()->saved_info[0].role == "output");
+  CHECK(has(data_of(graph::html_page({sum(e)})),
+            "\"saved\":[{\"role\":\"input 0\",\"shape\":[2],\"dtype\":\"float64\"}"));
+  // After the guard, nothing is noted.
+  CHECK((a * b).grad_fn()->saved_info.empty());
 }
 
 TEST_CASE("html_page: each leaf's sparse numerical check against the page's adjoints") {
