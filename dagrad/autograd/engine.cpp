@@ -168,9 +168,13 @@ void describe_saved(Node& node, const std::vector<std::pair<const TensorImpl*, S
       }
       ++k;
     }
-    node.saved_info.push_back(std::move(info));
+    if (!node.saved_info) node.saved_info = std::make_unique<std::vector<SavedInfo>>();
+    node.saved_info->push_back(std::move(info));
   }
-  if (kept_output) node.saved_info.push_back({"output", node.out_shape, node.out_dtype});
+  if (kept_output) {
+    if (!node.saved_info) node.saved_info = std::make_unique<std::vector<SavedInfo>>();
+    node.saved_info->push_back({"output", node.out_shape, node.out_dtype});
+  }
 }
 
 Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out, const void* ctx,

@@ -302,7 +302,7 @@ class PageData {
         t ? Tensor(std::shared_ptr<TensorImpl>(std::shared_ptr<void>(), const_cast<TensorImpl*>(t)))
           : Tensor();
     std::vector<std::string> saved;
-    for (const SavedInfo& s : n->saved_info)
+    for (const SavedInfo& s : n->saved_info ? *n->saved_info : std::vector<SavedInfo>{})
       saved.push_back(fmt::format("{{\"role\":{},\"shape\":{},\"dtype\":\"{}\"}}", text(s.role),
                                   shape_json(s.shape), dtype_name(s.dtype)));
     return fmt::format(

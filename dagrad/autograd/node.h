@@ -82,9 +82,10 @@ struct Node {
   Shape out_shape;
   Dtype out_dtype = Dtype::float32;
   bool released = false;
-  bool once_differentiable = false;    // its backward runs raw kernels: no double backward
-  OutputLink output;                   // for names and graph pictures
-  std::vector<SavedInfo> saved_info;   // filled only under graph::NoteSavedTensors
+  bool once_differentiable = false;  // its backward runs raw kernels: no double backward
+  OutputLink output;                 // for names and graph pictures
+  // What it saved, only under graph::NoteSavedTensors (a pointer: nodes stay small).
+  std::unique_ptr<std::vector<SavedInfo>> saved_info;
   std::weak_ptr<TensorImpl> retained;  // set by retain_grad(): where backward keeps the grad
 
   // Scratch state of the engine during one backward.
