@@ -5,7 +5,7 @@ bin="$1/examples/dagrad-explain"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 hw='f1 = exp(exp(w1)+exp(w2)) + sin(exp(w1)+exp(w2)); f2 = w1*w2 + sigmoid(w1)'
-log=$("$bin" "$hw" --at w1=1,w2=2 --dot "$out/hw.dot")
+log=$("$bin" "$hw" --at w1=1,w2=2 --dot "$out/hw.dot" --svg "$out/hw.svg" --html "$out/hw.html")
 echo "$log"
 # df2/dw1 = w2 + s(1-s) at w1 = 1: 2.196611933; df1/dw2 = 181190.8698
 echo "$log" | grep -qE "^    f2 +2\.196611933 +1$"
@@ -13,7 +13,9 @@ echo "$log" | grep -qE "^    f1 +66656\.39592 +181190\.8698$"
 err() { echo "$log" | awk -v k="$1" '$0 ~ k {print $NF}'; }
 awk -v e="$(err 'forward vs reverse')" 'BEGIN { exit !(e < 1e-15) }'
 awk -v e="$(err 'forward vs numerical')" 'BEGIN { exit !(e < 1e-6) }'   # central, h = 1e-6
-grep -q '"f1"\|f1' "$out/hw.dot"
+grep -q "'f1'" "$out/hw.dot"
+grep -q "<svg" "$out/hw.svg"
+grep -q '"label":"f1","order":\[' "$out/hw.html"
 # The course's numbers: one-sided differences with h = 0.01 are off by about h |f''| / 2.
 log=$("$bin" "$hw" --at w1=1,w2=2 --h 0.01 --one-sided)
 echo "$log" | grep -qE "^    f1 +67914\.3018 +189032\.2573$"
