@@ -165,8 +165,9 @@ const ex::Step* first_non_finite(const std::vector<ex::Step>& steps) {
   return nullptr;
 }
 
-int run(const Options& o) {
-  const ex::Program program = ex::parse(o.program);
+// The program and its point, checked against each other: every input has a value and every
+// value is an input.
+std::map<std::string, Tensor> point_of(const ex::Program& program, const Options& o) {
   if (program.inputs.empty())
     throw std::invalid_argument("the program has no inputs, so there is nothing to differentiate");
   if (o.at.empty())
@@ -178,24 +179,15 @@ int run(const Options& o) {
       throw std::invalid_argument(
           fmt::format("--at gives '{}', which the program does not use (its inputs: {})", name,
                       fmt::join(program.inputs, ", ")));
-
-  fmt::print("Program\n");
-  for (const auto& d : program.outputs) fmt::print("  {} = {}\n", d.name, program.text(*d.expr));
-  fmt::print("at (float64)\n");
-  for (const std::string& name : program.inputs) {
+  for (const std::string& name : program.inputs)
     if (!values.count(name))
       throw std::invalid_argument(
           fmt::format("no value for input '{}': give it with --at {}=...", name, name));
-    fmt::print("  {} = {}\n", name, cell(values[name]));
-  }
+  return values;
+}
 
-  // ---- the forward pass on the tape
-  std::map<std::string, Tensor> leaves;
-  for (const auto& [name, v] : values) leaves[name] = v.detach().set_name(name).requires_grad_();
-  ex::Evaluation ev = [&] {
-    graph::NoteSavedTensors note;  // the page shows what each op saved
-    return ex::evaluate(program, leaves);
-  }();
+// Sections 1-3: values (naming the first non-finite step), the tape, the backward orders.
+void print_forward_pass(const ex::Evaluation& ev, const Options& o) {
   heading("1. Values, in the order the forward pass computed them");
   print_steps(ev.steps);
   if (const ex::Step* bad = first_non_finite(ev.steps)) {
@@ -206,37 +198,41 @@ int run(const Options& o) {
     fmt::print("\n  note: {}; the steps that read it are non-finite too (--anomaly stops here).\n",
                what);
   }
-
   heading("2. The tape (every recorded op, in creation order)");
   fmt::print("{}", tape_listing(ev.outputs));
-
   heading("3. The order backward runs (Kahn's algorithm), from each output");
   for (const Tensor& y : ev.outputs)
     fmt::print("from {}:\n{}", y.name(), backward_order_listing(y));
+}
 
-  if (!o.dot.empty() || !o.svg.empty()) {
-    DotOptions d;
-    d.title = o.program;
-    const std::string dot = !o.dot.empty() ? o.dot : o.svg + ".dot";
-    save_dot(dot, ev.outputs, d);
-    if (!o.dot.empty()) fmt::print("\nwrote {}\n", dot);
-    if (!o.svg.empty()) {
-      if (!render_svg(dot, o.svg))
-        throw std::runtime_error("--svg needs Graphviz's dot (apt-get install graphviz)");
-      fmt::print("wrote {}\n", o.svg);
-      if (o.dot.empty()) std::filesystem::remove(dot);
-    }
+// --dot and --svg.
+void write_graph_files(const ex::Evaluation& ev, const Options& o) {
+  if (o.dot.empty() && o.svg.empty()) return;
+  DotOptions d;
+  d.title = o.program;
+  const std::string dot = !o.dot.empty() ? o.dot : o.svg + ".dot";
+  save_dot(dot, ev.outputs, d);
+  if (!o.dot.empty()) fmt::print("\nwrote {}\n", dot);
+  if (!o.svg.empty()) {
+    if (!render_svg(dot, o.svg))
+      throw std::runtime_error("--svg needs Graphviz's dot (apt-get install graphviz)");
+    fmt::print("wrote {}\n", o.svg);
+    if (o.dot.empty()) std::filesystem::remove(dot);
   }
+}
 
-  // ---- forward mode: one pass per input element
+// Section 4: one dual evaluation per input element, printed; returned as the page's tangent
+// runs (step i of each run is step i of `ev`, the page's graph).
+std::vector<graph::TangentRun> print_forward_mode(const ex::Program& program,
+                                                  const std::map<std::string, Tensor>& values,
+                                                  const std::map<std::string, Tensor>& leaves,
+                                                  const ex::Evaluation& ev,
+                                                  const std::vector<std::string>& cols) {
   heading("4. Forward mode: tangents, one pass per input direction");
-  std::vector<std::string> cols, rows;
-  for (const std::string& name : program.inputs)
-    for (const auto& l : element_labels(name, values[name])) cols.push_back(l);
-  std::vector<graph::TangentRun> tangent_runs;
+  std::vector<graph::TangentRun> runs;
   int col = 0;
   for (const std::string& name : program.inputs)
-    for (int64_t j = 0; j < values[name].numel(); ++j, ++col) {
+    for (int64_t j = 0; j < values.at(name).numel(); ++j, ++col) {
       std::map<std::string, Tensor> duals;
       for (const auto& [n, v] : values) {
         Tensor t = zeros_like(v);
@@ -246,20 +242,25 @@ int run(const Options& o) {
       const ex::Evaluation fe = ex::evaluate(program, duals);
       fmt::print("\ndirection d{} = 1 (every other input's tangent 0):\n", cols[col]);
       print_steps(fe.steps, "tangent", [](const ex::Step& s) { return tangent_of(s.value); });
-      // The same steps on the page's graph (the first evaluation): step i is step i.
       graph::TangentRun run{fmt::format("d{} = 1", cols[col]), {}};
       for (const auto& [n, leaf] : leaves) run.tangents.push_back({leaf, tangent_of(duals[n])});
       for (std::size_t i = 0; i < fe.steps.size(); ++i)
         run.tangents.push_back({ev.steps[i].value, tangent_of(fe.steps[i].value)});
-      tangent_runs.push_back(std::move(run));
+      runs.push_back(std::move(run));
     }
+  return runs;
+}
 
-  // ---- reverse mode: one pass per output element
+// Section 5: one backward pass per output element (a fresh graph each; intermediates retain
+// their gradients). Returns the output elements' labels (the Jacobian's rows).
+std::vector<std::string> print_reverse_mode(const ex::Program& program,
+                                            const std::map<std::string, Tensor>& values,
+                                            const ex::Evaluation& ev, const Options& o) {
   heading("5. Reverse mode: adjoints, one pass per output");
+  std::vector<std::string> rows;
   for (std::size_t k = 0; k < program.outputs.size(); ++k) {
-    const Tensor& y0 = ev.outputs[k];
-    const std::vector<std::string> labels = element_labels(program.outputs[k].name, y0);
-    for (int64_t i = 0; i < y0.numel(); ++i) {
+    const std::vector<std::string> labels = element_labels(program.outputs[k].name, ev.outputs[k]);
+    for (int64_t i = 0; i < ev.outputs[k].numel(); ++i) {
       rows.push_back(labels[i]);
       std::map<std::string, Tensor> fresh;
       for (const auto& [n, v] : values) fresh[n] = v.detach().set_name(n).requires_grad_();
@@ -279,14 +280,20 @@ int run(const Options& o) {
       }
       print_steps(re.steps, "adjoint", [](const ex::Step& s) { return s.value.grad(); });
       for (const std::string& n : program.inputs)
-        fmt::print("  {:<10} adjoint {}\n", n, cell(fresh[n].grad()));
+        fmt::print("  {:<10} adjoint {}\n", n, cell(fresh.at(n).grad()));
     }
   }
+  return rows;
+}
 
-  // ---- the Jacobian three ways
+// Section 6: the Jacobian by forward mode, reverse mode and differences, and how they differ.
+void print_jacobians(const ex::Program& program, const std::map<std::string, Tensor>& values,
+                     const std::vector<std::string>& rows, const std::vector<std::string>& cols,
+                     const Options& o) {
   heading("6. The Jacobian three ways");
   Packed f{program, {}};
-  for (const std::string& name : program.inputs) f.inputs.push_back({name, values[name].shape()});
+  for (const std::string& name : program.inputs)
+    f.inputs.push_back({name, values.at(name).shape()});
   const Tensor x = f.pack(values);
   const Tensor Jf = jacobian_forward(f, x), Jr = jacobian_reverse(f, x);
   const Tensor Jn = jacobian_by_differences(f, x, o.h, o.one_sided);
@@ -304,6 +311,34 @@ int run(const Options& o) {
       "  (forward and reverse are exact up to rounding; the numerical error is about {} "
       "here)\n",
       o.one_sided ? "h |f''| / 2" : "h^2 |f'''| / 6 + eps |f| / h");
+}
+
+int run(const Options& o) {
+  const ex::Program program = ex::parse(o.program);
+  const std::map<std::string, Tensor> values = point_of(program, o);
+  fmt::print("Program\n");
+  for (const auto& d : program.outputs) fmt::print("  {} = {}\n", d.name, program.text(*d.expr));
+  fmt::print("at (float64)\n");
+  for (const std::string& name : program.inputs)
+    fmt::print("  {} = {}\n", name, cell(values.at(name)));
+
+  // The forward pass on the tape: the graph every section and the page refer to.
+  std::map<std::string, Tensor> leaves;
+  for (const auto& [name, v] : values) leaves[name] = v.detach().set_name(name).requires_grad_();
+  const ex::Evaluation ev = [&] {
+    graph::NoteSavedTensors note;  // the page shows what each op saved
+    return ex::evaluate(program, leaves);
+  }();
+  print_forward_pass(ev, o);
+  write_graph_files(ev, o);
+
+  std::vector<std::string> cols;
+  for (const std::string& name : program.inputs)
+    for (const auto& l : element_labels(name, values.at(name))) cols.push_back(l);
+  const std::vector<graph::TangentRun> tangent_runs =
+      print_forward_mode(program, values, leaves, ev, cols);
+  const std::vector<std::string> rows = print_reverse_mode(program, values, ev, o);
+  print_jacobians(program, values, rows, cols, o);
 
   if (!o.html.empty()) {
     // Each leaf's numerical check re-evaluates the program on the (perturbed) leaves.
