@@ -74,7 +74,8 @@ Generator& default_generator() {
 void manual_seed(uint64_t seed) { default_generator().seed(seed); }
 
 template <typename F>
-static Tensor fill_with(const Shape& shape, Dtype dtype, F f) {
+static Tensor fill_with(const char* op, const Shape& shape, Dtype dtype, F f) {
+  if (!is_floating(dtype)) throw_not_floating(op);
   Tensor t = empty(shape, dtype);
   DAGRAD_DISPATCH(dtype, {
     T* p = t.data<T>();
@@ -94,21 +95,26 @@ static double below(double v, double high, double low, Dtype dtype) {
 }
 
 Tensor rand(const Shape& shape, Generator& gen, Dtype dtype) {
-  return fill_with(shape, dtype, [&] { return below(gen.uniform(), 1.0, 0.0, dtype); });
+  return fill_with("rand", shape, dtype, [&] { return below(gen.uniform(), 1.0, 0.0, dtype); });
 }
 Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
-  return fill_with(shape, dtype, [&] { return gen.normal(); });
+  return fill_with("randn", shape, dtype, [&] { return gen.normal(); });
 }
 Tensor rand(const Shape& shape, Dtype dtype) { return rand(shape, default_generator(), dtype); }
 Tensor randn(const Shape& shape, Dtype dtype) { return randn(shape, default_generator(), dtype); }
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen, Dtype dtype) {
-  return fill_with(shape, dtype,
+  return fill_with("uniform", shape, dtype,
                    [&] { return below(low + (high - low) * gen.uniform(), high, low, dtype); });
 }
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen, Dtype dtype) {
   if (high <= low)
     throw std::invalid_argument(fmt::format("randint: empty range [{}, {})", low, high));
-  return fill_with(shape, dtype, [&] { return static_cast<double>(gen.randint(low, high)); });
+  Tensor t = empty(shape, dtype);
+  DAGRAD_DISPATCH_ALL(dtype, {  // exact in int64; in a float dtype, as it rounds
+    T* p = t.data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(gen.randint(low, high));
+  });
+  return t;
 }
 
 }  // namespace dagrad

@@ -44,7 +44,8 @@ Tensor randn(const Shape& shape, Dtype dtype = float32);  // N(0, 1)
 Tensor rand(const Shape& shape, Generator& gen, Dtype dtype = float32);
 Tensor randn(const Shape& shape, Generator& gen, Dtype dtype = float32);
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen, Dtype dtype = float32);
-// Integers in [low, high) stored as floats (class labels, indices).
+// Integers in [low, high): class labels, indices. dtype int64 holds them exactly (PyTorch's
+// default); the float default is kept for the code written before dagrad had int64.
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen,
                Dtype dtype = float32);
 

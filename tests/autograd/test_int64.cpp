@@ -3,6 +3,7 @@
 // everything that computes in floating point or would differentiate into an integer tensor.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <functional>
@@ -43,6 +44,14 @@ TEST_CASE("int64: factories, item, printing") {
   const Tensor extremes = from_blob(raw, Shape{2});
   CHECK(values_of(extremes) == std::vector<int64_t>{INT64_MIN, INT64_MAX});
   CHECK(scalar_tensor(5, int64).item() == 5);
+  Generator gen(1);
+  const Tensor labels = randint(0, 10, {1000}, gen, int64);
+  CHECK(labels.dtype() == int64);
+  CHECK(values_of(labels) == values_of(randint(0, 10, {1000}, gen = Generator(1), int64)));
+  const auto lv = values_of(labels);
+  CHECK(*std::min_element(lv.begin(), lv.end()) == 0);
+  CHECK(*std::max_element(lv.begin(), lv.end()) == 9);
+  CHECK(error_of([&] { randn({2}, gen, int64); }).starts_with("randn: int64 tensors are not"));
   CHECK(ints({1, 2, 3, 4}, {2, 2}).at({1, 0}) == 3);
 
   // As PyTorch prints int64 tensors: no decimals, right-aligned.
