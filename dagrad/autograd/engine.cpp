@@ -19,7 +19,7 @@ thread_local bool t_grad_enabled = true;
 thread_local bool t_anomaly = false;
 thread_local uint64_t t_sequence = 0;
 thread_local bool t_tangents_suspended = false;
-thread_local std::vector<std::pair<const TensorImpl*, SavedInfo>> t_saved_notes;
+thread_local detail::SavedNotes t_saved_notes;
 }  // namespace
 
 bool grad_mode_enabled() { return t_grad_enabled; }
@@ -153,12 +153,9 @@ void note_saved(const Tensor& t) {
   if (t.defined()) t_saved_notes.push_back({&t.impl(), {"other", t.shape(), t.dtype()}});
 }
 
-std::vector<std::pair<const TensorImpl*, SavedInfo>> take_saved_notes() {
-  return std::exchange(t_saved_notes, {});
-}
+SavedNotes take_saved_notes() { return std::exchange(t_saved_notes, {}); }
 
-void describe_saved(Node& node, const std::vector<std::pair<const TensorImpl*, SavedInfo>>& notes,
-                    InputList inputs, bool kept_output) {
+void describe_saved(Node& node, const SavedNotes& notes, InputList inputs, bool kept_output) {
   for (auto [impl, info] : notes) {
     int k = 0;
     for (const Tensor& t : inputs) {

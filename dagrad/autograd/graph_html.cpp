@@ -127,6 +127,15 @@ std::string rule_of(const Node* n) {
   return it != rules.end() ? it->second : "see docs/ops.md for this op's backward";
 }
 
+// A non-owning handle (aliasing an empty owner) on the tensor a node stands for, or undefined:
+// the node only links to it, and the graph keeps it alive while a page is built.
+Tensor tensor_of_node(const Node* n) {
+  const TensorImpl* t = detail::tensor_of(n);
+  return t ? Tensor(
+                 std::shared_ptr<TensorImpl>(std::shared_ptr<void>(), const_cast<TensorImpl*>(t)))
+           : Tensor();
+}
+
 // ---------------------------------------------------------------- one backward run
 
 struct Contribution {
@@ -185,7 +194,6 @@ class PageData {
   std::string json() const {
     std::vector<std::string> nodes, forward, runs, tangents;
     std::vector<BackwardRun> backward;
-    std::vector<const Tensor*> differentiated;
     for (const Tensor& y : outputs_)
       if (y.defined() && y.requires_grad()) {
         backward.push_back(run_backward(y));
@@ -258,7 +266,7 @@ class PageData {
   std::string leaf_checks(const Node* n, const BackwardRun& run) const {
     const auto it = run.adjoint.find(n);
     if (it == run.adjoint.end() || !it->second.defined()) return "[]";
-    Tensor leaf(std::shared_ptr<TensorImpl>(std::shared_ptr<void>(), n->leaf()));
+    const Tensor leaf = tensor_of_node(n);
     const std::vector<double> analytic = it->second.to_vector();
     const int64_t count = leaf.numel();
     std::vector<std::string> out;
@@ -295,12 +303,7 @@ class PageData {
     for (const Edge& e : n->next)
       inputs.push_back(e.node ? fmt::format("{{\"id\":{}}}", io::json::quote(id_.at(e.node.get())))
                               : "{\"id\":null}");
-    // A non-owning handle (aliasing an empty owner) on the node's tensor, alive during this
-    // call: the node only links to it.
-    const TensorImpl* t = detail::tensor_of(n);
-    const Tensor value =
-        t ? Tensor(std::shared_ptr<TensorImpl>(std::shared_ptr<void>(), const_cast<TensorImpl*>(t)))
-          : Tensor();
+    const Tensor value = tensor_of_node(n);
     std::vector<std::string> saved;
     for (const SavedInfo& s : n->saved_info ? *n->saved_info : std::vector<SavedInfo>{})
       saved.push_back(fmt::format("{{\"role\":{},\"shape\":{},\"dtype\":\"{}\"}}", text(s.role),

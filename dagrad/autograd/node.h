@@ -59,7 +59,9 @@ namespace detail {
 inline thread_local int noting_saved = 0;
 inline bool saved_noting() { return noting_saved > 0; }
 void note_saved(const Tensor& t);
-std::vector<std::pair<const TensorImpl*, SavedInfo>> take_saved_notes();
+// The notes taken since the last op: the tensor each SavedTensor holds, with what it is.
+using SavedNotes = std::vector<std::pair<const TensorImpl*, SavedInfo>>;
+SavedNotes take_saved_notes();
 }  // namespace detail
 
 struct Node {
@@ -196,8 +198,7 @@ Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out, 
 void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs);
 // Node::saved_info from the notes taken for this op (each named by the input it is, if any),
 // plus the kept output; only while notes are being taken.
-void describe_saved(Node& node, const std::vector<std::pair<const TensorImpl*, SavedInfo>>& notes,
-                    InputList inputs, bool kept_output);
+void describe_saved(Node& node, const SavedNotes& notes, InputList inputs, bool kept_output);
 
 template <typename Backward>
 GradList LambdaNode<Backward>::apply(const Tensor& g) {
@@ -224,7 +225,7 @@ template <typename Backward, typename Jvp>
 Tensor record(const char* op, Tensor out, InputList inputs, Backward&& backward, Jvp&& jvp,
               KeepOutput keep = KeepOutput::no) {
   out.impl().op = op;
-  std::vector<std::pair<const TensorImpl*, SavedInfo>> saved_notes;
+  detail::SavedNotes saved_notes;
   if (detail::saved_noting()) [[unlikely]]
     saved_notes = detail::take_saved_notes();
   if (!is_floating(out.dtype()))
