@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "dagrad/autograd/blas.h"
-#include "dagrad/autograd/parallel.h"
+#include "dagrad/runtime/blas.h"
+#include "dagrad/runtime/parallel.h"
 
 namespace {
 

@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include "dagrad/autograd/blas.h"
-#include "dagrad/autograd/parallel.h"
+#include "dagrad/runtime/blas.h"
+#include "dagrad/runtime/parallel.h"
 
 namespace dagrad::bench {
 

@@ -3,8 +3,8 @@
 // its function pointer fetched once. The difference per call is what dispatch costs an op.
 //
 //   bench_dispatch [--repeats N] [--warmup N] [--threads N] [--calls N]
-#include "dagrad/autograd/kernels/isa.h"
-#include "dagrad/autograd/kernels/reduction.h"
+#include "dagrad/runtime/isa.h"
+#include "dagrad/kernels/reduction.h"
 #include "bench/bench_common.h"
 
 using namespace dagrad;
@@ -42,12 +42,12 @@ int main(int argc, char** argv) {
     std::printf(
         "path %s: %.2f ns per call with the table looked up, %.2f ns with the pointer "
         "fetched once: dispatch %.2f ns per call (checksum %g)\n",
-        kernels::isa_name(kernels::active_isa()), per_lookup, per_direct, per_lookup - per_direct,
+        runtime::isa_name(runtime::active_isa()), per_lookup, per_direct, per_lookup - per_direct,
         sink);
     bench::JsonLine("dispatch", looked_up)
         .add("ns_per_call", per_lookup)
         .add("ns_per_call_direct", per_direct)
-        .add("isa", kernels::isa_name(kernels::active_isa()))
+        .add("isa", runtime::isa_name(runtime::active_isa()))
         .add_setup(c)
         .print();
   } catch (const std::exception& e) {

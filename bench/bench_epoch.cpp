@@ -4,7 +4,7 @@
 // {32, 64, 128}, hidden 128 (conv3x3-BN-ReLU-pool three times, fc128, dropout 0.3, fc10), adam
 // with learning rate 2e-3,
 // batch 128, on the 55,000-image training split of data::load_fashion_mnist (num_val 5000,
-// normalized). An epoch is what optim::Solver runs: N / batch = 429 minibatches drawn from a
+// normalized). An epoch is what train::Solver runs: N / batch = 429 minibatches drawn from a
 // fresh random permutation, gathered with index_select, then loss, zero_grad, backward, step,
 // loss.item(). The Solver's accuracy checks are not part of the epoch.
 //

@@ -39,7 +39,7 @@ def main():
         return 0
     args = ["--num_epochs=1", "--out", "/tmp/dagrad-bench-dp", "--verbose=false"]
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    info = subprocess.run([os.path.join(a.build, "examples", "dagrad-info")], env=env,
+    info = subprocess.run([os.path.join(a.build, "tools", "dagrad-info")], env=env,
                           capture_output=True, text=True).stdout
     isa = re.search(r"ISA path: (\S+)", info).group(1)
     configs = {

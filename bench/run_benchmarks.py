@@ -137,7 +137,7 @@ def runnable_paths(cpu):
 
 
 # Family-6 Intel models whose AVX2/AVX-512 cores Debian's OpenBLAS 0.3.21 detects by itself.
-# Mirror of intel_known_models in dagrad/autograd/blas.cpp (see the reasoning there): keep in step.
+# Mirror of intel_known_models in dagrad/runtime/blas.cpp (see the reasoning there): keep in step.
 OPENBLAS_0321_INTEL_MODELS = {60, 63, 69, 70, 61, 71, 79, 86, 78, 94, 142, 158, 165, 166, 85,
                               87, 102, 106, 108, 126, 140, 141, 151, 154}
 
@@ -203,7 +203,7 @@ def path_env(path, cpu, paths):
 def dagrad_info_lines(build, env):
     """The `ISA path: ...` and `BLAS: ...` lines of dagrad-info run under env (None if absent).
     The ISA line is `ISA path: <avx512|avx2|baseline> ...`; only its presence and text are used."""
-    prog = os.path.join(build, "examples", "dagrad-info")
+    prog = os.path.join(build, "tools", "dagrad-info")
     try:
         out = subprocess.run([prog], capture_output=True, text=True, env=env, timeout=120).stdout
     except (OSError, subprocess.SubprocessError):

@@ -16,10 +16,11 @@
 #include <vector>
 
 #include "dagrad/data/idx.h"
-#include "dagrad/data/plot.h"
-#include "examples/cli.h"
+#include "dagrad/viz/chart.h"
+#include "dagrad/base/command_line.h"
+#include "examples/common.h"
 #include "dagrad/nn/nn.h"
-#include "dagrad/optim/solver.h"
+#include "dagrad/train/solver.h"
 
 using namespace dagrad;
 
@@ -53,7 +54,7 @@ std::vector<double> smooth(const std::vector<double>& v, std::size_t k) {
 
 int main(int argc, char** argv) {
   try {
-    examples::CommandLine cli(argc, argv);
+    base::CommandLine cli(argc, argv);
     if (cli.help("usage: compare-optimizers [--quick] [--num-train N] [--num-val N] [--epochs N]\n"
                  "                          [--data DIR] [--out DIR]"))
       return 0;
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
 
     fmt::print("== data\nloading Fashion-MNIST from {} ...\n", data_dir);
     const data::Dataset ds = data::load_fashion_mnist(data_dir);
-    const optim::SolverData subset = examples::subset(ds, num_train, num_val);
+    const train::SolverData subset = examples::subset(ds, num_train, num_val);
     fmt::print("{} training and {} validation images, {} epochs of batches of 100\n", num_train,
                num_val, epochs);
 
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
     for (const Rule& rule : rules) {
       fmt::print("\n== {} (learning rate {:g})\n", rule.name, rule.learning_rate);
       nn::FullyConnectedNet model(net);  // identical initial weights for every rule
-      optim::SolverOptions o;
+      train::SolverOptions o;
       o.update_rule = rule.name;
       o.optim_config = {{"learning_rate", rule.learning_rate}};
       o.batch_size = 100;
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
       o.num_train_samples = 1000;
       o.print_every = 1000000;  // only the per-epoch lines
       o.seed = 0;               // identical minibatch order for every rule
-      optim::Solver solver(model, subset, o);
+      train::Solver solver(model, subset, o);
       solver.train();
       runs.push_back({rule, solver.loss_history, solver.train_acc_history, solver.val_acc_history,
                       solver.train_seconds});
@@ -121,9 +122,9 @@ int main(int argc, char** argv) {
 
     // ---- the figures
     std::filesystem::create_directories(out_dir);
-    data::Chart loss{"training loss (mean of the last 10 iterations)", "iteration", "loss", {}};
-    data::Chart train{"training accuracy", "epoch", "accuracy", {}};
-    data::Chart val{"validation accuracy", "epoch", "accuracy", {}};
+    viz::Chart loss{"training loss (mean of the last 10 iterations)", "iteration", "loss", {}};
+    viz::Chart train{"training accuracy", "epoch", "accuracy", {}};
+    viz::Chart val{"validation accuracy", "epoch", "accuracy", {}};
     for (const Run& r : runs) {
       loss.series.push_back({r.rule.name, {}, smooth(r.loss, 10), r.rule.color, false});
       std::vector<double> ep;
@@ -131,8 +132,8 @@ int main(int argc, char** argv) {
       train.series.push_back({r.rule.name, ep, r.train_acc, r.rule.color, true});
       val.series.push_back({r.rule.name, ep, r.val_acc, r.rule.color, true});
     }
-    data::save_svg(out_dir + "/loss.svg", loss);
-    data::save_charts_svg(out_dir + "/accuracy.svg", {train, val}, 2, 480, 360);
+    viz::save_svg(loss, out_dir + "/loss.svg");
+    viz::save_svg({train, val}, out_dir + "/accuracy.svg", 2, 480, 360);
     fmt::print("\nsaved {0}/loss.svg and {0}/accuracy.svg\n", out_dir);
     fmt::print("wall time {:.1f} s\n",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

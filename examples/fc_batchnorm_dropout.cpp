@@ -18,10 +18,11 @@
 #include <vector>
 
 #include "dagrad/data/idx.h"
-#include "dagrad/data/plot.h"
-#include "examples/cli.h"
+#include "dagrad/viz/chart.h"
+#include "dagrad/base/command_line.h"
+#include "examples/common.h"
 #include "dagrad/nn/nn.h"
-#include "dagrad/optim/solver.h"
+#include "dagrad/train/solver.h"
 
 using namespace dagrad;
 
@@ -43,7 +44,7 @@ struct Result {
 
 int main(int argc, char** argv) {
   try {
-    examples::CommandLine cli(argc, argv);
+    base::CommandLine cli(argc, argv);
     if (cli.help("usage: fc-batchnorm-dropout [--quick] [--all] [--num-train N] [--num-val N]\n"
                  "                            [--epochs N] [--keep P] [--data DIR] [--out DIR]"))
       return 0;
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
 
     fmt::print("== data\nloading Fashion-MNIST from {} ...\n", data_dir);
     const data::Dataset ds = data::load_fashion_mnist(data_dir);
-    const optim::SolverData subset = examples::subset(ds, num_train, num_val);
+    const train::SolverData subset = examples::subset(ds, num_train, num_val);
     fmt::print("{} training and {} validation images, {} epochs, adam lr 1e-3, batch 100\n",
                num_train, num_val, epochs);
 
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
       nn::FullyConnectedNet model(c);
       fmt::print("\n== {}: {}\n", v.name, model.describe());
 
-      optim::SolverOptions o;
+      train::SolverOptions o;
       o.update_rule = "adam";
       o.optim_config = {{"learning_rate", 1e-3}};
       o.batch_size = 100;
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
       o.num_train_samples = 1000;
       o.print_every = 1000000;  // only the per-epoch lines
       o.seed = 0;
-      optim::Solver solver(model, subset, o);
+      train::Solver solver(model, subset, o);
       solver.train();
       solver.save_curves(out_dir + "/" + v.name + ".svg", "FullyConnectedNet " + v.name);
       // Accuracies of the last epoch (the Solver keeps the best-validation weights in the
@@ -109,15 +110,15 @@ int main(int argc, char** argv) {
                  r.val_acc, r.train_acc - r.val_acc, r.best_val, r.seconds);
 
     // One figure that overlays the variants: training accuracy beside validation accuracy.
-    data::Chart train{"training accuracy", "epoch", "accuracy", {}};
-    data::Chart val{"validation accuracy", "epoch", "accuracy", {}};
+    viz::Chart train{"training accuracy", "epoch", "accuracy", {}};
+    viz::Chart val{"validation accuracy", "epoch", "accuracy", {}};
     for (const Result& r : results) {
       std::vector<double> ep;
       for (std::size_t e = 0; e < r.train_hist.size(); ++e) ep.push_back(static_cast<double>(e));
       train.series.push_back({r.v.name, ep, r.train_hist, "", true});
       val.series.push_back({r.v.name, ep, r.val_hist, "", true});
     }
-    data::save_charts_svg(out_dir + "/comparison.svg", {train, val}, 2, 480, 360);
+    viz::save_svg({train, val}, out_dir + "/comparison.svg", 2, 480, 360);
     fmt::print("\nsaved");
     for (const Result& r : results) fmt::print(" {}/{}.svg", out_dir, r.v.name);
     fmt::print(" {}/comparison.svg\n", out_dir);

@@ -18,8 +18,8 @@
 
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/autograd/forward_mode.h"
-#include "dagrad/autograd/graph.h"
-#include "examples/cli.h"
+#include "dagrad/viz/graph.h"
+#include "dagrad/base/command_line.h"
 
 using namespace dagrad;
 
@@ -90,7 +90,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 int main(int argc, char** argv) {
   std::filesystem::path out_dir = "out";
   try {
-    examples::CommandLine cli(argc, argv);
+    base::CommandLine cli(argc, argv);
     if (cli.help(
             "usage: graphs-and-modes [OUT_DIR]   (the DOT/SVG graphs go to OUT_DIR, default out/)"))
       return 0;
@@ -126,18 +126,18 @@ int main(int argc, char** argv) {
       "A leaf is an input that requires grad. '#n' is the creation number of an op; the\n"
       "missing numbers went to the leaves' gradient sinks, created when an op first used "
       "them.\n\n");
-  fmt::print("{}", indent(tape_listing(std::vector<Tensor>{t.y1, t.y2})));
+  fmt::print("{}", indent(viz::tape_listing(std::vector<Tensor>{t.y1, t.y2})));
 
   // ------------------------------------------------------------------ 2. the graph
   heading("2. The graph as a picture (Graphviz DOT)");
-  DotOptions opts;
+  viz::DotOptions opts;
   opts.title = "f(x1, x2) = (x1*x2 + sin(x1), exp(x1) - x2^2)";
   const std::string dot_path = (out_dir / "graphs_and_modes.dot").string();
-  save_dot(dot_path, std::vector<Tensor>{t.y1, t.y2}, opts);
+  viz::save_dot(std::vector<Tensor>{t.y1, t.y2}, dot_path, opts);
   fmt::print("wrote {}  (boxes are ops, ellipses are leaves, arrows follow the data)\n", dot_path);
   const std::string svg_path = (out_dir / "graphs_and_modes.svg").string();
   try {
-    if (render_svg(dot_path, svg_path))
+    if (viz::dot_to_svg(dot_path, svg_path))
       fmt::print("wrote {}\n", svg_path);
     else
       fmt::print("Graphviz is not installed: render it elsewhere with  dot -Tsvg {} -o {}\n",
@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
       "its value has already sent it a gradient (a topological order of the reversed graph).\n");
   for (const Tensor* y : {&t.y1, &t.y2}) {
     fmt::print("\nfrom {}:\n", y->name());
-    fmt::print("{}", backward_order_listing(*y));
+    fmt::print("{}", viz::backward_order_listing(*y));
   }
 
   // ------------------------------------------------------------------ 4. forward mode
@@ -235,9 +235,9 @@ int main(int argc, char** argv) {
     if (k == 0) {
       // The graph with the adjoints of y1 written into its labels.
       const std::string adj_path = (out_dir / "graphs_and_modes_adjoints_y1.dot").string();
-      DotOptions adj;
+      viz::DotOptions adj;
       adj.title = "after y1.backward(): value and adjoint (grad) of every node";
-      save_dot(adj_path, y, adj);
+      viz::save_dot(y, adj_path, adj);
       fmt::print("  (graph with these adjoints: {})\n", adj_path);
     }
   }

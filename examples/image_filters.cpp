@@ -12,7 +12,7 @@
 // Because every step before the square root is linear, the two convs also fuse into one conv
 // over RGB with weight w[f, c, p, q] = luma[c] * sobel_f[p, q]; we check that they agree.
 //
-//   image-filters                     # on data::make_test_image (320x240)
+//   image-filters                     # on io::make_test_image (320x240)
 //   image-filters photo.png           # on your own PNG / PPM / PGM
 //   image-filters --out DIR --size 640x480
 // Writes input.png, grayscale.png, sobel_x.png, sobel_y.png, edges.png to --out
@@ -29,8 +29,8 @@
 
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/autograd/ops/conv.h"
-#include "dagrad/data/image.h"
-#include "examples/cli.h"
+#include "dagrad/io/image.h"
+#include "dagrad/base/command_line.h"
 
 using namespace dagrad;
 
@@ -38,7 +38,7 @@ namespace {
 
 // An 8-bit image (gray, gray+alpha, RGB or RGBA) as a (1, 3, H, W) float32 tensor with values
 // 0..255; a gray image is repeated into the three channels, alpha is dropped.
-Tensor to_tensor(const data::Image& img) {
+Tensor to_tensor(const io::Image& img) {
   const int H = img.height, W = img.width;
   std::vector<float> chw(3 * static_cast<size_t>(H) * W);
   for (int c = 0; c < 3; ++c)
@@ -51,8 +51,8 @@ Tensor to_tensor(const data::Image& img) {
 }
 
 // The RGB part of an image (what the filters actually saw).
-data::Image to_rgb(const data::Image& img) {
-  data::Image out{img.width, img.height, 3,
+io::Image to_rgb(const io::Image& img) {
+  io::Image out{img.width, img.height, 3,
                   std::vector<uint8_t>(size_t(img.width) * img.height * 3)};
   for (int y = 0; y < img.height; ++y)
     for (int x = 0; x < img.width; ++x)
@@ -64,7 +64,7 @@ data::Image to_rgb(const data::Image& img) {
 // mid-grey, +-max|v| white/black. otherwise: 0 is black and the largest value white.
 enum class Scale { gray, signed_map, magnitude };
 
-data::Image to_image(const Tensor& map, Scale scale) {
+io::Image to_image(const Tensor& map, Scale scale) {
   const int H = static_cast<int>(map.shape()[2]), W = static_cast<int>(map.shape()[3]);
   std::vector<float> v(map.data<float>(), map.data<float>() + map.numel());
   float peak = 1e-12f;
@@ -73,12 +73,12 @@ data::Image to_image(const Tensor& map, Scale scale) {
     if (scale == Scale::signed_map) f = 127.5f + 127.5f * f / peak;
     if (scale == Scale::magnitude) f = 255.0f * f / peak;
   }
-  return data::from_float(v.data(), H, W, /*normalize=*/false);
+  return io::from_float(v.data(), H, W, /*normalize=*/false);
 }
 
-std::string save(const std::string& dir, const std::string& name, const data::Image& img) {
+std::string save(const std::string& dir, const std::string& name, const io::Image& img) {
   const std::string path = dir + "/" + name;
-  data::write_png(path, img);
+  io::save_png(img, path);
   return path;
 }
 
@@ -86,7 +86,7 @@ std::string save(const std::string& dir, const std::string& name, const data::Im
 
 int main(int argc, char** argv) {
   try {
-    examples::CommandLine cli(argc, argv);
+    base::CommandLine cli(argc, argv);
     if (cli.help("usage: image-filters [IMAGE.png|ppm|pgm] [--out DIR] [--size WxH]")) return 0;
     const std::string out_dir = cli.text("--out", "out/image_filters");
     const std::string size = cli.text("--size", "320x240");
@@ -101,13 +101,13 @@ int main(int argc, char** argv) {
     const std::string image_path = images.empty() ? "" : images[0];
     const auto t0 = std::chrono::steady_clock::now();
 
-    const data::Image img =
-        image_path.empty() ? data::make_test_image(width, height) : data::read_image(image_path);
+    const io::Image img =
+        image_path.empty() ? io::make_test_image(width, height) : io::load_image(image_path);
     if (img.width < 3 || img.height < 3)
       throw std::invalid_argument(fmt::format(
           "the image is {}x{}; the 3x3 Sobel filters need at least 3x3", img.width, img.height));
     fmt::print("== input\n{}: {}x{}, {} channel(s)\n",
-               image_path.empty() ? "data::make_test_image" : image_path, img.width, img.height,
+               image_path.empty() ? "io::make_test_image" : image_path, img.width, img.height,
                img.channels);
     no_grad guard;                    // nothing here is trained
     const Tensor x = to_tensor(img);  // (1, 3, H, W), 0..255
@@ -118,16 +118,16 @@ int main(int argc, char** argv) {
     fmt::print("\n== 1. grayscale: conv2d(x {}, w {}) -> {}\n", to_string(x.shape()),
                to_string(w_gray.shape()), to_string(gray.shape()));
     fmt::print("w[0, :, 0, 0] = {}\n", w_gray.reshape({3}).str());
-    // The same luma formula as data::to_grayscale, which rounds to 8 bits: they agree to 0.5.
-    const data::Image ref = data::to_grayscale(img);
+    // The same luma formula as io::to_grayscale, which rounds to 8 bits: they agree to 0.5.
+    const io::Image ref = io::to_grayscale(img);
     double worst = 0;
     for (int y = 0; y < img.height; ++y)
       for (int xx = 0; xx < img.width; ++xx)
         worst = std::max(worst,
                          std::abs(double(gray.data<float>()[y * img.width + xx]) - ref.at(xx, y)));
-    fmt::print("largest difference from data::to_grayscale: {:.3f} (of 255)\n", worst);
+    fmt::print("largest difference from io::to_grayscale: {:.3f} (of 255)\n", worst);
     if (worst > 1.0)
-      throw std::runtime_error("the grayscale conv disagrees with data::to_grayscale");
+      throw std::runtime_error("the grayscale conv disagrees with io::to_grayscale");
 
     // ---- 2. Sobel: two filters in one weight, (2 filters, 1 channel, 3, 3)
     // Cross-correlation (what conv2d computes): gx grows when brightness grows to the right,

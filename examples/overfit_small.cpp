@@ -23,9 +23,10 @@
 #include <vector>
 
 #include "dagrad/data/idx.h"
-#include "examples/cli.h"
+#include "dagrad/base/command_line.h"
+#include "examples/common.h"
 #include "dagrad/nn/nn.h"
-#include "dagrad/optim/solver.h"
+#include "dagrad/train/solver.h"
 
 using namespace dagrad;
 
@@ -62,7 +63,7 @@ std::string history(const std::vector<double>& v, const char* fmt_spec) {
 
 int main(int argc, char** argv) {
   try {
-    examples::CommandLine cli(argc, argv);
+    base::CommandLine cli(argc, argv);
     if (cli.help("usage: overfit-small [--model threelayer|twolayer] [--quick] [--epochs N]\n"
                  "                     [--num-train N] [--lr LR] [--lr-decay D] [--batch-size N]\n"
                  "                     [--weight-scale S] [--data DIR] [--out DIR]"))
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
 
     fmt::print("== data\nloading Fashion-MNIST from {} ...\n", data_dir);
     data::Dataset ds = data::load_fashion_mnist(data_dir);
-    optim::SolverData small = examples::subset(ds, num_train, num_val);
+    train::SolverData small = examples::subset(ds, num_train, num_val);
     fmt::print("training on {} examples {}, validating on {}\n", num_train,
                to_string(small.X_train.shape()), num_val);
 
@@ -90,7 +91,7 @@ int main(int argc, char** argv) {
 
     // No regularization, adam, small batches: nothing should stand in the way of memorizing.
     // Training accuracy is measured on the whole tiny set (num_train_samples = N).
-    optim::SolverOptions opts;
+    train::SolverOptions opts;
     opts.update_rule = "adam";
     opts.optim_config = {{"learning_rate", learning_rate}};
     opts.batch_size = batch_size;
@@ -101,7 +102,7 @@ int main(int argc, char** argv) {
     opts.seed = 0;
     fmt::print("\n== training (adam, lr {:g}, batch {}, {} epochs)\n", learning_rate, batch_size,
                epochs);
-    optim::Solver solver(*model, small, opts);
+    train::Solver solver(*model, small, opts);
     solver.train();
 
     // The Solver puts the best-VALIDATION parameters back into the model at the end; the claim

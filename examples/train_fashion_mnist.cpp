@@ -17,19 +17,20 @@
 #include <string>
 #include <vector>
 
-#include "dagrad/autograd/blas.h"
-#include "dagrad/autograd/graph.h"
-#include "dagrad/autograd/parallel.h"
+#include "dagrad/io/checkpoint.h"
+#include "dagrad/runtime/blas.h"
+#include "dagrad/viz/graph.h"
+#include "dagrad/runtime/parallel.h"
 #include "dagrad/data/idx.h"
-#include "dagrad/data/image.h"
+#include "dagrad/io/image.h"
 #include "dagrad/data/loader.h"
 #include "dagrad/dist/communicator.h"
 #if DAGRAD_HAVE_MPI
 #include "dagrad/dist/mpi.h"
 #endif
 #include "dagrad/nn/nn.h"
-#include "dagrad/optim/solver.h"
-#include "examples/cli.h"
+#include "dagrad/train/solver.h"
+#include "dagrad/base/command_line.h"
 
 using namespace dagrad;
 
@@ -64,7 +65,7 @@ std::vector<int64_t> parse_channels(const std::string& text) {
   return out;
 }
 
-// The interactive page of the loss graph on the first minibatch (graph::write_html), in
+// The interactive page of the loss graph on the first minibatch (viz::save_html), in
 // evaluation mode so that each leaf's numerical check recomputes the same function (no dropout).
 void write_explain_page(nn::Classifier& model, const data::Dataset& ds, int64_t batch_size,
                         const std::string& path) {
@@ -74,10 +75,10 @@ void write_explain_page(nn::Classifier& model, const data::Dataset& ds, int64_t 
   model.eval();
   Tensor loss;
   {
-    graph::NoteSavedTensors note;  // the page shows what each op saved
+    viz::NoteSavedTensors note;  // the page shows what each op saved
     loss = model.loss(X, y).set_name("loss");
   }
-  graph::write_html({loss}, path,
+  viz::save_html({loss}, path,
                     {.title = fmt::format("{}: the loss on the first minibatch ({} images)",
                                           model.type_name(), n),
                      .recompute = [&] { return model.loss(X, y); }});
@@ -175,7 +176,7 @@ int main(int argc, char** argv) {
   try {
     comm = start_processes(&argc, &argv);
     const bool leader = !comm || comm->rank() == 0;
-    examples::CommandLine cli(argc, argv);
+    base::CommandLine cli(argc, argv);
     if (cli.help(usage_text)) return 0;
     const bool quick = cli.flag("--quick");  // CI setting: a slice of the data, one epoch
     const std::string eval_path = cli.text("--eval", "");
@@ -223,7 +224,7 @@ int main(int argc, char** argv) {
 
     if (!eval_path.empty()) {
       // The checkpoint says which architecture it holds.
-      const nn::Checkpoint ck = nn::load_checkpoint(eval_path);
+      const io::Checkpoint ck = io::load_checkpoint(eval_path);
       if (auto it = ck.meta.find("arch"); it != ck.meta.end()) model_name = it->second;
       if (auto it = ck.meta.find("channels"); it != ck.meta.end() && !it->second.empty())
         channels = parse_channels(it->second);
@@ -237,9 +238,9 @@ int main(int argc, char** argv) {
 
     if (!eval_path.empty()) {
       model->load(eval_path);
-      optim::SolverOptions o;
+      train::SolverOptions o;
       o.verbose = false;
-      optim::Solver s(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, o);
+      train::Solver s(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, o);
       const double val = s.check_accuracy(ds.X_val, ds.y_val);
       const double test = s.check_accuracy(ds.X_test, ds.y_test);
       fmt::print("checkpoint {}: validation accuracy {:.4f}, test accuracy {:.4f}\n", eval_path,
@@ -250,7 +251,7 @@ int main(int argc, char** argv) {
     if (!explain_path.empty() && leader)
       write_explain_page(*model, ds, std::stoll(solver_kv["batch_size"]), explain_path);
 
-    optim::SolverOptions opts = optim::SolverOptions::from_map(solver_kv);
+    train::SolverOptions opts = train::SolverOptions::from_map(solver_kv);
     opts.comm = comm;
     if (comm) fmt::print("data parallel: {} processes\n", comm->size());
     opts.checkpoint_name = out_dir + "/model";  // model_epoch_<e>.ckpt
@@ -263,7 +264,7 @@ int main(int argc, char** argv) {
       opts.augmentation.random_crop_padding = augment.find("crop") != std::string::npos ? 2 : 0;
       fmt::print("augmentation: {}\n", augment);
     }
-    optim::Solver solver(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, opts);
+    train::Solver solver(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, opts);
     if (!resume_path.empty()) {
       solver.resume(resume_path);
       fmt::print("resumed from {} after epoch {}\n", resume_path, solver.epoch);
@@ -288,10 +289,10 @@ int main(int argc, char** argv) {
       Tensor wf = w.detach().to(float32);
       const float* p = wf.data<float>();
       std::vector<float> v(p, p + wf.numel());
-      data::write_png(
-          out_dir + "/filters.png",
-          data::tile_grid(v, static_cast<int>(wf.shape()[0]), static_cast<int>(wf.shape()[1]),
-                          static_cast<int>(wf.shape()[2]), static_cast<int>(wf.shape()[3]), 1, 8));
+      io::save_png(
+          io::tile_grid(v, static_cast<int>(wf.shape()[0]), static_cast<int>(wf.shape()[1]),
+                          static_cast<int>(wf.shape()[2]), static_cast<int>(wf.shape()[3]), 1, 8),
+          out_dir + "/filters.png");
     }
     fmt::print("saved {0}/model.ckpt, {0}/curves.svg, {0}/filters.png\n", out_dir);
     fmt::print("evaluate it later with: train-fashion-mnist --eval {}\n", ckpt);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README: installs dependencies, builds, runs every unit test (on every
-# kernel path), the example smoke runs, the install tests (tests/install/consumers.sh), the
-# MPI tests (tests/dist/run.sh) and the browser test of dagrad-explain's page
-# (tests/browser/run.sh), and ends with "tests: N passed, M failed".
+# kernel path), the layer check (tests/layers/run.sh), the example smoke runs, the install tests
+# (tests/install/consumers.sh), the MPI tests (tests/dist/run.sh) and the browser test of
+# dagrad-explain's page (tests/browser/run.sh), and ends with "tests: N passed, M failed".
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/setup.sh" graphviz cmake libopenmpi-dev openmpi-bin
 set +e
 cd "$DAGRAD_ROOT"
@@ -28,8 +28,8 @@ passed=$((passed + p)); failed=$((failed + f))
 
 # The kernel layer's other paths: the unit tests again under each lower instruction set this CPU
 # runs (DAGRAD_ISA), so every path is tested wherever CI lands.
-best=$("$DAGRAD_BUILD/examples/dagrad-info" --isa-paths | head -1)
-for isa in $("$DAGRAD_BUILD/examples/dagrad-info" --isa-paths | tail -n +2); do
+best=$("$DAGRAD_BUILD/tools/dagrad-info" --isa-paths | head -1)
+for isa in $("$DAGRAD_BUILD/tools/dagrad-info" --isa-paths | tail -n +2); do
   echo "== unit tests on the $isa kernel path (this CPU's best: $best)"
   DAGRAD_ISA=$isa "$DAGRAD_BUILD/tests/dagrad-tests" --no-intro=true --duration=false "$@" \
     > "/tmp/dagrad-tests-$isa.log" 2>&1
@@ -55,6 +55,10 @@ elif [ "$(uname -m)" = x86_64 ]; then
     failed=$((failed + 1))
   fi
 fi
+
+echo "== layers: no folder includes one above it (tests/layers/run.sh)"
+bash "$DAGRAD_ROOT/tests/layers/run.sh" | tee /tmp/dagrad-layers.log
+add_counts /tmp/dagrad-layers.log "layer tests:"
 
 # Each example must run to the end (exit 0); its output goes to a log.
 smoke() {

@@ -1,12 +1,10 @@
 // dagrad autograd: include this one header to get tensors, every op, the engine, forward
-// mode, gradient checking and the graph tools.
+// mode and gradient checking. Pictures of the graph: <dagrad/viz/viz.h>.
 #pragma once
-#include "dagrad/autograd/blas.h"
 #include "dagrad/autograd/dtype.h"
 #include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/forward_mode.h"
 #include "dagrad/autograd/gradcheck.h"
-#include "dagrad/autograd/graph.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/conv.h"
 #include "dagrad/autograd/ops/dropout.h"
@@ -22,6 +20,7 @@
 #include "dagrad/autograd/ops/sorting.h"
 #include "dagrad/autograd/ops/unary.h"
 #include "dagrad/autograd/random.h"
-#include "dagrad/autograd/shape.h"
 #include "dagrad/autograd/tensor.h"
-#include "dagrad/autograd/version.h"
+#include "dagrad/base/shape.h"
+#include "dagrad/base/version.h"
+#include "dagrad/runtime/parallel.h"

@@ -1,7 +1,5 @@
 #include "dagrad/autograd/engine.h"
 
-#include "dagrad/autograd/graph.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,7 +17,6 @@ thread_local bool t_grad_enabled = true;
 thread_local bool t_anomaly = false;
 thread_local uint64_t t_sequence = 0;
 thread_local bool t_tangents_suspended = false;
-thread_local detail::SavedNotes t_saved_notes;
 }  // namespace
 
 bool grad_mode_enabled() { return t_grad_enabled; }
@@ -148,31 +145,6 @@ Tensor reattach_output(const Tensor& detached_output, Node& node) {
 }
 
 bool tangents_suspended() { return t_tangents_suspended; }
-
-void note_saved(const Tensor& t) {
-  if (t.defined()) t_saved_notes.push_back({&t.impl(), {"other", t.shape(), t.dtype()}});
-}
-
-SavedNotes take_saved_notes() { return std::exchange(t_saved_notes, {}); }
-
-void describe_saved(Node& node, const SavedNotes& notes, InputList inputs, bool kept_output) {
-  for (auto [impl, info] : notes) {
-    int k = 0;
-    for (const Tensor& t : inputs) {
-      if (&t.impl() == impl) {
-        info.role = fmt::format("input {}", k);
-        break;
-      }
-      ++k;
-    }
-    if (!node.saved_info) node.saved_info = std::make_unique<std::vector<SavedInfo>>();
-    node.saved_info->push_back(std::move(info));
-  }
-  if (kept_output) {
-    if (!node.saved_info) node.saved_info = std::make_unique<std::vector<SavedInfo>>();
-    node.saved_info->push_back({"output", node.out_shape, node.out_dtype});
-  }
-}
 
 Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out, const void* ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&)) {
@@ -570,11 +542,6 @@ std::vector<Node*> backward_order(const Tensor& output) {
   std::vector<Node*> order = kahn_order(found);
   reset_scratch(found);
   return order;
-}
-
-graph::NoteSavedTensors::NoteSavedTensors() { ++detail::noting_saved; }
-graph::NoteSavedTensors::~NoteSavedTensors() {
-  if (--detail::noting_saved == 0) t_saved_notes.clear();
 }
 
 }  // namespace dagrad

@@ -6,10 +6,11 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
-#include "dagrad/autograd/block_pool.h"
-#include "dagrad/autograd/small_vector.h"
+#include "dagrad/base/block_pool.h"
+#include "dagrad/base/small_vector.h"
 #include "dagrad/autograd/tensor.h"
 
 namespace dagrad {
@@ -45,24 +46,32 @@ class OutputLink {
 
 // Not enable_shared_from_this: its weak self-reference costs atomic counts on every node.
 // The engine knows an owning handle of each node it runs (Node::owner).
-// What an op saved for its backward, as graph pages show it (graph::NoteSavedTensors).
-struct SavedInfo {
-  std::string role;  // "input 0", "output", or "other" (an intermediate of the op)
-  Shape shape;
-  Dtype dtype = Dtype::float32;
+// A hook on what ops save for their backward, in the spirit of PyTorch's saved-tensor hooks:
+// null by default (one thread-local pointer read per op and per saved tensor), installed by
+// tools that watch the graph (viz::NoteSavedTensors). On the thread that installed it:
+//   on_save(t):   an op is making a SavedTensor of t (before the op's record());
+//   on_record():  record() is attaching the op whose output is `out`; every on_save since the
+//                 previous on_record belongs to it. The note it returns stays with the op's
+//                 node (Node::note) and dies with it; no node (nothing requires grad): dropped.
+class InputList;
+struct NodeNote {
+  virtual ~NodeNote() = default;
 };
-
+class SavedTensorHook {
+ public:
+  virtual ~SavedTensorHook() = default;
+  virtual void on_save(const Tensor& t) = 0;
+  virtual std::unique_ptr<NodeNote> on_record(const Tensor& out, InputList inputs,
+                                              bool keeps_output) = 0;
+};
 namespace detail {
-// While a graph::NoteSavedTensors lives on this thread, SavedTensor notes what it holds and
-// record() moves the notes into the node it creates (Node::saved_info).
-// How many graph::NoteSavedTensors guards live on this thread (inline: read on every op).
-inline thread_local int noting_saved = 0;
-inline bool saved_noting() { return noting_saved > 0; }
-void note_saved(const Tensor& t);
-// The notes taken since the last op: the tensor each SavedTensor holds, with what it is.
-using SavedNotes = std::vector<std::pair<const TensorImpl*, SavedInfo>>;
-SavedNotes take_saved_notes();
+inline thread_local SavedTensorHook* t_saved_tensor_hook = nullptr;
 }  // namespace detail
+inline SavedTensorHook* saved_tensor_hook() { return detail::t_saved_tensor_hook; }
+// Installs `hook` on this thread (null: none) and returns the one it replaces.
+inline SavedTensorHook* set_saved_tensor_hook(SavedTensorHook* hook) {
+  return std::exchange(detail::t_saved_tensor_hook, hook);
+}
 
 struct Node {
   explicit Node(const char* op_name);
@@ -86,8 +95,8 @@ struct Node {
   bool released = false;
   bool once_differentiable = false;  // its backward runs raw kernels: no double backward
   OutputLink output;                 // for names and graph pictures
-  // What it saved, only under graph::NoteSavedTensors (a pointer: nodes stay small).
-  std::unique_ptr<std::vector<SavedInfo>> saved_info;
+  // What a SavedTensorHook noted about this op (null without a hook: nodes stay small).
+  std::unique_ptr<NodeNote> note;
   std::weak_ptr<TensorImpl> retained;  // set by retain_grad(): where backward keeps the grad
 
   // Scratch state of the engine during one backward.
@@ -113,8 +122,8 @@ class SavedTensor {
   SavedTensor() = default;
   SavedTensor(const Tensor& t, const char* op)
       : t_(t), version_(t.defined() ? t.version() : 0), op_(op) {
-    if (detail::saved_noting()) [[unlikely]]
-      detail::note_saved(t);
+    if (SavedTensorHook* hook = saved_tensor_hook()) [[unlikely]]
+      hook->on_save(t);
   }
   const Tensor& get() const;
   bool defined() const { return t_.defined(); }
@@ -196,9 +205,6 @@ Tensor reattach_output(const Tensor& detached_output, Node& node);
 Tensor compute_tangent_for(const char* op, InputList inputs, const Tensor& out, const void* jvp_ctx,
                            Tensor (*call)(const void*, const TangentList&, const Tensor&));
 void attach_node(Tensor& out, std::shared_ptr<Node>&& node, InputList inputs);
-// Node::saved_info from the notes taken for this op (each named by the input it is, if any),
-// plus the kept output; only while notes are being taken.
-void describe_saved(Node& node, const SavedNotes& notes, InputList inputs, bool kept_output);
 
 template <typename Backward>
 GradList LambdaNode<Backward>::apply(const Tensor& g) {
@@ -225,9 +231,9 @@ template <typename Backward, typename Jvp>
 Tensor record(const char* op, Tensor out, InputList inputs, Backward&& backward, Jvp&& jvp,
               KeepOutput keep = KeepOutput::no) {
   out.impl().op = op;
-  detail::SavedNotes saved_notes;
-  if (detail::saved_noting()) [[unlikely]]
-    saved_notes = detail::take_saved_notes();
+  std::unique_ptr<NodeNote> note;
+  if (SavedTensorHook* hook = saved_tensor_hook()) [[unlikely]]
+    note = hook->on_record(out, inputs, keep == KeepOutput::yes);
   if (!is_floating(out.dtype()))
     return out;  // an integer result (argmax, .to(int64)): no derivative
   bool has_tangent = false;
@@ -256,8 +262,7 @@ Tensor record(const char* op, Tensor out, InputList inputs, Backward&& backward,
     saved.impl().tangent = out.impl().tangent;
     node->saved_output = SavedTensor(saved, op);
   }
-  if (detail::saved_noting()) [[unlikely]]
-    detail::describe_saved(*node, saved_notes, inputs, keep == KeepOutput::yes);
+  node->note = std::move(note);
   detail::attach_node(out, std::move(node), inputs);
   return out;
 }

@@ -10,7 +10,7 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "dagrad/autograd/block_pool.h"
+#include "dagrad/base/block_pool.h"
 #include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
@@ -61,7 +61,7 @@ TensorImpl::~TensorImpl() {
 }
 
 namespace {
-// Tensor handles and storages come from the per-thread block cache (dagrad/autograd/block_pool.h).
+// Tensor handles and storages come from the per-thread block cache (dagrad/base/block_pool.h).
 std::shared_ptr<TensorImpl> new_impl() {
   return std::allocate_shared<TensorImpl>(block_pool::Allocator<TensorImpl>{});
 }

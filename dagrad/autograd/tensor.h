@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "dagrad/autograd/dtype.h"
-#include "dagrad/autograd/shape.h"
+#include "dagrad/base/shape.h"
 
 namespace dagrad {
 

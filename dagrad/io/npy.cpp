@@ -11,10 +11,14 @@
 #include <set>
 #include <stdexcept>
 
-#include "dagrad/io/file.h"
-#include "dagrad/io/zip.h"
+#include "dagrad/base/file.h"
+#include "dagrad/base/zip.h"
 
 namespace dagrad::io {
+
+using base::read_file;
+using base::write_file_atomically;
+namespace zip = base::zip;
 
 namespace {
 
@@ -377,9 +381,9 @@ Tensor load_npy(const std::string& path) {
   return decode_npy(read_file(path, what), what);
 }
 
-void save_npy(const std::string& path, const Tensor& t, bool as_int64) {
+void save_npy(const Tensor& t, const std::string& path, bool as_int64) {
   const std::string what = "npy " + path;
-  write_file_atomically(path, encode_npy(t, as_int64, what), what);
+  write_file_atomically(encode_npy(t, as_int64, what), path, what);
 }
 
 NamedTensors parse_npz(std::string_view bytes, const std::string& source) {
@@ -399,7 +403,7 @@ NamedTensors load_npz(const std::string& path) {
   return parse_npz(read_file(path, "npz " + path), path);
 }
 
-void save_npz(const std::string& path, const NamedTensors& arrays, bool compress,
+void save_npz(const NamedTensors& arrays, const std::string& path, bool compress,
               const std::vector<std::string>& int64_keys) {
   const std::string what = "npz " + path;
   check_keys(arrays, int64_keys, what);
@@ -409,7 +413,7 @@ void save_npz(const std::string& path, const NamedTensors& arrays, bool compress
     const std::string name = key + std::string(npz_suffix);
     archive.add(name, encode_npy(t, as_int64, member_what(what, name)), compress);
   }
-  write_file_atomically(path, archive.finish(), what);
+  write_file_atomically(archive.finish(), path, what);
 }
 
 }  // namespace dagrad::io

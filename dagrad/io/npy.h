@@ -32,7 +32,7 @@
 namespace dagrad::io {
 
 Tensor load_npy(const std::string& path);
-void save_npy(const std::string& path, const Tensor& t, bool as_int64 = false);
+void save_npy(const Tensor& t, const std::string& path, bool as_int64 = false);
 
 // The same in memory (for npz members and fuzzers); `source` stands for the path in errors.
 Tensor parse_npy(std::string_view bytes, const std::string& source);
@@ -43,7 +43,7 @@ NamedTensors parse_npz(std::string_view bytes, const std::string& source);  // i
 // Like np.savez, or np.savez_compressed when `compress`. Keys must be unique; the arrays named
 // in `int64_keys` are written as '<i8'. Members are dated 1980-01-01 so that the same arrays
 // always give the same bytes.
-void save_npz(const std::string& path, const NamedTensors& arrays, bool compress = false,
+void save_npz(const NamedTensors& arrays, const std::string& path, bool compress = false,
               const std::vector<std::string>& int64_keys = {});
 
 }  // namespace dagrad::io

@@ -11,10 +11,14 @@
 
 #include <fmt/format.h>
 
-#include "dagrad/io/file.h"
-#include "dagrad/io/json.h"
+#include "dagrad/base/file.h"
+#include "dagrad/base/json.h"
 
 namespace dagrad::io {
+
+using base::read_file;
+using base::write_file_atomically;
+namespace json = base::json;
 
 // Tensor bytes are copied as they are in memory.
 static_assert(std::endian::native == std::endian::little,
@@ -341,10 +345,10 @@ std::string safetensors_bytes(const NamedTensors& tensors,
   return encode(tensors, metadata, int64_names, "(in memory)");
 }
 
-void save_safetensors(const std::string& path, const NamedTensors& tensors,
+void save_safetensors(const NamedTensors& tensors, const std::string& path,
                       const std::map<std::string, std::string>& metadata,
                       const std::vector<std::string>& int64_names) {
-  write_file_atomically(path, encode(tensors, metadata, int64_names, path), "safetensors " + path);
+  write_file_atomically(encode(tensors, metadata, int64_names, path), path, "safetensors " + path);
 }
 
 }  // namespace dagrad::io

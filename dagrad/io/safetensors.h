@@ -34,7 +34,7 @@ SafetensorsContents parse_safetensors(std::string_view bytes, const std::string&
 // as I64, and so are the float tensors named in `int64_names` (each value must then be an
 // integer in the int64 range). Names
 // must be unique, valid UTF-8 and not "__metadata__". The file is replaced atomically.
-void save_safetensors(const std::string& path, const NamedTensors& tensors,
+void save_safetensors(const NamedTensors& tensors, const std::string& path,
                       const std::map<std::string, std::string>& metadata = {},
                       const std::vector<std::string>& int64_names = {});
 // The bytes save_safetensors writes.

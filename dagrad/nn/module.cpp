@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "dagrad/autograd/ops/loss.h"
-#include "dagrad/nn/checkpoint.h"
+#include "dagrad/io/checkpoint.h"
 
 namespace dagrad::nn {
 
@@ -154,15 +154,15 @@ LoadReport Module::load_state(const NamedTensors& incoming, bool strict) {
 }
 
 void Module::save(const std::string& path, const std::map<std::string, std::string>& meta) const {
-  Checkpoint ck;
+  io::Checkpoint ck;
   ck.meta = meta;
   ck.meta["model"] = describe();
   ck.tensors = state();
-  save_checkpoint(path, ck);
+  io::save_checkpoint(ck, path);
 }
 
 void Module::load(const std::string& path) {
-  Checkpoint ck = load_checkpoint(path);
+  io::Checkpoint ck = io::load_checkpoint(path);
   try {
     load_state(ck.tensors);
   } catch (const std::invalid_argument& e) {

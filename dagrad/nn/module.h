@@ -72,7 +72,7 @@ class Module {
   // std::invalid_argument listing every problem, and nothing is changed. Not strict: copies the
   // tensors that match and reports the rest (as PyTorch's load_state_dict(strict=False)).
   LoadReport load_state(const NamedTensors& state, bool strict = true);
-  // Checkpoint files (dagrad/nn/checkpoint.h): versioned, checksummed, written atomically.
+  // Checkpoint files (dagrad/io/checkpoint.h): versioned, checksummed, written atomically.
   void save(const std::string& path, const std::map<std::string, std::string>& meta = {}) const;
   void load(const std::string& path);
 

@@ -3,7 +3,6 @@
 #pragma once
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/nn/activation.h"
-#include "dagrad/nn/checkpoint.h"
 #include "dagrad/nn/conv.h"
 #include "dagrad/nn/dropout.h"
 #include "dagrad/nn/embedding.h"

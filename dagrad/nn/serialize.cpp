@@ -29,7 +29,7 @@ void save_safetensors(const Module& model, const std::string& path,
   std::map<std::string, std::string> meta = metadata;
   meta.emplace("format", "dagrad");
   meta.emplace("model", model.describe());
-  io::save_safetensors(path, model.state(), meta);
+  io::save_safetensors(model.state(), path, meta);
 }
 
 LoadReport load_safetensors(Module& model, const std::string& path, bool strict) {
@@ -40,7 +40,7 @@ LoadReport load_safetensors(Module& model, const std::string& path, bool strict)
 void save_pytorch_safetensors(const Module& model, const std::string& path) {
   const NamedTensors state = pytorch_state_dict(model);
   // num_batches_tracked is an int64 tensor, so it is stored as I64, as torch stores it.
-  io::save_safetensors(path, state, {{"format", "pt"}, {"dagrad_model", model.describe()}});
+  io::save_safetensors(state, path, {{"format", "pt"}, {"dagrad_model", model.describe()}});
 }
 
 LoadReport load_pytorch_safetensors(Module& model, const std::string& path, bool strict) {
@@ -50,7 +50,7 @@ LoadReport load_pytorch_safetensors(Module& model, const std::string& path, bool
 }
 
 void save_npz(const Module& model, const std::string& path, bool compress) {
-  io::save_npz(path, model.state(), compress);
+  io::save_npz(model.state(), path, compress);
 }
 
 LoadReport load_npz(Module& model, const std::string& path, bool strict) {

@@ -1,6 +1,5 @@
-// dagrad optim: update rules, learning-rate schedules, gradient clipping and the Solver.
+// dagrad optim: update rules, learning-rate schedules, gradient clipping.
 #pragma once
 #include "dagrad/optim/clip.h"
 #include "dagrad/optim/optimizer.h"
 #include "dagrad/optim/schedule.h"
-#include "dagrad/optim/solver.h"

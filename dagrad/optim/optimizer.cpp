@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/kernels/optimizer.h"
+#include "dagrad/kernels/optimizer.h"
 
 namespace dagrad::optim {
 
@@ -220,7 +220,7 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
 
 // ---------------------------------------------------------------------------------------
 // Rules. Each update sets its constants and runs its loop from the kernel layer
-// (dagrad/autograd/kernels/optimizer.cpp, one version per instruction-set path).
+// (dagrad/kernels/optimizer.cpp, one version per instruction-set path).
 
 Sgd::Sgd(std::vector<Tensor> params, Config config)
     : Optimizer(std::move(params), std::move(config)) {

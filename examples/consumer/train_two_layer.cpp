@@ -19,7 +19,7 @@ int main() try {
   auto rows = [](const Tensor& X, int64_t begin, int64_t end) {
     return reshape(slice(X, 0, begin, end), {end - begin, 784}) / 255.0;
   };
-  optim::SolverData split{rows(X_all, 0, 500), slice(y_all, 0, 0, 500), rows(X_all, 500, 600),
+  train::SolverData split{rows(X_all, 0, 500), slice(y_all, 0, 0, 500), rows(X_all, 500, 600),
                           slice(y_all, 0, 500, 600)};
   // Fields set one by one: g++ 12's -Wextra warns about designated initializers that leave
   // fields to their defaults (-Wmissing-field-initializers).
@@ -28,13 +28,13 @@ int main() try {
   config.hidden_dim = 64;
   config.weight_scale = 1e-2;
   nn::TwoLayerNet model(config);
-  optim::SolverOptions options;
+  train::SolverOptions options;
   options.update_rule = "adam";
   options.optim_config = {{"learning_rate", 2e-3}};
   options.batch_size = 50;
   options.num_epochs = 15;
   options.verbose = false;
-  optim::Solver solver(model, split, options);
+  train::Solver solver(model, split, options);
   solver.train();
   const double acc = solver.check_accuracy(rows(X_t, 0, 1000), slice(y_t, 0, 0, 1000));
   std::printf("dagrad %s: two-layer net, 500 training images, test accuracy %.3f\n", version,

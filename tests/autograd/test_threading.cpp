@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dagrad/autograd/autograd.h"
-#include "dagrad/autograd/parallel.h"
+#include "dagrad/runtime/parallel.h"
 
 using namespace dagrad;
 

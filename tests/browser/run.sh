@@ -19,7 +19,7 @@ if [ ! -f "$cache/node_modules/playwright-core/package.json" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-explain="$DAGRAD_BUILD/examples/dagrad-explain"
+explain="$DAGRAD_BUILD/tools/dagrad-explain"
 shot="$work/shot.png"
 [ "${1:-}" = "--screenshot" ] && shot="$DAGRAD_ROOT/docs/explain_page.png"
 passed=0

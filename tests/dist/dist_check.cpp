@@ -15,7 +15,7 @@
 
 #include "dagrad/dist/mpi.h"
 #include "dagrad/nn/nn.h"
-#include "dagrad/optim/solver.h"
+#include "dagrad/train/solver.h"
 
 using namespace dagrad;
 
@@ -87,17 +87,17 @@ double one_against_all(dist::MpiSession& comm, const std::function<nn::Classifie
   Tensor Xt, yt, Xv, yv;
   toy_data(2000, 1, Xt, yt);
   toy_data(100, 2, Xv, yv);
-  optim::SolverOptions o;
+  train::SolverOptions o;
   o.update_rule = "sgd_momentum";
   o.optim_config = {{"learning_rate", 0.05}};
   o.batch_size = 200;  // 10 steps per epoch, 100 rows per process
   o.num_epochs = 2;
   o.verbose = false;
   std::unique_ptr<nn::Classifier> alone(make()), together(make());
-  optim::Solver single(*alone, {Xt, yt, Xv, yv}, o);
+  train::Solver single(*alone, {Xt, yt, Xv, yv}, o);
   single.train();
   o.comm = std::shared_ptr<dist::Communicator>(&comm, [](dist::Communicator*) {});
-  optim::Solver parallel(*together, {Xt, yt, Xv, yv}, o);
+  train::Solver parallel(*together, {Xt, yt, Xv, yv}, o);
   parallel.train();
   check(parallel.loss_history.size() == 20, "20 steps");
   return relative_difference(*alone, *together);

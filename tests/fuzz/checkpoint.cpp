@@ -1,4 +1,4 @@
-// Fuzz target: dagrad checkpoints (dagrad/nn/checkpoint.h).
+// Fuzz target: dagrad checkpoints (dagrad/io/checkpoint.h).
 //
 // The file ends in a CRC-32 of everything before it, which random mutations almost never get
 // right: each input is read as it is (the CRC check) and, when its CRC is wrong, again with the
@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "dagrad/nn/checkpoint.h"
+#include "dagrad/io/checkpoint.h"
 #include "tests/fuzz/fuzz.h"
 
 namespace {
@@ -24,7 +24,7 @@ std::string with_fixed_crc(std::string_view in) {
 void read(std::string_view bytes) {
   const std::string& path = dagrad::fuzz::as_file(bytes);
   dagrad::fuzz::expect_clean(
-      [&] { dagrad::fuzz::consume(dagrad::nn::load_checkpoint(path).tensors); });
+      [&] { dagrad::fuzz::consume(dagrad::io::load_checkpoint(path).tensors); });
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
-// Fuzz target: the examples' command-line parser (examples/cli.h). The input split at its NUL
+// Fuzz target: the examples' command-line parser (dagrad/base/command_line.h). The input split at its NUL
 // bytes is argv[1..]; the accessors are called as an example calls them, each on its own so that
 // one refusing its argument does not hide the rest.
 #include <vector>
 
-#include "examples/cli.h"
+#include "dagrad/base/command_line.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);  // as main() gets it
 
-  dagrad::examples::CommandLine cli(static_cast<int>(args.size()), argv.data());
+  dagrad::base::CommandLine cli(static_cast<int>(args.size()), argv.data());
   expect_clean([&] { cli.help("usage: prog [--quick] [--epochs N] [--lr X] [--out DIR]"); });
   expect_clean([&] { cli.flag("--quick"); });
   expect_clean([&] { cli.integer("--epochs", 10); });

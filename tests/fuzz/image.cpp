@@ -1,11 +1,11 @@
-// Fuzz target: the PNG/PGM/PPM decoder (dagrad/data/image.h).
+// Fuzz target: the PNG/PGM/PPM decoder (dagrad/io/image.h).
 //
 // Every PNG chunk carries a CRC-32, which random mutations almost never get right: a PNG input
 // is decoded as it is and, when some CRC is wrong, again with every chunk's CRC corrected, so
 // that mutations reach the chunk parsers, inflate and the unfiltering behind the check.
 #include <zlib.h>
 
-#include "dagrad/data/image.h"
+#include "dagrad/io/image.h"
 #include "tests/fuzz/fuzz.h"
 
 namespace {
@@ -33,7 +33,7 @@ std::string with_fixed_crcs(std::string_view in) {
 
 // A decoded image must be what image.h promises: a positive size, 1-4 channels, and exactly
 // width * height * channels bytes of pixels.
-void check(const dagrad::data::Image& img) {
+void check(const dagrad::io::Image& img) {
   if (img.width > 0 && img.height > 0 && img.channels >= 1 && img.channels <= 4 &&
       img.pixels.size() == size_t(img.width) * size_t(img.height) * size_t(img.channels))
     return;
@@ -44,7 +44,7 @@ void check(const dagrad::data::Image& img) {
 
 void read(std::string_view bytes) {
   const std::string& path = dagrad::fuzz::as_file(bytes);
-  dagrad::fuzz::expect_clean([&] { check(dagrad::data::read_image(path)); });
+  dagrad::fuzz::expect_clean([&] { check(dagrad::io::load_image(path)); });
 }
 
 }  // namespace

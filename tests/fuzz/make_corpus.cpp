@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "dagrad/data/image.h"
+#include "dagrad/io/image.h"
 #include "dagrad/io/npy.h"
 #include "dagrad/io/safetensors.h"
-#include "dagrad/io/zip.h"
-#include "dagrad/nn/checkpoint.h"
+#include "dagrad/base/zip.h"
+#include "dagrad/io/checkpoint.h"
 
 namespace fs = std::filesystem;
 using namespace dagrad;
@@ -163,16 +163,16 @@ std::string ckpt_tensor(std::string_view name, uint8_t dtype, const std::vector<
 }
 
 void checkpoint_corpus() {
-  nn::Checkpoint small;
+  io::Checkpoint small;
   small.meta = {{"epoch", "3"}, {"model", "mlp"}};
   small.tensors = {{"W", tensor({1, -2, 3.5, 0, 1e-30, -0.0}, {2, 3})},
                    {"b", tensor({0.25, 1e300, -1}, {3}, float64)},
                    {"step", scalar_tensor(7)},
                    {"none", empty({0, 4})}};
   const std::string valid =
-      written_by([&](const std::string& p) { nn::save_checkpoint(p, small); });
+      written_by([&](const std::string& p) { io::save_checkpoint(small, p); });
   put("checkpoint", "empty.ckpt",
-      written_by([](const std::string& p) { nn::save_checkpoint(p, {}); }));
+      written_by([](const std::string& p) { io::save_checkpoint({}, p); }));
   put("checkpoint", "small.ckpt", valid);
   std::string bad_crc = valid;
   bad_crc.back() ^= 0x40;
@@ -224,8 +224,8 @@ std::string png_rows(size_t stride, size_t h, std::string_view filters, unsigned
 }
 
 void image_corpus() {
-  const data::Image rgb = data::make_test_image(6, 5);
-  data::Image gray = data::to_grayscale(rgb), gray_alpha{6, 5, 2, {}}, rgba{6, 5, 4, {}};
+  const io::Image rgb = io::make_test_image(6, 5);
+  io::Image gray = io::to_grayscale(rgb), gray_alpha{6, 5, 2, {}}, rgba{6, 5, 4, {}};
   for (size_t i = 0; i < 30; ++i) {
     gray_alpha.pixels.insert(gray_alpha.pixels.end(), {gray.pixels[i], uint8_t(i * 8)});
     rgba.pixels.insert(rgba.pixels.end(), rgb.pixels.begin() + 3 * i,
@@ -233,11 +233,11 @@ void image_corpus() {
     rgba.pixels.push_back(uint8_t(255 - i));
   }
   for (const auto& [name, img] :
-       std::map<std::string, const data::Image*>{{"rgb.png", &rgb},
+       std::map<std::string, const io::Image*>{{"rgb.png", &rgb},
                                                  {"gray.png", &gray},
                                                  {"gray-alpha.png", &gray_alpha},
                                                  {"rgba.png", &rgba}})
-    put("image", name, written_by([&](const std::string& p) { data::write_png(p, *img); }));
+    put("image", name, written_by([&](const std::string& p) { io::save_png(*img, p); }));
 
   const std::string all_filters("\0\1\2\3\4", 5);
   const std::string plte = png_chunk("PLTE", "\0\0\0\xff\0\0\0\xff\0\0\0\xff\xff\xff\xff"sv);
@@ -345,19 +345,19 @@ void npy_corpus() {
                                {"n", scalar_tensor(3, float64)}};
   for (bool compress : {false, true})
     put("npz", compress ? "compressed.npz" : "stored.npz",
-        written_by([&](const std::string& p) { io::save_npz(p, arrays, compress, {"n"}); }));
-  put("npz", "empty.npz", written_by([](const std::string& p) { io::save_npz(p, {}); }));
-  io::zip::Writer zip64("corpus", /*force_zip64=*/true);
+        written_by([&](const std::string& p) { io::save_npz(arrays, p, compress, {"n"}); }));
+  put("npz", "empty.npz", written_by([](const std::string& p) { io::save_npz({}, p); }));
+  base::zip::Writer zip64("corpus", /*force_zip64=*/true);
   zip64.add("a.npy", io::npy_bytes(tensor({1, 2})), true);
   put("npz", "zip64.npz", zip64.finish());
-  io::zip::Writer not_npy("corpus");
+  base::zip::Writer not_npy("corpus");
   not_npy.add("notes.txt", "not an array", false);
   put("npz", "not-npy-member.npz", not_npy.finish());
-  io::zip::Writer duplicate("corpus");
+  base::zip::Writer duplicate("corpus");
   duplicate.add("a.npy", io::npy_bytes(tensor({1})), false);
   duplicate.add("a.npy", io::npy_bytes(tensor({2})), true);
   put("npz", "duplicate-member.npz", duplicate.finish());
-  std::string bad_crc = written_by([&](const std::string& p) { io::save_npz(p, arrays); });
+  std::string bad_crc = written_by([&](const std::string& p) { io::save_npz(arrays, p); });
   bad_crc[bad_crc.find("\x93NUMPY") + 60] ^= 1;  // inside W.npy's header padding
   put("npz", "bad-crc.npz", bad_crc);
   put("npz", "truncated.npz", bad_crc.substr(0, bad_crc.size() - 30));

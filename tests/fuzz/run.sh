@@ -6,7 +6,7 @@
 # CXX="ccache clang++-16" (the sanitizer builds' compiler, tests/sanitize/run.sh), -Dfuzzing=true
 # (coverage instrumentation, tests/fuzz/meson.build links libFuzzer), -Db_sanitize=address,undefined,
 # debugoptimized. A portable build like CI's: clang compiles the kernels' AVX2/AVX-512 copies
-# through the `#pragma clang attribute` regions of dagrad/autograd/kernels/isa_begin.h.
+# through the `#pragma clang attribute` regions of dagrad/kernels/isa_begin.h.
 #
 # Each target runs on a scratch copy of its committed corpus (tests/fuzz/corpus/<target>/, which
 # is never grown automatically) in build-fuzz/fuzz-runs/<target>/, where its log and any crash

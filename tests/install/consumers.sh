@@ -32,7 +32,7 @@ install_prefix() {
   fi
   local targets=(dagrad/libdagrad.a "dagrad/libdagrad.so.$(meson introspect --projectinfo \
     "$work/lib" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')"
-    examples/dagrad-info examples/dagrad-explain)
+    tools/dagrad-info tools/dagrad-explain)
   # With MPI found, the separate dagrad_mpi library is installed too.
   grep -q "^build dagrad/libdagrad_mpi.a:" "$work/lib/build.ninja" && targets+=(dagrad/libdagrad_mpi.a)
   ninja -C "$work/lib" "${targets[@]}" || return 1

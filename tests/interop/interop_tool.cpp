@@ -43,17 +43,17 @@ std::pair<Tensor, Tensor> images(const std::string& split, int64_t n) {
   return {slice(X, 0, 0, n) / 255.0, slice(y, 0, 0, n)};
 }
 
-void train(const std::string& model_name, int64_t n, const std::string& st_path,
+void train_model(const std::string& model_name, int64_t n, const std::string& st_path,
            const std::string& npz_path) {
   auto model = make_model(model_name);
   auto [X, y] = images("train", n);
-  optim::SolverOptions opts;
+  train::SolverOptions opts;
   opts.update_rule = "adam";
   opts.optim_config = {{"learning_rate", 1e-3}};
   opts.batch_size = 100;
   opts.num_epochs = 1;
   opts.verbose = false;
-  optim::Solver solver(*model, {X, y, slice(X, 0, 0, 1000), slice(y, 0, 0, 1000)}, opts);
+  train::Solver solver(*model, {X, y, slice(X, 0, 0, 1000), slice(y, 0, 0, 1000)}, opts);
   solver.train();
   nn::save_pytorch_safetensors(*model, st_path);
   nn::save_npz(*model, npz_path);
@@ -70,7 +70,7 @@ void logits(const std::string& model_name, const std::string& weights, const std
   model->eval();
   Tensor X = images("t10k", 1000).first;
   no_grad guard;
-  io::save_npy(out, model->forward(X));
+  io::save_npy(model->forward(X), out);
 }
 
 }  // namespace
@@ -78,7 +78,7 @@ void logits(const std::string& model_name, const std::string& weights, const std
 int main(int argc, char** argv) try {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "train" && argc == 6) {
-    train(argv[2], std::stoll(argv[3]), argv[4], argv[5]);
+    train_model(argv[2], std::stoll(argv[3]), argv[4], argv[5]);
   } else if (cmd == "logits" && argc == 5) {
     logits(argv[2], argv[3], argv[4]);
   } else {

@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "dagrad/autograd/autograd.h"
-#include "dagrad/io/file.h"
+#include "dagrad/base/file.h"
 #include "dagrad/io/npy.h"
-#include "dagrad/io/zip.h"
+#include "dagrad/base/zip.h"
 #include "tests/data/data_test_util.h"
 
 using namespace dagrad;
 using namespace dagrad::test_util;
-namespace zip = dagrad::io::zip;
+namespace zip = dagrad::base::zip;
 
 namespace {
 
@@ -221,7 +221,7 @@ TEST_CASE("npy: float32, float64 and int64 round-trip through files at ranks 0 t
         Tensor t = (as_int64 ? arange(n, dtype) - 3.0 : arange(n, dtype) * 0.37 - 1.5);
         t = t.reshape(shape);
         const std::string path = dir.file("a.npy");
-        io::save_npy(path, t, as_int64);
+        io::save_npy(t, path, as_int64);
         const Tensor back = io::load_npy(path);
         CHECK(back.shape() == shape);
         CHECK(back.dtype() == (as_int64 ? int64 : dtype));
@@ -258,7 +258,7 @@ TEST_CASE("npy: as_int64 needs integers in the int64 range") {
   TempDir dir;
   const std::string path = dir.file("i.npy");
   CHECK(runtime_error_of([&] {
-          io::save_npy(path, tensor({1, 1.5}), true);
+          io::save_npy(tensor({1, 1.5}), path, true);
         }) ==
         "npy " + path +
             ": value 1.5 at index 1 is not an integer in the int64 range, so it cannot be saved "
@@ -270,7 +270,7 @@ TEST_CASE("npy: as_int64 needs integers in the int64 range") {
   }
   const Tensor lowest = tensor({-0x1p63}, {-1}, float64);
   CHECK(get_le(io::npy_bytes(lowest, true), 128, 8) == uint64_t{1} << 63);
-  CHECK(runtime_error_of([&] { io::save_npy(path, Tensor()); }) ==
+  CHECK(runtime_error_of([&] { io::save_npy(Tensor(), path); }) ==
         "npy " + path + ": cannot save an undefined tensor");
 }
 
@@ -443,7 +443,7 @@ TEST_CASE("npz: stored and deflated round trips keep keys, order, dtypes and val
   for (const bool compress : {false, true}) {
     CAPTURE(compress);
     const std::string path = dir.file("a.npz");
-    io::save_npz(path, arrays, compress, {"labels"});
+    io::save_npz(arrays, path, compress, {"labels"});
     const NamedTensors back = io::load_npz(path);
     REQUIRE(back.size() == arrays.size());
     for (std::size_t i = 0; i < arrays.size(); ++i) {
@@ -454,15 +454,15 @@ TEST_CASE("npz: stored and deflated round trips keep keys, order, dtypes and val
       CHECK(back[i].second.to_vector() == arrays[i].second.to_vector());
     }
     // The members are np.save's bytes, and saving is deterministic.
-    const std::string bytes = io::read_file(path, "t");
+    const std::string bytes = base::read_file(path, "t");
     const std::vector<zip::Entry> entries = zip::read_directory(bytes, "t");
     std::string scratch;
     CHECK(zip::extract(bytes, entries[0], "t", scratch) == io::npy_bytes(arrays[0].second));
     CHECK(entries[0].method == (compress ? 8 : 0));
-    io::save_npz(path, arrays, compress, {"labels"});
-    CHECK(io::read_file(path, "t") == bytes);
+    io::save_npz(arrays, path, compress, {"labels"});
+    CHECK(base::read_file(path, "t") == bytes);
   }
-  io::save_npz(dir.file("none.npz"), {});
+  io::save_npz({}, dir.file("none.npz"));
   CHECK(io::load_npz(dir.file("none.npz")).empty());
 }
 
@@ -554,13 +554,13 @@ TEST_CASE("npz: member names must be <key>.npy, each key once") {
   TempDir dir;
   const std::string path = dir.file("dup.npz");
   CHECK(runtime_error_of([&] {
-          io::save_npz(path, {{"a", ones({1})}, {"a", ones({2})}});
+          io::save_npz({{"a", ones({1})}, {"a", ones({2})}}, path);
         }) == "npz " + path + ": duplicate key 'a'");
   CHECK(runtime_error_of([&] {
-          io::save_npz(path, {{"a", ones({1})}}, false, {"b"});
+          io::save_npz({{"a", ones({1})}}, path, false, {"b"});
         }) == "npz " + path + ": int64_keys names 'b', which is not one of the arrays");
   CHECK(runtime_error_of([&] {
-          io::save_npz(path, {{"a", tensor({0.5})}}, false, {"a"});
+          io::save_npz({{"a", tensor({0.5})}}, path, false, {"a"});
         }) ==
         "npz " + path +
             ": member 'a.npy': value 0.5 at index 0 is not an integer in the int64 range, so it "

@@ -11,12 +11,14 @@
 #include <fmt/format.h>
 
 #include "dagrad/autograd/autograd.h"
-#include "dagrad/io/file.h"
+#include "dagrad/base/file.h"
 #include "dagrad/io/safetensors.h"
 #include "tests/data/data_test_util.h"
 
 using namespace dagrad;
 using namespace dagrad::io;
+using dagrad::base::read_file;
+using dagrad::base::write_file_atomically;
 using namespace dagrad::test_util;
 
 namespace {
@@ -89,7 +91,7 @@ TEST_CASE(
   };
   const std::map<std::string, std::string> metadata = {{"format", "pt"},
                                                        {"note", "\"x\"\t\xC3\xA9"}};
-  save_safetensors(path, tensors, metadata, {"ids", "step", "none"});
+  save_safetensors(tensors, path, metadata, {"ids", "step", "none"});
   CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
 
   const SafetensorsContents loaded = load_safetensors(path);
@@ -115,7 +117,7 @@ TEST_CASE(
   CHECK(safetensors_bytes(tensors, metadata, {"ids", "step", "none"}) == read_file(path, "test"));
 
   // No tensors at all, no metadata.
-  save_safetensors(path, {});
+  save_safetensors({}, path);
   const SafetensorsContents nothing = load_safetensors(path);
   CHECK(nothing.tensors.empty());
   CHECK(nothing.metadata.empty());
@@ -378,7 +380,7 @@ TEST_CASE("safetensors: duplicate tensor names") {
   TempDir dir;
   const std::string path = dir.file("dup.safetensors");
   CHECK(error_of<std::runtime_error>([&] {
-          save_safetensors(path, {{"w", ones({1})}, {"w", ones({1})}});
+          save_safetensors({{"w", ones({1})}, {"w", ones({1})}}, path);
         }) == "safetensors " + path + ": duplicate tensor name 'w'");
   CHECK_FALSE(std::filesystem::exists(path));
 }
@@ -448,7 +450,7 @@ TEST_CASE("safetensors: file errors name the file") {
         "safetensors " + missing + ": cannot open file");
   const std::string bad = dir.file("bad.safetensors");
   write_file_atomically(
-      bad, file_of(header_of({entry("fc.weight", "F32", "2,3", 0, 12)}), std::string(12, '\0')),
+      file_of(header_of({entry("fc.weight", "F32", "2,3", 0, 12)}), std::string(12, '\0')), bad,
       "test");
   CHECK(error_of<std::runtime_error>([&] { load_safetensors(bad); }) ==
         "safetensors " + bad +

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "dagrad/io/checkpoint.h"
 #include "dagrad/nn/nn.h"
 
 using namespace dagrad;
@@ -88,7 +89,7 @@ TEST_CASE("checkpoint: round trip restores every parameter and buffer") {
   nn::FullyConnectedNet b(c);
   const std::string path = temp_path("roundtrip.ckpt");
   a.save(path, {{"note", "hello"}});
-  const nn::Checkpoint ck = nn::load_checkpoint(path);
+  const io::Checkpoint ck = io::load_checkpoint(path);
   CHECK(ck.meta.at("note") == "hello");
   CHECK(ck.meta.at("model") == a.describe());
   b.load(path);

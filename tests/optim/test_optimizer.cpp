@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "dagrad/autograd/autograd.h"
-#include "dagrad/autograd/parallel.h"
+#include "dagrad/runtime/parallel.h"
 #include "dagrad/optim/optimizer.h"
 
 using namespace dagrad;

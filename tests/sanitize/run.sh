@@ -157,7 +157,7 @@ for b in "${builds[@]}"; do
     set_options
     bin="$root/build-asan/tests/dagrad-tests"
     # Every kernel path this CPU runs, as tests/run.sh does (the first is the default one).
-    for isa in $("$root/build-asan/examples/dagrad-info" --isa-paths); do
+    for isa in $("$root/build-asan/tools/dagrad-info" --isa-paths); do
       echo "== ASan+UBSan: unit tests on the $isa kernel path"
       DAGRAD_ISA=$isa unit_tests "asan+ubsan ($isa)" "$root/build-asan/tests-$isa.log" "$bin"
     done

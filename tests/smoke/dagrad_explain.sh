@@ -1,7 +1,7 @@
 # dagrad-explain on the course's homework function: values, tables, the Jacobian three ways
 # agreeing to what each method allows, the graph written, and clean errors for bad input.
 set -e
-bin="$1/examples/dagrad-explain"
+bin="$1/tools/dagrad-explain"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 hw='f1 = exp(exp(w1)+exp(w2)) + sin(exp(w1)+exp(w2)); f2 = w1*w2 + sigmoid(w1)'

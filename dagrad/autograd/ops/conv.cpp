@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/kernels/conv.h"
-#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/kernels/conv.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
@@ -28,13 +28,13 @@ ConvGeom check_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 str
   if (w.dim() != 4)
     throw std::invalid_argument(fmt::format(
         "conv2d: weight must be 4-D (F, C, KH, KW), got shape {}", to_string(w.shape())));
-  kernels::check_same_dtype(x, w, "conv2d");
+  detail::check_same_dtype(x, w, "conv2d");
   if (x.size(1) != w.size(1))
     throw std::invalid_argument(
         fmt::format("conv2d: input {} has {} channels but weight {} expects {}",
                     to_string(x.shape()), x.size(1), to_string(w.shape()), w.size(1)));
   if (b.defined()) {
-    kernels::check_same_dtype(x, b, "conv2d");
+    detail::check_same_dtype(x, b, "conv2d");
     if (b.dim() != 1 || b.size(0) != w.size(0))
       throw std::invalid_argument(
           fmt::format("conv2d: bias must have shape {} for weight {}, got {}",
@@ -164,8 +164,8 @@ Tensor conv_weight_grad_op(const Tensor& x, const Tensor& gout, const ConvGeom& 
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, Size2 padding) {
-  kernels::check_floating(x, "conv2d");
-  kernels::check_floating(w, "conv2d");
+  detail::check_floating(x, "conv2d");
+  detail::check_floating(w, "conv2d");
   const ConvGeom g = check_conv(x, w, b, stride, padding);
   Tensor out = conv_raw(x, w, b, g);
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
@@ -239,8 +239,8 @@ Tensor dilate_weight(const Tensor& w, Size2 dilation) {
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, Size2 padding,
               Size2 dilation, int64_t groups) {
-  kernels::check_floating(x, "conv2d");
-  kernels::check_floating(w, "conv2d");
+  detail::check_floating(x, "conv2d");
+  detail::check_floating(w, "conv2d");
   if (dilation.h <= 0 || dilation.w <= 0)
     throw std::invalid_argument(
         fmt::format("conv2d: dilation must be positive, got ({}, {})", dilation.h, dilation.w));
@@ -264,8 +264,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride, S
 
 Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t padding,
               int64_t dilation, int64_t groups) {
-  kernels::check_floating(x, "conv1d");
-  kernels::check_floating(w, "conv1d");
+  detail::check_floating(x, "conv1d");
+  detail::check_floating(w, "conv1d");
   if (x.dim() != 3 || w.dim() != 3)
     throw std::invalid_argument(
         fmt::format("conv1d: input must be (N, C, L) and weight (F, C / groups, K), got {} and {}",
@@ -277,14 +277,14 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride,
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
                         Size2 padding, Size2 output_padding) {
-  kernels::check_floating(x, "conv_transpose2d");
-  kernels::check_floating(w, "conv_transpose2d");
+  detail::check_floating(x, "conv_transpose2d");
+  detail::check_floating(w, "conv_transpose2d");
   const char* op = "conv_transpose2d";
   if (x.dim() != 4 || w.dim() != 4 || w.size(0) != x.size(1))
     throw std::invalid_argument(fmt::format(
         "{}: input must be (N, F, H, W) and weight (F, C, KH, KW) with the same F, got {} and {}",
         op, to_string(x.shape()), to_string(w.shape())));
-  kernels::check_same_dtype(x, w, op);
+  detail::check_same_dtype(x, w, op);
   if (stride.h <= 0 || stride.w <= 0 || padding.h < 0 || padding.w < 0 || output_padding.h < 0 ||
       output_padding.w < 0 || output_padding.h >= stride.h || output_padding.w >= stride.w)
     throw std::invalid_argument(fmt::format(
@@ -305,7 +305,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2
         op, to_string(x.shape()), to_string(w.shape()), g.SH, g.SW, g.PH, g.PW, g.H, g.W));
   Tensor out = conv_input_grad_op(x, w, g);
   if (!b.defined()) return out;
-  kernels::check_same_dtype(x, b, op);
+  detail::check_same_dtype(x, b, op);
   if (b.shape() != Shape{g.C})
     throw std::invalid_argument(
         fmt::format("{}: bias must have shape ({}), got {}", op, g.C, to_string(b.shape())));

@@ -4,14 +4,14 @@
 
 #include <stdexcept>
 
-#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 
 namespace dagrad {
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
-  kernels::check_floating(x, "dropout");
+  detail::check_floating(x, "dropout");
   if (!(p >= 0.0 && p <= 1.0))
     throw std::invalid_argument(
         fmt::format("dropout: drop probability p must be in [0, 1], got {} (input {})", p,

@@ -2,15 +2,15 @@
 
 #include <cmath>
 
-#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/unary.h"
 
 namespace dagrad {
 
-using kernels::map_binary;
-using kernels::map_unary;
+using detail::map_binary;
+using detail::map_unary;
 namespace fn = kernels::fn;
 
 // ---------------------------------------------------------------- tensor–tensor arithmetic
@@ -244,7 +244,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  const std::pair<Tensor, Tensor> ab = kernels::promote(a, b, "where");
+  const std::pair<Tensor, Tensor> ab = detail::promote(a, b, "where");
   const Dtype dtype = ab.first.dtype();
   const Shape shape =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");

@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "dagrad/autograd/blas.h"
-#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/runtime/blas.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
@@ -166,9 +166,9 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-  kernels::check_floating(a, "matmul");
-  kernels::check_floating(b, "matmul");
-  kernels::check_same_dtype(a, b, "matmul");
+  detail::check_floating(a, "matmul");
+  detail::check_floating(b, "matmul");
+  detail::check_same_dtype(a, b, "matmul");
   if (a.dim() == 0 || b.dim() == 0)
     throw std::invalid_argument(
         fmt::format("matmul: shapes {} and {}: a 0-d operand is not allowed (use mul)",
@@ -190,10 +190,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 Tensor matmul(const Tensor& a, const Tensor& b) { return matmul(a, b, false, false); }
 
 Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
-  kernels::check_floating(x, "affine");
-  kernels::check_floating(w, "affine");
-  kernels::check_same_dtype(x, w, "affine");
-  kernels::check_same_dtype(x, b, "affine");
+  detail::check_floating(x, "affine");
+  detail::check_floating(w, "affine");
+  detail::check_same_dtype(x, w, "affine");
+  detail::check_same_dtype(x, b, "affine");
   if (x.dim() != 2 || w.dim() != 2)
     throw std::invalid_argument(
         fmt::format("affine: expects x (N, D) and w (D, M), got shapes {} and {}",
@@ -231,9 +231,9 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
-  kernels::check_floating(a, "dot");
-  kernels::check_floating(b, "dot");
-  kernels::check_same_dtype(a, b, "dot");
+  detail::check_floating(a, "dot");
+  detail::check_floating(b, "dot");
+  detail::check_same_dtype(a, b, "dot");
   if (a.dim() != 1 || b.dim() != 1)
     throw std::invalid_argument(fmt::format("dot: expects two 1-D tensors, got shapes {} and {}",
                                             to_string(a.shape()), to_string(b.shape())));
@@ -259,9 +259,9 @@ Tensor dot(const Tensor& a, const Tensor& b) {
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
-  kernels::check_floating(a, "outer");
-  kernels::check_floating(b, "outer");
-  kernels::check_same_dtype(a, b, "outer");
+  detail::check_floating(a, "outer");
+  detail::check_floating(b, "outer");
+  detail::check_same_dtype(a, b, "outer");
   if (a.dim() != 1 || b.dim() != 1)
     throw std::invalid_argument(fmt::format("outer: expects two 1-D tensors, got shapes {} and {}",
                                             to_string(a.shape()), to_string(b.shape())));

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
@@ -156,7 +156,7 @@ Tensor signed_labels(const Tensor& scores, const Tensor& labels, const char* op)
 
 // d max(0, 1 - y s)/ds = -y [1 - y s > 0] (0 at the kink, like relu)
 Tensor hinge_coef(const Tensor& s, const Tensor& ys) {
-  return kernels::map_binary(s, ys, "binary_hinge_loss", kernels::fn::HingeCoef{});
+  return detail::map_binary(s, ys, "binary_hinge_loss", kernels::fn::HingeCoef{});
 }
 
 }  // namespace
@@ -164,7 +164,7 @@ Tensor hinge_coef(const Tensor& s, const Tensor& ys) {
 // ---------------------------------------------------------------- cross-entropy
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction) {
-  kernels::check_floating(logits, "cross_entropy");
+  detail::check_floating(logits, "cross_entropy");
   check_not_batchmean(reduction, "cross_entropy");
   const std::vector<int64_t> y = class_labels(logits, labels, "cross_entropy");
   const int64_t n = logits.size(0), c = logits.size(1);
@@ -195,7 +195,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduc
 // ---------------------------------------------------------------- multiclass SVM
 
 Tensor svm_loss(const Tensor& scores, const Tensor& labels, double margin, Reduction reduction) {
-  kernels::check_floating(scores, "svm_loss");
+  detail::check_floating(scores, "svm_loss");
   check_not_batchmean(reduction, "svm_loss");
   const std::vector<int64_t> y = class_labels(scores, labels, "svm_loss");
   const int64_t n = scores.size(0);
@@ -220,7 +220,7 @@ Tensor svm_loss(const Tensor& scores, const Tensor& labels, double margin, Reduc
 // ---------------------------------------------------------------- binary losses
 
 Tensor binary_logistic_loss(const Tensor& logits, const Tensor& labels, Reduction reduction) {
-  kernels::check_floating(logits, "binary_logistic_loss");
+  detail::check_floating(logits, "binary_logistic_loss");
   check_not_batchmean(reduction, "binary_logistic_loss");
   const char* op = "binary_logistic_loss";
   const int64_t n = binary_batch(logits, labels, op);
@@ -251,7 +251,7 @@ Tensor binary_logistic_loss(const Tensor& logits, const Tensor& labels, Reductio
 }
 
 Tensor binary_hinge_loss(const Tensor& scores, const Tensor& labels, Reduction reduction) {
-  kernels::check_floating(scores, "binary_hinge_loss");
+  detail::check_floating(scores, "binary_hinge_loss");
   check_not_batchmean(reduction, "binary_hinge_loss");
   const char* op = "binary_hinge_loss";
   const int64_t n = binary_batch(scores, labels, op);
@@ -277,13 +277,13 @@ Tensor binary_hinge_loss(const Tensor& scores, const Tensor& labels, Reduction r
 // ---------------------------------------------------------------- MSE
 
 Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction reduction) {
-  kernels::check_floating(pred, "mse_loss");
+  detail::check_floating(pred, "mse_loss");
   check_not_batchmean(reduction, "mse_loss");
   if (pred.shape() != target.shape())
     throw std::invalid_argument(fmt::format(
         "mse_loss: pred shape {} and target shape {} must match exactly (no broadcasting)",
         to_string(pred.shape()), to_string(target.shape())));
-  kernels::check_same_dtype(pred, target, "mse_loss");
+  detail::check_same_dtype(pred, target, "mse_loss");
   const int64_t numel = pred.numel();
   std::vector<double> per(numel);
   {
@@ -332,7 +332,7 @@ void check_pair(const Tensor& pred, const Tensor& target, const char* op) {
     throw std::invalid_argument(
         fmt::format("{}: input shape {} and target shape {} must match exactly (no broadcasting)",
                     op, to_string(pred.shape()), to_string(target.shape())));
-  kernels::check_same_dtype(pred, target, op);
+  detail::check_same_dtype(pred, target, op);
 }
 
 // d = |p - t| scored by `quadratic` below `limit` and by `linear` above it (smooth-L1, Huber).
@@ -345,7 +345,7 @@ Tensor piecewise_abs_loss(const Tensor& pred, const Tensor& target, double limit
 }  // namespace
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, Reduction reduction) {
-  kernels::check_floating(log_probs, "nll_loss");
+  detail::check_floating(log_probs, "nll_loss");
   check_not_batchmean(reduction, "nll_loss");
   const std::vector<int64_t> y = class_labels(log_probs, labels, "nll_loss");
   const int64_t n = log_probs.size(0);
@@ -356,14 +356,14 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, Reduction reducti
 }
 
 Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction reduction) {
-  kernels::check_floating(pred, "l1_loss");
+  detail::check_floating(pred, "l1_loss");
   check_not_batchmean(reduction, "l1_loss");
   check_pair(pred, target, "l1_loss");
   return reduce_loss(abs(pred - target), reduction);
 }
 
 Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, Reduction reduction, double beta) {
-  kernels::check_floating(pred, "smooth_l1_loss");
+  detail::check_floating(pred, "smooth_l1_loss");
   check_not_batchmean(reduction, "smooth_l1_loss");
   check_pair(pred, target, "smooth_l1_loss");
   if (!(beta >= 0))
@@ -377,7 +377,7 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, Reduction reduct
 }
 
 Tensor huber_loss(const Tensor& pred, const Tensor& target, Reduction reduction, double delta) {
-  kernels::check_floating(pred, "huber_loss");
+  detail::check_floating(pred, "huber_loss");
   check_not_batchmean(reduction, "huber_loss");
   check_pair(pred, target, "huber_loss");
   if (!(delta > 0))
@@ -389,7 +389,7 @@ Tensor huber_loss(const Tensor& pred, const Tensor& target, Reduction reduction,
 }
 
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bool log_target) {
-  kernels::check_floating(input, "kl_div");
+  detail::check_floating(input, "kl_div");
   check_pair(input, target, "kl_div");
   if (log_target) return reduce_loss(exp(target) * (target - input), reduction);
   // t log t as 0 where t = 0 (xlogy), with t = 1 in the unused branch so that no NaN reaches
@@ -401,7 +401,7 @@ Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bo
 }
 
 Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction reduction) {
-  kernels::check_floating(probs, "binary_cross_entropy");
+  detail::check_floating(probs, "binary_cross_entropy");
   check_not_batchmean(reduction, "binary_cross_entropy");
   check_pair(probs, target, "binary_cross_entropy");
   {

@@ -9,14 +9,14 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/kernels/elementwise.h"
-#include "dagrad/autograd/kernels/norm.h"
+#include "dagrad/autograd/ops/map.h"
+#include "dagrad/kernels/norm.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/ops/unary.h"
-#include "dagrad/autograd/parallel.h"
+#include "dagrad/runtime/parallel.h"
 
 namespace dagrad {
 
@@ -28,7 +28,7 @@ using kernels::Stats;
 void check_param(const Tensor& p, const Tensor& x, const Shape& want, const char* op,
                  const char* what) {
   if (!p.defined()) return;
-  kernels::check_same_dtype(x, p, op);
+  detail::check_same_dtype(x, p, op);
   if (p.shape() != want)
     throw std::invalid_argument(fmt::format("{}: {} must have shape {} for input {}, got {}", op,
                                             what, to_string(want), to_string(x.shape()),
@@ -200,14 +200,14 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum, double eps) {
-  kernels::check_floating(x, "batch_norm");
+  detail::check_floating(x, "batch_norm");
   return batch_norm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, false);
 }
 
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        double momentum, double eps) {
-  kernels::check_floating(x, "batch_norm_relu");
+  detail::check_floating(x, "batch_norm_relu");
   return batch_norm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
 }
 
@@ -228,7 +228,7 @@ GradList ln_backward_composite(const Tensor& x, const Tensor& gm, const Tensor& 
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& gamma,
                   const Tensor& beta, double eps) {
-  kernels::check_floating(x, "layer_norm");
+  detail::check_floating(x, "layer_norm");
   const char* op = "layer_norm";
   const int k = normalized_shape.size();
   bool ok = k >= 1 && k <= x.dim();
@@ -309,7 +309,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
                   double eps) {
-  kernels::check_floating(x, "group_norm");
+  detail::check_floating(x, "group_norm");
   if (x.dim() < 2)
     throw std::invalid_argument(
         fmt::format("group_norm: input must be (N, C, *), got shape {}", to_string(x.shape())));
@@ -334,7 +334,7 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
 }
 
 Tensor instance_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
-  kernels::check_floating(x, "instance_norm");
+  detail::check_floating(x, "instance_norm");
   if (x.dim() < 2)
     throw std::invalid_argument(
         fmt::format("instance_norm: input must be (N, C, *), got shape {}", to_string(x.shape())));

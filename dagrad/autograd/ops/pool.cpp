@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/kernels/elementwise.h"
-#include "dagrad/autograd/kernels/pool.h"
+#include "dagrad/autograd/ops/map.h"
+#include "dagrad/kernels/pool.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/linalg.h"
 #include "dagrad/autograd/ops/shape_ops.h"
-#include "dagrad/autograd/parallel.h"
+#include "dagrad/runtime/parallel.h"
 
 namespace dagrad {
 
@@ -200,7 +200,7 @@ Tensor pad_for_pooling(const Tensor& x, const PoolGeom& g, Size2 extra, double v
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bool ceil_mode) {
-  kernels::check_floating(x, "max_pool2d");
+  detail::check_floating(x, "max_pool2d");
   const PoolGeom g = check_pool(x, kernel, stride, padding, "max_pool2d");
   if (ceil_mode) {  // -inf padding never wins, as PyTorch's
     const Size2 extra = ceil_overhang(g);
@@ -223,7 +223,7 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bo
 
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bool ceil_mode,
                   bool count_include_pad) {
-  kernels::check_floating(x, "avg_pool2d");
+  detail::check_floating(x, "avg_pool2d");
   const PoolGeom g = check_pool(x, kernel, stride, padding, "avg_pool2d");
   const Size2 extra = ceil_mode ? ceil_overhang(g) : Size2{0};
   if (count_include_pad && extra.h == 0 && extra.w == 0) return avg_pool_op(x, g);
@@ -262,7 +262,7 @@ Tensor averaging_matrix(int64_t out, int64_t in, Dtype dtype) {
 namespace {
 // The checks both adaptive poolings share; returns the input's (H, W).
 Size2 adaptive_input(const Tensor& x, Size2 size, const char* op) {
-  kernels::check_floating(x, op);
+  detail::check_floating(x, op);
   if (x.dim() != 3 && x.dim() != 4)
     throw std::invalid_argument(fmt::format(
         "{}: input must be (N, C, H, W) or (C, H, W), got shape {}", op, to_string(x.shape())));

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 
-#include "dagrad/autograd/kernels/elementwise.h"
-#include "dagrad/autograd/kernels/reduction.h"
+#include "dagrad/autograd/ops/map.h"
+#include "dagrad/kernels/reduction.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/shape_ops.h"
@@ -130,7 +130,7 @@ Tensor tie_weights(const Tensor& x, const Tensor& out_kept, const ReduceSpec& sp
 Tensor extreme_reduce(const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdim,
                       bool larger) {
   const char* op = larger ? "max" : "min";
-  kernels::check_floating(x, op);
+  detail::check_floating(x, op);
   ReduceSpec spec = reduce_spec(x.shape(), axes_in, keepdim, op);
   if (spec.count == 0)
     throw std::invalid_argument(
@@ -161,7 +161,7 @@ Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, bool larger) {
                                             op, axis, to_string(x.shape())));
   Shape os = s;
   os[a] = 1;
-  kernels::check_floating(x, op);
+  detail::check_floating(x, op);
   Tensor out = empty(os, int64);
   const kernels::AxisSplit sp = kernels::split_at_axis(s, a);
   DAGRAD_DISPATCH(x.dtype(), {
@@ -219,7 +219,7 @@ Tensor sum(const Tensor& x, int64_t axis, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
-  kernels::check_floating(x, "mean");  // as torch.mean: an integer mean has no dtype
+  detail::check_floating(x, "mean");  // as torch.mean: an integer mean has no dtype
   Tensor s = sum(x, axes, keepdim);
   const int64_t count = s.numel() == 0 ? 0 : x.numel() / s.numel();
   if (count == 0)
@@ -280,7 +280,7 @@ Tensor argmin(const Tensor& x, int64_t axis, bool keepdim) {
 // ---------------------------------------------------------------- var
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, bool unbiased) {
-  kernels::check_floating(x, "var");
+  detail::check_floating(x, "var");
   const ReduceSpec spec = reduce_spec(x.shape(), axes, keepdim, "var");
   if (spec.count == 0)
     throw std::invalid_argument(
@@ -317,7 +317,7 @@ Tensor var(const Tensor& x, int64_t axis, bool keepdim, bool unbiased) {
 
 namespace {
 Tensor logsumexp_impl(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
-  kernels::check_floating(x, "logsumexp");
+  detail::check_floating(x, "logsumexp");
   const ReduceSpec spec = reduce_spec(x.shape(), axes, keepdim, "logsumexp");
   Tensor out;
   {
@@ -378,7 +378,7 @@ Tensor norm_backward(const Tensor& x, const Tensor& g_kept, const Tensor& out_ke
 }  // namespace
 
 Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& axes, bool keepdim) {
-  kernels::check_floating(x, "norm");
+  detail::check_floating(x, "norm");
   if (std::isnan(p)) throw std::invalid_argument("norm: p is NaN");
   if (std::isinf(p)) return p > 0 ? max(abs(x), axes, keepdim) : min(abs(x), axes, keepdim);
   if (p == 0) return sum(ne(x, zeros_like(x)), axes, keepdim);  // a count: no gradient
@@ -406,7 +406,7 @@ Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& axes, bool ke
 // ---------------------------------------------------------------- cumsum, prod
 
 Tensor cumsum(const Tensor& x, int64_t axis) {
-  kernels::check_floating(x, "cumsum");
+  detail::check_floating(x, "cumsum");
   const int a = normalize_axis(axis, x.dim(), "cumsum");
   if (x.dim() == 0) return reshape(cumsum(reshape(x, {1}), 0), {});
   Tensor out = empty_like(x);
@@ -460,7 +460,7 @@ Tensor prod_others(const Tensor& x, const Tensor& out_kept, int a) {
 }  // namespace
 
 Tensor prod(const Tensor& x, int64_t axis, bool keepdim) {
-  kernels::check_floating(x, "prod");
+  detail::check_floating(x, "prod");
   const int a = normalize_axis(axis, x.dim(), "prod");
   if (x.dim() == 0) return reshape(x, {});
   Shape kept = x.shape();
@@ -483,7 +483,7 @@ Tensor prod(const Tensor& x, int64_t axis, bool keepdim) {
 }
 
 Tensor prod(const Tensor& x) {
-  kernels::check_floating(x, "prod");
+  detail::check_floating(x, "prod");
   if (x.dim() == 0) return reshape(x, {});
   return reshape(prod(flatten(x), 0), {});
 }

@@ -7,7 +7,8 @@
 #include <numeric>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
+#include "dagrad/kernels/reduction.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
@@ -140,7 +141,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
     throw std::invalid_argument(fmt::format("broadcast_to: shape {} cannot be broadcast to {}",
                                             to_string(x.shape()), to_string(shape)));
   Tensor out =
-      kernels::map_binary(x, zeros(shape, x.dtype()), "broadcast_to", kernels::fn::First{});
+      detail::map_binary(x, zeros(shape, x.dtype()), "broadcast_to", kernels::fn::First{});
   // d broadcast(x)/dx: sum the gradient back over the broadcast axes
   return record(
       "broadcast_to", out, {x},
@@ -771,16 +772,16 @@ std::pair<GatherIndex, Tensor> scatter_index(const Tensor& x, int64_t axis, cons
 }  // namespace
 
 Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
-  kernels::check_floating(x, "scatter_add");
-  kernels::check_same_dtype(x, src, "scatter_add");
+  detail::check_floating(x, "scatter_add");
+  detail::check_same_dtype(x, src, "scatter_add");
   auto [gi, cut] = scatter_index(x, axis, index, src, "scatter_add");
   // x + (src added at the indexed positions): gradients g for x, gather(g) for src
   return x + scatter_add_op(cut, x.shape(), gi);
 }
 
 Tensor scatter(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
-  kernels::check_floating(x, "scatter");
-  kernels::check_same_dtype(x, src, "scatter");
+  detail::check_floating(x, "scatter");
+  detail::check_same_dtype(x, src, "scatter");
   auto [gi, cut] = scatter_index(x, axis, index, src, "scatter");
   // How many times each position of x is written: more than once has no single answer.
   const Tensor count = scatter_add_op(ones(gi.shape, x.dtype()), x.shape(), gi);
@@ -795,8 +796,8 @@ Tensor scatter(const Tensor& x, int64_t axis, const Tensor& index, const Tensor&
 
 Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& source,
                  double alpha) {
-  kernels::check_floating(x, "index_add");
-  kernels::check_same_dtype(x, source, "index_add");
+  detail::check_floating(x, "index_add");
+  detail::check_same_dtype(x, source, "index_add");
   if (index.dim() > 1)
     throw std::invalid_argument(
         fmt::format("index_add: index must be 0-d or 1-D, got shape {}", to_string(index.shape())));
@@ -825,7 +826,7 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
-  kernels::check_floating(weight, "embedding");
+  detail::check_floating(weight, "embedding");
   if (weight.dim() != 2)
     throw std::invalid_argument(
         fmt::format("embedding: weight must be 2-D (num, dim), got {}", to_string(weight.shape())));

@@ -2,7 +2,8 @@
 
 #include <cmath>
 
-#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
+#include "dagrad/kernels/reduction.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
@@ -53,7 +54,7 @@ Tensor softmax_raw(const Tensor& x, int axis, bool log_space) {
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t axis) {
-  kernels::check_floating(x, "softmax");
+  detail::check_floating(x, "softmax");
   const int a = normalize_axis(axis, x.dim(), "softmax");
   Tensor out = softmax_raw(x, a, false);
   // dx = y * (g - sum(g * y, axis))
@@ -65,7 +66,7 @@ Tensor softmax(const Tensor& x, int64_t axis) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t axis) {
-  kernels::check_floating(x, "log_softmax");
+  detail::check_floating(x, "log_softmax");
   const int a = normalize_axis(axis, x.dim(), "log_softmax");
   Tensor out = softmax_raw(x, a, true);
   // dx = g - softmax(x) * sum(g, axis), with softmax(x) = exp(out)

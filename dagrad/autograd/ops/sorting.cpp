@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "dagrad/autograd/kernels/reduction.h"
+#include "dagrad/kernels/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 
 namespace dagrad {

@@ -5,13 +5,13 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "dagrad/autograd/kernels/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 
 namespace dagrad {
 
-using kernels::map_unary;
+using detail::map_unary;
 namespace fn = kernels::fn;
 
 namespace {
@@ -155,7 +155,7 @@ Tensor relu(const Tensor& x) {
         if (backward_in_ops({g, y}))
           return {g * positive_mask(y)};  // create_graph or tangents: stay differentiable
         // Not recorded: one fused pass instead of a mask and a product.
-        return {kernels::map_binary(g, y, "relu_backward", fn::ReluBackward{})};
+        return {detail::map_binary(g, y, "relu_backward", fn::ReluBackward{})};
       },
       [](const TangentList& t, const Tensor& y) { return t[0] * positive_mask(y); },
       KeepOutput::yes);
