@@ -106,14 +106,14 @@ struct Packed {
 // Column j of the Jacobian by differences of f along e_j: central, or one-sided as the course.
 Tensor jacobian_by_differences(const Packed& f, const Tensor& x, double h, bool one_sided) {
   no_grad guard;
-  const Tensor f0 = f(x);
-  const int64_t m = f0.numel(), n = x.numel();
+  const Tensor xc = x.clone();  // perturbed in place
+  const int64_t m = f(xc).numel(), n = xc.numel();
   Tensor J = zeros({m, n}, float64);
   for (int64_t j = 0; j < n; ++j) {
-    Tensor e = zeros({n}, float64);
-    e.data<double>()[j] = h;
-    const Tensor col = one_sided ? (f(x + e) - f0) / h : (f(x + e) - f(x - e)) / (2 * h);
-    for (int64_t i = 0; i < m; ++i) J.data<double>()[i * n + j] = col.to_vector()[i];
+    const std::vector<double> col =
+        difference_quotient([&] { return f(xc).to(float64).to_vector(); }, xc, j, h,
+                            one_sided ? Difference::forward : Difference::central);
+    for (int64_t i = 0; i < m; ++i) J.data<double>()[i * n + j] = col[static_cast<std::size_t>(i)];
   }
   return J;
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "dagrad/autograd/engine.h"
+#include "dagrad/autograd/gradcheck.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
@@ -214,30 +215,17 @@ Tensor jacobian_numerical(const UnaryFn& f, const Tensor& x, double eps) {
   Tensor J;
   Shape out_shape;
   auto eval = [&](int64_t j) {
-    std::vector<double> yp, ym;
-    double step = 0;
     Shape s;
     Dtype dt = xc.dtype();
-    DAGRAD_DISPATCH(xc.dtype(), {
-      T* p = xc.data<T>();
-      const T old = p[j];
-      const T hi = static_cast<T>(old + eps), lo = static_cast<T>(old - eps);
-      step = static_cast<double>(hi) - static_cast<double>(lo);  // the step actually taken
-      try {
-        p[j] = hi;
-        Tensor y = f(xc);
-        check_output(y, "jacobian_numerical");
-        yp = y.to_vector();
-        s = y.shape();
-        dt = y.dtype();
-        p[j] = lo;
-        ym = f(xc).to_vector();
-      } catch (...) {
-        p[j] = old;
-        throw;
-      }
-      p[j] = old;
-    });
+    const std::vector<double> col = difference_quotient(
+        [&] {
+          Tensor y = f(xc);
+          check_output(y, "jacobian_numerical");
+          s = y.shape();
+          dt = y.dtype();
+          return y.to_vector();
+        },
+        xc, j, eps);
     if (j == 0) {
       out_shape = s;
       J = zeros({s.numel(), n}, dt);
@@ -246,13 +234,10 @@ Tensor jacobian_numerical(const UnaryFn& f, const Tensor& x, double eps) {
           fmt::format("jacobian_numerical: f returned shape {} after {} on an earlier pass",
                       to_string(s), to_string(out_shape)));
     }
-    if (ym.size() != yp.size())
-      throw std::invalid_argument("jacobian_numerical: f returned outputs of different sizes");
     const int64_t cols = J.shape()[1];
     DAGRAD_DISPATCH(J.dtype(), {
       T* pj = J.data<T>();
-      for (std::size_t i = 0; i < yp.size(); ++i)
-        pj[i * cols + j] = static_cast<T>((yp[i] - ym[i]) / step);
+      for (std::size_t i = 0; i < col.size(); ++i) pj[i * cols + j] = static_cast<T>(col[i]);
     });
   };
   if (n == 0) {

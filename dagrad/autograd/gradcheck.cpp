@@ -26,29 +26,49 @@ double rel_error(const Tensor& a, const Tensor& b) {
   return worst;
 }
 
-namespace {
-
-// f evaluated with x[i] temporarily set to x[i] + delta (raw write, restored exactly).
-double eval_shifted(const std::function<double()>& f, const Tensor& x, int64_t i, double delta) {
-  double result = 0;
+std::vector<double> difference_quotient(const std::function<std::vector<double>()>& g,
+                                        const Tensor& x, int64_t i, double h, Difference kind) {
+  if (!x.defined() || i < 0 || i >= x.numel())
+    throw std::invalid_argument(fmt::format("difference_quotient: element {} of a tensor of {}", i,
+                                            x.defined() ? to_string(x.shape()) : "undefined"));
+  if (!(h > 0)) throw std::invalid_argument(fmt::format("difference_quotient: h must be > 0, got {}", h));
+  std::vector<double> up, down;
+  double step = 0;
   DAGRAD_DISPATCH(x.dtype(), {
-    T* p = x.data<T>();
-    const T old = p[i];
-    p[i] = static_cast<T>(old + delta);
+    T* p = x.data<T>() + i;
+    const T old = *p;
+    const T hi = static_cast<T>(old + h);
+    const T lo = kind == Difference::central ? static_cast<T>(old - h) : old;
+    step = static_cast<double>(hi) - static_cast<double>(lo);
     try {
-      result = f();
+      *p = hi;
+      up = g();
+      *p = lo;
+      down = g();
     } catch (...) {
-      p[i] = old;
+      *p = old;
       throw;
     }
-    p[i] = old;
+    *p = old;
   });
-  return result;
+  if (step == 0)
+    throw std::invalid_argument(
+        fmt::format("difference_quotient: h = {} is below the spacing of {} at x = {}: the step "
+                    "rounds to 0",
+                    h, dtype_name(x.dtype()), x.to_vector()[static_cast<std::size_t>(i)]));
+  if (up.size() != down.size())
+    throw std::invalid_argument(fmt::format(
+        "difference_quotient: g returned {} values at x + h and {} at x - h", up.size(), down.size()));
+  for (std::size_t k = 0; k < up.size(); ++k) up[k] = (up[k] - down[k]) / step;
+  return up;
 }
 
-double central_difference(const std::function<double()>& f, const Tensor& x, int64_t i, double h) {
-  return (eval_shifted(f, x, i, h) - eval_shifted(f, x, i, -h)) / (2 * h);
+double difference_quotient(const std::function<double()>& g, const Tensor& x, int64_t i, double h,
+                           Difference kind) {
+  return difference_quotient([&] { return std::vector<double>{g()}; }, x, i, h, kind)[0];
 }
+
+namespace {
 
 std::function<double()> scalar_of(const std::function<Tensor()>& f, const Tensor& dout) {
   return [f, dout]() {
@@ -77,7 +97,7 @@ Tensor numerical_gradient(const std::function<Tensor()>& f, const Tensor& x, con
   DAGRAD_DISPATCH(x.dtype(), {
     T* pg = g.data<T>();
     for (int64_t i = 0, n = x.numel(); i < n; ++i)
-      pg[i] = static_cast<T>(central_difference(fs, x, i, h));
+      pg[i] = static_cast<T>(difference_quotient(fs, x, i, h));
   });
   return g;
 }
@@ -131,7 +151,7 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     rep.shape = x.shape();
     const std::vector<double> a = analytic[k++].to_vector();
     for (int64_t j = 0; j < x.numel(); ++j) {
-      const double num = central_difference(fs, x, j, opts.eps);
+      const double num = difference_quotient(fs, x, j, opts.eps);
       const double abs_err = std::abs(a[j] - num), rel = rel_error(a[j], num);
       rep.max_rel_error = std::max(rep.max_rel_error, rel);
       rep.max_abs_error = std::max(rep.max_abs_error, abs_err);
@@ -155,7 +175,7 @@ double grad_check_sparse(const std::function<Tensor()>& f, const Tensor& x, cons
   double worst = 0;
   for (int c = 0; c < num_checks; ++c) {
     const int64_t i = gen.randint(0, x.numel());
-    const double num = central_difference(fs, x, i, h);
+    const double num = difference_quotient(fs, x, i, h);
     const double rel = rel_error(a[i], num);
     worst = std::max(worst, rel);
     if (verbose)

@@ -9,6 +9,18 @@
 
 namespace dagrad {
 
+// The difference quotient of g along element i of x, the one finite-difference step every
+// numerical check uses: central (g(x + h e_i) - g(x - h e_i)) / 2h, error O(h^2), or forward
+// (g(x + h e_i) - g(x)) / h, error O(h). x is written raw (no version bump, so a recorded graph
+// stays usable) and restored exactly, also when g throws; the quotient divides by the step the
+// dtype actually took. g returns its values flattened.
+enum class Difference { central, forward };
+std::vector<double> difference_quotient(const std::function<std::vector<double>()>& g,
+                                        const Tensor& x, int64_t i, double h,
+                                        Difference kind = Difference::central);
+double difference_quotient(const std::function<double()>& g, const Tensor& x, int64_t i, double h,
+                           Difference kind = Difference::central);
+
 // max over elements of |a - b| / max(1e-8, |a| + |b|)
 double rel_error(const Tensor& a, const Tensor& b);
 double rel_error(double a, double b);

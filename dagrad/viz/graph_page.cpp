@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
+#include "dagrad/autograd/gradcheck.h"
 #include "dagrad/viz/graph.h"
 #include "dagrad/viz/graph_walk.h"
 #include "dagrad/autograd/ops/elementwise.h"
@@ -274,20 +275,13 @@ class PageData {
     auto f = [&] { return sum(o_.recompute()).to(float64).item(); };
     for (int k = 0; k < o_.checks_per_leaf && k < count; ++k) {
       const int64_t i = count * k / std::min<int64_t>(o_.checks_per_leaf, count);
-      double numerical = 0;
+      // h ~ cbrt(machine eps) balances the O(h^2) truncation against rounding in f.
+      double h = 0;
       DAGRAD_DISPATCH(leaf.dtype(), {
-        // Written raw and restored exactly: no version bump, so the graph stays usable.
-        T* p = leaf.data<T>() + i;
-        const T x = *p;
-        const double h = std::cbrt(std::numeric_limits<T>::epsilon()) *
-                         std::max(1.0, std::abs(static_cast<double>(x)));
-        *p = static_cast<T>(x + h);
-        const double up = f();
-        *p = static_cast<T>(x - h);
-        const double down = f();
-        *p = x;
-        numerical = (up - down) / (2 * h);
+        h = std::cbrt(std::numeric_limits<T>::epsilon()) *
+            std::max(1.0, std::abs(static_cast<double>(leaf.data<T>()[i])));
       });
+      const double numerical = difference_quotient(f, leaf, i, h);
       const double a = analytic[i];
       const double rel =
           std::abs(a - numerical) / std::max(1e-300, std::abs(a) + std::abs(numerical));

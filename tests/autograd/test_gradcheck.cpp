@@ -176,3 +176,48 @@ TEST_CASE("gradcheck: grad_check_sparse samples coordinates of a big gradient") 
   CHECK_THROWS_WITH_AS(grad_check_sparse(f, W, zeros({3}, float64), 5, 1e-6, 0, false),
                        doctest::Contains("(3,)"), std::invalid_argument);
 }
+
+TEST_CASE("gradcheck: difference_quotient, central and forward, restores x exactly") {
+  Tensor x = tensor({0.5, 2.0}, {2}, float64);
+  const auto cube = [&] { return std::pow(x.to_vector()[1], 3); };  // d/dx1 = 3 x1^2 = 12
+  const double h = 1e-3;
+  // central: 3 x^2 + h^2 exactly for a cubic; forward: 3 x^2 + 3 x h + h^2
+  CHECK(difference_quotient(cube, x, 1, h) == doctest::Approx(12 + h * h).epsilon(1e-12));
+  CHECK(difference_quotient(cube, x, 1, h, Difference::forward) ==
+        doctest::Approx(12 + 6 * h + h * h).epsilon(1e-10));
+  CHECK(difference_quotient(cube, x, 0, h) == 0);
+  CHECK(x.to_vector() == std::vector<double>{0.5, 2.0});
+  // The vector form: one quotient per output value.
+  const auto both = [&] {
+    const auto v = x.to_vector();
+    return std::vector<double>{v[0] * v[1], v[0] + v[1]};
+  };
+  const std::vector<double> q = difference_quotient(both, x, 0, h);
+  CHECK(q[0] == doctest::Approx(2.0).epsilon(1e-12));
+  CHECK(q[1] == doctest::Approx(1.0).epsilon(1e-12));
+}
+
+TEST_CASE("gradcheck: difference_quotient errors name the problem and leave x untouched") {
+  Tensor x = tensor({100.0, 1.0}, {2}, float32);
+  auto f = [&] { return static_cast<double>(x.to_vector()[0]); };
+  // float32's spacing at 100 is 7.6e-6: a step of 1e-6 rounds away.
+  CHECK_THROWS_WITH(difference_quotient(f, x, 0, 1e-6),
+                    doctest::Contains("below the spacing of float32 at x = 100"));
+  CHECK_THROWS_WITH(difference_quotient(f, x, 2, 1e-3), doctest::Contains("element 2"));
+  CHECK_THROWS_WITH(difference_quotient(f, x, 0, 0.0), doctest::Contains("h must be > 0"));
+  int calls = 0;
+  auto throws_second = [&]() -> double {
+    if (++calls == 2) throw std::runtime_error("boom");
+    return 0;
+  };
+  CHECK_THROWS_WITH(difference_quotient(throws_second, x, 0, 1e-2), "boom");
+  CHECK(x.to_vector() == std::vector<double>{100.0, 1.0});
+  std::vector<double> sizes = {1};
+  CHECK_THROWS_WITH(difference_quotient(
+                        [&] {
+                          sizes.push_back(0);
+                          return sizes;
+                        },
+                        x, 0, 1e-2),
+                    doctest::Contains("returned 2 values at x + h and 3"));
+}
