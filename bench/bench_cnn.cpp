@@ -24,10 +24,10 @@ int main(int argc, char** argv) {
     Generator gen(0);
     const nn::Init he{nn::InitScheme::he, 0.0};
     nn::Sequential model;
-    model.add(std::make_shared<nn::Conv2d>(1, 32, 3, gen, 1, 1, he));
+    model.add(std::make_shared<nn::Conv2d>(1, 32, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
     model.add(std::make_shared<nn::ReLU>());
     model.add(std::make_shared<nn::MaxPool2d>(2));
-    model.add(std::make_shared<nn::Conv2d>(32, 64, 3, gen, 1, 1, he));
+    model.add(std::make_shared<nn::Conv2d>(32, 64, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
     model.add(std::make_shared<nn::ReLU>());
     model.add(std::make_shared<nn::MaxPool2d>(2));
     model.add(std::make_shared<nn::Flatten>());

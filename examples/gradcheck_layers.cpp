@@ -202,15 +202,15 @@ int main(int argc, char** argv) {
     }
     {
       Generator g(2);
-      nn::Conv2d c1(2, 3, 3, g, 1, 1, he, float64);
+      nn::Conv2d c1(2, 3, 3, g, {.padding = 1, .init = he, .dtype = float64});
       randomize(c1, g);
       if (wanted(filter, "Conv2d stride 1"))
         check_layer(tally, "Conv2d 3x3, stride 1, padding 1", c1, leaf(rn(g, {2, 2, 5, 5})), g);
-      nn::Conv2d c2(2, 3, 3, g, 2, 1, he, float64);
+      nn::Conv2d c2(2, 3, 3, g, {.stride = 2, .padding = 1, .init = he, .dtype = float64});
       randomize(c2, g);
       if (wanted(filter, "Conv2d stride 2"))
         check_layer(tally, "Conv2d 3x3, stride 2, padding 1", c2, leaf(rn(g, {2, 2, 6, 6})), g);
-      nn::Conv2d c3(3, 2, 2, g, 2, 0, he, float64, /*bias=*/false);
+      nn::Conv2d c3(3, 2, 2, g, {.stride = 2, .init = he, .dtype = float64, .bias = false});
       randomize(c3, g);
       if (wanted(filter, "Conv2d no bias"))
         check_layer(tally, "Conv2d 2x2, stride 2, no padding, no bias", c3,
@@ -317,7 +317,7 @@ int main(int argc, char** argv) {
     {
       Generator g(8);
       nn::Sequential seq;
-      seq.add(std::make_shared<nn::Conv2d>(1, 2, 3, g, 1, 1, he, float64), "conv");
+      seq.add(std::make_shared<nn::Conv2d>(1, 2, 3, g, nn::Conv2dOptions{.padding = 1, .init = he, .dtype = float64}), "conv");
       seq.add(std::make_shared<nn::BatchNorm2d>(2, 0.9, 1e-5, float64), "bn");
       seq.add(std::make_shared<nn::ReLU>(), "relu");
       seq.add(std::make_shared<nn::MaxPool2d>(2), "pool");

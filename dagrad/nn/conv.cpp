@@ -16,6 +16,14 @@ void check_groups(const char* layer, int64_t in, int64_t out, int64_t groups) {
         fmt::format("{}: {} input and {} output channels cannot be split into {} groups", layer, in,
                     out, groups));
 }
+
+// ", stride s, padding p" and the dilation and groups when they are not 1.
+std::string conv_settings(int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
+  std::string s = fmt::format(", stride {}, padding {}", stride, padding);
+  if (dilation != 1) s += fmt::format(", dilation {}", dilation);
+  if (groups != 1) s += fmt::format(", groups {}", groups);
+  return s;
+}
 }  // namespace
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
@@ -33,15 +41,12 @@ Tensor Conv2d::forward(const Tensor& x) {
 }
 
 std::string Conv2d::describe() const {
-  std::string s = fmt::format("Conv2d({} -> {}, {}x{}, stride {}, padding {}", in_, out_, k_, k_,
-                              o_.stride, o_.padding);
-  if (o_.dilation != 1) s += fmt::format(", dilation {}", o_.dilation);
-  if (o_.groups != 1) s += fmt::format(", groups {}", o_.groups);
-  return s + ")";
+  return fmt::format("Conv2d({} -> {}, {}x{}{})", in_, out_, k_, k_,
+                     conv_settings(o_.stride, o_.padding, o_.dilation, o_.groups));
 }
 
 Conv1d::Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
-               const Conv2dOptions& o)
+               const Conv1dOptions& o)
     : in_(in_channels), out_(out_channels), k_(kernel_size), o_(o) {
   check_groups("Conv1d", in_, out_, o.groups);
   const int64_t fan_in = in_ / o.groups * k_, fan_out = out_ / o.groups * k_;
@@ -55,8 +60,8 @@ Tensor Conv1d::forward(const Tensor& x) {
 }
 
 std::string Conv1d::describe() const {
-  return fmt::format("Conv1d({} -> {}, {}, stride {}, padding {})", in_, out_, k_, o_.stride,
-                     o_.padding);
+  return fmt::format("Conv1d({} -> {}, {}{})", in_, out_, k_,
+                     conv_settings(o_.stride, o_.padding, o_.dilation, o_.groups));
 }
 
 ConvTranspose2d::ConvTranspose2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size,

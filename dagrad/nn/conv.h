@@ -20,16 +20,7 @@ struct Conv2dOptions {
 class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
-         const Conv2dOptions& options);
-  // The positional form of the same settings (kept for existing code).
-  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
-         int64_t stride = 1, int64_t padding = 0, Init init = {}, Dtype dtype = float32,
-         bool bias = true)
-      : Conv2d(
-            in_channels, out_channels, kernel_size, gen,
-            Conv2dOptions{
-                .stride = stride, .padding = padding, .init = init, .dtype = dtype, .bias = bias}) {
-  }
+         const Conv2dOptions& options = {});
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string describe() const override;
@@ -42,12 +33,23 @@ class Conv2d : public Module {
   Conv2dOptions o_;
 };
 
-// Conv1d(in, out, k, gen, options): conv1d over (N, C, L) (torch.nn.Conv1d); the same options as
-// Conv2d, read along the length.
+// The settings of a Conv1d, read along the length:
+//   Conv1d(4, 8, 5, gen, {.padding = 2, .dilation = 2})
+struct Conv1dOptions {
+  int64_t stride = 1;
+  int64_t padding = 0;
+  int64_t dilation = 1;
+  int64_t groups = 1;  // the weight is then (out, in / groups, k)
+  Init init = {};
+  Dtype dtype = float32;
+  bool bias = true;
+};
+
+// Conv1d(in, out, k, gen, options): conv1d over (N, C, L) (torch.nn.Conv1d).
 class Conv1d : public Module {
  public:
   Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
-         const Conv2dOptions& options = {});
+         const Conv1dOptions& options = {});
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv1d"; }
   std::string describe() const override;
@@ -57,7 +59,7 @@ class Conv1d : public Module {
 
  private:
   int64_t in_, out_, k_;
-  Conv2dOptions o_;
+  Conv1dOptions o_;
 };
 
 struct ConvTranspose2dOptions {

@@ -63,17 +63,18 @@ TEST_CASE("layers: Linear values and gradients") {
 
 TEST_CASE("layers: Conv2d, pools and GlobalAvgPool gradients") {
   Generator gen(1);
-  nn::Conv2d conv(2, 3, 3, gen, 1, 1, {nn::InitScheme::he, 0}, float64);
+  nn::Conv2d conv(2, 3, 3, gen,
+                  {.stride = 1, .padding = 1, .init = {nn::InitScheme::he, 0}, .dtype = float64});
   check_module(conv, randn({2, 2, 5, 5}, gen, float64));
   nn::Conv2d strided(
       2, 2, 3, gen,
       nn::Conv2dOptions{.stride = 2, .init = {nn::InitScheme::xavier, 0}, .dtype = float64});
   check_module(strided, randn({1, 2, 7, 7}, gen, float64));
-  // Options by name; the positional form means the same.
+  // Options by name, the rest at their defaults.
   nn::Conv2d named(2, 3, 3, gen, {.padding = 1, .dtype = float64, .bias = false});
   CHECK(!named.bias.defined());
   CHECK(named.describe() == "Conv2d(2 -> 3, 3x3, stride 1, padding 1)");
-  CHECK(named.describe() == nn::Conv2d(2, 3, 3, gen, 1, 1, {}, float64, false).describe());
+  CHECK(nn::Conv2d(2, 3, 3, gen).describe() == "Conv2d(2 -> 3, 3x3, stride 1, padding 0)");
   nn::MaxPool2d mp(2);
   check_module(mp, randn({2, 2, 4, 4}, gen, float64));
   nn::AvgPool2d ap(2);
@@ -166,7 +167,7 @@ TEST_CASE("layers: Dropout is identity in eval and scales kept units in train") 
 TEST_CASE("layers: activations, Flatten, Sequential and ResidualBlock") {
   Generator gen(4);
   nn::Sequential s;
-  s.add(std::make_shared<nn::Conv2d>(1, 2, 3, gen, 1, 1, nn::Init{nn::InitScheme::he, 0}, float64));
+  s.add(std::make_shared<nn::Conv2d>(1, 2, 3, gen, nn::Conv2dOptions{.padding = 1, .init = {nn::InitScheme::he, 0}, .dtype = float64}));
   s.add(std::make_shared<nn::Tanh>());
   s.add(std::make_shared<nn::Flatten>());
   s.add(std::make_shared<nn::Linear>(2 * 4 * 4, 3, gen, nn::Init{nn::InitScheme::xavier, 0},
@@ -282,6 +283,18 @@ TEST_CASE("layers: Conv2d with dilation and groups, Conv1d, ConvTranspose2d") {
   const Tensor seq = randn({2, 4, 9}, gen, float64);
   CHECK(c1(seq).shape() == Shape{2, 3, 5});
   check_module(c1, seq, 1e-6);
+  CHECK(c1.describe() == "Conv1d(4 -> 3, 3, stride 2, padding 1)");
+  // Conv1dOptions: dilation and groups along the length, (out, in / groups, k) weights.
+  nn::Conv1d c1g(4, 6, 3, gen, nn::Conv1dOptions{.padding = 2, .dilation = 2, .groups = 2,
+                                                 .dtype = float64, .bias = false});
+  CHECK(c1g.weight.shape() == Shape{6, 2, 3});
+  CHECK(!c1g.bias.defined());
+  CHECK(c1g.describe() == "Conv1d(4 -> 6, 3, stride 1, padding 2, dilation 2, groups 2)");
+  CHECK(c1g(seq).shape() == Shape{2, 6, 9});
+  check_module(c1g, seq, 1e-6);
+  CHECK_THROWS_WITH_AS(nn::Conv1d(4, 6, 3, gen, {.groups = 3}),
+                       "Conv1d: 4 input and 6 output channels cannot be split into 3 groups",
+                       std::invalid_argument);
   nn::ConvTranspose2d up(4, 2, 3, gen,
                          {.stride = 2, .padding = 1, .output_padding = 1, .dtype = float64});
   CHECK(up.weight.shape() == Shape{4, 2, 3, 3});

@@ -67,28 +67,28 @@ Tensor div(const Tensor& a, const Tensor& b) {
 // ---------------------------------------------------------------- tensor–scalar arithmetic
 
 Tensor add(const Tensor& a, double s) {
-  Tensor out = map_unary(a, fn::AddScalar{s}, "add_scalar");
+  Tensor out = map_unary(a, "add_scalar", fn::AddScalar{s});
   return record(
       "add_scalar", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {g}; },
       [](const TangentList& t, const Tensor&) { return t[0]; });
 }
 
 Tensor mul(const Tensor& a, double s) {
-  Tensor out = map_unary(a, fn::MulScalar{s}, "mul_scalar");
+  Tensor out = map_unary(a, "mul_scalar", fn::MulScalar{s});
   return record(
       "mul_scalar", out, {a}, [s](const Tensor& g, const Tensor&) -> GradList { return {g * s}; },
       [s](const TangentList& t, const Tensor&) { return t[0] * s; });
 }
 
 Tensor rsub(double s, const Tensor& a) {
-  Tensor out = map_unary(a, fn::RsubScalar{s}, "rsub_scalar");
+  Tensor out = map_unary(a, "rsub_scalar", fn::RsubScalar{s});
   return record(
       "rsub_scalar", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {-g}; },
       [](const TangentList& t, const Tensor&) { return -t[0]; });
 }
 
 Tensor rdiv(double s, const Tensor& a) {
-  Tensor out = map_unary(a, fn::RdivScalar{s}, "rdiv_scalar");
+  Tensor out = map_unary(a, "rdiv_scalar", fn::RdivScalar{s});
   return record(
       "rdiv_scalar", out, {a},
       // d(s/a)/da = -s/a^2
@@ -100,7 +100,7 @@ Tensor rdiv(double s, const Tensor& a) {
 }
 
 Tensor neg(const Tensor& a) {
-  Tensor out = map_unary(a, fn::Neg{}, "neg");
+  Tensor out = map_unary(a, "neg", fn::Neg{});
   return record(
       "neg", out, {a}, [](const Tensor& g, const Tensor&) -> GradList { return {-g}; },
       [](const TangentList& t, const Tensor&) { return -t[0]; });
@@ -115,7 +115,7 @@ Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
 Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
 Tensor operator/(const Tensor& a, double s) {
   // A true division (not a * (1/s), which is off by an ulp for s = 10 and the like).
-  Tensor out = map_unary(a, fn::DivScalar{s}, "div_scalar");
+  Tensor out = map_unary(a, "div_scalar", fn::DivScalar{s});
   return record(
       "div_scalar", out, {a}, [s](const Tensor& g, const Tensor&) -> GradList { return {g / s}; },
       [s](const TangentList& t, const Tensor&) { return t[0] / s; });
@@ -129,7 +129,7 @@ Tensor operator-(const Tensor& a) { return neg(a); }
 // ---------------------------------------------------------------- powers
 
 Tensor pow(const Tensor& x, double p) {
-  Tensor out = p == 2.0 ? map_unary(x, fn::Square{}, "pow") : map_unary(x, fn::PowScalar{p}, "pow");
+  Tensor out = p == 2.0 ? map_unary(x, "pow", fn::Square{}) : map_unary(x, "pow", fn::PowScalar{p});
   return record(
       "pow", out, {x},
       // d/dx x^p = p x^(p-1)
@@ -232,8 +232,8 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi)
     throw std::invalid_argument(
         fmt::format("clamp: lower bound {} exceeds upper bound {}", lo, hi));
-  Tensor out = map_unary(x, fn::Clamp{lo, hi}, "clamp");
-  auto inside = [lo, hi](const Tensor& v) { return map_unary(v, fn::InsideMask{lo, hi}); };
+  Tensor out = map_unary(x, "clamp", fn::Clamp{lo, hi});
+  auto inside = [lo, hi](const Tensor& v) { return map_unary(v, "clamp", fn::InsideMask{lo, hi}); };
   // d clamp(x)/dx = 1 inside [lo, hi], 0 outside
   return record(
       "clamp", out, {x},
@@ -289,7 +289,7 @@ DAGRAD_COMPARE(ge, std::greater_equal<>)
 #undef DAGRAD_COMPARE
 
 #define DAGRAD_COMPARE_SCALAR(NAME, CMP) \
-  Tensor NAME(const Tensor& a, double s) { return map_unary(a, fn::CompareScalar<CMP>{s}, #NAME); }
+  Tensor NAME(const Tensor& a, double s) { return map_unary(a, #NAME, fn::CompareScalar<CMP>{s}); }
 DAGRAD_COMPARE_SCALAR(gt, std::greater<>)
 DAGRAD_COMPARE_SCALAR(lt, std::less<>)
 DAGRAD_COMPARE_SCALAR(ge, std::greater_equal<>)

@@ -47,9 +47,9 @@ void dispatch_for(Dtype dtype, const char* op, const Body& body) {
   }
 }
 
-// out[i] = f(x[i]) for f from functors.h. `op` names the op in the error for an int64 x.
+// out[i] = f(x[i]) for f from functors.h; `op` names the op in errors (an int64 x).
 template <typename F>
-Tensor map_unary(const Tensor& x, const F& f, const char* op = nullptr) {
+Tensor map_unary(const Tensor& x, const char* op, const F& f) {
   Tensor out = empty_like(x);
   dispatch_for<F>(x.dtype(), op, [&]<typename T>() {
     const T* px = x.data<T>();

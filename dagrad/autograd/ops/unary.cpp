@@ -16,14 +16,14 @@ namespace fn = kernels::fn;
 
 namespace {
 // 0/1 mask of x > 0 (relu's derivative), and the leaky variant.
-Tensor positive_mask(const Tensor& x) { return map_unary(x, fn::PositiveMask{}); }
-Tensor leaky_mask(const Tensor& x, double slope) { return map_unary(x, fn::LeakyMask{slope}); }
+Tensor positive_mask(const Tensor& x) { return map_unary(x, "relu", fn::PositiveMask{}); }
+Tensor leaky_mask(const Tensor& x, double slope) { return map_unary(x, "leaky_relu", fn::LeakyMask{slope}); }
 
 // y = f(x) elementwise, with dy/dx = deriv(x, y) written in differentiable ops so that
 // create_graph and forward mode work: backward g * deriv, tangent t * deriv.
 template <typename F, typename D>
-Tensor smooth_unary(const char* op, const Tensor& x, const F& f, D deriv) {
-  Tensor out = map_unary(x, f, op);
+Tensor smooth_unary(const Tensor& x, const char* op, const F& f, D deriv) {
+  Tensor out = map_unary(x, op, f);
   return record(
       op, out, {x},
       [x = SavedTensor(x, op), deriv](const Tensor& g, const Tensor& y) -> GradList {
@@ -35,8 +35,8 @@ Tensor smooth_unary(const char* op, const Tensor& x, const F& f, D deriv) {
 
 // y = f(x) piecewise constant: gradient and tangent 0.
 template <typename F>
-Tensor step_unary(const char* op, const Tensor& x, const F& f) {
-  Tensor out = map_unary(x, f, op);
+Tensor step_unary(const Tensor& x, const char* op, const F& f) {
+  Tensor out = map_unary(x, op, f);
   return record(
       op, out, {x}, [](const Tensor& g, const Tensor&) -> GradList { return {zeros_like(g)}; },
       [](const TangentList& t, const Tensor&) { return zeros_like(t[0]); });
@@ -51,7 +51,7 @@ constexpr double ln_two = 0.69314718055994530942;
 }  // namespace
 
 Tensor exp(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Exp{}, "exp");
+  Tensor out = map_unary(x, "exp", fn::Exp{});
   // d/dx e^x = e^x
   return record(
       "exp", out, {x}, [](const Tensor& g, const Tensor& y) -> GradList { return {g * y}; },
@@ -59,7 +59,7 @@ Tensor exp(const Tensor& x) {
 }
 
 Tensor log(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Log{}, "log");
+  Tensor out = map_unary(x, "log", fn::Log{});
   // d/dx log x = 1/x
   return record(
       "log", out, {x},
@@ -70,7 +70,7 @@ Tensor log(const Tensor& x) {
 }
 
 Tensor log1p(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Log1p{}, "log1p");
+  Tensor out = map_unary(x, "log1p", fn::Log1p{});
   // d/dx log(1+x) = 1/(1+x)
   return record(
       "log1p", out, {x},
@@ -81,7 +81,7 @@ Tensor log1p(const Tensor& x) {
 }
 
 Tensor sqrt(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Sqrt{}, "sqrt");
+  Tensor out = map_unary(x, "sqrt", fn::Sqrt{});
   // d/dx sqrt(x) = 1 / (2 sqrt(x))
   return record(
       "sqrt", out, {x},
@@ -89,13 +89,13 @@ Tensor sqrt(const Tensor& x) {
       [](const TangentList& t, const Tensor& y) { return t[0] / (y * 2.0); }, KeepOutput::yes);
 }
 
-Tensor sign(const Tensor& x) { return step_unary("sign", x, fn::Sign{}); }
-Tensor floor(const Tensor& x) { return step_unary("floor", x, fn::Floor{}); }
-Tensor ceil(const Tensor& x) { return step_unary("ceil", x, fn::Ceil{}); }
-Tensor round(const Tensor& x) { return step_unary("round", x, fn::Round{}); }
+Tensor sign(const Tensor& x) { return step_unary(x, "sign", fn::Sign{}); }
+Tensor floor(const Tensor& x) { return step_unary(x, "floor", fn::Floor{}); }
+Tensor ceil(const Tensor& x) { return step_unary(x, "ceil", fn::Ceil{}); }
+Tensor round(const Tensor& x) { return step_unary(x, "round", fn::Round{}); }
 
 Tensor abs(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Abs{}, "abs");
+  Tensor out = map_unary(x, "abs", fn::Abs{});
   // d/dx |x| = sign(x)
   return record(
       "abs", out, {x},
@@ -106,7 +106,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor sin(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Sin{}, "sin");
+  Tensor out = map_unary(x, "sin", fn::Sin{});
   // d/dx sin x = cos x
   return record(
       "sin", out, {x},
@@ -117,7 +117,7 @@ Tensor sin(const Tensor& x) {
 }
 
 Tensor cos(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Cos{}, "cos");
+  Tensor out = map_unary(x, "cos", fn::Cos{});
   // d/dx cos x = -sin x
   return record(
       "cos", out, {x},
@@ -128,7 +128,7 @@ Tensor cos(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Tanh{}, "tanh");
+  Tensor out = map_unary(x, "tanh", fn::Tanh{});
   // d/dx tanh x = 1 - tanh(x)^2
   return record(
       "tanh", out, {x},
@@ -138,7 +138,7 @@ Tensor tanh(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   // Stable on both sides: e^x / (1 + e^x) for x < 0.
-  Tensor out = map_unary(x, fn::Sigmoid{}, "sigmoid");
+  Tensor out = map_unary(x, "sigmoid", fn::Sigmoid{});
   // d/dx s(x) = s(x) (1 - s(x))
   return record(
       "sigmoid", out, {x},
@@ -147,7 +147,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = map_unary(x, fn::Relu{}, "relu");
+  Tensor out = map_unary(x, "relu", fn::Relu{});
   // d/dx relu(x) = [x > 0]
   return record(
       "relu", out, {x},
@@ -162,7 +162,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
-  Tensor out = map_unary(x, fn::LeakyRelu{slope}, "leaky_relu");
+  Tensor out = map_unary(x, "leaky_relu", fn::LeakyRelu{slope});
   // d/dx = 1 for x > 0, slope otherwise
   return record(
       "leaky_relu", out, {x},
@@ -174,7 +174,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 
 Tensor softplus(const Tensor& x) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
-  Tensor out = map_unary(x, fn::Softplus{}, "softplus");
+  Tensor out = map_unary(x, "softplus", fn::Softplus{});
   // d/dx softplus(x) = sigmoid(x)
   return record(
       "softplus", out, {x},
@@ -186,7 +186,7 @@ Tensor softplus(const Tensor& x) {
 
 Tensor erf(const Tensor& x) {
   // d/dx erf(x) = 2/sqrt(pi) e^(-x^2)
-  return smooth_unary("erf", x, fn::Erf{}, [](const Tensor& v, const Tensor&) {
+  return smooth_unary(x, "erf", fn::Erf{}, [](const Tensor& v, const Tensor&) {
     return exp(-(v * v)) * two_over_sqrt_pi;
   });
 }
@@ -194,13 +194,13 @@ Tensor erf(const Tensor& x) {
 Tensor gelu(const Tensor& x, std::string_view approximate) {
   if (approximate == "none") {
     // d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
-    return smooth_unary("gelu", x, fn::Gelu{}, [](const Tensor& v, const Tensor&) {
+    return smooth_unary(x, "gelu", fn::Gelu{}, [](const Tensor& v, const Tensor&) {
       return (erf(v * inv_sqrt_two) + 1.0) * 0.5 + v * exp(v * v * -0.5) * inv_sqrt_two_pi;
     });
   }
   if (approximate == "tanh") {
     // t = tanh(k (x + c x^3)): d/dx = (1 + t)/2 + x (1 - t^2) k (1 + 3 c x^2) / 2
-    return smooth_unary("gelu_tanh", x, fn::GeluTanh{}, [](const Tensor& v, const Tensor&) {
+    return smooth_unary(x, "gelu_tanh", fn::GeluTanh{}, [](const Tensor& v, const Tensor&) {
       const Tensor v2 = v * v;
       const Tensor t = tanh((v + v2 * v * gelu_tanh_cubic) * sqrt_two_over_pi);
       return (t + 1.0) * 0.5 +
@@ -214,14 +214,14 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
 Tensor elu(const Tensor& x, double alpha) {
   // d/dx = 1 for x > 0, alpha e^x otherwise. At 0, as PyTorch: first derivative alpha, second 0
   // (e^(x [x < 0]) is e^x below 0 and has a zero derivative at 0).
-  return smooth_unary("elu", x, fn::Elu{alpha}, [alpha](const Tensor& v, const Tensor&) {
+  return smooth_unary(x, "elu", fn::Elu{alpha}, [alpha](const Tensor& v, const Tensor&) {
     return where(positive_mask(v), ones_like(v), exp(v * lt(v, 0.0)) * alpha);
   });
 }
 
 Tensor silu(const Tensor& x) {
   // d/dx x s(x) = s(x) (1 + x (1 - s(x)))
-  return smooth_unary("silu", x, fn::Silu{}, [](const Tensor& v, const Tensor&) {
+  return smooth_unary(x, "silu", fn::Silu{}, [](const Tensor& v, const Tensor&) {
     const Tensor s = sigmoid(v);
     return s * (v * (1.0 - s) + 1.0);
   });
@@ -229,31 +229,31 @@ Tensor silu(const Tensor& x) {
 
 Tensor tan(const Tensor& x) {
   // d/dx tan x = 1 + tan(x)^2
-  return smooth_unary("tan", x, fn::Tan{},
+  return smooth_unary(x, "tan", fn::Tan{},
                       [](const Tensor&, const Tensor& y) { return y * y + 1.0; });
 }
 
 Tensor atan(const Tensor& x) {
   // d/dx atan x = 1 / (1 + x^2)
-  return smooth_unary("atan", x, fn::Atan{},
+  return smooth_unary(x, "atan", fn::Atan{},
                       [](const Tensor& v, const Tensor&) { return 1.0 / (v * v + 1.0); });
 }
 
 Tensor rsqrt(const Tensor& x) {
   // d/dx x^(-1/2) = -x^(-3/2) / 2 = -y^3 / 2
-  return smooth_unary("rsqrt", x, fn::Rsqrt{},
+  return smooth_unary(x, "rsqrt", fn::Rsqrt{},
                       [](const Tensor&, const Tensor& y) { return y * y * y * -0.5; });
 }
 
 Tensor expm1(const Tensor& x) {
   // d/dx (e^x - 1) = e^x = y + 1
-  return smooth_unary("expm1", x, fn::Expm1{},
+  return smooth_unary(x, "expm1", fn::Expm1{},
                       [](const Tensor&, const Tensor& y) { return y + 1.0; });
 }
 
 Tensor log2(const Tensor& x) {
   // d/dx log2 x = 1 / (x ln 2)
-  return smooth_unary("log2", x, fn::Log2{},
+  return smooth_unary(x, "log2", fn::Log2{},
                       [](const Tensor& v, const Tensor&) { return 1.0 / (v * ln_two); });
 }
 
