@@ -13,6 +13,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 // Prototypes and enums only: the functions are resolved with dlsym, never linked, so that
 // OPENBLAS_CORETYPE can be set before the library loads. The header's C99 _Complex typedefs
@@ -102,46 +103,89 @@ void resolve(void* handle, const char* library, const char* symbol, Fn& out) {
   out = reinterpret_cast<Fn>(p);
 }
 
-Library load() {
-  Library lib;
-
-  // If OpenBLAS is already in the process (linked by someone else, or loaded by another
-  // library), it has already read OPENBLAS_CORETYPE and setting it now would change nothing.
-  bool already_loaded = false;
+// Whether OpenBLAS is already in the process (linked by someone else, or loaded by another
+// library): it has then read OPENBLAS_CORETYPE, and setting it now would change nothing.
+bool openblas_already_loaded() {
   for (const char* name : library_names) {
     if (void* h = dlopen(name, RTLD_NOW | RTLD_NOLOAD)) {
-      already_loaded = true;
       dlclose(h);  // drops only the reference RTLD_NOLOAD just took
-      break;
+      return true;
     }
   }
+  return false;
+}
 
-  const char* user = std::getenv("OPENBLAS_CORETYPE");
-  const std::optional<CpuSignature> cpu = this_cpu();
+// Chooses the core OpenBLAS will run (setting OPENBLAS_CORETYPE where dagrad knows better than
+// the library) and says why in lib.coretype_source. Returns whether the choice was left to the
+// library's own detection.
+bool choose_coretype(Library& lib, const char* user, bool already_loaded,
+                     const std::optional<CpuSignature>& cpu) {
   const std::optional<std::string> core = cpu ? core_override(*cpu) : std::nullopt;
-  bool left_to_library = false;
   if (user != nullptr && *user != '\0') {
     lib.coretype_source = std::string("OPENBLAS_CORETYPE set by the user: ") + user;
-  } else if (already_loaded) {
-    left_to_library = true;
+    return false;
+  }
+  if (already_loaded) {
     lib.coretype_source = "detected by OpenBLAS; it was loaded before dagrad's setup";
-  } else if (const char* path_core = core_for_forced_path()) {
+    return true;
+  }
+  if (const char* path_core = core_for_forced_path()) {
     // DAGRAD_ISA lowered dagrad's kernels: GEMM follows, so that a forced path runs the way
     // a CPU with only those instructions would.
     setenv("OPENBLAS_CORETYPE", path_core, /*overwrite=*/1);
     lib.coretype_source = std::string("set by dagrad for DAGRAD_ISA=") +
                           runtime::isa_name(runtime::active_isa());
-  } else if (core) {
+    return false;
+  }
+  if (core) {
     // setenv is not thread-safe against concurrent getenv; this runs once, early, and the
     // variable is also inherited by child processes that use OpenBLAS, which is what we want.
     setenv("OPENBLAS_CORETYPE", core->c_str(), /*overwrite=*/1);
     lib.coretype_source = "set by dagrad: OpenBLAS 0.3.21 does not know this CPU, " + cpu->vendor +
                           " family " + std::to_string(cpu->family) + " model " +
                           std::to_string(cpu->model);
-  } else {
-    left_to_library = true;
-    lib.coretype_source = "detected by OpenBLAS";
+    return false;
   }
+  lib.coretype_source = "detected by OpenBLAS";
+  return true;
+}
+
+// dlopen's the first library name that loads; the handle is never closed: OpenBLAS's worker
+// threads must outlive every caller.
+std::pair<void*, const char*> open_openblas() {
+  std::string errors;
+  for (const char* name : library_names) {
+    if (void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL)) return {handle, name};
+    const char* err = dlerror();
+    errors += std::string(errors.empty() ? "" : "; ") + (err ? err : name);
+  }
+  // dlerror() names each library it tried.
+  throw std::runtime_error("dagrad: cannot load OpenBLAS: " + errors +
+                           " (on Debian/Ubuntu: apt install libopenblas0)");
+}
+
+// Adds to lib.coretype_source what the loaded library's choice of core tells the user.
+void note_running_core(Library& lib, const char* user, bool left_to_library,
+                       const std::optional<CpuSignature>& cpu) {
+  // 0.3.21 runs an unknown OPENBLAS_CORETYPE name as Cooperlake (measured: "Foo" -> Cooperlake),
+  // an illegal instruction on a CPU without AVX-512: say so next to the user's value.
+  const char* name = lib.get_corename();
+  if (user != nullptr && *user != '\0' && name != nullptr && strcasecmp(name, user) != 0)
+    lib.coretype_source += std::string("; OpenBLAS does not know that name and runs ") + name;
+  // The known-CPU table describes 0.3.21; a library that still picked a pre-AVX2 core on an AVX2
+  // CPU (another version, a model the table wrongly counts as known) is worth saying so.
+  if (left_to_library && cpu && cpu->avx2_fma && name != nullptr && !is_avx2_core(name)) {
+    lib.coretype_source += std::string("; the CPU has AVX2, try OPENBLAS_CORETYPE=") +
+                           (cpu->avx512_skx ? "SkylakeX" : "Haswell");
+  }
+}
+
+Library load() {
+  Library lib;
+  const bool already_loaded = openblas_already_loaded();
+  const char* user = std::getenv("OPENBLAS_CORETYPE");
+  const std::optional<CpuSignature> cpu = this_cpu();
+  const bool left_to_library = choose_coretype(lib, user, already_loaded, cpu);
 
   // dagrad's pool supplies the threads, so OpenBLAS should start none of its own: its idle
   // workers spin in sched_yield after start-up and took CPU from ours (1024^3 sgemm at 0.90 of
@@ -150,48 +194,16 @@ Library load() {
   if (!already_loaded && (user_threads == nullptr || *user_threads == '\0'))
     setenv("OPENBLAS_NUM_THREADS", "1", /*overwrite=*/1);
 
-  void* handle = nullptr;
-  const char* loaded_name = nullptr;
-  std::string errors;
-  for (const char* name : library_names) {
-    handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (handle != nullptr) {
-      loaded_name = name;
-      break;
-    }
-    const char* err = dlerror();
-    errors += std::string(errors.empty() ? "" : "; ") + (err ? err : name);
-  }
-  if (handle == nullptr) {
-    // dlerror() names each library it tried.
-    throw std::runtime_error("dagrad: cannot load OpenBLAS: " + errors +
-                             " (on Debian/Ubuntu: apt install libopenblas0)");
-  }
-  // The handle is never closed: OpenBLAS's worker threads must outlive every caller.
-
+  const auto [handle, loaded_name] = open_openblas();
   resolve(handle, loaded_name, "cblas_sgemm", lib.sgemm);
   resolve(handle, loaded_name, "cblas_dgemm", lib.dgemm);
   resolve(handle, loaded_name, "openblas_get_corename", lib.get_corename);
   resolve(handle, loaded_name, "openblas_get_config", lib.get_config);
   resolve(handle, loaded_name, "openblas_set_num_threads", lib.set_num_threads);
-  // dagrad's pool supplies the threads (gemm below splits big products across it); OpenBLAS
-  // threads on top would oversubscribe the cores.
+  // gemm below splits big products across dagrad's pool; OpenBLAS threads on top would
+  // oversubscribe the cores.
   lib.set_num_threads(1);
-
-  // 0.3.21 runs an unknown OPENBLAS_CORETYPE name as Cooperlake (measured: "Foo" -> Cooperlake),
-  // an illegal instruction on a CPU without AVX-512: say so next to the user's value.
-  const char* name = lib.get_corename();
-  if (user != nullptr && *user != '\0' && name != nullptr && strcasecmp(name, user) != 0)
-    lib.coretype_source += std::string("; OpenBLAS does not know that name and runs ") + name;
-
-  // The known-CPU table describes 0.3.21; a library that still picked a pre-AVX2 core on an AVX2
-  // CPU (another version, a model the table wrongly counts as known) is worth saying so.
-  if (left_to_library && cpu && cpu->avx2_fma) {
-    if (name != nullptr && !is_avx2_core(name)) {
-      lib.coretype_source += std::string("; the CPU has AVX2, try OPENBLAS_CORETYPE=") +
-                             (cpu->avx512_skx ? "SkylakeX" : "Haswell");
-    }
-  }
+  note_running_core(lib, user, left_to_library, cpu);
   return lib;
 }
 

@@ -237,6 +237,186 @@ void text(std::string& out, double x, double y, std::string_view anchor, int siz
                      coord(x), coord(y), anchor, size, extra, xml_escape(content));
 }
 
+// The chart's points per series and the box around the drawable ones (a unit box when none is).
+struct Data {
+  std::vector<std::vector<Point>> series;
+  double x_lo = 0, x_hi = 1, y_lo = 0, y_hi = 1;
+  bool any = false;
+};
+
+Data gather_points(const Chart& chart) {
+  Data d;
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
+  for (const Series& s : chart.series) {
+    d.series.push_back(series_points(s, chart.log_y));
+    for (const Point& p : d.series.back()) {
+      if (!p.ok) continue;
+      d.any = true;
+      x_lo = std::min(x_lo, p.x);
+      x_hi = std::max(x_hi, p.x);
+      y_lo = std::min(y_lo, p.y);
+      y_hi = std::max(y_hi, p.y);
+    }
+  }
+  if (d.any) {
+    d.x_lo = x_lo, d.x_hi = x_hi, d.y_lo = y_lo, d.y_hi = y_hi;
+  } else if (chart.log_y) {
+    d.y_lo = 1, d.y_hi = 10;
+  }
+  return d;
+}
+
+// The plot area inside the margins, its axes, and data -> pixel maps.
+struct Layout {
+  double left, right, top, bottom;
+  Axis xa, ya;
+  double px(double x) const { return left + xa.unit(x) * (right - left); }
+  double py(double y) const { return py_axis(ya.to_axis(y)); }
+  double py_axis(double t) const { return bottom - ya.unit(t) * (bottom - top); }
+};
+
+// The y axis is built first because its label widths decide the left margin.
+Layout lay_out(const Chart& chart, const Data& d, int width, int height) {
+  Layout l;
+  l.top = chart.title.empty() ? 16 : 36;
+  l.bottom = height - (chart.x_label.empty() ? 28 : 46);
+  const int y_target = std::clamp(static_cast<int>((l.bottom - l.top) / 45), 2, 10);
+  l.ya = chart.log_y ? log_axis(d.y_lo, d.y_hi, y_target) : linear_axis(d.y_lo, d.y_hi, y_target);
+  size_t max_label = 1;
+  for (const auto& s : l.ya.labels) max_label = std::max(max_label, s.size());
+  l.left = std::min(width / 2.0, 14 + char_width * max_label + (chart.y_label.empty() ? 0 : 20));
+  const int x_target = std::clamp(static_cast<int>((width - 16 - l.left) / 90), 2, 10);
+  l.xa = linear_axis(d.x_lo, d.x_hi, x_target);
+  // The last x label is centred on the right edge of the plot: leave room for its right half.
+  l.right = width - std::max(20.0, 6 + char_width * l.xa.labels.back().size() / 2);
+  return l;
+}
+
+// Background, title, grid, ticks with their labels, the frame and the axis labels.
+void draw_frame(std::string& out, const Chart& chart, const Layout& l, bool any, int width,
+                int height) {
+  out += fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"white\"/>\n", width,
+                     height);
+  if (!chart.title.empty()) {
+    text(out, width / 2.0, 22, "middle", 15, chart.title, " font-weight=\"bold\"");
+  }
+  std::string grid, ticks;
+  for (size_t i = 0; i < l.xa.ticks.size(); ++i) {
+    const double x = l.px(l.xa.ticks[i]);
+    grid += fmt::format("M{} {}V{}", coord(x), coord(l.top), coord(l.bottom));
+    ticks += fmt::format("M{} {}v4", coord(x), coord(l.bottom));
+    text(out, x, l.bottom + 16, "middle", 11, l.xa.labels[i]);
+  }
+  for (size_t i = 0; i < l.ya.ticks.size(); ++i) {
+    const double y = l.py_axis(l.ya.ticks[i]);
+    grid += fmt::format("M{} {}H{}", coord(l.left), coord(y), coord(l.right));
+    ticks += fmt::format("M{} {}h-4", coord(l.left), coord(y));
+    text(out, l.left - 7, y + 4, "end", 11, l.ya.labels[i]);
+  }
+  out +=
+      fmt::format("<path d=\"{}\" stroke=\"#e3e3e3\" stroke-width=\"1\" fill=\"none\"/>\n", grid);
+  out += fmt::format("<path d=\"{}\" stroke=\"#444\" stroke-width=\"1\" fill=\"none\"/>\n", ticks);
+  out += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" stroke=\"#444\" fill=\"none\"/>\n",
+      coord(l.left), coord(l.top), coord(l.right - l.left), coord(l.bottom - l.top));
+  if (!chart.x_label.empty())
+    text(out, (l.left + l.right) / 2, height - 10, "middle", 12, chart.x_label);
+  if (!chart.y_label.empty()) {
+    const double x = 16, y = (l.top + l.bottom) / 2;
+    text(out, x, y, "middle", 12, chart.y_label,
+         fmt::format(" transform=\"rotate(-90 {} {})\"", coord(x), coord(y)));
+  }
+  if (!any)
+    text(out, (l.left + l.right) / 2, (l.top + l.bottom) / 2, "middle", 13, "no data",
+         " fill=\"#888\"");
+}
+
+// Where the series went: each one's colour, and pixel positions (points along each segment too)
+// so that the legend can go where it hides the least.
+struct Drawn {
+  std::vector<std::string> colors;
+  std::vector<std::pair<double, double>> pixels;
+};
+
+// A skipped point breaks the line; a point with no drawable neighbour gets a dot so that it
+// does not vanish.
+Drawn draw_series(std::string& out, const Chart& chart, const Data& d, const Layout& l) {
+  Drawn drawn;
+  for (size_t si = 0; si < chart.series.size(); ++si) {
+    const Series& s = chart.series[si];
+    drawn.colors.push_back(
+        xml_escape(s.color.empty() ? palette[si % std::size(palette)] : s.color));
+    const auto& pts = d.series[si];
+    std::string path, dots;
+    double prev_x = 0, prev_y = 0;
+    for (size_t i = 0; i < pts.size(); ++i) {
+      if (!pts[i].ok) continue;
+      const bool joined = i > 0 && pts[i - 1].ok;
+      const bool alone = !joined && (i + 1 >= pts.size() || !pts[i + 1].ok);
+      const double x = l.px(pts[i].x), y = l.py(pts[i].y);
+      path += fmt::format("{}{} {}", joined ? "L" : "M", coord(x), coord(y));
+      if (s.markers || alone) {
+        dots += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.5\"/>", coord(x), coord(y));
+      }
+      if (joined) {
+        for (int k = 1; k < 8; ++k) {
+          drawn.pixels.emplace_back(prev_x + (x - prev_x) * k / 8, prev_y + (y - prev_y) * k / 8);
+        }
+      }
+      drawn.pixels.emplace_back(x, y);
+      prev_x = x, prev_y = y;
+    }
+    if (path.empty()) continue;
+    out += fmt::format(
+        "<path class=\"series\" d=\"{}\" stroke=\"{}\" stroke-width=\"1.5\" fill=\"none\" "
+        "stroke-linejoin=\"round\" stroke-linecap=\"round\"/>\n",
+        path, drawn.colors.back());
+    if (!dots.empty()) out += fmt::format("<g fill=\"{}\">{}</g>\n", drawn.colors.back(), dots);
+  }
+  return drawn;
+}
+
+// The legend, in whichever corner of the plot area covers the fewest drawn points.
+void draw_legend(std::string& out, const Chart& chart, const Layout& l, const Drawn& drawn) {
+  size_t entries = 0, longest = 0;
+  for (const Series& s : chart.series) {
+    if (s.label.empty()) continue;
+    ++entries;
+    longest = std::max(longest, s.label.size());
+  }
+  if (entries == 0) return;
+  const double w = 38 + char_width * longest, h = 8 + 18.0 * entries;
+  const double x_right = std::max(l.left + 4, l.right - 8 - w),
+               y_bottom = std::max(l.top + 8, l.bottom - 8 - h);
+  const std::pair<double, double> corners[] = {
+      {x_right, l.top + 8}, {l.left + 8, l.top + 8}, {x_right, y_bottom}, {l.left + 8, y_bottom}};
+  double lx = corners[0].first, ly = corners[0].second;
+  size_t best = std::numeric_limits<size_t>::max();
+  for (const auto& [cx, cy] : corners) {
+    size_t covered = 0;
+    for (const auto& [x, y] : drawn.pixels)
+      covered += x >= cx - 3 && x <= cx + w + 3 && y >= cy - 3 && y <= cy + h + 3;
+    if (covered < best) best = covered, lx = cx, ly = cy;
+  }
+  out += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"white\" fill-opacity=\"0.85\" "
+      "stroke=\"#bbb\"/>\n",
+      coord(lx), coord(ly), coord(w), coord(h));
+  double ey = ly + 4 + 9;
+  for (size_t si = 0; si < chart.series.size(); ++si) {
+    const Series& s = chart.series[si];
+    if (s.label.empty()) continue;
+    out += fmt::format("<path d=\"M{} {}h20\" stroke=\"{}\" stroke-width=\"2\"/>\n",
+                       coord(lx + 6), coord(ey), drawn.colors[si]);
+    if (s.markers) {
+      out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"{}\"/>\n", coord(lx + 16),
+                         coord(ey), drawn.colors[si]);
+    }
+    text(out, lx + 32, ey + 4, "start", 11, s.label);
+    ey += 18;
+  }
+}
+
 // Appends one chart's elements, in a group translated to (ox, oy).
 void render_chart(std::string& out, const Chart& chart, int width, int height, int ox, int oy) {
   if (width < min_width || height < min_height) {
@@ -244,154 +424,12 @@ void render_chart(std::string& out, const Chart& chart, int width, int height, i
         fmt::format("to_svg: chart size {}x{} is too small (minimum {}x{})", width, height,
                     min_width, min_height));
   }
-  std::vector<std::vector<Point>> all;
-  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
-  bool any = false;
-  for (const Series& s : chart.series) {
-    all.push_back(series_points(s, chart.log_y));
-    for (const Point& p : all.back()) {
-      if (!p.ok) continue;
-      any = true;
-      x_lo = std::min(x_lo, p.x);
-      x_hi = std::max(x_hi, p.x);
-      y_lo = std::min(y_lo, p.y);
-      y_hi = std::max(y_hi, p.y);
-    }
-  }
-  if (!any) {
-    x_lo = 0, x_hi = 1;
-    y_lo = chart.log_y ? 1 : 0, y_hi = chart.log_y ? 10 : 1;
-  }
-
-  // Layout: the y axis is built first because its label widths decide the left margin.
-  const double top = chart.title.empty() ? 16 : 36;
-  const double bottom = height - (chart.x_label.empty() ? 28 : 46);
-  const int y_target = std::clamp(static_cast<int>((bottom - top) / 45), 2, 10);
-  const Axis ya = chart.log_y ? log_axis(y_lo, y_hi, y_target) : linear_axis(y_lo, y_hi, y_target);
-  size_t max_label = 1;
-  for (const auto& l : ya.labels) max_label = std::max(max_label, l.size());
-  const double left =
-      std::min(width / 2.0, 14 + char_width * max_label + (chart.y_label.empty() ? 0 : 20));
-  const int x_target = std::clamp(static_cast<int>((width - 16 - left) / 90), 2, 10);
-  const Axis xa = linear_axis(x_lo, x_hi, x_target);
-  // The last x label is centred on the right edge of the plot: leave room for its right half.
-  const double right = width - std::max(20.0, 6 + char_width * xa.labels.back().size() / 2);
-  auto px = [&](double x) { return left + xa.unit(x) * (right - left); };
-  auto py = [&](double y) { return bottom - ya.unit(ya.to_axis(y)) * (bottom - top); };
-  auto py_axis = [&](double t) { return bottom - ya.unit(t) * (bottom - top); };
-
+  const Data data = gather_points(chart);
+  const Layout layout = lay_out(chart, data, width, height);
   out += fmt::format("<g transform=\"translate({},{})\">\n", ox, oy);
-  out += fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"white\"/>\n", width,
-                     height);
-  if (!chart.title.empty()) {
-    text(out, width / 2.0, 22, "middle", 15, chart.title, " font-weight=\"bold\"");
-  }
-
-  // Grid lines and ticks.
-  std::string grid, ticks;
-  for (size_t i = 0; i < xa.ticks.size(); ++i) {
-    const double x = px(xa.ticks[i]);
-    grid += fmt::format("M{} {}V{}", coord(x), coord(top), coord(bottom));
-    ticks += fmt::format("M{} {}v4", coord(x), coord(bottom));
-    text(out, x, bottom + 16, "middle", 11, xa.labels[i]);
-  }
-  for (size_t i = 0; i < ya.ticks.size(); ++i) {
-    const double y = py_axis(ya.ticks[i]);
-    grid += fmt::format("M{} {}H{}", coord(left), coord(y), coord(right));
-    ticks += fmt::format("M{} {}h-4", coord(left), coord(y));
-    text(out, left - 7, y + 4, "end", 11, ya.labels[i]);
-  }
-  out +=
-      fmt::format("<path d=\"{}\" stroke=\"#e3e3e3\" stroke-width=\"1\" fill=\"none\"/>\n", grid);
-  out += fmt::format("<path d=\"{}\" stroke=\"#444\" stroke-width=\"1\" fill=\"none\"/>\n", ticks);
-  out += fmt::format(
-      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" stroke=\"#444\" fill=\"none\"/>\n",
-      coord(left), coord(top), coord(right - left), coord(bottom - top));
-  if (!chart.x_label.empty())
-    text(out, (left + right) / 2, height - 10, "middle", 12, chart.x_label);
-  if (!chart.y_label.empty()) {
-    const double x = 16, y = (top + bottom) / 2;
-    text(out, x, y, "middle", 12, chart.y_label,
-         fmt::format(" transform=\"rotate(-90 {} {})\"", coord(x), coord(y)));
-  }
-  if (!any)
-    text(out, (left + right) / 2, (top + bottom) / 2, "middle", 13, "no data", " fill=\"#888\"");
-
-  // Series: a skipped point breaks the line; a point with no drawable neighbour gets a dot so
-  // that it does not vanish. Pixel positions (with points along each segment) are kept to place
-  // the legend where it hides the least data.
-  std::vector<std::string> colors;
-  std::vector<std::pair<double, double>> drawn;
-  for (size_t si = 0; si < chart.series.size(); ++si) {
-    const Series& s = chart.series[si];
-    colors.push_back(xml_escape(s.color.empty() ? palette[si % std::size(palette)] : s.color));
-    const auto& pts = all[si];
-    std::string d, dots;
-    double prev_x = 0, prev_y = 0;
-    for (size_t i = 0; i < pts.size(); ++i) {
-      if (!pts[i].ok) continue;
-      const bool joined = i > 0 && pts[i - 1].ok;
-      const bool alone = !joined && (i + 1 >= pts.size() || !pts[i + 1].ok);
-      const double x = px(pts[i].x), y = py(pts[i].y);
-      d += fmt::format("{}{} {}", joined ? "L" : "M", coord(x), coord(y));
-      if (s.markers || alone) {
-        dots += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.5\"/>", coord(x), coord(y));
-      }
-      if (joined) {
-        for (int k = 1; k < 8; ++k) {
-          drawn.emplace_back(prev_x + (x - prev_x) * k / 8, prev_y + (y - prev_y) * k / 8);
-        }
-      }
-      drawn.emplace_back(x, y);
-      prev_x = x, prev_y = y;
-    }
-    if (d.empty()) continue;
-    out += fmt::format(
-        "<path class=\"series\" d=\"{}\" stroke=\"{}\" stroke-width=\"1.5\" fill=\"none\" "
-        "stroke-linejoin=\"round\" stroke-linecap=\"round\"/>\n",
-        d, colors.back());
-    if (!dots.empty()) out += fmt::format("<g fill=\"{}\">{}</g>\n", colors.back(), dots);
-  }
-
-  // Legend in whichever corner of the plot area covers the fewest drawn points.
-  size_t entries = 0, longest = 0;
-  for (const Series& s : chart.series) {
-    if (s.label.empty()) continue;
-    ++entries;
-    longest = std::max(longest, s.label.size());
-  }
-  if (entries > 0) {
-    const double w = 38 + char_width * longest, h = 8 + 18.0 * entries;
-    const double x_right = std::max(left + 4, right - 8 - w),
-                 y_bottom = std::max(top + 8, bottom - 8 - h);
-    const std::pair<double, double> corners[] = {
-        {x_right, top + 8}, {left + 8, top + 8}, {x_right, y_bottom}, {left + 8, y_bottom}};
-    double lx = corners[0].first, ly = corners[0].second;
-    size_t best = std::numeric_limits<size_t>::max();
-    for (const auto& [cx, cy] : corners) {
-      size_t covered = 0;
-      for (const auto& [x, y] : drawn)
-        covered += x >= cx - 3 && x <= cx + w + 3 && y >= cy - 3 && y <= cy + h + 3;
-      if (covered < best) best = covered, lx = cx, ly = cy;
-    }
-    out += fmt::format(
-        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"white\" fill-opacity=\"0.85\" "
-        "stroke=\"#bbb\"/>\n",
-        coord(lx), coord(ly), coord(w), coord(h));
-    double ey = ly + 4 + 9;
-    for (size_t si = 0; si < chart.series.size(); ++si) {
-      const Series& s = chart.series[si];
-      if (s.label.empty()) continue;
-      out += fmt::format("<path d=\"M{} {}h20\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-                         coord(lx + 6), coord(ey), colors[si]);
-      if (s.markers) {
-        out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"{}\"/>\n", coord(lx + 16),
-                           coord(ey), colors[si]);
-      }
-      text(out, lx + 32, ey + 4, "start", 11, s.label);
-      ey += 18;
-    }
-  }
+  draw_frame(out, chart, layout, data.any, width, height);
+  const Drawn drawn = draw_series(out, chart, data, layout);
+  draw_legend(out, chart, layout, drawn);
   out += "</g>\n";
 }
 

@@ -183,14 +183,19 @@ std::string backward_order_listing(const Tensor& output) {
 
 // ---------------------------------------------------------------- DOT
 
-std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
-  const auto roots = roots_of(outputs);
-  const std::vector<Node*> nodes = reachable(roots);
-  bool values = true;
-  for (Node* n : nodes) values &= n->out_shape.numel() <= opts.max_elements;
-  for (const Tensor& t : outputs) values &= !t.defined() || t.numel() <= opts.max_elements;
-  if (opts.show_values) values = *opts.show_values;
+namespace {
 
+// Whether the picture prints values: every tensor within max_elements, unless the caller says.
+bool dot_shows_values(const std::vector<Node*>& nodes, const std::vector<Tensor>& outputs,
+                      const DotOptions& opts) {
+  if (opts.show_values) return *opts.show_values;
+  bool values = true;
+  for (const Node* n : nodes) values &= n->out_shape.numel() <= opts.max_elements;
+  for (const Tensor& t : outputs) values &= !t.defined() || t.numel() <= opts.max_elements;
+  return values;
+}
+
+std::string dot_header(const DotOptions& opts) {
   std::string out = "digraph dagrad {\n";
   out += fmt::format("  rankdir={};\n", opts.left_to_right ? "LR" : "TB");
   out += "  graph [fontname=\"Helvetica\", fontsize=11];\n";
@@ -198,58 +203,76 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
   out += "  edge [color=\"#555555\"];\n";
   if (!opts.title.empty())
     out += fmt::format("  label={};\n  labelloc=b;\n", dot_string(opts.title));
+  return out;
+}
 
-  auto value_lines = [&](const TensorImpl* t) {
-    std::string s;
-    if (!values || !t) return s;
-    Tensor tv(std::make_shared<TensorImpl>(*t));  // a handle for printing only
-    s += "\nvalue " + format_values(tv, opts.precision);
-    if (t->grad) s += "\ngrad " + format_values(Tensor(t->grad), opts.precision);
-    return s;
-  };
+// "\nvalue ...\ngrad ..." for a node's label, or nothing.
+std::string value_lines(const TensorImpl* t, bool values, int precision) {
+  std::string s;
+  if (!values || !t) return s;
+  Tensor tv(std::make_shared<TensorImpl>(*t));  // a handle for printing only
+  s += "\nvalue " + format_values(tv, precision);
+  if (t->grad) s += "\ngrad " + format_values(Tensor(t->grad), precision);
+  return s;
+}
 
-  for (Node* n : nodes) {
-    const auto t = tensor_of(n);
-    const std::string shape =
-        fmt::format("{} {}", to_string(n->out_shape), dtype_name(n->out_dtype));
-    const char* border = is_root(n, roots) ? ", peripheries=2" : "";
-    if (n->is_accumulator()) {
-      const std::string nm = name_of(n);
-      const std::string label =
-          fmt::format("{}\n{}", nm.empty() ? "leaf" : nm, shape) + value_lines(t);
-      out +=
-          fmt::format("  n{} [shape=ellipse, style=filled, fillcolor=\"#dbe9f6\", label={}{}];\n",
-                      n->seq, dot_string(label), border);
+// A leaf as a blue ellipse, an op as an orange box; the outputs get a double border.
+std::string dot_node(const Node* n, const std::vector<std::shared_ptr<Node>>& roots, bool values,
+                     int precision) {
+  const std::string shape = fmt::format("{} {}", to_string(n->out_shape), dtype_name(n->out_dtype));
+  const std::string values_text = value_lines(tensor_of(n), values, precision);
+  const char* border = is_root(n, roots) ? ", peripheries=2" : "";
+  if (n->is_accumulator()) {
+    const std::string nm = name_of(n);
+    const std::string label = fmt::format("{}\n{}", nm.empty() ? "leaf" : nm, shape) + values_text;
+    return fmt::format(
+        "  n{} [shape=ellipse, style=filled, fillcolor=\"#dbe9f6\", label={}{}];\n", n->seq,
+        dot_string(label), border);
+  }
+  const std::string label =
+      fmt::format("#{} {}{}\n{}", n->seq, n->name, quoted(name_of(n)), shape) + values_text;
+  return fmt::format(
+      "  n{} [shape=box, style=\"rounded,filled\", fillcolor=\"#fdf1d6\", label={}{}];\n", n->seq,
+      dot_string(label), border);
+}
+
+// An edge from each input's node; an input without one (a constant) gets a grey stub.
+std::string dot_edges(const Node* n) {
+  std::string out;
+  for (std::size_t i = 0; i < n->next.size(); ++i) {
+    const Node* m = n->next[i].node.get();
+    if (m) {
+      out += fmt::format("  n{} -> n{};\n", m->seq, n->seq);
     } else {
-      const std::string label =
-          fmt::format("#{} {}{}\n{}", n->seq, n->name, quoted(name_of(n)), shape) + value_lines(t);
-      out += fmt::format(
-          "  n{} [shape=box, style=\"rounded,filled\", fillcolor=\"#fdf1d6\", label={}{}];\n",
-          n->seq, dot_string(label), border);
+      out += fmt::format("  c{}_{} [shape=plaintext, fontcolor=gray, label=\"const\"];\n", n->seq,
+                         i);
+      out += fmt::format("  c{}_{} -> n{} [style=dashed, color=gray];\n", n->seq, i, n->seq);
     }
   }
-  for (Node* n : nodes) {
-    for (std::size_t i = 0; i < n->next.size(); ++i) {
-      const Node* m = n->next[i].node.get();
-      if (m) {
-        out += fmt::format("  n{} -> n{};\n", m->seq, n->seq);
-      } else {
-        out += fmt::format("  c{}_{} [shape=plaintext, fontcolor=gray, label=\"const\"];\n", n->seq,
-                           i);
-        out += fmt::format("  c{}_{} -> n{} [style=dashed, color=gray];\n", n->seq, i, n->seq);
-      }
-    }
-  }
-  // Outputs without a graph are drawn alone.
-  for (std::size_t k = 0; k < outputs.size(); ++k) {
-    const Tensor& t = outputs[k];
-    if (!t.defined() || t.requires_grad()) continue;
-    const std::string label =
-        fmt::format("{}\n{} {}\n(no graph)", t.name().empty() ? "tensor" : t.name(),
-                    to_string(t.shape()), dtype_name(t.dtype())) +
-        value_lines(&t.impl());
-    out += fmt::format("  t{} [shape=ellipse, peripheries=2, label={}];\n", k, dot_string(label));
-  }
+  return out;
+}
+
+// An output without a graph, drawn alone.
+std::string dot_loose_output(const Tensor& t, std::size_t k, bool values, int precision) {
+  const std::string label =
+      fmt::format("{}\n{} {}\n(no graph)", t.name().empty() ? "tensor" : t.name(),
+                  to_string(t.shape()), dtype_name(t.dtype())) +
+      value_lines(&t.impl(), values, precision);
+  return fmt::format("  t{} [shape=ellipse, peripheries=2, label={}];\n", k, dot_string(label));
+}
+
+}  // namespace
+
+std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opts) {
+  const auto roots = roots_of(outputs);
+  const std::vector<Node*> nodes = reachable(roots);
+  const bool values = dot_shows_values(nodes, outputs, opts);
+  std::string out = dot_header(opts);
+  for (const Node* n : nodes) out += dot_node(n, roots, values, opts.precision);
+  for (const Node* n : nodes) out += dot_edges(n);
+  for (std::size_t k = 0; k < outputs.size(); ++k)
+    if (outputs[k].defined() && !outputs[k].requires_grad())
+      out += dot_loose_output(outputs[k], k, values, opts.precision);
   return out + "}\n";
 }
 

@@ -83,11 +83,10 @@ GradList bn_backward_composite(const Tensor& x, const Tensor& gm, const Tensor& 
   return {dx, sum(g * xh, axes), sum(g, axes)};
 }
 
-// batch_norm, and with relu the fused batch_norm_relu.
-Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                     const Tensor& running_mean, const Tensor& running_var, bool training,
-                     double momentum, double eps, bool relu) {
-  const char* op = relu ? "batch_norm_relu" : "batch_norm";
+// The (N, C, S) geometry of x, once every argument is checked against it.
+BnGeom check_batch_norm_args(const char* op, const Tensor& x, const Tensor& gamma,
+                             const Tensor& beta, const Tensor& running_mean,
+                             const Tensor& running_var, bool training, double eps) {
   if (x.dim() < 2)
     throw std::invalid_argument(fmt::format(
         "{}: input must be (N, C) or (N, C, H, W), got shape {}", op, to_string(x.shape())));
@@ -110,88 +109,120 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                     to_string(x.shape())));
   if (!(eps >= 0.0))
     throw std::invalid_argument(fmt::format("{}: eps must be non-negative, got {}", op, eps));
+  return g;
+}
 
+// The statistics the forward normalizes with: the batch's (training; the running ones then
+// move towards them) or the running ones (eval).
+template <typename T>
+Stats batch_norm_stats(const T* px, const BnGeom& g, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps) {
+  Stats st;
+  if (training) {
+    std::vector<double> var;
+    st = kernels::norm_kernels<T>().bn_batch_stats(px, g, eps, var);
+    if (running_mean.defined()) {
+      // running = momentum * running + (1 - momentum) * batch (biased batch variance)
+      T* rm = running_mean.data<T>();
+      T* rv = running_var.data<T>();
+      for (int64_t c = 0; c < g.C; ++c) {
+        rm[c] = static_cast<T>(momentum * rm[c] + (1.0 - momentum) * st.mean[c]);
+        rv[c] = static_cast<T>(momentum * rv[c] + (1.0 - momentum) * var[c]);
+      }
+      running_mean.bump_version();
+      running_var.bump_version();
+    }
+  } else {
+    const T* rm = running_mean.data<T>();
+    const T* rv = running_var.data<T>();
+    st.mean.resize(g.C);
+    st.rstd.resize(g.C);
+    for (int64_t c = 0; c < g.C; ++c) {
+      st.mean[c] = rm[c];
+      st.rstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
+    }
+  }
+  return st;
+}
+
+// The kernels' backward: dx = gamma rstd (g - mean(g) - xh mean(g xh)) [eval: gamma rstd g];
+// dgamma = sum(g xh); dbeta = sum(g); with the fused ReLU, g is first zeroed where out = 0.
+// Only the gradients asked for (want_*) are computed.
+GradList bn_backward_kernels(const Tensor& x, const Tensor& gm, const Tensor& gout,
+                             const Stats& st, const BnGeom& g, bool training, bool want_x,
+                             bool want_gamma, bool want_beta) {
+  Tensor dx = want_x ? empty_like(x) : Tensor();
+  Tensor dgm = want_gamma ? empty({g.C}, x.dtype()) : Tensor();
+  Tensor dbt = want_beta ? empty({g.C}, x.dtype()) : Tensor();
+  DAGRAD_DISPATCH(x.dtype(), {
+    std::vector<double> sum_g, sum_gx;
+    const kernels::NormKernels<T>& k = kernels::norm_kernels<T>();
+    const bool mask = !st.fa.empty();  // the fused ReLU's
+    k.bn_channel_sums(x.data<T>(), gout.data<T>(), st, mask, g, sum_g, sum_gx);
+    for (int64_t c = 0; c < g.C; ++c) {
+      if (want_gamma) dgm.data<T>()[c] = static_cast<T>(sum_gx[c]);
+      if (want_beta) dbt.data<T>()[c] = static_cast<T>(sum_g[c]);
+    }
+    if (want_x)
+      k.bn_input_map(x.data<T>(), gout.data<T>(), st, mask, gm.data<T>(), training, sum_g,
+                     sum_gx, dx.data<T>(), g);
+  });
+  return {dx, dgm, dbt};
+}
+
+// t_out = (the backward's input map on t_x) + t_gamma * xh + t_beta; relu: zeroed where out = 0
+Tensor bn_tangent(const Tensor& x, const Tensor& gm, const TangentList& t, const Tensor& out,
+                  const Stats& st, const BnGeom& g, bool training, bool relu) {
+  Tensor r = empty_like(out);
+  DAGRAD_DISPATCH(out.dtype(), {
+    std::vector<double> sum_g, sum_gx;
+    const kernels::NormKernels<T>& k = kernels::norm_kernels<T>();
+    if (training) k.bn_channel_sums(x.data<T>(), t[0].data<T>(), st, false, g, sum_g, sum_gx);
+    k.bn_input_map(x.data<T>(), t[0].data<T>(), st, false, gm.data<T>(), training, sum_g, sum_gx,
+                   r.data<T>(), g);
+    k.bn_add_affine_tangent(x.data<T>(), st, t[1].data<T>(), t[2].data<T>(), r.data<T>(), g);
+    if (relu) {
+      T* pr = r.data<T>();
+      const T* po = out.data<T>();
+      for (int64_t i = 0, n = r.numel(); i < n; ++i)
+        if (!(po[i] > 0)) pr[i] = T(0);
+    }
+  });
+  return r;
+}
+
+// batch_norm, and with relu the fused batch_norm_relu.
+Tensor batch_norm_op(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                     const Tensor& running_mean, const Tensor& running_var, bool training,
+                     double momentum, double eps, bool relu) {
+  const char* op = relu ? "batch_norm_relu" : "batch_norm";
+  const BnGeom g =
+      check_batch_norm_args(op, x, gamma, beta, running_mean, running_var, training, eps);
   auto st = std::make_shared<Stats>();
   Tensor out = empty_like(x);
   DAGRAD_DISPATCH(x.dtype(), {
     const T* px = x.data<T>();
-    if (training) {
-      std::vector<double> var;
-      *st = kernels::norm_kernels<T>().bn_batch_stats(px, g, eps, var);
-      if (running_mean.defined()) {
-        // running = momentum * running + (1 - momentum) * batch (biased batch variance)
-        T* rm = running_mean.data<T>();
-        T* rv = running_var.data<T>();
-        for (int64_t c = 0; c < g.C; ++c) {
-          rm[c] = static_cast<T>(momentum * rm[c] + (1.0 - momentum) * st->mean[c]);
-          rv[c] = static_cast<T>(momentum * rv[c] + (1.0 - momentum) * var[c]);
-        }
-        running_mean.bump_version();
-        running_var.bump_version();
-      }
-    } else {
-      const T* rm = running_mean.data<T>();
-      const T* rv = running_var.data<T>();
-      st->mean.resize(g.C);
-      st->rstd.resize(g.C);
-      for (int64_t c = 0; c < g.C; ++c) {
-        st->mean[c] = rm[c];
-        st->rstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
-      }
-    }
+    *st = batch_norm_stats(px, g, running_mean, running_var, training, momentum, eps);
     kernels::norm_kernels<T>().bn_normalize(px, *st, ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
                                             relu, out.data<T>(), g);
   });
 
+  const Shape cs{g.C};
   const Tensor gm = gamma.defined() ? gamma : ones(cs, x.dtype());
   const Tensor bt = beta.defined() ? beta : zeros(cs, x.dtype());
   const bool gx = x.requires_grad(), gg = gm.requires_grad(), gb = bt.requires_grad();
   return record(
       op, out, {x, gm, bt},
-      // dx = gamma rstd (g - mean(g) - xh mean(g xh)) [eval: gamma rstd g];
-      // dgamma = sum(g xh); dbeta = sum(g); relu: g first zeroed where out = 0
+      // the kernels' rules (bn_backward_kernels); in ops when a higher order is being recorded
       [x = SavedTensor(x, op), gm = SavedTensor(gm, op), bt = SavedTensor(bt, op), st, g, training,
        gx, gg, gb, eps, relu](const Tensor& gout, const Tensor&) -> GradList {
         const Tensor& xv = x.get();
         if (backward_in_ops({gout, xv, gm.get(), bt.get()}))
           return bn_backward_composite(xv, gm.get(), bt.get(), gout, *st, training, eps, relu);
-        Tensor dx = gx ? empty_like(xv) : Tensor();
-        Tensor dgm = gg ? empty({g.C}, xv.dtype()) : Tensor();
-        Tensor dbt = gb ? empty({g.C}, xv.dtype()) : Tensor();
-        DAGRAD_DISPATCH(xv.dtype(), {
-          std::vector<double> sum_g, sum_gx;
-          const kernels::NormKernels<T>& k = kernels::norm_kernels<T>();
-          const bool mask = !st->fa.empty();  // the fused ReLU's
-          k.bn_channel_sums(xv.data<T>(), gout.data<T>(), *st, mask, g, sum_g, sum_gx);
-          for (int64_t c = 0; c < g.C; ++c) {
-            if (gg) dgm.data<T>()[c] = static_cast<T>(sum_gx[c]);
-            if (gb) dbt.data<T>()[c] = static_cast<T>(sum_g[c]);
-          }
-          if (gx)
-            k.bn_input_map(xv.data<T>(), gout.data<T>(), *st, mask, gm.get().data<T>(), training,
-                           sum_g, sum_gx, dx.data<T>(), g);
-        });
-        return {dx, dgm, dbt};
+        return bn_backward_kernels(xv, gm.get(), gout, *st, g, training, gx, gg, gb);
       },
-      // t_out = (the same map on t_x) + t_gamma * xh + t_beta; relu: zeroed where out = 0
       [x, gm, st, g, training, relu](const TangentList& t, const Tensor& o) {
-        Tensor r = empty_like(o);
-        DAGRAD_DISPATCH(o.dtype(), {
-          std::vector<double> sum_g, sum_gx;
-          const kernels::NormKernels<T>& k = kernels::norm_kernels<T>();
-          if (training)
-            k.bn_channel_sums(x.data<T>(), t[0].data<T>(), *st, false, g, sum_g, sum_gx);
-          k.bn_input_map(x.data<T>(), t[0].data<T>(), *st, false, gm.data<T>(), training, sum_g,
-                         sum_gx, r.data<T>(), g);
-          k.bn_add_affine_tangent(x.data<T>(), *st, t[1].data<T>(), t[2].data<T>(), r.data<T>(), g);
-          if (relu) {
-            T* pr = r.data<T>();
-            const T* po = o.data<T>();
-            for (int64_t i = 0, n = r.numel(); i < n; ++i)
-              if (!(po[i] > 0)) pr[i] = T(0);
-          }
-        });
-        return r;
+        return bn_tangent(x, gm, t, o, *st, g, training, relu);
       });
 }
 
