@@ -1,5 +1,5 @@
 // A module's state in the formats other tools read: safetensors (under dagrad's names or
-// PyTorch's) and NumPy's .npz. dagrad's own checkpoints are in nn/checkpoint.h.
+// PyTorch's) and NumPy's .npz. dagrad's own checkpoints are in io/checkpoint.h.
 //
 // Loading follows Module::load_state: strict by default (every tensor present, nothing extra,
 // shapes and dtypes equal, else an error listing every problem and the model unchanged);

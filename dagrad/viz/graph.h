@@ -53,7 +53,7 @@ void save_dot(const Tensor& output, const std::string& path, const DotOptions& o
 void save_dot(const std::vector<Tensor>& outputs, const std::string& path,
               const DotOptions& opts = {});
 
-// ---- the interactive page (graph_html.cpp)
+// ---- the interactive page (graph_page.cpp)
 
 // What an op saved for its backward, as graph pages show it.
 struct SavedInfo {
@@ -118,7 +118,7 @@ struct HtmlOptions {
 // max_values elements) or min/mean/max/norm. A page draws at most 2000 nodes: of a larger
 // graph, the 1999 nearest the outputs, with everything farther collapsed into one node.
 std::string to_html(const std::vector<Tensor>& outputs, const HtmlOptions& options = {});
-// Writes html_page(...) to `path` atomically; std::runtime_error naming the path on failure.
+// Writes to_html(...) to `path` atomically; std::runtime_error naming the path on failure.
 void save_html(const std::vector<Tensor>& outputs, const std::string& path,
                 const HtmlOptions& options = {});
 

@@ -1,5 +1,5 @@
 // Internal: walking a recorded graph, shared by the graph tools (graph.cpp: tape listings and
-// DOT; graph_html.cpp: the interactive page).
+// DOT; graph_page.cpp: the interactive page).
 #pragma once
 #include <memory>
 #include <vector>

@@ -1,4 +1,4 @@
-// Tests for data/image: PNG and PGM/PPM reading, PNG writing, and the pixel helpers.
+// Tests for io/image: PNG and PGM/PPM reading, PNG writing, and the pixel helpers.
 #include "dagrad/io/image.h"
 
 #include <doctest/doctest.h>

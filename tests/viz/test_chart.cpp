@@ -1,4 +1,4 @@
-// Tests for data/plot: SVG line charts.
+// Tests for viz/chart: SVG line charts.
 #include "dagrad/viz/chart.h"
 
 #include <doctest/doctest.h>
@@ -72,7 +72,7 @@ void check_well_formed(const std::string& svg) {
 
 }  // namespace
 
-TEST_CASE("plot: render_svg draws title, axis labels, legend and one path per series") {
+TEST_CASE("chart: to_svg draws title, axis labels, legend and one path per series") {
   std::vector<double> loss;
   for (int i = 0; i < 200; ++i) loss.push_back(2.3 * std::exp(-i / 50.0) + 0.1);
   Chart c = chart("Training loss",
@@ -98,7 +98,7 @@ TEST_CASE("plot: render_svg draws title, axis labels, legend and one path per se
   CHECK(contains(svg, "#ff7f0e"));
 }
 
-TEST_CASE("plot: render_svg uses the given colours and escapes XML in text") {
+TEST_CASE("chart: to_svg uses the given colours and escapes XML in text") {
   Series s = series("a < b & \"c\"", {0, 1}, {0, 1});
   s.color = "rebeccapurple";
   Chart c = chart("<script>alert('x')</script> & more", {s});
@@ -112,7 +112,7 @@ TEST_CASE("plot: render_svg uses the given colours and escapes XML in text") {
   CHECK(contains(svg, ">a &lt; b &amp; &quot;c&quot;</text>"));
 }
 
-TEST_CASE("plot: render_svg skips NaN and infinite points and breaks the line there") {
+TEST_CASE("chart: to_svg skips NaN and infinite points and breaks the line there") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
   Chart c = chart("gaps", {series("s", {0, 1, 2, 3, 4, 5}, {1, 2, nan, 3, inf, 4}),
@@ -128,7 +128,7 @@ TEST_CASE("plot: render_svg skips NaN and infinite points and breaks the line th
   CHECK(count(d, "L") == 1);
 }
 
-TEST_CASE("plot: render_svg handles empty, single-point and constant data") {
+TEST_CASE("chart: to_svg handles empty, single-point and constant data") {
   SUBCASE("no series at all") {
     const std::string svg = dagrad::viz::to_svg(chart("empty", {}));
     check_well_formed(svg);
@@ -174,7 +174,7 @@ TEST_CASE("plot: render_svg handles empty, single-point and constant data") {
   }
 }
 
-TEST_CASE("plot: render_svg log_y: powers of ten, non-positive values skipped") {
+TEST_CASE("chart: to_svg log_y: powers of ten, non-positive values skipped") {
   Chart c = chart("log", {series("s", {}, {10, 1, 0.1, 0, -5, 0.01})}, /*log_y=*/true);
   const std::string svg = dagrad::viz::to_svg(c);
   check_well_formed(svg);
@@ -200,7 +200,7 @@ TEST_CASE("plot: render_svg log_y: powers of ten, non-positive values skipped") 
   CHECK(contains(none, "no data"));
 }
 
-TEST_CASE("plot: render_svg rejects mismatched series and tiny canvases") {
+TEST_CASE("chart: to_svg rejects mismatched series and tiny canvases") {
   try {
     dagrad::viz::to_svg(chart("t", {series("broken", {1, 2, 3}, {1, 2})}));
     FAIL("expected an exception");

@@ -221,7 +221,7 @@ TEST_CASE("graph: viz::save_dot writes atomically and Graphviz accepts the file"
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("graph: render_svg returns false when Graphviz is missing") {
+TEST_CASE("graph: dot_to_svg returns false when Graphviz is missing") {
   const char* old = std::getenv("PATH");
   const std::string saved = old ? old : "";
   ::setenv("PATH", "/nonexistent-dagrad-dir", 1);
