@@ -377,11 +377,16 @@ std::vector<char> nodes_leading_to(const std::vector<Node*>& order,
 }
 
 // Records the gradient arriving at n in every capture slot that names it (an input may be
-// listed twice).
-void capture_gradient(const Node* n, const Tensor& g, const std::vector<Node*>& capture,
+// listed twice); false when none does.
+bool capture_gradient(const Node* n, const Tensor& g, const std::vector<Node*>& capture,
                       std::vector<Tensor>& captured) {
+  bool found = false;
   for (std::size_t k = 0; k < capture.size(); ++k)
-    if (capture[k] == n) captured[k] = captured[k].defined() ? captured[k] + g : g;
+    if (capture[k] == n) {
+      captured[k] = captured[k].defined() ? captured[k] + g : g;
+      found = true;
+    }
+  return found;
 }
 
 // Calls n's backward rule on g. A once-differentiable rule runs under no_grad; under
@@ -481,16 +486,18 @@ void execute(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad
     Tensor g = std::move(n->grad_buffer);
     n->grad_buffer = Tensor();
     if (!g.defined()) continue;  // nothing flowed here (e.g. only undefined gradients)
-    if (!capture.empty()) {
-      capture_gradient(n, g, capture, *captured);
-      if (!needed[step]) continue;
-    }
+    // grad() runs only the nodes on the way to an input.
+    const bool is_input = !capture.empty() && capture_gradient(n, g, capture, *captured);
+    const bool runs = capture.empty() || needed[step];
+    if (opts.observer && (runs || is_input)) opts.observer->on_gradient(*n, g);
+    if (!runs) continue;
     if (n->is_accumulator()) {
       n->apply(g);
       continue;
     }
     GradList grads = call_rule(*n, g, opts.create_graph);
     validate_outputs(*n, grads);
+    if (opts.observer) opts.observer->on_rule(*n, grads);
     if (capture.empty()) retain_output_grad(*n, g, opts.create_graph);  // not grad()'s job
     send_to_inputs(*n, grads);
     if (!retain) {

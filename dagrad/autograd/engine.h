@@ -46,6 +46,19 @@ class detect_anomaly {
 bool anomaly_mode_enabled();
 void set_anomaly_mode(bool on);
 
+// Watches a backward run step by step as the engine takes it, e.g. to draw it (the graph page
+// does). Set through BackwardOptions::observer; null by default, when the engine only tests the
+// pointer. Not reported: nodes no gradient reaches, and under grad() the nodes that lead to
+// none of its inputs (which it does not run).
+class BackwardObserver {
+ public:
+  virtual ~BackwardObserver() = default;
+  // n's turn: g is the sum of every gradient that reached it (for the outputs, the seed).
+  virtual void on_gradient(const Node& n, const Tensor& g) = 0;
+  // n's rule returned `grads`, one per input of n (undefined: nothing for that input).
+  virtual void on_rule(const Node& n, const GradList& grads) = 0;
+};
+
 // Runs backward from `outputs` (each with its upstream gradient; undefined = ones for a
 // scalar) and accumulates into the .grad of every leaf that requires grad. Outputs may
 // depend on each other. Without retain_graph every node it ran is freed, and running a freed

@@ -57,6 +57,8 @@ struct TensorImpl {
   const char* op = nullptr;  // the op that computed it, even when no node was recorded
 };
 
+class BackwardObserver;  // engine.h
+
 struct BackwardOptions {
   bool retain_graph = false;  // keep saved values so backward can run again
   // Record the backward pass itself (gradients of gradients); implies retain_graph.
@@ -64,6 +66,8 @@ struct BackwardOptions {
   // the leaf (leaf -> .grad -> graph -> leaf): call zero_grad() on the leaves when done, or
   // use dagrad::grad, which never writes .grad (the same caveat as PyTorch).
   bool create_graph = false;
+  // Sees every step of the run as the engine takes it (engine.h); null: no observer.
+  BackwardObserver* observer = nullptr;
 };
 
 class Tensor {

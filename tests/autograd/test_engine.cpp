@@ -763,3 +763,84 @@ TEST_CASE("engine: a create_graph backward from a leaf does not alias dout") {
   check_close(x.grad(), {3, 3});
   check_close(dout, {1, 1});
 }
+
+// ---------------------------------------------------------------- observer
+
+namespace {
+// Records what a BackwardObserver is told, in order.
+struct Recorder final : BackwardObserver {
+  struct Step {
+    const Node* node;
+    V gradient;
+    std::vector<bool> defined;  // per input: did the rule return a gradient
+    std::vector<V> grads;
+  };
+  std::vector<Step> steps;
+  void on_gradient(const Node& n, const Tensor& g) override {
+    steps.push_back({&n, g.to_vector(), {}, {}});
+  }
+  void on_rule(const Node& n, const GradList& grads) override {
+    REQUIRE(!steps.empty());
+    REQUIRE(steps.back().node == &n);  // the rule follows its own node's gradient
+    for (const Tensor& t : grads) {
+      steps.back().defined.push_back(t.defined());
+      steps.back().grads.push_back(t.defined() ? t.to_vector() : V{});
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("engine: an observer sees each step in the engine's order, with its gradients") {
+  Tensor x = leaf({1, 2}), w = leaf({3});
+  Tensor h = x * w;  // w broadcast: its gradient sums back
+  h.retain_grad();
+  Tensor y = (h * h).sum();
+  Recorder r;
+  BackwardOptions o = retain_graph();
+  o.observer = &r;
+  y.backward({}, o);
+  // Every node backward_order lists is reached here, in that order.
+  const std::vector<Node*> order = backward_order(y);
+  REQUIRE(r.steps.size() == order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) CHECK(r.steps[i].node == order[i]);
+  // The seed first; h's step carries dy/dh = 2h; the leaves' accumulators get .grad.
+  CHECK(r.steps.front().gradient == V{1});
+  for (const auto& s : r.steps) {
+    if (s.node == h.grad_fn().get()) CHECK(s.gradient == h.grad().to_vector());
+    if (s.node->leaf() == &x.impl()) CHECK(s.gradient == x.grad().to_vector());
+    if (s.node->leaf() == &w.impl()) CHECK(s.gradient == w.grad().to_vector());
+    if (s.node == h.grad_fn().get()) {  // mul's rule: dh/dx = w (2h*3), dh/dw = x summed
+      REQUIRE(s.grads.size() == 2);
+      CHECK(s.grads[0] == V{18, 36});
+      CHECK(s.grads[1] == V{30});
+    }
+  }
+  check_close(w.grad(), {30});
+  // No observer: the same gradients.
+  x.zero_grad();
+  w.zero_grad();
+  y.backward();
+  check_close(x.grad(), {18, 36});
+  check_close(w.grad(), {30});
+  CHECK(r.steps.size() == order.size());  // it was not called again
+}
+
+TEST_CASE("engine: an observer of grad() sees only the nodes that lead to the inputs") {
+  Tensor x = leaf({1, 2}), u = leaf({5});
+  Tensor y = (x * x).sum() + u.sum();
+  Recorder r;
+  BackwardOptions o;
+  o.observer = &r;
+  auto g = grad({y}, {x}, {}, o);
+  check_close(g[0], {2, 4});
+  // add, sum, mul, x's accumulator: u's branch (its sum and accumulator) does not lead to x.
+  REQUIRE(r.steps.size() == 4);
+  CHECK(r.steps[0].defined.size() == 2);
+  for (const auto& s : r.steps) {
+    CHECK(s.node->leaf() != &u.impl());
+    if (!s.node->is_accumulator()) CHECK(s.defined.size() == s.node->next.size());
+  }
+  CHECK(r.steps.back().node->leaf() == &x.impl());
+  CHECK(r.steps.back().gradient == V{2, 4});
+  CHECK_FALSE(x.grad().defined());
+}

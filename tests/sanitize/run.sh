@@ -71,7 +71,7 @@ configure() {
   fi
   echo "== building build-$1 (clang -fsanitize=$2)"
   local examples  # the examples and the tools (the smoke runs use both)
-  examples=$(ninja -C "$dir" -t targets all | sed -nE 's|^((examples|tools)/[^/: ]+): .*|\1|p' | sort -u)
+  examples=$(ninja -C "$dir" -t targets all | sed -nE 's#^((examples|tools)/[^/: ]+): .*#\1#p' | sort -u)
   # shellcheck disable=SC2086
   ninja -C "$dir" tests/dagrad-tests $examples >"$dir/build.log" 2>&1 ||
     { grep -E "error|FAILED" "$dir/build.log" | head -30; return 1; }
