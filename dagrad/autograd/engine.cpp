@@ -9,8 +9,14 @@
 #include <stdexcept>
 
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules engine_rules{
+    {"backward_of_once_differentiable", "none: the op's backward ran raw kernels, so a second backward is an error"},
+};
 
 namespace {
 thread_local bool t_grad_enabled = true;

@@ -9,8 +9,15 @@
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules forward_mode_rules{
+    {"make_dual", "identity (the tangent rides along)"},
+    {"primal_of", "identity (the tangent is dropped)"},
+};
 
 namespace {
 

@@ -16,8 +16,15 @@
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules tensor_rules{
+    {"clone", "identity"},
+    {"to", "the adjoint is converted back to x's dtype"},
+};
 
 // ---------------------------------------------------------------- storage
 

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -16,6 +15,7 @@
 
 #include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/gradcheck.h"
+#include "dagrad/autograd/rules.h"
 #include "dagrad/viz/graph.h"
 #include "dagrad/viz/graph_page_assets.h"
 #include "dagrad/viz/graph_walk.h"
@@ -75,58 +75,12 @@ std::string tensor_json(const Tensor& t, int64_t max_values) {
                            number(std::sqrt(sq)));
 }
 
-// The local derivative rule of an op, for the node's details.
+// The local derivative rule of an op, for the node's details: its one line in the registry
+// beside the op (autograd/rules.h).
 std::string rule_of(const Node* n) {
   if (n->is_accumulator()) return "a leaf: its adjoint is accumulated into .grad";
-  static const std::map<std::string, std::string> rules = {
-      {"add", "d(a+b)/da = 1, d(a+b)/db = 1 (summed over broadcast axes)"},
-      {"sub", "d(a-b)/da = 1, d(a-b)/db = -1"},
-      {"mul", "d(ab)/da = b, d(ab)/db = a"},
-      {"div", "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"},
-      {"neg", "d(-x)/dx = -1"},
-      {"add_scalar", "d(x+s)/dx = 1"},
-      {"mul_scalar", "d(sx)/dx = s"},
-      {"div_scalar", "d(x/s)/dx = 1/s"},
-      {"rsub_scalar", "d(s-x)/dx = -1"},
-      {"rdiv_scalar", "d(s/x)/dx = -s/x^2"},
-      {"pow", "d(x^p)/dx = p x^(p-1)"},
-      {"pow_tensor", "d(x^p)/dx = p x^(p-1), d(x^p)/dp = x^p log x"},
-      {"exp", "d exp(x)/dx = exp(x)"},
-      {"log", "d log(x)/dx = 1/x"},
-      {"log1p", "d log(1+x)/dx = 1/(1+x)"},
-      {"log2", "d log2(x)/dx = 1/(x ln 2)"},
-      {"expm1", "d(e^x - 1)/dx = e^x"},
-      {"sqrt", "d sqrt(x)/dx = 1/(2 sqrt(x))"},
-      {"rsqrt", "d x^(-1/2)/dx = -x^(-3/2)/2"},
-      {"abs", "d|x|/dx = sign(x)"},
-      {"sin", "d sin(x)/dx = cos(x)"},
-      {"cos", "d cos(x)/dx = -sin(x)"},
-      {"tan", "d tan(x)/dx = 1 + tan(x)^2"},
-      {"atan", "d atan(x)/dx = 1/(1+x^2)"},
-      {"atan2", "d atan2(a,b)/da = b/(a^2+b^2), /db = -a/(a^2+b^2)"},
-      {"tanh", "d tanh(x)/dx = 1 - tanh(x)^2"},
-      {"sigmoid", "d s(x)/dx = s(x)(1 - s(x))"},
-      {"relu", "d relu(x)/dx = 1 if x > 0 else 0"},
-      {"leaky_relu", "d/dx = 1 if x > 0 else slope"},
-      {"softplus", "d log(1+e^x)/dx = sigmoid(x)"},
-      {"elu", "d/dx = 1 if x > 0 else alpha e^x"},
-      {"gelu", "d x Phi(x)/dx = Phi(x) + x phi(x)"},
-      {"silu", "d x s(x)/dx = s(x)(1 + x(1 - s(x)))"},
-      {"erf", "d erf(x)/dx = 2/sqrt(pi) e^(-x^2)"},
-      {"maximum", "the gradient goes to the larger input (split on ties)"},
-      {"minimum", "the gradient goes to the smaller input (split on ties)"},
-      {"matmul", "d(AB)/dA: G B^T, d(AB)/dB: A^T G"},
-      {"sum", "d sum(x)/dx = 1 (the adjoint is broadcast back)"},
-      {"mean", "d mean(x)/dx = 1/n"},
-      {"clone", "identity"},
-      {"make_dual", "identity (the tangent rides along)"},
-      {"reshape", "the adjoint is reshaped back"},
-      {"softmax", "dx = y (g - sum(g y))"},
-      {"log_softmax", "dx = g - softmax(x) sum(g)"},
-      {"cross_entropy", "d/dscores = softmax(scores) - onehot(labels), over N"},
-  };
-  const auto it = rules.find(n->name);
-  return it != rules.end() ? it->second : "see docs/ops.md for this op's backward";
+  const std::string_view math = backward_rule(n->name);
+  return math.empty() ? "see docs/ops.md for this op's backward" : std::string(math);
 }
 
 // A non-owning handle (aliasing an empty owner) on the tensor a node stands for, or undefined:

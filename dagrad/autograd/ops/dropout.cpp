@@ -7,8 +7,14 @@
 #include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules dropout_rules{
+    {"dropout", "dx = g mask / (1 - p)"},
+};
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   detail::check_floating(x, "dropout");

@@ -6,8 +6,30 @@
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/unary.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules elementwise_rules{
+    {"add", "d(a+b)/da = 1, d(a+b)/db = 1 (summed over broadcast axes)"},
+    {"sub", "d(a-b)/da = 1, d(a-b)/db = -1"},
+    {"mul", "d(ab)/da = b, d(ab)/db = a"},
+    {"div", "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"},
+    {"neg", "d(-x)/dx = -1"},
+    {"add_scalar", "d(x+s)/dx = 1"},
+    {"mul_scalar", "d(sx)/dx = s"},
+    {"div_scalar", "d(x/s)/dx = 1/s"},
+    {"rsub_scalar", "d(s-x)/dx = -1"},
+    {"rdiv_scalar", "d(s/x)/dx = -s/x^2"},
+    {"pow", "d(x^p)/dx = p x^(p-1)"},
+    {"pow_tensor", "d(x^p)/dx = p x^(p-1), d(x^p)/dp = x^p log x"},
+    {"atan2", "d atan2(a,b)/da = b/(a^2+b^2), /db = -a/(a^2+b^2)"},
+    {"maximum", "the gradient goes to the larger input (split on ties)"},
+    {"minimum", "the gradient goes to the smaller input (split on ties)"},
+    {"clamp", "d clamp(x, lo, hi)/dx = 1 inside [lo, hi], else 0"},
+    {"where", "d where(c, a, b)/da = [c != 0], /db = [c == 0]"},
+};
 
 using detail::map_binary;
 using detail::map_unary;

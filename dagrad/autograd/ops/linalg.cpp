@@ -13,8 +13,17 @@
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules linalg_rules{
+    {"matmul", "d(AB)/dA: G B^T, d(AB)/dB: A^T G"},
+    {"affine", "x W + b: dx = G W^T, dW = x^T G, db = sum of G over rows"},
+    {"dot", "d(a.b)/da = b, d(a.b)/db = a"},
+    {"outer", "a b^T: da = G b, db = G^T a"},
+};
 
 namespace {
 

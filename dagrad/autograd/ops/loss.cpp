@@ -12,8 +12,19 @@
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/ops/softmax.h"
 #include "dagrad/autograd/ops/unary.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules loss_rules{
+    {"cross_entropy", "d/dscores = softmax(scores) - onehot(labels), over N"},
+    {"svm_loss", "d/ds_j = 1 where the margin s_j - s_y + m > 0, minus their count at y"},
+    {"mse_loss", "d(p-t)^2/dp = 2(p-t), d/dt = -2(p-t)"},
+    {"binary_cross_entropy", "d/dp = (p - t) / (p (1 - p))"},
+    {"binary_logistic_loss", "d/dz = sigmoid(z) - y"},
+    {"binary_hinge_loss", "d max(0, 1 - y s)/ds = -y where 1 - y s > 0, else 0"},
+};
 
 namespace {
 

@@ -17,8 +17,16 @@
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/ops/unary.h"
 #include "dagrad/runtime/parallel.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules norm_rules{
+    {"batch_norm", "dx = (gamma/sigma)(g - mean(g) - xhat mean(g xhat)) over the batch"},
+    {"batch_norm_relu", "batch_norm's rule applied to the adjoint masked by relu"},
+    {"layer_norm", "dx = (gamma/sigma)(g - mean(g) - xhat mean(g xhat)) over the normalized axes"},
+};
 
 namespace {
 

@@ -18,8 +18,17 @@
 #include "dagrad/autograd/ops/linalg.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/runtime/parallel.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules pool_rules{
+    {"max_pool2d", "the gradient goes to each window's max"},
+    {"max_pool2d_backward", "linear: its adjoint is read at each window's max"},
+    {"avg_pool2d", "each window's gradient is spread evenly over it (1/area)"},
+    {"avg_pool2d_backward", "linear: its adjoint is avg_pool2d-ed"},
+};
 
 namespace {
 

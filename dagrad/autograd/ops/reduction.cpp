@@ -10,8 +10,21 @@
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/ops/unary.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules reduction_rules{
+    {"sum", "d sum(x)/dx = 1 (the adjoint is broadcast back)"},
+    {"prod", "d prod(x)/dx_i = the product of the other elements"},
+    {"var", "d var(x)/dx = 2 (x - mean(x)) / (n - 1), or / n when biased"},
+    {"norm", "d ||x||_p/dx = sign(x) |x|^(p-1) / ||x||_p^(p-1)"},
+    {"logsumexp", "d logsumexp(x)/dx = softmax(x)"},
+    {"cumsum", "dx = the reversed cumulative sum of the adjoint"},
+    {"max", "the gradient goes to the elements equal to the max (split on ties)"},
+    {"min", "the gradient goes to the elements equal to the min (split on ties)"},
+};
 
 namespace {
 

@@ -12,8 +12,29 @@
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules shape_rules{
+    {"reshape", "the adjoint is reshaped back"},
+    {"permute", "the adjoint is permuted back (the inverse permutation)"},
+    {"broadcast_to", "the adjoint is summed over the broadcast axes"},
+    {"concat", "the adjoint is sliced back into the inputs' parts"},
+    {"slice", "the adjoint is placed back into zeros of x's shape"},
+    {"slice_backward", "linear: its adjoint is sliced"},
+    {"pad", "the adjoint is cropped back to x's shape"},
+    {"pad_backward", "linear: its adjoint is padded"},
+    {"gather", "dx = the adjoint scatter-added to the gathered positions"},
+    {"gather_backward", "linear: its adjoint is gathered"},
+    {"index_select", "dx = the adjoint added into the selected rows"},
+    {"embedding", "d weight = the adjoint's rows added into the looked-up rows"},
+    {"index_select_backward", "linear: its adjoint is index-selected"},
+    {"masked_select", "dx = the adjoint at the selected positions, 0 elsewhere"},
+    {"flip", "the adjoint is flipped back"},
+    {"roll", "the adjoint is rolled back"},
+};
 
 namespace {
 

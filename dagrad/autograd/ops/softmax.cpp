@@ -8,8 +8,15 @@
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/unary.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules softmax_rules{
+    {"softmax", "dx = y (g - sum(g y))"},
+    {"log_softmax", "dx = g - softmax(x) sum(g)"},
+};
 
 namespace {
 

@@ -8,8 +8,39 @@
 #include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/rules.h"
 
 namespace dagrad {
+
+// The backward rules of the ops recorded here, one line of math each (rules.h).
+const BackwardRules unary_rules{
+    {"exp", "d exp(x)/dx = exp(x)"},
+    {"log", "d log(x)/dx = 1/x"},
+    {"log1p", "d log(1+x)/dx = 1/(1+x)"},
+    {"log2", "d log2(x)/dx = 1/(x ln 2)"},
+    {"expm1", "d(e^x - 1)/dx = e^x"},
+    {"sqrt", "d sqrt(x)/dx = 1/(2 sqrt(x))"},
+    {"rsqrt", "d x^(-1/2)/dx = -x^(-3/2)/2"},
+    {"abs", "d|x|/dx = sign(x)"},
+    {"sign", "piecewise constant: d sign(x)/dx = 0"},
+    {"floor", "piecewise constant: d floor(x)/dx = 0"},
+    {"ceil", "piecewise constant: d ceil(x)/dx = 0"},
+    {"round", "piecewise constant: d round(x)/dx = 0"},
+    {"sin", "d sin(x)/dx = cos(x)"},
+    {"cos", "d cos(x)/dx = -sin(x)"},
+    {"tan", "d tan(x)/dx = 1 + tan(x)^2"},
+    {"atan", "d atan(x)/dx = 1/(1+x^2)"},
+    {"tanh", "d tanh(x)/dx = 1 - tanh(x)^2"},
+    {"sigmoid", "d s(x)/dx = s(x)(1 - s(x))"},
+    {"relu", "d relu(x)/dx = 1 if x > 0 else 0"},
+    {"leaky_relu", "d/dx = 1 if x > 0 else slope"},
+    {"softplus", "d log(1+e^x)/dx = sigmoid(x)"},
+    {"elu", "d/dx = 1 if x > 0 else alpha e^x"},
+    {"gelu", "d x Phi(x)/dx = Phi(x) + x phi(x)"},
+    {"gelu_tanh", "d/dx of x (1 + tanh(u))/2, u = sqrt(2/pi)(x + 0.044715 x^3)"},
+    {"silu", "d x s(x)/dx = s(x)(1 + x(1 - s(x)))"},
+    {"erf", "d erf(x)/dx = 2/sqrt(pi) e^(-x^2)"},
+};
 
 using detail::map_unary;
 namespace fn = kernels::fn;
