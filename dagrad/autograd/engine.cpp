@@ -15,7 +15,8 @@ namespace dagrad {
 
 // The backward rules of the ops recorded here, one line of math each (rules.h).
 const BackwardRules engine_rules{
-    {"backward_of_once_differentiable", "none: the op's backward ran raw kernels, so a second backward is an error"},
+    {"backward_of_once_differentiable",
+     "none: the op's backward ran raw kernels, so a second backward is an error"},
 };
 
 namespace {

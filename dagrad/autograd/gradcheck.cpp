@@ -31,7 +31,8 @@ std::vector<double> difference_quotient(const std::function<std::vector<double>(
   if (!x.defined() || i < 0 || i >= x.numel())
     throw std::invalid_argument(fmt::format("difference_quotient: element {} of a tensor of {}", i,
                                             x.defined() ? to_string(x.shape()) : "undefined"));
-  if (!(h > 0)) throw std::invalid_argument(fmt::format("difference_quotient: h must be > 0, got {}", h));
+  if (!(h > 0))
+    throw std::invalid_argument(fmt::format("difference_quotient: h must be > 0, got {}", h));
   std::vector<double> up, down;
   double step = 0;
   DAGRAD_DISPATCH(x.dtype(), {
@@ -57,8 +58,9 @@ std::vector<double> difference_quotient(const std::function<std::vector<double>(
                     "rounds to 0",
                     h, dtype_name(x.dtype()), x.to_vector()[static_cast<std::size_t>(i)]));
   if (up.size() != down.size())
-    throw std::invalid_argument(fmt::format(
-        "difference_quotient: g returned {} values at x + h and {} at x - h", up.size(), down.size()));
+    throw std::invalid_argument(
+        fmt::format("difference_quotient: g returned {} values at x + h and {} at x - h", up.size(),
+                    down.size()));
   for (std::size_t k = 0; k < up.size(); ++k) up[k] = (up[k] - down[k]) / step;
   return up;
 }

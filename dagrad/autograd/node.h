@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "dagrad/autograd/tensor.h"
 #include "dagrad/base/block_pool.h"
 #include "dagrad/base/small_vector.h"
-#include "dagrad/autograd/tensor.h"
 
 namespace dagrad {
 

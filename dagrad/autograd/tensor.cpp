@@ -10,13 +10,13 @@
 #include <ostream>
 #include <stdexcept>
 
-#include "dagrad/base/block_pool.h"
 #include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/rules.h"
+#include "dagrad/base/block_pool.h"
 
 namespace dagrad {
 

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "dagrad/runtime/blas.h"
 #include "dagrad/kernels/block_sum.h"
+#include "dagrad/runtime/blas.h"
 #include "dagrad/runtime/parallel.h"
 
 namespace dagrad::kernels {

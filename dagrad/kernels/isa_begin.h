@@ -21,7 +21,8 @@
 // instantiated here keep the baseline target (clang attaches the attribute where a function is
 // declared, not where it is instantiated).
 #if DAGRAD_ISA_LEVEL == 2
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#pragma clang attribute push( \
+    __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
 #elif DAGRAD_ISA_LEVEL == 1
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #endif  // the baseline path (level 0) pushes nothing, and isa_end.h pops nothing

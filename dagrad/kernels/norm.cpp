@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "dagrad/base/shape.h"
 #include "dagrad/kernels/norm.h"
 #include "dagrad/runtime/parallel.h"
-#include "dagrad/base/shape.h"
 // clang-format off
 #include "dagrad/kernels/isa_begin.h"
 #include "dagrad/kernels/block_sum.h"

@@ -3,8 +3,8 @@
 #pragma once
 #include <cstdint>
 
-#include "dagrad/runtime/isa.h"
 #include "dagrad/base/shape.h"
+#include "dagrad/runtime/isa.h"
 
 namespace dagrad::kernels {
 

@@ -133,8 +133,8 @@ bool choose_coretype(Library& lib, const char* user, bool already_loaded,
     // DAGRAD_ISA lowered dagrad's kernels: GEMM follows, so that a forced path runs the way
     // a CPU with only those instructions would.
     setenv("OPENBLAS_CORETYPE", path_core, /*overwrite=*/1);
-    lib.coretype_source = std::string("set by dagrad for DAGRAD_ISA=") +
-                          runtime::isa_name(runtime::active_isa());
+    lib.coretype_source =
+        std::string("set by dagrad for DAGRAD_ISA=") + runtime::isa_name(runtime::active_isa());
     return false;
   }
   if (core) {

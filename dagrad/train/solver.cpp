@@ -9,9 +9,9 @@
 #include <stdexcept>
 
 #include "dagrad/autograd/autograd.h"
-#include "dagrad/viz/chart.h"
 #include "dagrad/optim/clip.h"
 #include "dagrad/optim/schedule.h"
+#include "dagrad/viz/chart.h"
 
 namespace dagrad::train {
 
@@ -39,8 +39,8 @@ template <typename Int>
 Int parse_integer(const std::string& key, const std::string& v, double lo, double hi) {
   const double d = parse_number(key, v);
   if (!(d >= lo && d <= hi) || d != std::floor(d))
-    throw std::invalid_argument(fmt::format(
-        "Solver option '{}': '{}' is not a whole number in [{}, {}]", key, v, lo, hi));
+    throw std::invalid_argument(
+        fmt::format("Solver option '{}': '{}' is not a whole number in [{}, {}]", key, v, lo, hi));
   return static_cast<Int>(d);
 }
 
@@ -142,9 +142,9 @@ Solver::Solver(nn::Classifier& model, SolverData data, SolverOptions options)
   // Every epoch has max(N / batch_size, 1) full batches: the last partial batch is dropped,
   // unless it is the only one.
   const bool drop_last = data_.X_train.shape()[0] >= opts_.batch_size;
-  loader_ = std::make_unique<data::MinibatchLoader>(data_.X_train, data_.y_train, opts_.batch_size,
-                                                    true, opts_.seed, drop_last,
-                                                    opts_.augmentation);
+  loader_ =
+      std::make_unique<data::MinibatchLoader>(data_.X_train, data_.y_train, opts_.batch_size, true,
+                                              opts_.seed, drop_last, opts_.augmentation);
   optimizer_ = make_optimizer(opts_.update_rule, model_.parameters(), opts_.optim_config);
   base_lr_ = optimizer_->learning_rate();
   if (!opts_.lr_schedule.empty()) (void)make_schedule(opts_.lr_schedule, opts_.schedule_config);
@@ -170,12 +170,11 @@ double Solver::check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samp
   if (batch_size <= 0)
     throw std::invalid_argument(
         fmt::format("check_accuracy: batch_size must be positive, got {}", batch_size));
-  if (!X.defined() || !y.defined() || X.dim() < 1 || y.dim() != 1 ||
-      X.shape()[0] != y.shape()[0])
-    throw std::invalid_argument(fmt::format(
-        "check_accuracy: inputs of shape {} do not match labels of shape {}",
-        X.defined() ? to_string(X.shape()) : "undefined",
-        y.defined() ? to_string(y.shape()) : "undefined"));
+  if (!X.defined() || !y.defined() || X.dim() < 1 || y.dim() != 1 || X.shape()[0] != y.shape()[0])
+    throw std::invalid_argument(
+        fmt::format("check_accuracy: inputs of shape {} do not match labels of shape {}",
+                    X.defined() ? to_string(X.shape()) : "undefined",
+                    y.defined() ? to_string(y.shape()) : "undefined"));
   Tensor Xs = X, ys = y;
   const int64_t n = X.shape()[0];
   if (num_samples >= 0 && n > num_samples) {
@@ -255,8 +254,7 @@ void Solver::end_of_epoch(Schedule* schedule) {
   if (!opts_.state_path.empty()) save_state(opts_.state_path);
 }
 
-void Solver::print_progress(int64_t t, int64_t pos, int64_t per_epoch, int64_t total,
-                            double loss) {
+void Solver::print_progress(int64_t t, int64_t pos, int64_t per_epoch, int64_t total, double loss) {
   if (isatty(STDOUT_FILENO)) {
     // A live progress line, rewritten in place.
     const double rate = (t + 1) / std::max(train_seconds, 1e-9);

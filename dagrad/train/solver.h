@@ -43,10 +43,10 @@ struct SolverData {
 
 struct SolverOptions {
   std::string update_rule = "sgd";  // sgd, sgd_momentum, nesterov, rmsprop, adagrad, adam, adamw
-  optim::Config optim_config;              // e.g. {{"learning_rate", 1e-3}}
+  optim::Config optim_config;       // e.g. {{"learning_rate", 1e-3}}
   double lr_decay = 1.0;            // per-epoch multiplicative decay
   std::string lr_schedule;          // "" (use lr_decay), "step", "inverse_time", "cosine"
-  optim::Config schedule_config;           // e.g. {{"step_size", 5}, {"gamma", 0.1}}
+  optim::Config schedule_config;    // e.g. {{"step_size", 5}, {"gamma", 0.1}}
   int64_t batch_size = 100;
   int num_epochs = 10;
   int64_t num_train_samples = 1000;  // training examples used to measure training accuracy
@@ -55,7 +55,7 @@ struct SolverOptions {
   // Extra metadata for those checkpoints (e.g. the model's configuration, so that a checkpoint
   // says what to rebuild to load it).
   std::map<std::string, std::string> checkpoint_meta;
-  int print_every = 10;              // iterations between loss lines (when not a terminal)
+  int print_every = 10;  // iterations between loss lines (when not a terminal)
   bool verbose = true;
   double clip_grad_norm = 0.0;  // 0: no clipping
   uint64_t seed = 0;            // minibatch order and accuracy subsamples

@@ -215,9 +215,8 @@ struct Point {
 
 std::vector<Point> series_points(const Series& s, bool log_y) {
   if (!s.x.empty() && s.x.size() != s.y.size()) {
-    throw std::invalid_argument(
-        fmt::format("to_svg: series '{}' has {} x values but {} y values", s.label, s.x.size(),
-                    s.y.size()));
+    throw std::invalid_argument(fmt::format("to_svg: series '{}' has {} x values but {} y values",
+                                            s.label, s.x.size(), s.y.size()));
   }
   std::vector<Point> pts(s.y.size());
   for (size_t i = 0; i < s.y.size(); ++i) {
@@ -406,8 +405,8 @@ void draw_legend(std::string& out, const Chart& chart, const Layout& l, const Dr
   for (size_t si = 0; si < chart.series.size(); ++si) {
     const Series& s = chart.series[si];
     if (s.label.empty()) continue;
-    out += fmt::format("<path d=\"M{} {}h20\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-                       coord(lx + 6), coord(ey), drawn.colors[si]);
+    out += fmt::format("<path d=\"M{} {}h20\" stroke=\"{}\" stroke-width=\"2\"/>\n", coord(lx + 6),
+                       coord(ey), drawn.colors[si]);
     if (s.markers) {
       out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"{}\"/>\n", coord(lx + 16),
                          coord(ey), drawn.colors[si]);
@@ -420,9 +419,8 @@ void draw_legend(std::string& out, const Chart& chart, const Layout& l, const Dr
 // Appends one chart's elements, in a group translated to (ox, oy).
 void render_chart(std::string& out, const Chart& chart, int width, int height, int ox, int oy) {
   if (width < min_width || height < min_height) {
-    throw std::invalid_argument(
-        fmt::format("to_svg: chart size {}x{} is too small (minimum {}x{})", width, height,
-                    min_width, min_height));
+    throw std::invalid_argument(fmt::format("to_svg: chart size {}x{} is too small (minimum {}x{})",
+                                            width, height, min_width, min_height));
   }
   const Data data = gather_points(chart);
   const Layout layout = lay_out(chart, data, width, height);
@@ -452,11 +450,10 @@ std::string to_svg(const Chart& chart, int width, int height) {
 }
 
 std::string to_svg(const std::vector<Chart>& charts, int columns, int chart_width,
-                              int chart_height) {
+                   int chart_height) {
   if (charts.empty()) throw std::invalid_argument("to_svg: no charts given");
   if (columns < 1) {
-    throw std::invalid_argument(
-        fmt::format("to_svg: columns must be >= 1, got {}", columns));
+    throw std::invalid_argument(fmt::format("to_svg: columns must be >= 1, got {}", columns));
   }
   const int cols = std::min<int>(columns, static_cast<int>(charts.size()));
   const int rows = (static_cast<int>(charts.size()) + cols - 1) / cols;
@@ -480,7 +477,7 @@ void save_svg(const Chart& chart, const std::string& path, int width, int height
 }
 
 void save_svg(const std::vector<Chart>& charts, const std::string& path, int columns,
-                     int chart_width, int chart_height) {
+              int chart_width, int chart_height) {
   std::string svg;
   try {
     svg = to_svg(charts, columns, chart_width, chart_height);

@@ -27,13 +27,13 @@ std::string to_svg(const Chart& chart, int width = 640, int height = 400);
 
 // Several charts in one SVG, laid out row by row in `columns` columns, each chart_width x
 // chart_height (e.g. loss per iteration above train/val accuracy per epoch).
-std::string to_svg(const std::vector<Chart>& charts, int columns = 1,
-                              int chart_width = 640, int chart_height = 400);
+std::string to_svg(const std::vector<Chart>& charts, int columns = 1, int chart_width = 640,
+                   int chart_height = 400);
 
 // Writes to_svg's output to `path` atomically (base::write_file_atomically: a failure never
 // leaves a half-written file); std::runtime_error naming `path` on failure.
 void save_svg(const Chart& chart, const std::string& path, int width = 640, int height = 400);
 void save_svg(const std::vector<Chart>& charts, const std::string& path, int columns = 1,
-                     int chart_width = 640, int chart_height = 400);
+              int chart_width = 640, int chart_height = 400);
 
 }  // namespace dagrad::viz

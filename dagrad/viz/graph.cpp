@@ -18,8 +18,8 @@
 #include <unordered_set>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/viz/graph_walk.h"
 #include "dagrad/autograd/node.h"
+#include "dagrad/viz/graph_walk.h"
 
 extern char** environ;
 
@@ -225,9 +225,8 @@ std::string dot_node(const Node* n, const std::vector<std::shared_ptr<Node>>& ro
   if (n->is_accumulator()) {
     const std::string nm = name_of(n);
     const std::string label = fmt::format("{}\n{}", nm.empty() ? "leaf" : nm, shape) + values_text;
-    return fmt::format(
-        "  n{} [shape=ellipse, style=filled, fillcolor=\"#dbe9f6\", label={}{}];\n", n->seq,
-        dot_string(label), border);
+    return fmt::format("  n{} [shape=ellipse, style=filled, fillcolor=\"#dbe9f6\", label={}{}];\n",
+                       n->seq, dot_string(label), border);
   }
   const std::string label =
       fmt::format("#{} {}{}\n{}", n->seq, n->name, quoted(name_of(n)), shape) + values_text;
@@ -244,8 +243,8 @@ std::string dot_edges(const Node* n) {
     if (m) {
       out += fmt::format("  n{} -> n{};\n", m->seq, n->seq);
     } else {
-      out += fmt::format("  c{}_{} [shape=plaintext, fontcolor=gray, label=\"const\"];\n", n->seq,
-                         i);
+      out +=
+          fmt::format("  c{}_{} [shape=plaintext, fontcolor=gray, label=\"const\"];\n", n->seq, i);
       out += fmt::format("  c{}_{} -> n{} [style=dashed, color=gray];\n", n->seq, i, n->seq);
     }
   }

@@ -120,7 +120,7 @@ struct HtmlOptions {
 std::string to_html(const std::vector<Tensor>& outputs, const HtmlOptions& options = {});
 // Writes to_html(...) to `path` atomically; std::runtime_error naming the path on failure.
 void save_html(const std::vector<Tensor>& outputs, const std::string& path,
-                const HtmlOptions& options = {});
+               const HtmlOptions& options = {});
 
 // True when Graphviz's `dot` is on the PATH.
 bool graphviz_available();

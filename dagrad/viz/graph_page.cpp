@@ -15,14 +15,14 @@
 
 #include "dagrad/autograd/engine.h"
 #include "dagrad/autograd/gradcheck.h"
+#include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/rules.h"
+#include "dagrad/base/file.h"
+#include "dagrad/base/json.h"
 #include "dagrad/viz/graph.h"
 #include "dagrad/viz/graph_page_assets.h"
 #include "dagrad/viz/graph_walk.h"
-#include "dagrad/autograd/ops/elementwise.h"
-#include "dagrad/autograd/ops/reduction.h"
-#include "dagrad/base/file.h"
-#include "dagrad/base/json.h"
 
 namespace dagrad::viz {
 
@@ -268,8 +268,9 @@ class PageData {
   std::string node_json(const Node* n, const std::string& checks) const {
     std::vector<std::string> inputs;
     for (const Edge& e : n->next)
-      inputs.push_back(e.node ? fmt::format("{{\"id\":{}}}", base::json::quote(id_.at(e.node.get())))
-                              : "{\"id\":null}");
+      inputs.push_back(e.node
+                           ? fmt::format("{{\"id\":{}}}", base::json::quote(id_.at(e.node.get())))
+                           : "{\"id\":null}");
     const Tensor value = tensor_of_node(n);
     std::vector<std::string> saved;
     for (const SavedInfo& s : saved_tensors_of(*n))
@@ -330,7 +331,6 @@ class PageData {
   std::size_t collapsed_ = 0;  // nodes mapped to the collapsed node
 };
 
-
 }  // namespace
 
 std::string to_html(const std::vector<Tensor>& outputs, const HtmlOptions& options) {
@@ -356,7 +356,7 @@ std::string to_html(const std::vector<Tensor>& outputs, const HtmlOptions& optio
 }
 
 void save_html(const std::vector<Tensor>& outputs, const std::string& path,
-                const HtmlOptions& options) {
+               const HtmlOptions& options) {
   base::write_file_atomically(to_html(outputs, options), path, "html page " + path);
 }
 

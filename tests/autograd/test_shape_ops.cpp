@@ -546,8 +546,11 @@ TEST_CASE("shape_ops: split and chunk, as torch.split and torch.chunk") {
   expect_error<std::invalid_argument>([&] { chunk(x, 0); }, {"chunk", "positive"});
   // Huge counts are ordinary values, not overflows.
   CHECK(chunk(x, INT64_MAX).size() == 5);
-  expect_error<std::invalid_argument>([&] { split(x, std::vector<int64_t>{INT64_MAX, 1}); },
-                                      {"split", "64-bit"});
+  expect_error<std::invalid_argument>(
+      [&] {
+        split(x, std::vector<int64_t>{INT64_MAX, 1});
+      },
+      {"split", "64-bit"});
   CHECK(roll(arange(3, float64), {INT64_MIN}).shape() == Shape{3});
   expect_error<std::invalid_argument>([&] { split(scalar_tensor(1.0), 1); }, {"split", "0-d"});
 }

@@ -44,7 +44,7 @@ std::pair<Tensor, Tensor> images(const std::string& split, int64_t n) {
 }
 
 void train_model(const std::string& model_name, int64_t n, const std::string& st_path,
-           const std::string& npz_path) {
+                 const std::string& npz_path) {
   auto model = make_model(model_name);
   auto [X, y] = images("train", n);
   train::SolverOptions opts;

@@ -66,8 +66,11 @@ TEST_CASE("interop: a torch state_dict in safetensors loads into VGGNet and give
 }
 
 TEST_CASE("interop: np.savez parameters under cs231n names load into FullyConnectedNet") {
-  nn::FullyConnectedNet net({.hidden_dims = {5}, .input_dim = 6, .num_classes = 3,
-                             .normalization = "batchnorm", .dtype = float64});
+  nn::FullyConnectedNet net({.hidden_dims = {5},
+                             .input_dim = 6,
+                             .num_classes = 3,
+                             .normalization = "batchnorm",
+                             .dtype = float64});
   CHECK(nn::load_npz(net, fixture("mlp_small.npz")).complete());
   const NamedTensors io = io::load_npz(fixture("mlp_small_io.npz"));  // np.savez_compressed
   net.eval();

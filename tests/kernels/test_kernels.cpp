@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "dagrad/autograd/autograd.h"
-#include "dagrad/runtime/isa.h"
 #include "dagrad/autograd/ops/conv.h"
 #include "dagrad/autograd/ops/norm.h"
 #include "dagrad/autograd/ops/pool.h"
 #include "dagrad/optim/optimizer.h"
+#include "dagrad/runtime/isa.h"
 #include "tests/error_of.h"
 
 using namespace dagrad;

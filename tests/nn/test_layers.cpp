@@ -167,7 +167,9 @@ TEST_CASE("layers: Dropout is identity in eval and scales kept units in train") 
 TEST_CASE("layers: activations, Flatten, Sequential and ResidualBlock") {
   Generator gen(4);
   nn::Sequential s;
-  s.add(std::make_shared<nn::Conv2d>(1, 2, 3, gen, nn::Conv2dOptions{.padding = 1, .init = {nn::InitScheme::he, 0}, .dtype = float64}));
+  s.add(std::make_shared<nn::Conv2d>(
+      1, 2, 3, gen,
+      nn::Conv2dOptions{.padding = 1, .init = {nn::InitScheme::he, 0}, .dtype = float64}));
   s.add(std::make_shared<nn::Tanh>());
   s.add(std::make_shared<nn::Flatten>());
   s.add(std::make_shared<nn::Linear>(2 * 4 * 4, 3, gen, nn::Init{nn::InitScheme::xavier, 0},
@@ -285,8 +287,9 @@ TEST_CASE("layers: Conv2d with dilation and groups, Conv1d, ConvTranspose2d") {
   check_module(c1, seq, 1e-6);
   CHECK(c1.describe() == "Conv1d(4 -> 3, 3, stride 2, padding 1)");
   // Conv1dOptions: dilation and groups along the length, (out, in / groups, k) weights.
-  nn::Conv1d c1g(4, 6, 3, gen, nn::Conv1dOptions{.padding = 2, .dilation = 2, .groups = 2,
-                                                 .dtype = float64, .bias = false});
+  nn::Conv1d c1g(
+      4, 6, 3, gen,
+      nn::Conv1dOptions{.padding = 2, .dilation = 2, .groups = 2, .dtype = float64, .bias = false});
   CHECK(c1g.weight.shape() == Shape{6, 2, 3});
   CHECK(!c1g.bias.defined());
   CHECK(c1g.describe() == "Conv1d(4 -> 6, 3, stride 1, padding 2, dilation 2, groups 2)");

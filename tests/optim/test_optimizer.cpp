@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "dagrad/autograd/autograd.h"
-#include "dagrad/runtime/parallel.h"
 #include "dagrad/optim/optimizer.h"
+#include "dagrad/runtime/parallel.h"
 
 using namespace dagrad;
 using namespace dagrad::optim;

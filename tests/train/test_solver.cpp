@@ -119,17 +119,19 @@ TEST_CASE("solver: careless calls and options are errors, not hangs or overflows
   CHECK_THROWS_WITH_AS(train::Solver(net, {none, no_labels, X, y}, o),
                        "Solver: the training set is empty (0 rows)", std::invalid_argument);
   using train::SolverOptions;
-  CHECK_THROWS_WITH_AS(SolverOptions::from_map({{"batch_size", "1e300"}}),
-                       "Solver option 'batch_size': '1e300' is not a whole number in [1, 1000000000000000]",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      SolverOptions::from_map({{"batch_size", "1e300"}}),
+      "Solver option 'batch_size': '1e300' is not a whole number in [1, 1000000000000000]",
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(SolverOptions::from_map({{"num_epochs", "nan"}}),
                        "Solver option 'num_epochs': 'nan' is not a whole number in [0, 1000000000]",
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(SolverOptions::from_map({{"seed", "-1"}}),
                        "Solver option 'seed': '-1' is not a whole number in [0, 9007199254740992]",
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(SolverOptions::from_map({{"batch_size", "2.5"}}),
-                       "Solver option 'batch_size': '2.5' is not a whole number in [1, 1000000000000000]",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      SolverOptions::from_map({{"batch_size", "2.5"}}),
+      "Solver option 'batch_size': '2.5' is not a whole number in [1, 1000000000000000]",
+      std::invalid_argument);
   CHECK(SolverOptions::from_map({{"batch_size", "64"}, {"seed", "7"}}).seed == 7);
 }

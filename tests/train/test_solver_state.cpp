@@ -21,8 +21,7 @@ TEST_CASE("generator: state() restores the exact stream, cached normal included"
   Generator b(7);
   b.set_state(s);
   for (double e : expected) CHECK(b.normal() + b.uniform() == e);
-  CHECK(error_of([&] { b.set_state("1 2 3"); }).find("not a generator state") !=
-        std::string::npos);
+  CHECK(error_of([&] { b.set_state("1 2 3"); }).find("not a generator state") != std::string::npos);
   CHECK(error_of([&] { b.set_state(s + " extra"); }).find("not a generator state") !=
         std::string::npos);
   CHECK(b.state() != s);  // the failed calls left it as it was, mid-stream
@@ -110,9 +109,7 @@ TEST_CASE("solver: resume refuses what does not fit, and changes nothing") {
   Run target(2, "");
   train::Solver t(target.net, {target.Xt, target.yt, target.Xv, target.yv}, target.opts);
   const auto before = values(target.net);
-  auto resume_error = [&](const std::string& path) {
-    return error_of([&] { t.resume(path); });
-  };
+  auto resume_error = [&](const std::string& path) { return error_of([&] { t.resume(path); }); };
 
   SUBCASE("a model checkpoint, not a training state") {
     saved.net.save(dir.file("model.ckpt"));
@@ -122,8 +119,8 @@ TEST_CASE("solver: resume refuses what does not fit, and changes nothing") {
   }
   SUBCASE("another model") {
     Run other(1, dir.file("o.state"));
-    nn::FullyConnectedNet net({.hidden_dims = {12}, .input_dim = 36, .num_classes = 4,
-                               .dtype = float64});
+    nn::FullyConnectedNet net(
+        {.hidden_dims = {12}, .input_dim = 36, .num_classes = 4, .dtype = float64});
     train::Solver o(net, {other.Xt, other.yt, other.Xv, other.yv}, other.opts);
     o.train();
     const std::string msg = resume_error(dir.file("o.state"));
@@ -134,12 +131,14 @@ TEST_CASE("solver: resume refuses what does not fit, and changes nothing") {
     Run other(2, "");
     other.opts.batch_size = 20;
     train::Solver o(other.net, {other.Xt, other.yt, other.Xv, other.yv}, other.opts);
-    CHECK(error_of([&] { o.resume(dir.file("s.state")); })
-              .find("saved with batch size 25 but this run has 20") != std::string::npos);
+    CHECK(error_of([&] {
+            o.resume(dir.file("s.state"));
+          }).find("saved with batch size 25 but this run has 20") != std::string::npos);
   }
   SUBCASE("a missing file") {
-    CHECK(error_of<std::runtime_error>([&] { t.resume(dir.file("none")); })
-              .find("cannot open file") != std::string::npos);
+    CHECK(error_of<std::runtime_error>([&] {
+            t.resume(dir.file("none"));
+          }).find("cannot open file") != std::string::npos);
   }
   CHECK(values(target.net) == before);
   CHECK(t.epoch == 0);
@@ -162,6 +161,7 @@ TEST_CASE("dist: the launcher's process count, and a batch that does not split")
   train::SolverOptions o;
   o.batch_size = 4;
   o.comm = std::make_shared<Three>();
-  CHECK(error_of([&] { train::Solver s(net, {X, y, X, y}, o); }) ==
-        "Solver: batch_size 4 does not split evenly across 3 processes");
+  CHECK(error_of([&] {
+          train::Solver s(net, {X, y, X, y}, o);
+        }) == "Solver: batch_size 4 does not split evenly across 3 processes");
 }

@@ -150,8 +150,7 @@ TEST_CASE("chart: to_svg handles empty, single-point and constant data") {
     CHECK_FALSE(contains(svg, "no data"));
   }
   SUBCASE("constant y gets a non-degenerate axis") {
-    const std::string svg =
-        dagrad::viz::to_svg(chart("flat", {series("c", {}, {5, 5, 5, 5})}));
+    const std::string svg = dagrad::viz::to_svg(chart("flat", {series("c", {}, {5, 5, 5, 5})}));
     check_well_formed(svg);
     // The flat line sits mid-axis, with distinct ticks either side.
     CHECK(contains(svg, ">5.0</text>"));

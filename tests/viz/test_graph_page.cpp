@@ -8,8 +8,8 @@
 
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/autograd/forward_mode.h"
-#include "dagrad/viz/graph.h"
 #include "dagrad/autograd/node.h"
+#include "dagrad/viz/graph.h"
 
 using namespace dagrad;
 
@@ -66,12 +66,12 @@ TEST_CASE("to_html: what each op saved, noted only under NoteSavedTensors") {
     prod = a * b;   // saves both inputs
     e = exp(prod);  // keeps its output
   }
-    const auto& saved = viz::saved_tensors_of(*prod.grad_fn());
+  const auto& saved = viz::saved_tensors_of(*prod.grad_fn());
   REQUIRE(saved.size() == 2);
   CHECK(saved[0].role == "input 0");  // a, for d/db
   CHECK(saved[1].role == "input 1");
   CHECK(saved[0].shape == Shape{2});
-    REQUIRE(viz::saved_tensors_of(*e.grad_fn()).size() == 1);
+  REQUIRE(viz::saved_tensors_of(*e.grad_fn()).size() == 1);
   CHECK(viz::saved_tensors_of(*e.grad_fn())[0].role == "output");
   CHECK(has(data_of(viz::to_html({sum(e)})),
             "\"saved\":[{\"role\":\"input 0\",\"shape\":[2],\"dtype\":\"float64\"}"));

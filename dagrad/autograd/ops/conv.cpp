@@ -7,21 +7,25 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/kernels/conv.h"
-#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/rules.h"
+#include "dagrad/kernels/conv.h"
 
 namespace dagrad {
 
 // The backward rules of the ops recorded here, one line of math each (rules.h).
 const BackwardRules conv_rules{
-    {"conv2d", "dx = G correlated with the flipped kernels (transposed conv), dW = x correlated with G, db = sum of G"},
-    {"conv2d_backward_input", "linear in G and W: its rule is a conv2d and a conv2d_backward_weight"},
-    {"conv2d_backward_weight", "linear in x and G: its rule is a conv2d_backward_input and a conv2d"},
+    {"conv2d",
+     "dx = G correlated with the flipped kernels (transposed conv), dW = x correlated with G, db = "
+     "sum of G"},
+    {"conv2d_backward_input",
+     "linear in G and W: its rule is a conv2d and a conv2d_backward_weight"},
+    {"conv2d_backward_weight",
+     "linear in x and G: its rule is a conv2d_backward_input and a conv2d"},
 };
 
 namespace {

@@ -4,9 +4,9 @@
 
 #include <stdexcept>
 
-#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/rules.h"
 
 namespace dagrad {

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/unary.h"
 #include "dagrad/autograd/rules.h"

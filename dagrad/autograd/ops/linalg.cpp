@@ -7,13 +7,13 @@
 #include <stdexcept>
 #include <vector>
 
-#include "dagrad/runtime/blas.h"
-#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/rules.h"
+#include "dagrad/runtime/blas.h"
 
 namespace dagrad {
 

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/ops/softmax.h"

@@ -9,15 +9,15 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/ops/map.h"
-#include "dagrad/kernels/norm.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
 #include "dagrad/autograd/ops/unary.h"
-#include "dagrad/runtime/parallel.h"
 #include "dagrad/autograd/rules.h"
+#include "dagrad/kernels/norm.h"
+#include "dagrad/runtime/parallel.h"
 
 namespace dagrad {
 
@@ -156,9 +156,9 @@ Stats batch_norm_stats(const T* px, const BnGeom& g, const Tensor& running_mean,
 // The kernels' backward: dx = gamma rstd (g - mean(g) - xh mean(g xh)) [eval: gamma rstd g];
 // dgamma = sum(g xh); dbeta = sum(g); with the fused ReLU, g is first zeroed where out = 0.
 // Only the gradients asked for (want_*) are computed.
-GradList bn_backward_kernels(const Tensor& x, const Tensor& gm, const Tensor& gout,
-                             const Stats& st, const BnGeom& g, bool training, bool want_x,
-                             bool want_gamma, bool want_beta) {
+GradList bn_backward_kernels(const Tensor& x, const Tensor& gm, const Tensor& gout, const Stats& st,
+                             const BnGeom& g, bool training, bool want_x, bool want_gamma,
+                             bool want_beta) {
   Tensor dx = want_x ? empty_like(x) : Tensor();
   Tensor dgm = want_gamma ? empty({g.C}, x.dtype()) : Tensor();
   Tensor dbt = want_beta ? empty({g.C}, x.dtype()) : Tensor();
@@ -172,8 +172,8 @@ GradList bn_backward_kernels(const Tensor& x, const Tensor& gm, const Tensor& go
       if (want_beta) dbt.data<T>()[c] = static_cast<T>(sum_g[c]);
     }
     if (want_x)
-      k.bn_input_map(x.data<T>(), gout.data<T>(), st, mask, gm.data<T>(), training, sum_g,
-                     sum_gx, dx.data<T>(), g);
+      k.bn_input_map(x.data<T>(), gout.data<T>(), st, mask, gm.data<T>(), training, sum_g, sum_gx,
+                     dx.data<T>(), g);
   });
   return {dx, dgm, dbt};
 }

@@ -11,14 +11,14 @@
 #include <vector>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/ops/map.h"
-#include "dagrad/kernels/pool.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
 #include "dagrad/autograd/ops/linalg.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/ops/shape_ops.h"
-#include "dagrad/runtime/parallel.h"
 #include "dagrad/autograd/rules.h"
+#include "dagrad/kernels/pool.h"
+#include "dagrad/runtime/parallel.h"
 
 namespace dagrad {
 

@@ -7,12 +7,12 @@
 #include <numeric>
 
 #include "dagrad/autograd/engine.h"
-#include "dagrad/autograd/ops/map.h"
-#include "dagrad/kernels/reduction.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/rules.h"
+#include "dagrad/kernels/reduction.h"
 
 namespace dagrad {
 
@@ -161,8 +161,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   if (s != shape)
     throw std::invalid_argument(fmt::format("broadcast_to: shape {} cannot be broadcast to {}",
                                             to_string(x.shape()), to_string(shape)));
-  Tensor out =
-      detail::map_binary(x, zeros(shape, x.dtype()), "broadcast_to", kernels::fn::First{});
+  Tensor out = detail::map_binary(x, zeros(shape, x.dtype()), "broadcast_to", kernels::fn::First{});
   // d broadcast(x)/dx: sum the gradient back over the broadcast axes
   return record(
       "broadcast_to", out, {x},

@@ -2,13 +2,13 @@
 
 #include <cmath>
 
-#include "dagrad/autograd/ops/map.h"
-#include "dagrad/kernels/reduction.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/ops/reduction.h"
 #include "dagrad/autograd/ops/unary.h"
 #include "dagrad/autograd/rules.h"
+#include "dagrad/kernels/reduction.h"
 
 namespace dagrad {
 

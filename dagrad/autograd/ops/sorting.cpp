@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "dagrad/kernels/reduction.h"
 #include "dagrad/autograd/ops/shape_ops.h"
+#include "dagrad/kernels/reduction.h"
 
 namespace dagrad {
 

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/node.h"
 #include "dagrad/autograd/ops/elementwise.h"
+#include "dagrad/autograd/ops/map.h"
 #include "dagrad/autograd/rules.h"
 
 namespace dagrad {
@@ -48,7 +48,9 @@ namespace fn = kernels::fn;
 namespace {
 // 0/1 mask of x > 0 (relu's derivative), and the leaky variant.
 Tensor positive_mask(const Tensor& x) { return map_unary(x, "relu", fn::PositiveMask{}); }
-Tensor leaky_mask(const Tensor& x, double slope) { return map_unary(x, "leaky_relu", fn::LeakyMask{slope}); }
+Tensor leaky_mask(const Tensor& x, double slope) {
+  return map_unary(x, "leaky_relu", fn::LeakyMask{slope});
+}
 
 // y = f(x) elementwise, with dy/dx = deriv(x, y) written in differentiable ops so that
 // create_graph and forward mode work: backward g * deriv, tangent t * deriv.

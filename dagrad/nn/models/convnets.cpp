@@ -43,10 +43,12 @@ LeNet5::LeNet5(const ConvNetConfig& c) {
   w = out_size(out_size(w, 5, 1, 0), 2, 2, 0);
   if (h < 1 || w < 1)
     throw std::invalid_argument(fmt::format("LeNet5: input {}x{} is too small", H, W));
-  add("conv1", std::make_shared<Conv2d>(C, 6, 5, gen, Conv2dOptions{.padding = 2, .init = he, .dtype = c.dtype}));
+  add("conv1", std::make_shared<Conv2d>(C, 6, 5, gen,
+                                        Conv2dOptions{.padding = 2, .init = he, .dtype = c.dtype}));
   add("relu1", std::make_shared<ReLU>());
   add("pool1", std::make_shared<MaxPool2d>(2));
-  add("conv2", std::make_shared<Conv2d>(6, 16, 5, gen, Conv2dOptions{.init = he, .dtype = c.dtype}));
+  add("conv2",
+      std::make_shared<Conv2d>(6, 16, 5, gen, Conv2dOptions{.init = he, .dtype = c.dtype}));
   add("relu2", std::make_shared<ReLU>());
   add("pool2", std::make_shared<MaxPool2d>(2));
   add("flatten", std::make_shared<Flatten>());
@@ -104,9 +106,9 @@ SmallResNet::SmallResNet(const ResNetConfig& c) : cfg_(c) {
   const Init he{InitScheme::he, 0.0};
   const int64_t C = c.input_dim[0];
   int64_t ch = c.stage_channels.at(0);
-  add("stem", std::make_shared<Conv2d>(
-                      C, ch, 3, gen,
-                      Conv2dOptions{.padding = 1, .init = he, .dtype = c.dtype, .bias = false}));
+  add("stem",
+      std::make_shared<Conv2d>(
+          C, ch, 3, gen, Conv2dOptions{.padding = 1, .init = he, .dtype = c.dtype, .bias = false}));
   add("stem_bn", std::make_shared<BatchNorm2d>(ch, 0.9, 1e-5, c.dtype));
   add("stem_relu", std::make_shared<ReLU>());
   for (std::size_t s = 0; s < c.stage_channels.size(); ++s) {
