@@ -16,12 +16,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <map>
-#include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "dagrad/base/command_line.h"
 #include "dagrad/runtime/blas.h"
 #include "dagrad/runtime/parallel.h"
 
@@ -29,40 +29,29 @@ namespace dagrad::bench {
 
 // ---- flags ----
 
-// Flags are "--name value". Read them with get_*; finish() rejects any flag nobody read, so a
-// typo is an error instead of a silently ignored setting.
+// Flags are "--name value", read by base::CommandLine. finish() rejects any flag nobody read, so
+// a typo is an error instead of a silently ignored setting. An error prints the message and the
+// usage line and exits with status 2.
 class Args {
  public:
   Args(int argc, char** argv, std::string program, std::string usage_extra = "")
-      : program_(std::move(program)), usage_extra_(std::move(usage_extra)) {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "--help" || a == "-h") usage(0);
-      if (a.rfind("--", 0) != 0 || i + 1 >= argc) fail("expected '--flag value', got '" + a + "'");
-      values_[a] = argv[++i];
-    }
+      : cli_(argc, argv), program_(std::move(program)), usage_extra_(std::move(usage_extra)) {
+    if (cli_.help(usage_line())) std::exit(0);
   }
   int get_int(const std::string& flag, int fallback, int lo = 0, int hi = 1 << 30) {
-    auto it = take(flag);
-    if (!it) return fallback;
-    char* end = nullptr;
-    const long v = std::strtol(it->c_str(), &end, 10);
-    if (end == it->c_str() || *end != '\0' || v < lo || v > hi)
-      fail(flag + " needs an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-           "], got '" + *it + "'");
-    return static_cast<int>(v);
+    return static_cast<int>(checked([&] { return cli_.integer(flag, fallback, lo, hi); }));
   }
   std::string get_str(const std::string& flag, const std::string& fallback) {
-    auto it = take(flag);
-    return it ? *it : fallback;
+    return checked([&] { return cli_.text(flag, fallback); });
   }
   void finish() {
-    for (auto& [k, v] : values_)
-      if (!used_.count(k)) fail("unknown flag '" + k + "'");
+    checked([&] {
+      cli_.finish();
+      return 0;
+    });
   }
   [[noreturn]] void usage(int code) const {
-    std::fprintf(code ? stderr : stdout, "usage: %s [--repeats N] [--warmup N] [--threads N]%s%s\n",
-                 program_.c_str(), usage_extra_.empty() ? "" : " ", usage_extra_.c_str());
+    std::fprintf(code ? stderr : stdout, "%s\n", usage_line().c_str());
     std::exit(code);
   }
   [[noreturn]] void fail(const std::string& msg) const {
@@ -71,15 +60,21 @@ class Args {
   }
 
  private:
-  const std::string* take(const std::string& flag) {
-    auto it = values_.find(flag);
-    if (it == values_.end()) return nullptr;
-    used_.insert(flag);
-    return &it->second;
+  std::string usage_line() const {
+    return "usage: " + program_ + " [--repeats N] [--warmup N] [--threads N]" +
+           (usage_extra_.empty() ? "" : " ") + usage_extra_;
   }
+  // read(), or fail() with the error that names the flag.
+  template <typename Read>
+  auto checked(Read read) -> decltype(read()) {
+    try {
+      return read();
+    } catch (const std::invalid_argument& e) {
+      fail(e.what());
+    }
+  }
+  base::CommandLine cli_;
   std::string program_, usage_extra_;
-  std::map<std::string, std::string> values_;
-  std::set<std::string> used_;
 };
 
 // The three common flags. threads defaults to 2 (both cores of the reference machine) and sizes

@@ -20,12 +20,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "dagrad/base/command_line.h"
 #include "dagrad/nn/nn.h"
 
 using namespace dagrad;
@@ -163,19 +163,11 @@ bool wanted(const std::string& filter, const std::string& title) {
 
 int main(int argc, char** argv) {
   try {
-    std::string filter;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--eps" && i + 1 < argc) {
-        g_eps = std::atof(argv[++i]);
-        if (!(g_eps > 0)) throw std::invalid_argument("--eps wants a positive step");
-      } else if (a == "--help" || a == "-h") {
-        fmt::print("usage: gradcheck-layers [--eps H] [name-filter]\n");
-        return 0;
-      } else {
-        filter = a;
-      }
-    }
+    base::CommandLine cli(argc, argv);
+    if (cli.help("usage: gradcheck-layers [--eps H] [name-filter]")) return 0;
+    g_eps = cli.positive("--eps", g_eps);
+    const std::string filter = cli.positional("name filter");
+    cli.finish();
     const auto t0 = std::chrono::steady_clock::now();
     fmt::print(
         "Gradient check of the nn layers and models (float64, central differences h = {:g})\n",
@@ -317,7 +309,9 @@ int main(int argc, char** argv) {
     {
       Generator g(8);
       nn::Sequential seq;
-      seq.add(std::make_shared<nn::Conv2d>(1, 2, 3, g, nn::Conv2dOptions{.padding = 1, .init = he, .dtype = float64}), "conv");
+      seq.add(std::make_shared<nn::Conv2d>(
+                  1, 2, 3, g, nn::Conv2dOptions{.padding = 1, .init = he, .dtype = float64}),
+              "conv");
       seq.add(std::make_shared<nn::BatchNorm2d>(2, 0.9, 1e-5, float64), "bn");
       seq.add(std::make_shared<nn::ReLU>(), "relu");
       seq.add(std::make_shared<nn::MaxPool2d>(2), "pool");

@@ -4,15 +4,14 @@
 // largest relative error max |a-b| / max(1e-8, |a|+|b|) over all their elements, ok/FAILED.
 // A correct op agrees to about 1e-8 or better; the pass mark is rtol 1e-7 (or abs 1e-9).
 //
-// Usage: gradcheck-tour [--verbose] [--eps H] [name-filter]
-//   --verbose      also print the per-input report of each check
+// Usage: gradcheck-tour [--verbose|-v] [--eps H] [name-filter]
+//   --verbose, -v  also print the per-input report of each check
 //   --eps H        the finite-difference step (default 1e-5, the course's)
 //   name-filter    run only the checks whose name contains this text
 // Exit status 1 when any check fails or throws.
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -26,6 +25,7 @@
 #include "dagrad/autograd/ops/norm.h"
 #include "dagrad/autograd/ops/pool.h"
 #include "dagrad/autograd/ops/softmax.h"
+#include "dagrad/base/command_line.h"
 
 using namespace dagrad;
 
@@ -560,18 +560,16 @@ int main(int argc, char** argv) {
   bool verbose = false;
   double eps = 1e-5;
   std::string filter;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--verbose") == 0 || std::strcmp(argv[i], "-v") == 0) {
-      verbose = true;
-    } else if (std::strcmp(argv[i], "--eps") == 0 && i + 1 < argc) {
-      eps = std::atof(argv[++i]);
-      if (!(eps > 0)) {
-        fmt::print(stderr, "--eps wants a positive step, got '{}'\n", argv[i]);
-        return 2;
-      }
-    } else {
-      filter = argv[i];
-    }
+  try {
+    base::CommandLine cli(argc, argv);
+    if (cli.help("usage: gradcheck-tour [--verbose|-v] [--eps H] [name-filter]")) return 0;
+    verbose = cli.flag("--verbose", "-v");
+    eps = cli.positive("--eps", eps);
+    filter = cli.positional("name filter");
+    cli.finish();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
   }
 
   fmt::print("Gradient check tour: analytic (tape) vs numerical (central differences, h = {:g})\n",
