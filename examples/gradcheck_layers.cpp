@@ -27,6 +27,7 @@
 
 #include "dagrad/base/command_line.h"
 #include "dagrad/nn/nn.h"
+#include "examples/common.h"
 
 using namespace dagrad;
 
@@ -524,8 +525,7 @@ int main(int argc, char** argv) {
     three_layer_convnet_checks(tally);
     linear_classifier_checks(tally);
     deep_net_checks(tally);
-    return report(tally,
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return report(tally, examples::seconds_since(t0));
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
