@@ -163,6 +163,30 @@ inline void print_stats(const char* what, const Stats& s) {
   std::printf("\n");
 }
 
+// What the training workloads (bench_mlp, bench_cnn, bench_cnn_bn) time: one step of forward,
+// cross-entropy, zero_grad, backward, optimizer step and loss.item() (which waits for the
+// result). Templates, so that this header needs no nn/ or optim/ include.
+struct TrainingRuns {
+  Stats stats;
+  double last_loss = 0;
+};
+
+template <typename Model, typename Optimizer, typename T>
+TrainingRuns time_training_steps(Model& model, Optimizer& opt, const T& X, const T& y,
+                                 const Common& c) {
+  TrainingRuns r;
+  r.stats = time_runs(
+      [&] {
+        T loss = cross_entropy(model(X), y);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        r.last_loss = loss.item();
+      },
+      c.warmup, c.repeats);
+  return r;
+}
+
 // ---- memory ----
 
 // Peak resident set size of this process so far (getrusage ru_maxrss, KiB on Linux), in MiB.
@@ -251,5 +275,16 @@ class JsonLine {
   }
   std::string body_;
 };
+
+// The lines a training workload ends with: its statistics and its JSON line.
+inline void print_training(const char* workload, const TrainingRuns& r, int batch,
+                           const Common& c) {
+  print_stats("train step", r.stats);
+  JsonLine(workload, r.stats)
+      .add("batch", batch)
+      .add("last_loss", r.last_loss)
+      .add_setup(c)
+      .print();
+}
 
 }  // namespace dagrad::bench
