@@ -22,10 +22,10 @@ int main(int argc, char** argv) {
   try {
     dagrad::base::CommandLine cli(argc, argv);
     if (cli.help("usage: dagrad-info [--version | --isa-paths]")) return 0;
-    const bool version_only = cli.flag("--version");  // what the plain run prints anyway
+    const bool version_flag = cli.flag("--version");  // the plain run prints it anyway
     isa_paths = cli.flag("--isa-paths");
     cli.finish();
-    if (version_only && isa_paths)
+    if (version_flag && isa_paths)
       throw std::invalid_argument("--version and --isa-paths do not go together");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dagrad-info: %s\n", e.what());
