@@ -7,41 +7,26 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
 
+#include "dagrad/base/command_line.h"
 #include "dagrad/runtime/blas.h"
 #include "dagrad/runtime/parallel.h"
-
-namespace {
-
-int parse_positive(const char* flag, const char* text) {
-  char* end = nullptr;
-  const long v = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || v < 1 || v > 1 << 16) {
-    std::fprintf(stderr, "bench_blas: %s needs a positive integer, got '%s'\n", flag, text);
-    std::exit(2);
-  }
-  return static_cast<int>(v);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   int threads = 0;  // 0: keep dagrad's default (DAGRAD_NUM_THREADS or all cores)
   int n = 1024;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      threads = parse_positive("--threads", argv[++i]);
-    } else if (std::strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
-      n = parse_positive("--size", argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--size N]\n", argv[0]);
-      return 2;
-    }
+  try {
+    dagrad::base::CommandLine cli(argc, argv);
+    if (cli.help("usage: bench_blas [--threads N] [--size N]")) return 0;
+    threads = static_cast<int>(cli.integer("--threads", threads, 1, 1 << 16));
+    n = static_cast<int>(cli.integer("--size", n, 1, 1 << 16));
+    cli.finish();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_blas: %s\n", e.what());
+    return 2;
   }
 
   try {

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <exception>
 
-#include "dagrad/autograd/ops/loss.h"
 #include "bench/bench_common.h"
+#include "dagrad/autograd/ops/loss.h"
 #include "dagrad/nn/nn.h"
 #include "dagrad/optim/optimizer.h"
 
@@ -24,10 +24,12 @@ int main(int argc, char** argv) {
     Generator gen(0);
     const nn::Init he{nn::InitScheme::he, 0.0};
     nn::Sequential model;
-    model.add(std::make_shared<nn::Conv2d>(1, 32, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
+    model.add(
+        std::make_shared<nn::Conv2d>(1, 32, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
     model.add(std::make_shared<nn::ReLU>());
     model.add(std::make_shared<nn::MaxPool2d>(2));
-    model.add(std::make_shared<nn::Conv2d>(32, 64, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
+    model.add(
+        std::make_shared<nn::Conv2d>(32, 64, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
     model.add(std::make_shared<nn::ReLU>());
     model.add(std::make_shared<nn::MaxPool2d>(2));
     model.add(std::make_shared<nn::Flatten>());
@@ -38,20 +40,11 @@ int main(int argc, char** argv) {
 
     const Tensor X = randn({batch, 1, 28, 28}, gen);
     const Tensor y = randint(0, 10, {batch}, gen);
-    double loss_value = 0;
-    auto run = [&] {
-      Tensor loss = cross_entropy(model(X), y);
-      opt->zero_grad();
-      loss.backward();
-      opt->step();
-      loss_value = loss.item();
-    };
-    const bench::Stats s = bench::time_runs(run, c.warmup, c.repeats);
+    const bench::TrainingRuns r = bench::time_training_steps(model, *opt, X, y, c);
 
     std::printf("CNN 1x28x28 conv32-pool-conv64-pool-fc128-fc10, batch %d, adam: last loss %.4f\n",
-                batch, loss_value);
-    bench::print_stats("train step", s);
-    bench::JsonLine("cnn", s).add("batch", batch).add("last_loss", loss_value).add_setup(c).print();
+                batch, r.last_loss);
+    bench::print_training("cnn", r, batch, c);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cnn: %s\n", e.what());
     return 1;

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <exception>
 
-#include "dagrad/autograd/ops/loss.h"
 #include "bench/bench_common.h"
+#include "dagrad/autograd/ops/loss.h"
 #include "dagrad/nn/nn.h"
 #include "dagrad/optim/optimizer.h"
 
@@ -24,11 +24,13 @@ int main(int argc, char** argv) {
     Generator gen(0);
     const nn::Init he{nn::InitScheme::he, 0.0};
     nn::Sequential model;
-    model.add(std::make_shared<nn::Conv2d>(3, 32, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
+    model.add(
+        std::make_shared<nn::Conv2d>(3, 32, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
     model.add(std::make_shared<nn::BatchNorm2d>(32));
     model.add(std::make_shared<nn::ReLU>());
     model.add(std::make_shared<nn::MaxPool2d>(2));
-    model.add(std::make_shared<nn::Conv2d>(32, 64, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
+    model.add(
+        std::make_shared<nn::Conv2d>(32, 64, 3, gen, nn::Conv2dOptions{.padding = 1, .init = he}));
     model.add(std::make_shared<nn::BatchNorm2d>(64));
     model.add(std::make_shared<nn::ReLU>());
     model.add(std::make_shared<nn::MaxPool2d>(2));
@@ -42,26 +44,13 @@ int main(int argc, char** argv) {
 
     const Tensor X = randn({batch, 3, 32, 32}, gen);
     const Tensor y = randint(0, 10, {batch}, gen);
-    double loss_value = 0;
-    auto run = [&] {
-      Tensor loss = cross_entropy(model(X), y);
-      opt->zero_grad();
-      loss.backward();
-      opt->step();
-      loss_value = loss.item();
-    };
-    const bench::Stats s = bench::time_runs(run, c.warmup, c.repeats);
+    const bench::TrainingRuns r = bench::time_training_steps(model, *opt, X, y, c);
 
     std::printf(
         "CNN+BN 3x32x32 conv32-bn-pool-conv64-bn-pool-fc256-dropout-fc10, batch %d, "
         "sgd_momentum: last loss %.4f\n",
-        batch, loss_value);
-    bench::print_stats("train step", s);
-    bench::JsonLine("cnn_bn", s)
-        .add("batch", batch)
-        .add("last_loss", loss_value)
-        .add_setup(c)
-        .print();
+        batch, r.last_loss);
+    bench::print_training("cnn_bn", r, batch, c);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cnn_bn: %s\n", e.what());
     return 1;

@@ -16,12 +16,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <map>
-#include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "dagrad/base/command_line.h"
 #include "dagrad/runtime/blas.h"
 #include "dagrad/runtime/parallel.h"
 
@@ -29,40 +29,29 @@ namespace dagrad::bench {
 
 // ---- flags ----
 
-// Flags are "--name value". Read them with get_*; finish() rejects any flag nobody read, so a
-// typo is an error instead of a silently ignored setting.
+// Flags are "--name value", read by base::CommandLine. finish() rejects any flag nobody read, so
+// a typo is an error instead of a silently ignored setting. An error prints the message and the
+// usage line and exits with status 2.
 class Args {
  public:
   Args(int argc, char** argv, std::string program, std::string usage_extra = "")
-      : program_(std::move(program)), usage_extra_(std::move(usage_extra)) {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "--help" || a == "-h") usage(0);
-      if (a.rfind("--", 0) != 0 || i + 1 >= argc) fail("expected '--flag value', got '" + a + "'");
-      values_[a] = argv[++i];
-    }
+      : cli_(argc, argv), program_(std::move(program)), usage_extra_(std::move(usage_extra)) {
+    if (cli_.help(usage_line())) std::exit(0);
   }
   int get_int(const std::string& flag, int fallback, int lo = 0, int hi = 1 << 30) {
-    auto it = take(flag);
-    if (!it) return fallback;
-    char* end = nullptr;
-    const long v = std::strtol(it->c_str(), &end, 10);
-    if (end == it->c_str() || *end != '\0' || v < lo || v > hi)
-      fail(flag + " needs an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-           "], got '" + *it + "'");
-    return static_cast<int>(v);
+    return static_cast<int>(checked([&] { return cli_.integer(flag, fallback, lo, hi); }));
   }
   std::string get_str(const std::string& flag, const std::string& fallback) {
-    auto it = take(flag);
-    return it ? *it : fallback;
+    return checked([&] { return cli_.text(flag, fallback); });
   }
   void finish() {
-    for (auto& [k, v] : values_)
-      if (!used_.count(k)) fail("unknown flag '" + k + "'");
+    checked([&] {
+      cli_.finish();
+      return 0;
+    });
   }
   [[noreturn]] void usage(int code) const {
-    std::fprintf(code ? stderr : stdout, "usage: %s [--repeats N] [--warmup N] [--threads N]%s%s\n",
-                 program_.c_str(), usage_extra_.empty() ? "" : " ", usage_extra_.c_str());
+    std::fprintf(code ? stderr : stdout, "%s\n", usage_line().c_str());
     std::exit(code);
   }
   [[noreturn]] void fail(const std::string& msg) const {
@@ -71,15 +60,21 @@ class Args {
   }
 
  private:
-  const std::string* take(const std::string& flag) {
-    auto it = values_.find(flag);
-    if (it == values_.end()) return nullptr;
-    used_.insert(flag);
-    return &it->second;
+  std::string usage_line() const {
+    return "usage: " + program_ + " [--repeats N] [--warmup N] [--threads N]" +
+           (usage_extra_.empty() ? "" : " ") + usage_extra_;
   }
+  // read(), or fail() with the error that names the flag.
+  template <typename Read>
+  auto checked(Read read) -> decltype(read()) {
+    try {
+      return read();
+    } catch (const std::invalid_argument& e) {
+      fail(e.what());
+    }
+  }
+  base::CommandLine cli_;
   std::string program_, usage_extra_;
-  std::map<std::string, std::string> values_;
-  std::set<std::string> used_;
 };
 
 // The three common flags. threads defaults to 2 (both cores of the reference machine) and sizes
@@ -168,6 +163,30 @@ inline void print_stats(const char* what, const Stats& s) {
   std::printf("\n");
 }
 
+// What the training workloads (bench_mlp, bench_cnn, bench_cnn_bn) time: one step of forward,
+// cross-entropy, zero_grad, backward, optimizer step and loss.item() (which waits for the
+// result). Templates, so that this header needs no nn/ or optim/ include.
+struct TrainingRuns {
+  Stats stats;
+  double last_loss = 0;
+};
+
+template <typename Model, typename Optimizer, typename T>
+TrainingRuns time_training_steps(Model& model, Optimizer& opt, const T& X, const T& y,
+                                 const Common& c) {
+  TrainingRuns r;
+  r.stats = time_runs(
+      [&] {
+        T loss = cross_entropy(model(X), y);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        r.last_loss = loss.item();
+      },
+      c.warmup, c.repeats);
+  return r;
+}
+
 // ---- memory ----
 
 // Peak resident set size of this process so far (getrusage ru_maxrss, KiB on Linux), in MiB.
@@ -228,9 +247,7 @@ class JsonLine {
   }
   JsonLine& add(const std::string& key, double v) { return raw(key, json_number(v)); }
   JsonLine& add(const std::string& key, int v) { return raw(key, std::to_string(v)); }
-  JsonLine& add(const std::string& key, const std::string& v) {
-    return raw(key, "\"" + json_escape(v) + "\"");
-  }
+  JsonLine& add(const std::string& key, const std::string& v) { return raw(key, quoted(v)); }
   JsonLine& add(const std::string& key, const char* v) { return add(key, std::string(v)); }
   JsonLine& add(const std::string& key, const std::vector<double>& v) {
     std::string a = "[";
@@ -249,12 +266,32 @@ class JsonLine {
   }
 
  private:
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive) on "\"" + string.
+  static std::string quoted(const std::string& s) {
+    std::string q(1, '"');
+    q += json_escape(s);
+    q += '"';
+    return q;
+  }
   JsonLine& raw(const std::string& key, const std::string& value) {
     if (!body_.empty()) body_ += ", ";
-    body_ += "\"" + json_escape(key) + "\": " + value;
+    body_ += quoted(key);
+    body_ += ": ";
+    body_ += value;
     return *this;
   }
   std::string body_;
 };
+
+// The lines a training workload ends with: its statistics and its JSON line.
+inline void print_training(const char* workload, const TrainingRuns& r, int batch,
+                           const Common& c) {
+  print_stats("train step", r.stats);
+  JsonLine(workload, r.stats)
+      .add("batch", batch)
+      .add("last_loss", r.last_loss)
+      .add_setup(c)
+      .print();
+}
 
 }  // namespace dagrad::bench

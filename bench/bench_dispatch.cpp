@@ -3,9 +3,9 @@
 // its function pointer fetched once. The difference per call is what dispatch costs an op.
 //
 //   bench_dispatch [--repeats N] [--warmup N] [--threads N] [--calls N]
-#include "dagrad/runtime/isa.h"
-#include "dagrad/kernels/reduction.h"
 #include "bench/bench_common.h"
+#include "dagrad/kernels/reduction.h"
+#include "dagrad/runtime/isa.h"
 
 using namespace dagrad;
 

@@ -18,11 +18,14 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
-#include "dagrad/autograd/ops/loss.h"
 #include "bench/bench_common.h"
+#include "dagrad/autograd/ops/loss.h"
 #include "dagrad/data/idx.h"
 #include "dagrad/nn/nn.h"
 #include "dagrad/optim/optimizer.h"
@@ -39,106 +42,158 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
   return p;
 }
 
-}  // namespace
+struct Settings {
+  bench::Common common;
+  int epochs, train_size, batch;
+  std::string dir;
+  bool flush;
+};
 
-int main(int argc, char** argv) {
-  try {
-    bench::Args args(
-        argc, argv, "bench_epoch",
-        "[--epochs N] [--data DIR] [--train-size N] [--batch N] [--flush-denormal 0|1]");
-    const bench::Common c = bench::common_flags(args, 1, 0);
-    const int epochs = args.get_int("--epochs", c.repeats, 1);
-    const std::string dir = args.get_str("--data", data::default_fashion_mnist_dir());
-    const int train_size = args.get_int("--train-size", 0, 0);
-    const int batch = args.get_int("--batch", 128, 1);
-    // As the main job runs (and PyTorch's side, with torch.set_flush_denormal).
-    const bool flush = args.get_int("--flush-denormal", 1, 0, 1) == 1;
-    args.finish();
-    set_flush_denormal(flush);
+Settings read_settings(int argc, char** argv) {
+  bench::Args args(argc, argv, "bench_epoch",
+                   "[--epochs N] [--data DIR] [--train-size N] [--batch N] [--flush-denormal 0|1]");
+  Settings s;
+  s.common = bench::common_flags(args, 1, 0);
+  s.epochs = args.get_int("--epochs", s.common.repeats, 1);
+  s.dir = args.get_str("--data", data::default_fashion_mnist_dir());
+  s.train_size = args.get_int("--train-size", 0, 0);
+  s.batch = args.get_int("--batch", 128, 1);
+  // As the main job runs (and PyTorch's side, with torch.set_flush_denormal).
+  s.flush = args.get_int("--flush-denormal", 1, 0, 1) == 1;
+  args.finish();
+  return s;
+}
 
-    const double rss_start = bench::current_rss_mb();
-    data::Dataset ds = data::load_fashion_mnist(dir);
-    if (!ds.channel_mean.empty())
-      std::printf("normalized with the training split's mean %.6f and std %.6f\n",
-                  ds.channel_mean[0], ds.channel_std[0]);
-    Tensor X = ds.X_train, y = ds.y_train;
-    if (train_size > 0 && train_size < X.shape()[0]) {
-      X = slice(X, 0, 0, train_size).clone();
-      y = slice(y, 0, 0, train_size).clone();
-    }
-    const double rss_loaded = bench::current_rss_mb(), peak_loaded = bench::peak_rss_mb();
-    const int64_t n = X.shape()[0];
-    const int64_t per_epoch = std::max<int64_t>(n / batch, 1);
+// The training images (the first train_size of them when given) and the memory around loading.
+struct TrainData {
+  Tensor X, y;
+  double rss_start, rss_loaded, peak_loaded;
+};
 
+TrainData load_train_data(const std::string& dir, int train_size) {
+  TrainData d;
+  d.rss_start = bench::current_rss_mb();
+  data::Dataset ds = data::load_fashion_mnist(dir);
+  if (!ds.channel_mean.empty())
+    std::printf("normalized with the training split's mean %.6f and std %.6f\n", ds.channel_mean[0],
+                ds.channel_std[0]);
+  d.X = ds.X_train;
+  d.y = ds.y_train;
+  if (train_size > 0 && train_size < d.X.shape()[0]) {
+    d.X = slice(d.X, 0, 0, train_size).clone();
+    d.y = slice(d.y, 0, 0, train_size).clone();
+  }
+  d.rss_loaded = bench::current_rss_mb();
+  d.peak_loaded = bench::peak_rss_mb();
+  return d;
+}
+
+// The main job's model and optimizer, stepped the way train::Solver steps them.
+class Job {
+ public:
+  Job(const TrainData& data, int batch)
+      : data_(data),
+        batch_(batch),
+        model_(config()),
+        opt_(optim::make_optimizer("adam", model_.parameters(), {{"learning_rate", 2e-3}})) {
+    model_.train();
+  }
+  int64_t images() const { return data_.X.shape()[0]; }
+  int64_t per_epoch() const { return std::max<int64_t>(images() / batch_, 1); }
+  // A fresh random order of the training images.
+  std::vector<int64_t> order() { return permutation(images(), order_gen_); }
+  // Minibatch `pos` of `order`: gather, loss, zero_grad, backward, step; the loss.
+  double step(const std::vector<int64_t>& order, int64_t pos) {
+    std::vector<int64_t> idx(order.begin() + pos * batch_, order.begin() + (pos + 1) * batch_);
+    Tensor Xb = index_select(data_.X, 0, idx);
+    Tensor yb = index_select(data_.y, 0, idx);
+    Tensor loss = model_.loss(Xb, yb);
+    opt_->zero_grad();
+    loss.backward();
+    opt_->step();
+    return loss.item();
+  }
+
+ private:
+  static nn::VGGConfig config() {
     nn::VGGConfig cfg;
     cfg.stage_channels = {32, 64, 128};
     cfg.hidden_dim = 128;
     cfg.dropout = 0.3;
     cfg.seed = 0;
-    nn::VGGNet model(cfg);
-    model.train();
-    auto opt = optim::make_optimizer("adam", model.parameters(), {{"learning_rate", 2e-3}});
-    Generator order_gen(0);
+    return cfg;
+  }
+  const TrainData& data_;
+  int batch_;
+  nn::VGGNet model_;
+  std::unique_ptr<optim::Optimizer> opt_;
+  Generator order_gen_{0};
+};
 
-    auto step = [&](const std::vector<int64_t>& order, int64_t pos) {
-      std::vector<int64_t> idx(order.begin() + pos * batch, order.begin() + (pos + 1) * batch);
-      Tensor Xb = index_select(X, 0, idx);
-      Tensor yb = index_select(y, 0, idx);
-      Tensor loss = model.loss(Xb, yb);
-      opt->zero_grad();
-      loss.backward();
-      opt->step();
-      return loss.item();
-    };
+struct EpochStats {
+  std::vector<double> ms, cpu, rss_after;
+  double last_mean_loss = 0;
+};
 
-    if (c.warmup > 0) {
-      const std::vector<int64_t> order = permutation(n, order_gen);
-      for (int i = 0; i < c.warmup; ++i) step(order, i % per_epoch);
+// The timed epochs, a line each; a loss that is not finite ends the run.
+EpochStats run_epochs(Job& job, int epochs) {
+  EpochStats st;
+  const int64_t per_epoch = job.per_epoch();
+  for (int e = 0; e < epochs; ++e) {
+    const double c0 = bench::cpu_ms();
+    const auto t0 = bench::steady::now();
+    const std::vector<int64_t> order = job.order();
+    double loss_sum = 0;
+    for (int64_t it = 0; it < per_epoch; ++it) loss_sum += job.step(order, it);
+    st.ms.push_back(bench::ms_since(t0));
+    st.cpu.push_back(bench::cpu_ms() - c0);
+    st.rss_after.push_back(bench::current_rss_mb());
+    st.last_mean_loss = loss_sum / double(per_epoch);
+    std::printf(
+        "epoch %d: %.2f s (%.2f ms per iteration; CPU time %.2f s), mean loss %.4f, "
+        "rss %.1f MiB, peak %.1f MiB\n",
+        e + 1, st.ms.back() / 1e3, st.ms.back() / double(per_epoch), st.cpu.back() / 1e3,
+        st.last_mean_loss, st.rss_after.back(), bench::peak_rss_mb());
+    std::fflush(stdout);
+    if (!std::isfinite(st.last_mean_loss)) throw std::runtime_error("the loss is not finite");
+  }
+  return st;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Settings s = read_settings(argc, argv);
+    set_flush_denormal(s.flush);
+    const TrainData d = load_train_data(s.dir, s.train_size);
+    Job job(d, s.batch);
+    if (s.common.warmup > 0) {
+      const std::vector<int64_t> order = job.order();
+      for (int i = 0; i < s.common.warmup; ++i) job.step(order, i % job.per_epoch());
     }
-
     std::printf(
         "%s\ntrain %lld images, batch %d, %lld iterations per epoch; rss %.1f MiB at "
         "start, %.1f MiB with the data loaded (peak so far %.1f MiB)\n",
-        blas::info().c_str(), (long long)n, batch, (long long)per_epoch, rss_start, rss_loaded,
-        peak_loaded);
-    std::vector<double> epoch_ms, epoch_cpu, rss_after;
-    double last_mean_loss = 0;
-    for (int e = 0; e < epochs; ++e) {
-      const double c0 = bench::cpu_ms();
-      const auto t0 = bench::steady::now();
-      const std::vector<int64_t> order = permutation(n, order_gen);
-      double loss_sum = 0;
-      for (int64_t it = 0; it < per_epoch; ++it) loss_sum += step(order, it);
-      epoch_ms.push_back(bench::ms_since(t0));
-      epoch_cpu.push_back(bench::cpu_ms() - c0);
-      rss_after.push_back(bench::current_rss_mb());
-      last_mean_loss = loss_sum / double(per_epoch);
-      std::printf(
-          "epoch %d: %.2f s (%.2f ms per iteration; CPU time %.2f s), mean loss %.4f, "
-          "rss %.1f MiB, peak %.1f MiB\n",
-          e + 1, epoch_ms.back() / 1e3, epoch_ms.back() / double(per_epoch), epoch_cpu.back() / 1e3,
-          last_mean_loss, rss_after.back(), bench::peak_rss_mb());
-      std::fflush(stdout);
-      if (!std::isfinite(last_mean_loss)) {
-        std::fprintf(stderr, "bench_epoch: the loss is not finite\n");
-        return 1;
-      }
-    }
-    const bench::Stats s = bench::summarize(epoch_ms, epoch_cpu);
-    bench::print_stats("epoch", s);
-    bench::JsonLine("epoch", s)
-        .add("epochs", epochs)
-        .add("train_images", static_cast<double>(n))
-        .add("iterations", static_cast<double>(per_epoch))
-        .add("batch", batch)
-        .add("mean_loss_last_epoch", last_mean_loss)
-        .add("rss_loaded_mb", rss_loaded)
-        .add("peak_rss_loaded_mb", peak_loaded)
-        .add("epoch_ms", epoch_ms)
-        .add("epoch_cpu_ms", epoch_cpu)
-        .add("rss_after_epoch_mb", rss_after)
+        blas::info().c_str(), (long long)job.images(), s.batch, (long long)job.per_epoch(),
+        d.rss_start, d.rss_loaded, d.peak_loaded);
+    const EpochStats st = run_epochs(job, s.epochs);
+
+    const bench::Stats stats = bench::summarize(st.ms, st.cpu);
+    bench::print_stats("epoch", stats);
+    bench::JsonLine("epoch", stats)
+        .add("epochs", s.epochs)
+        .add("train_images", static_cast<double>(job.images()))
+        .add("iterations", static_cast<double>(job.per_epoch()))
+        .add("batch", s.batch)
+        .add("mean_loss_last_epoch", st.last_mean_loss)
+        .add("rss_loaded_mb", d.rss_loaded)
+        .add("peak_rss_loaded_mb", d.peak_loaded)
+        .add("epoch_ms", st.ms)
+        .add("epoch_cpu_ms", st.cpu)
+        .add("rss_after_epoch_mb", st.rss_after)
         .add("peak_rss_mb", bench::peak_rss_mb())
-        .add_setup(c)
+        .add_setup(s.common)
         .print();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_epoch: %s\n", e.what());

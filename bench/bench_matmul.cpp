@@ -10,8 +10,8 @@
 #include <exception>
 #include <vector>
 
-#include "dagrad/autograd/ops/linalg.h"
 #include "bench/bench_common.h"
+#include "dagrad/autograd/ops/linalg.h"
 #include "dagrad/nn/nn.h"
 
 using namespace dagrad;

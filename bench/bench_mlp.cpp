@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <exception>
 
-#include "dagrad/autograd/ops/loss.h"
 #include "bench/bench_common.h"
+#include "dagrad/autograd/ops/loss.h"
 #include "dagrad/nn/nn.h"
 #include "dagrad/optim/optimizer.h"
 
@@ -31,19 +31,10 @@ int main(int argc, char** argv) {
 
     const Tensor X = randn({batch, 784}, gen);
     const Tensor y = randint(0, 10, {batch}, gen);
-    double loss_value = 0;
-    auto run = [&] {
-      Tensor loss = cross_entropy(model(X), y);
-      opt->zero_grad();
-      loss.backward();
-      opt->step();
-      loss_value = loss.item();
-    };
-    const bench::Stats s = bench::time_runs(run, c.warmup, c.repeats);
+    const bench::TrainingRuns r = bench::time_training_steps(model, *opt, X, y, c);
 
-    std::printf("MLP 784-512-256-10, batch %d, adam: last loss %.4f\n", batch, loss_value);
-    bench::print_stats("train step", s);
-    bench::JsonLine("mlp", s).add("batch", batch).add("last_loss", loss_value).add_setup(c).print();
+    std::printf("MLP 784-512-256-10, batch %d, adam: last loss %.4f\n", batch, r.last_loss);
+    bench::print_training("mlp", r, batch, c);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_mlp: %s\n", e.what());
     return 1;

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <exception>
 
-#include "dagrad/autograd/autograd.h"
 #include "bench/bench_common.h"
+#include "dagrad/autograd/autograd.h"
 
 using namespace dagrad;
 

@@ -18,8 +18,8 @@
 
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/autograd/forward_mode.h"
-#include "dagrad/viz/graph.h"
 #include "dagrad/base/command_line.h"
+#include "dagrad/viz/graph.h"
 
 using namespace dagrad;
 
@@ -85,39 +85,9 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::filesystem::path out_dir = "out";
-  try {
-    base::CommandLine cli(argc, argv);
-    if (cli.help(
-            "usage: graphs-and-modes [OUT_DIR]   (the DOT/SVG graphs go to OUT_DIR, default out/)"))
-      return 0;
-    const std::vector<std::string> dirs = cli.positionals();
-    cli.finish();
-    if (dirs.size() > 1)
-      throw std::invalid_argument(fmt::format("one output directory at most, got {}", dirs.size()));
-    if (!dirs.empty()) out_dir = dirs[0];
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 2;
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) {
-    fmt::print(stderr, "cannot create the output directory '{}': {}\n", out_dir.string(),
-               ec.message());
-    return 2;
-  }
-
-  fmt::print("f(x1, x2) = (y1, y2) = (x1*x2 + sin(x1), exp(x1) - x2^2)\n");
-  fmt::print("at x1 = {}, x2 = {}, in float64\n", kX1, kX2);
-
-  // ------------------------------------------------------------------ 1. forward pass, tape
+// 1. Evaluates f on the leaves (recording the tape) and prints the values and the tape.
+Trace forward_pass(const Tensor& x1, const Tensor& x2) {
   heading("1. The forward pass records a tape");
-  Tensor x1 = leaf(kX1, "x1").requires_grad_();
-  Tensor x2 = leaf(kX2, "x2").requires_grad_();
   Trace t = evaluate(x1, x2);
   fmt::print("Intermediate values:\n");
   for (auto& [name, v] : t.all()) fmt::print("  {:<3} = {:+.10f}\n", name, v->item());
@@ -127,8 +97,11 @@ int main(int argc, char** argv) {
       "missing numbers went to the leaves' gradient sinks, created when an op first used "
       "them.\n\n");
   fmt::print("{}", indent(viz::tape_listing(std::vector<Tensor>{t.y1, t.y2})));
+  return t;
+}
 
-  // ------------------------------------------------------------------ 2. the graph
+// 2. The DOT file of the recorded graph, and its SVG when Graphviz is installed.
+void write_graph(const Trace& t, const std::filesystem::path& out_dir) {
   heading("2. The graph as a picture (Graphviz DOT)");
   viz::DotOptions opts;
   opts.title = "f(x1, x2) = (x1*x2 + sin(x1), exp(x1) - x2^2)";
@@ -145,8 +118,10 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fmt::print("could not render the SVG: {}\n", e.what());
   }
+}
 
-  // ------------------------------------------------------------------ 3. backward order
+// 3. The order backward visits the nodes, from each output.
+void print_backward_order(const Trace& t) {
   heading("3. The order backward runs (Kahn's algorithm)");
   fmt::print(
       "Backward starts at the output and takes a node only when every node that consumed\n"
@@ -155,8 +130,10 @@ int main(int argc, char** argv) {
     fmt::print("\nfrom {}:\n", y->name());
     fmt::print("{}", viz::backward_order_listing(*y));
   }
+}
 
-  // ------------------------------------------------------------------ 4. forward mode
+// 4. One forward-mode pass per input direction; the Jacobian it builds, column by column.
+Tensor forward_mode() {
   heading("4. Forward mode: tangents, one pass per input direction");
   fmt::print(
       "Each input carries a tangent (dx1, dx2); every op updates the tangent of its output\n"
@@ -181,8 +158,11 @@ int main(int argc, char** argv) {
     J_by_tangents.data<double>()[0 * 2 + j] = tangent_of(ft.y1).item();
     J_by_tangents.data<double>()[1 * 2 + j] = tangent_of(ft.y2).item();
   }
+  return J_by_tangents;
+}
 
-  // ------------------------------------------------------------------ 5. reverse mode
+// 5. One backward pass per output; the Jacobian it builds, row by row.
+Tensor reverse_mode(const std::filesystem::path& out_dir) {
   heading("5. Reverse mode: adjoints, one pass per output");
   fmt::print(
       "Backward from one output y_k sends its adjoint vbar = dy_k/dv to every node v, from\n"
@@ -241,8 +221,12 @@ int main(int argc, char** argv) {
       fmt::print("  (graph with these adjoints: {})\n", adj_path);
     }
   }
+  return J_by_adjoints;
+}
 
-  // ------------------------------------------------------------------ 6. Jacobian 3 ways
+// 6. The Jacobian by jacobian_forward, jacobian_reverse and central differences, against the
+// one by hand and sections 4 and 5; true when all agree.
+bool compare_jacobians(const Tensor& J_by_tangents, const Tensor& J_by_adjoints) {
   heading("6. The Jacobian three ways");
   fmt::print(
       "Packing x = (x1, x2) and y = (y1, y2) into vectors, J[i][j] = dy_i/dx_j, a (2, 2)\n"
@@ -275,8 +259,47 @@ int main(int argc, char** argv) {
   fmt::print("  section 5 adjoints vs reverse Jacobian   {:.3e}\n", d_a);
   fmt::print("  relative error (forward vs numerical)    {:.3e}\n", rel_error(J_fwd, J_num));
 
-  const bool ok =
-      d_fr < 1e-12 && d_fe < 1e-12 && d_t < 1e-12 && d_a < 1e-12 && rel_error(J_fwd, J_num) < 1e-7;
+  return d_fr < 1e-12 && d_fe < 1e-12 && d_t < 1e-12 && d_a < 1e-12 &&
+         rel_error(J_fwd, J_num) < 1e-7;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::filesystem::path out_dir = "out";
+  try {
+    base::CommandLine cli(argc, argv);
+    if (cli.help(
+            "usage: graphs-and-modes [OUT_DIR]   (the DOT/SVG graphs go to OUT_DIR, default out/)"))
+      return 0;
+    const std::vector<std::string> dirs = cli.positionals();
+    cli.finish();
+    if (dirs.size() > 1)
+      throw std::invalid_argument(fmt::format("one output directory at most, got {}", dirs.size()));
+    if (!dirs.empty()) out_dir = dirs[0];
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) {
+    fmt::print(stderr, "cannot create the output directory '{}': {}\n", out_dir.string(),
+               ec.message());
+    return 2;
+  }
+
+  fmt::print("f(x1, x2) = (y1, y2) = (x1*x2 + sin(x1), exp(x1) - x2^2)\n");
+  fmt::print("at x1 = {}, x2 = {}, in float64\n", kX1, kX2);
+
+  Tensor x1 = leaf(kX1, "x1").requires_grad_();
+  Tensor x2 = leaf(kX2, "x2").requires_grad_();
+  Trace t = forward_pass(x1, x2);
+  write_graph(t, out_dir);
+  print_backward_order(t);
+  const Tensor J_by_tangents = forward_mode();
+  const Tensor J_by_adjoints = reverse_mode(out_dir);
+  const bool ok = compare_jacobians(J_by_tangents, J_by_adjoints);
   fmt::print("\n{}\n", ok ? "All three Jacobians agree." : "MISMATCH: the Jacobians disagree!");
   return ok ? 0 : 1;
 }

@@ -16,17 +16,18 @@
 // <out>/curves.svg (default out/overfit_small).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "dagrad/data/idx.h"
 #include "dagrad/base/command_line.h"
-#include "examples/common.h"
+#include "dagrad/data/idx.h"
 #include "dagrad/nn/nn.h"
 #include "dagrad/train/solver.h"
+#include "examples/common.h"
 
 using namespace dagrad;
 
@@ -59,6 +60,75 @@ std::string history(const std::vector<double>& v, const char* fmt_spec) {
   return fmt::format("{}", fmt::join(parts, " "));
 }
 
+struct Options {
+  std::string model_name;
+  int epochs;
+  int64_t num_train, num_val, batch_size;
+  double learning_rate, lr_decay, weight_scale;
+  std::string data_dir, out_dir;
+};
+
+Options read_options(base::CommandLine& cli) {
+  Options o;
+  o.model_name = cli.text("--model", "threelayer");
+  const bool quick = cli.flag("--quick");
+  o.epochs = static_cast<int>(cli.integer("--epochs", 15));
+  o.num_train = cli.integer("--num-train", 50);
+  o.num_val = quick ? 200 : 1000;
+  o.batch_size = cli.integer("--batch-size", 10);
+  o.learning_rate = cli.number("--lr", 2e-3);
+  o.lr_decay = cli.number("--lr-decay", 1.0);
+  o.weight_scale = cli.number("--weight-scale", 5e-2);
+  o.data_dir = cli.text("--data", data::default_fashion_mnist_dir());
+  o.out_dir = cli.text("--out", "out/overfit_small");
+  cli.finish();
+  return o;
+}
+
+// No regularization, adam, small batches: nothing should stand in the way of memorizing.
+// Training accuracy is measured on the whole tiny set (num_train_samples = N).
+train::SolverOptions memorizing_options(const Options& o) {
+  train::SolverOptions opts;
+  opts.update_rule = "adam";
+  opts.optim_config = {{"learning_rate", o.learning_rate}};
+  opts.batch_size = o.batch_size;
+  opts.lr_decay = o.lr_decay;
+  opts.num_epochs = o.epochs;
+  opts.num_train_samples = o.num_train;
+  opts.print_every = 5;
+  opts.seed = 0;
+  return opts;
+}
+
+void print_histories(const train::Solver& solver) {
+  fmt::print("\n== histories\n");
+  fmt::print("loss per iteration:\n  {}\n", history(solver.loss_history, "{:.3f}"));
+  fmt::print("train accuracy per epoch (epoch 0 = before training):\n  {}\n",
+             history(solver.train_acc_history, "{:.2f}"));
+  fmt::print("val accuracy per epoch:\n  {}\n", history(solver.val_acc_history, "{:.2f}"));
+}
+
+// The claim checked: the LAST epoch's training accuracy is 1.0. It is read from the history, as
+// the Solver puts the best-validation parameters back into the model at the end. The exit status.
+int print_result(const train::Solver& solver, const Options& o, double seconds) {
+  const double final_train = solver.train_acc_history.back();
+  const auto first =
+      std::find(solver.train_acc_history.begin(), solver.train_acc_history.end(), 1.0);
+  fmt::print("\n== result\n");
+  if (first != solver.train_acc_history.end())
+    fmt::print("100% training accuracy first reached after epoch {}\n",
+               first - solver.train_acc_history.begin());
+  fmt::print("final loss {:.4f}, val accuracy {:.4f} (overfitting, as intended)\n",
+             solver.loss_history.back(), solver.val_acc_history.back());
+  fmt::print("wall time {:.1f} s ({:.1f} s training)\n", seconds, solver.train_seconds);
+  fmt::print("train accuracy {:.4f}\n", final_train);
+  if (final_train < 1.0) {
+    fmt::print("FAILED: the model could not memorize {} examples\n", o.num_train);
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,78 +138,27 @@ int main(int argc, char** argv) {
                  "                     [--num-train N] [--lr LR] [--lr-decay D] [--batch-size N]\n"
                  "                     [--weight-scale S] [--data DIR] [--out DIR]"))
       return 0;
-    const std::string model_name = cli.text("--model", "threelayer");
-    const bool quick = cli.flag("--quick");
-    const int epochs = static_cast<int>(cli.integer("--epochs", 15));
-    const int64_t num_train = cli.integer("--num-train", 50), num_val = quick ? 200 : 1000;
-    const int64_t batch_size = cli.integer("--batch-size", 10);
-    const double learning_rate = cli.number("--lr", 2e-3), lr_decay = cli.number("--lr-decay", 1.0);
-    const double weight_scale = cli.number("--weight-scale", 5e-2);
-    const std::string data_dir = cli.text("--data", data::default_fashion_mnist_dir());
-    const std::string out_dir = cli.text("--out", "out/overfit_small");
-    cli.finish();
+    const Options o = read_options(cli);
     const auto t0 = std::chrono::steady_clock::now();
 
-    fmt::print("== data\nloading Fashion-MNIST from {} ...\n", data_dir);
-    data::Dataset ds = data::load_fashion_mnist(data_dir);
-    train::SolverData small = examples::subset(ds, num_train, num_val);
-    fmt::print("training on {} examples {}, validating on {}\n", num_train,
-               to_string(small.X_train.shape()), num_val);
+    const train::SolverData small = examples::load_subset(o.data_dir, o.num_train, o.num_val);
+    fmt::print("training on {} examples {}, validating on {}\n", o.num_train,
+               to_string(small.X_train.shape()), o.num_val);
 
-    std::unique_ptr<nn::Classifier> model = make_model(model_name, weight_scale);
+    std::unique_ptr<nn::Classifier> model = make_model(o.model_name, o.weight_scale);
     fmt::print("\n== model\n{}", model->summary());
 
-    // No regularization, adam, small batches: nothing should stand in the way of memorizing.
-    // Training accuracy is measured on the whole tiny set (num_train_samples = N).
-    train::SolverOptions opts;
-    opts.update_rule = "adam";
-    opts.optim_config = {{"learning_rate", learning_rate}};
-    opts.batch_size = batch_size;
-    opts.lr_decay = lr_decay;
-    opts.num_epochs = epochs;
-    opts.num_train_samples = num_train;
-    opts.print_every = 5;
-    opts.seed = 0;
-    fmt::print("\n== training (adam, lr {:g}, batch {}, {} epochs)\n", learning_rate, batch_size,
-               epochs);
-    train::Solver solver(*model, small, opts);
+    fmt::print("\n== training (adam, lr {:g}, batch {}, {} epochs)\n", o.learning_rate,
+               o.batch_size, o.epochs);
+    train::Solver solver(*model, small, memorizing_options(o));
     solver.train();
 
-    // The Solver puts the best-VALIDATION parameters back into the model at the end; the claim
-    // checked here is about the last epoch, so it is read from the history.
-    const double final_train = solver.train_acc_history.back();
-    const double final_val = solver.val_acc_history.back();
-    int reached = -1;
-    for (std::size_t e = 0; e < solver.train_acc_history.size(); ++e)
-      if (solver.train_acc_history[e] == 1.0) {
-        reached = static_cast<int>(e);
-        break;
-      }
-
-    fmt::print("\n== histories\n");
-    fmt::print("loss per iteration:\n  {}\n", history(solver.loss_history, "{:.3f}"));
-    fmt::print("train accuracy per epoch (epoch 0 = before training):\n  {}\n",
-               history(solver.train_acc_history, "{:.2f}"));
-    fmt::print("val accuracy per epoch:\n  {}\n", history(solver.val_acc_history, "{:.2f}"));
-
-    std::filesystem::create_directories(out_dir);
-    const std::string svg = out_dir + "/curves.svg";
-    solver.save_curves(svg, fmt::format("overfitting {} examples ({})", num_train, model_name));
+    print_histories(solver);
+    std::filesystem::create_directories(o.out_dir);
+    const std::string svg = o.out_dir + "/curves.svg";
+    solver.save_curves(svg, fmt::format("overfitting {} examples ({})", o.num_train, o.model_name));
     fmt::print("saved {}\n", svg);
-
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("\n== result\n");
-    if (reached >= 0) fmt::print("100% training accuracy first reached after epoch {}\n", reached);
-    fmt::print("final loss {:.4f}, val accuracy {:.4f} (overfitting, as intended)\n",
-               solver.loss_history.back(), final_val);
-    fmt::print("wall time {:.1f} s ({:.1f} s training)\n", seconds, solver.train_seconds);
-    fmt::print("train accuracy {:.4f}\n", final_train);
-    if (final_train < 1.0) {
-      fmt::print("FAILED: the model could not memorize {} examples\n", num_train);
-      return 1;
-    }
-    return 0;
+    return print_result(solver, o, examples::seconds_since(t0));
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

@@ -17,20 +17,21 @@
 #include <string>
 #include <vector>
 
-#include "dagrad/io/checkpoint.h"
-#include "dagrad/runtime/blas.h"
-#include "dagrad/viz/graph.h"
-#include "dagrad/runtime/parallel.h"
 #include "dagrad/data/idx.h"
-#include "dagrad/io/image.h"
 #include "dagrad/data/loader.h"
 #include "dagrad/dist/communicator.h"
+#include "dagrad/io/checkpoint.h"
+#include "dagrad/io/image.h"
+#include "dagrad/runtime/blas.h"
+#include "dagrad/runtime/parallel.h"
+#include "dagrad/viz/graph.h"
 #if DAGRAD_HAVE_MPI
 #include "dagrad/dist/mpi.h"
 #endif
+#include "dagrad/base/command_line.h"
 #include "dagrad/nn/nn.h"
 #include "dagrad/train/solver.h"
-#include "dagrad/base/command_line.h"
+#include "examples/common.h"
 
 using namespace dagrad;
 
@@ -79,9 +80,9 @@ void write_explain_page(nn::Classifier& model, const data::Dataset& ds, int64_t 
     loss = model.loss(X, y).set_name("loss");
   }
   viz::save_html({loss}, path,
-                    {.title = fmt::format("{}: the loss on the first minibatch ({} images)",
-                                          model.type_name(), n),
-                     .recompute = [&] { return model.loss(X, y); }});
+                 {.title = fmt::format("{}: the loss on the first minibatch ({} images)",
+                                       model.type_name(), n),
+                  .recompute = [&] { return model.loss(X, y); }});
   model.train(was_training);
   fmt::print("wrote {}: the graph of the first minibatch's loss\n", path);
 }
@@ -136,6 +137,114 @@ Tensor first_conv_weight(const nn::Module& m) {
   return Tensor();
 }
 
+struct Options {
+  bool quick;
+  std::string eval_path, resume_path, model_name, data_dir, out_dir, augment, explain_path;
+  std::vector<int64_t> channels;
+  int64_t train_size;
+  std::map<std::string, std::string> solver_kv;  // the Solver's --name=value options
+};
+
+Options read_options(base::CommandLine& cli) {
+  Options o;
+  o.quick = cli.flag("--quick");  // CI setting: a slice of the data, one epoch
+  o.eval_path = cli.text("--eval", "");
+  // The training state written after every epoch (<out>/training_state.ckpt); a run
+  // continued from one ends with the same weights as a run never interrupted.
+  o.resume_path = cli.text("--resume", "");
+  o.model_name = cli.text("--model", "vgg");
+  o.data_dir = cli.text("--data", data::default_fashion_mnist_dir());
+  o.out_dir = cli.text("--out", "out/fashion_mnist");
+  if (const std::string c = cli.text("--channels", ""); !c.empty()) o.channels = parse_channels(c);
+  o.augment = cli.text("--augment", "none");
+  o.explain_path = cli.text("--explain", "");
+  if (o.augment != "none" && o.augment != "flip" && o.augment != "crop" && o.augment != "flip+crop")
+    throw std::invalid_argument(fmt::format(
+        "--augment: unknown mode '{}' (expected none, flip, crop or flip+crop)", o.augment));
+  o.train_size = cli.integer("--train-size", o.quick ? 6000 : -1);
+  o.solver_kv = {{"update_rule", "adam"},
+                 {"learning_rate", "2e-3"},
+                 {"lr_schedule", "cosine"},
+                 {"batch_size", "128"},
+                 {"num_epochs", o.quick ? "1" : "12"},
+                 {"num_train_samples", "2000"},
+                 {"print_every", o.quick ? "10" : "50"},
+                 {"seed", "0"}};
+  if (o.quick) o.solver_kv["num_val_samples"] = "1000";
+  for (const auto& [k, v] : cli.key_values()) o.solver_kv[k] = v;  // Solver options win
+  cli.finish();
+  // The cosine schedule ends with the run unless told otherwise.
+  if (o.solver_kv["lr_schedule"] == "cosine" && !o.solver_kv.count("total_epochs"))
+    o.solver_kv["total_epochs"] = o.solver_kv["num_epochs"];
+  return o;
+}
+
+// Fashion-MNIST, its training split cut to the first train_size images when given.
+data::Dataset load_data(const Options& o) {
+  fmt::print("loading Fashion-MNIST from {} ...\n", o.data_dir);
+  data::Dataset ds = data::load_fashion_mnist(o.data_dir);
+  if (o.train_size > 0 && o.train_size < ds.X_train.shape()[0]) {
+    ds.X_train = slice(ds.X_train, 0, 0, o.train_size);
+    ds.y_train = slice(ds.y_train, 0, 0, o.train_size);
+  }
+  fmt::print("train {} | val {} | test {}\n", to_string(ds.X_train.shape()),
+             to_string(ds.X_val.shape()), to_string(ds.X_test.shape()));
+  return ds;
+}
+
+// --eval: the checkpoint's weights, their validation and test accuracy.
+void evaluate_checkpoint(nn::Classifier& model, const data::Dataset& ds, const std::string& path) {
+  model.load(path);
+  train::SolverOptions o;
+  o.verbose = false;
+  train::Solver s(model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, o);
+  const double val = s.check_accuracy(ds.X_val, ds.y_val);
+  const double test = s.check_accuracy(ds.X_test, ds.y_test);
+  fmt::print("checkpoint {}: validation accuracy {:.4f}, test accuracy {:.4f}\n", path, val, test);
+}
+
+// The Solver options of the training run: the --name=value ones, the checkpoint and state files
+// in the output directory, and the augmentation.
+train::SolverOptions training_options(const Options& o,
+                                      const std::shared_ptr<dist::Communicator>& comm) {
+  train::SolverOptions opts = train::SolverOptions::from_map(o.solver_kv);
+  opts.comm = comm;
+  if (comm) fmt::print("data parallel: {} processes\n", comm->size());
+  opts.checkpoint_name = o.out_dir + "/model";  // model_epoch_<e>.ckpt
+  opts.checkpoint_meta = {{"arch", o.model_name}, {"channels", join_channels(o.channels)}};
+  opts.state_path = o.out_dir + "/training_state.ckpt";
+  // Augmentation: mirror left-right and/or shift by up to 2 pixels (zero padding), drawn by the
+  // minibatch loader from a generator seeded by the run's seed (saved in the training state).
+  if (o.augment != "none") {
+    opts.augmentation.random_flip = o.augment.find("flip") != std::string::npos;
+    opts.augmentation.random_crop_padding = o.augment.find("crop") != std::string::npos ? 2 : 0;
+    fmt::print("augmentation: {}\n", o.augment);
+  }
+  return opts;
+}
+
+// The files of a finished run: the checkpoint, the curves and the first-layer filters.
+void save_results(const nn::Classifier& model, const train::Solver& solver, const Options& o,
+                  double test_acc) {
+  const std::string ckpt = o.out_dir + "/model.ckpt";
+  model.save(ckpt, {{"arch", o.model_name},
+                    {"channels", join_channels(o.channels)},
+                    {"test_acc", fmt::format("{:.6f}", test_acc)},
+                    {"best_val_acc", fmt::format("{:.6f}", solver.best_val_acc)}});
+  solver.save_curves(o.out_dir + "/curves.svg", "Fashion-MNIST " + o.model_name);
+  if (Tensor w = first_conv_weight(model); w.defined()) {
+    Tensor wf = w.detach().to(float32);
+    const float* p = wf.data<float>();
+    std::vector<float> v(p, p + wf.numel());
+    io::save_png(
+        io::tile_grid(v, static_cast<int>(wf.shape()[0]), static_cast<int>(wf.shape()[1]),
+                      static_cast<int>(wf.shape()[2]), static_cast<int>(wf.shape()[3]), 1, 8),
+        o.out_dir + "/filters.png");
+  }
+  fmt::print("saved {0}/model.ckpt, {0}/curves.svg, {0}/filters.png\n", o.out_dir);
+  fmt::print("evaluate it later with: train-fashion-mnist --eval {}\n", ckpt);
+}
+
 }  // namespace
 
 // Several processes under mpirun (examples/train_fashion_mnist_mpi.sh): MPI, and only rank 0
@@ -178,124 +287,47 @@ int main(int argc, char** argv) {
     const bool leader = !comm || comm->rank() == 0;
     base::CommandLine cli(argc, argv);
     if (cli.help(usage_text)) return 0;
-    const bool quick = cli.flag("--quick");  // CI setting: a slice of the data, one epoch
-    const std::string eval_path = cli.text("--eval", "");
-    // The training state written after every epoch (<out>/training_state.ckpt); a run
-    // continued from one ends with the same weights as a run never interrupted.
-    const std::string resume_path = cli.text("--resume", "");
-    std::string model_name = cli.text("--model", "vgg");
-    const std::string data_dir = cli.text("--data", data::default_fashion_mnist_dir());
-    const std::string out_dir = cli.text("--out", "out/fashion_mnist");
-    std::vector<int64_t> channels;
-    if (const std::string c = cli.text("--channels", ""); !c.empty()) channels = parse_channels(c);
-    const std::string augment = cli.text("--augment", "none");
-    const std::string explain_path = cli.text("--explain", "");
-    if (augment != "none" && augment != "flip" && augment != "crop" && augment != "flip+crop")
-      throw std::invalid_argument(fmt::format(
-          "--augment: unknown mode '{}' (expected none, flip, crop or flip+crop)", augment));
-    const int64_t train_size = cli.integer("--train-size", quick ? 6000 : -1);
-    std::map<std::string, std::string> solver_kv = {{"update_rule", "adam"},
-                                                    {"learning_rate", "2e-3"},
-                                                    {"lr_schedule", "cosine"},
-                                                    {"batch_size", "128"},
-                                                    {"num_epochs", quick ? "1" : "12"},
-                                                    {"num_train_samples", "2000"},
-                                                    {"print_every", quick ? "10" : "50"},
-                                                    {"seed", "0"}};
-    if (quick) solver_kv["num_val_samples"] = "1000";
-    for (const auto& [k, v] : cli.key_values()) solver_kv[k] = v;  // Solver options win
-    cli.finish();
-    // The cosine schedule ends with the run unless told otherwise.
-    if (solver_kv["lr_schedule"] == "cosine" && !solver_kv.count("total_epochs"))
-      solver_kv["total_epochs"] = solver_kv["num_epochs"];
+    Options o = read_options(cli);
     // Training drives Adam's moments and many gradients into the denormal range, where each
     // operation costs ~100 cycles (epochs slowed 2x as training went on); flush them to zero.
     set_flush_denormal(true);
     fmt::print("dagrad {} | {} | denormals flushed to zero\n", version, blas::info());
+    const data::Dataset ds = load_data(o);
 
-    fmt::print("loading Fashion-MNIST from {} ...\n", data_dir);
-    data::Dataset ds = data::load_fashion_mnist(data_dir);
-    if (train_size > 0 && train_size < ds.X_train.shape()[0]) {
-      ds.X_train = slice(ds.X_train, 0, 0, train_size);
-      ds.y_train = slice(ds.y_train, 0, 0, train_size);
-    }
-    fmt::print("train {} | val {} | test {}\n", to_string(ds.X_train.shape()),
-               to_string(ds.X_val.shape()), to_string(ds.X_test.shape()));
-
-    if (!eval_path.empty()) {
+    if (!o.eval_path.empty()) {
       // The checkpoint says which architecture it holds.
-      const io::Checkpoint ck = io::load_checkpoint(eval_path);
-      if (auto it = ck.meta.find("arch"); it != ck.meta.end()) model_name = it->second;
+      const io::Checkpoint ck = io::load_checkpoint(o.eval_path);
+      if (auto it = ck.meta.find("arch"); it != ck.meta.end()) o.model_name = it->second;
       if (auto it = ck.meta.find("channels"); it != ck.meta.end() && !it->second.empty())
-        channels = parse_channels(it->second);
+        o.channels = parse_channels(it->second);
     }
-    const uint64_t seed = std::stoull(solver_kv["seed"]);
-    std::unique_ptr<nn::Classifier> model = make_model(model_name, channels, seed);
+    const uint64_t seed = std::stoull(o.solver_kv["seed"]);
+    std::unique_ptr<nn::Classifier> model = make_model(o.model_name, o.channels, seed);
     fmt::print("{}", model->summary());
+    std::filesystem::create_directories(o.out_dir);
 
-    std::filesystem::create_directories(out_dir);
-    const std::string ckpt = out_dir + "/model.ckpt";
-
-    if (!eval_path.empty()) {
-      model->load(eval_path);
-      train::SolverOptions o;
-      o.verbose = false;
-      train::Solver s(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, o);
-      const double val = s.check_accuracy(ds.X_val, ds.y_val);
-      const double test = s.check_accuracy(ds.X_test, ds.y_test);
-      fmt::print("checkpoint {}: validation accuracy {:.4f}, test accuracy {:.4f}\n", eval_path,
-                 val, test);
+    if (!o.eval_path.empty()) {
+      evaluate_checkpoint(*model, ds, o.eval_path);
       return 0;
     }
+    if (!o.explain_path.empty() && leader)
+      write_explain_page(*model, ds, std::stoll(o.solver_kv["batch_size"]), o.explain_path);
 
-    if (!explain_path.empty() && leader)
-      write_explain_page(*model, ds, std::stoll(solver_kv["batch_size"]), explain_path);
-
-    train::SolverOptions opts = train::SolverOptions::from_map(solver_kv);
-    opts.comm = comm;
-    if (comm) fmt::print("data parallel: {} processes\n", comm->size());
-    opts.checkpoint_name = out_dir + "/model";  // model_epoch_<e>.ckpt
-    opts.checkpoint_meta = {{"arch", model_name}, {"channels", join_channels(channels)}};
-    opts.state_path = out_dir + "/training_state.ckpt";
-    // Augmentation: mirror left-right and/or shift by up to 2 pixels (zero padding), drawn by the
-    // minibatch loader from a generator seeded by the run's seed (saved in the training state).
-    if (augment != "none") {
-      opts.augmentation.random_flip = augment.find("flip") != std::string::npos;
-      opts.augmentation.random_crop_padding = augment.find("crop") != std::string::npos ? 2 : 0;
-      fmt::print("augmentation: {}\n", augment);
-    }
-    train::Solver solver(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val}, opts);
-    if (!resume_path.empty()) {
-      solver.resume(resume_path);
-      fmt::print("resumed from {} after epoch {}\n", resume_path, solver.epoch);
+    train::Solver solver(*model, {ds.X_train, ds.y_train, ds.X_val, ds.y_val},
+                         training_options(o, comm));
+    if (!o.resume_path.empty()) {
+      solver.resume(o.resume_path);
+      fmt::print("resumed from {} after epoch {}\n", o.resume_path, solver.epoch);
     }
     const auto t0 = std::chrono::steady_clock::now();
     solver.train();
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double seconds = examples::seconds_since(t0);
 
     const double test_acc = solver.check_accuracy(ds.X_test, ds.y_test);
     fmt::print("best validation accuracy {:.4f}\n", solver.best_val_acc);
     fmt::print("test accuracy {:.4f}  ({} epochs, {:.1f} s of training)\n", test_acc, solver.epoch,
                seconds);
-
-    if (!leader) return 0;  // rank 0 writes the files
-    model->save(ckpt, {{"arch", model_name},
-                       {"channels", join_channels(channels)},
-                       {"test_acc", fmt::format("{:.6f}", test_acc)},
-                       {"best_val_acc", fmt::format("{:.6f}", solver.best_val_acc)}});
-    solver.save_curves(out_dir + "/curves.svg", "Fashion-MNIST " + model_name);
-    if (Tensor w = first_conv_weight(*model); w.defined()) {
-      Tensor wf = w.detach().to(float32);
-      const float* p = wf.data<float>();
-      std::vector<float> v(p, p + wf.numel());
-      io::save_png(
-          io::tile_grid(v, static_cast<int>(wf.shape()[0]), static_cast<int>(wf.shape()[1]),
-                          static_cast<int>(wf.shape()[2]), static_cast<int>(wf.shape()[3]), 1, 8),
-          out_dir + "/filters.png");
-    }
-    fmt::print("saved {0}/model.ckpt, {0}/curves.svg, {0}/filters.png\n", out_dir);
-    fmt::print("evaluate it later with: train-fashion-mnist --eval {}\n", ckpt);
+    if (leader) save_results(*model, solver, o, test_acc);  // rank 0 writes the files
     return 0;
   } catch (const std::exception& e) {
     if (comm && comm->size() > 1) {

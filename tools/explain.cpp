@@ -19,9 +19,9 @@
 
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/autograd/forward_mode.h"
-#include "dagrad/viz/graph.h"
-#include "dagrad/explain/expression.h"
 #include "dagrad/base/command_line.h"
+#include "dagrad/explain/expression.h"
+#include "dagrad/viz/graph.h"
 
 using namespace dagrad;
 namespace ex = dagrad::explain;
@@ -224,10 +224,10 @@ void write_graph_files(const ex::Evaluation& ev, const Options& o) {
 // Section 4: one dual evaluation per input element, printed; returned as the page's tangent
 // runs (step i of each run is step i of `ev`, the page's graph).
 std::vector<viz::TangentRun> print_forward_mode(const ex::Program& program,
-                                                  const std::map<std::string, Tensor>& values,
-                                                  const std::map<std::string, Tensor>& leaves,
-                                                  const ex::Evaluation& ev,
-                                                  const std::vector<std::string>& cols) {
+                                                const std::map<std::string, Tensor>& values,
+                                                const std::map<std::string, Tensor>& leaves,
+                                                const ex::Evaluation& ev,
+                                                const std::vector<std::string>& cols) {
   heading("4. Forward mode: tangents, one pass per input direction");
   std::vector<viz::TangentRun> runs;
   int col = 0;
@@ -343,9 +343,9 @@ int run(const Options& o) {
   if (!o.html.empty()) {
     // Each leaf's numerical check re-evaluates the program on the (perturbed) leaves.
     viz::save_html(ev.outputs, o.html,
-                      {.title = o.program, .tangent_runs = tangent_runs, .recompute = [&] {
-                         return ex::evaluate(program, leaves).outputs[0];
-                       }});
+                   {.title = o.program, .tangent_runs = tangent_runs, .recompute = [&] {
+                      return ex::evaluate(program, leaves).outputs[0];
+                    }});
     fmt::print("\nwrote {} (open it in a browser; it needs no network)\n", o.html);
   }
   return 0;

@@ -4,9 +4,10 @@
 //   dagrad-info [--version]
 //   dagrad-info --isa-paths     the kernel paths this CPU runs, best first, one per line
 #include <cstdio>
-#include <cstring>
 #include <exception>
+#include <stdexcept>
 
+#include "dagrad/base/command_line.h"
 #include "dagrad/runtime/blas.h"
 #include "dagrad/runtime/isa.h"
 
@@ -17,17 +18,24 @@ constexpr const char* version = "dagrad 0.1.0";
 
 int main(int argc, char** argv) {
   using dagrad::runtime::Isa;
-  if (argc == 2 && std::strcmp(argv[1], "--isa-paths") == 0) {
+  bool isa_paths = false;
+  try {
+    dagrad::base::CommandLine cli(argc, argv);
+    if (cli.help("usage: dagrad-info [--version | --isa-paths]")) return 0;
+    const bool version_flag = cli.flag("--version");  // the plain run prints it anyway
+    isa_paths = cli.flag("--isa-paths");
+    cli.finish();
+    if (version_flag && isa_paths)
+      throw std::invalid_argument("--version and --isa-paths do not go together");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dagrad-info: %s\n", e.what());
+    return 2;
+  }
+  if (isa_paths) {
     for (Isa i : {Isa::avx512, Isa::avx2, Isa::baseline})
       if (static_cast<int>(i) <= static_cast<int>(dagrad::runtime::cpu_isa()))
         std::printf("%s\n", dagrad::runtime::isa_name(i));
     return 0;
-  }
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--version") != 0) {
-      std::fprintf(stderr, "usage: %s [--version | --isa-paths]\n", argv[0]);
-      return 2;
-    }
   }
   std::printf("%s\n", version);
   try {

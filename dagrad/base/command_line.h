@@ -1,6 +1,6 @@
-// The command-line reader of dagrad's tools and examples: `--name value` options, switches, `--name=value` pairs
-// and --help, with errors that name the argument. Each accessor consumes what it reads;
-// finish() rejects whatever no accessor asked for.
+// The command-line reader of dagrad's tools and examples: `--name value` options, switches,
+// `--name=value` pairs and --help, with errors that name the argument. Each accessor consumes what
+// it reads; finish() rejects whatever no accessor asked for.
 //
 //   CommandLine cli(argc, argv);
 //   if (cli.help("usage: prog [--quick] [--epochs N]")) return 0;
@@ -8,17 +8,21 @@
 //   const int64_t epochs = cli.integer("--epochs", quick ? 2 : 10);
 //   const std::vector<std::string> files = cli.positionals();  // after the options
 //   cli.finish();
+//
+// Checked forms: flag(name, alias), integer(name, fallback, lo, hi), positive(name, fallback),
+// positional(what, fallback) for at most one.
 #pragma once
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
 
 namespace dagrad::base {
 
@@ -44,26 +48,35 @@ class CommandLine {
     return found;
   }
 
+  // A switch with a second spelling (e.g. "--verbose" and "-v").
+  bool flag(const std::string& name, const std::string& alias) {
+    const bool a = flag(name), b = flag(alias);  // both, so that neither is left unconsumed
+    return a || b;
+  }
+
   // The value after `name` (the last one if repeated), or `fallback`.
   std::string text(const std::string& name, const std::string& fallback) {
-    std::string value = fallback;
-    for (std::size_t i = 0; i < args_.size(); ++i) {
-      if (used_[i] || args_[i] != name) continue;
-      if (i + 1 >= args_.size()) throw std::invalid_argument(fmt::format("{} needs a value", name));
-      used_[i] = used_[i + 1] = true;
-      value = args_[++i];
-    }
-    return value;
+    return value_of(name).value_or(fallback);
   }
 
   int64_t integer(const std::string& name, int64_t fallback) {
-    return parsed<int64_t>(name, fallback, "an integer",
-                           [](const char* c, char** end) { return std::strtoll(c, end, 10); });
+    return converted(name, fallback, "an integer", to_integer, [](int64_t) { return true; });
+  }
+
+  // An integer in [lo, hi]; the error gives the range.
+  int64_t integer(const std::string& name, int64_t fallback, int64_t lo, int64_t hi) {
+    return converted(name, fallback, fmt::format("an integer in [{}, {}]", lo, hi), to_integer,
+                     [lo, hi](int64_t v) { return lo <= v && v <= hi; });
   }
 
   double number(const std::string& name, double fallback) {
-    return parsed<double>(name, fallback, "a number",
-                          [](const char* c, char** end) { return std::strtod(c, end); });
+    return converted(name, fallback, "a number", to_number, [](double) { return true; });
+  }
+
+  // A finite number > 0 (a step, a scale, a rate).
+  double positive(const std::string& name, double fallback) {
+    return converted(name, fallback, "a positive number", to_number,
+                     [](double v) { return v > 0 && std::isfinite(v); });
   }
 
   // Every `--key=value` argument, as {key, value}.
@@ -89,6 +102,15 @@ class CommandLine {
     return out;
   }
 
+  // At most one positional (consumed), or `fallback`; `what` names it in the error.
+  std::string positional(const std::string& what, const std::string& fallback = "") {
+    const std::vector<std::string> all = positionals();
+    if (all.size() > 1)
+      throw std::invalid_argument(
+          fmt::format("one {} at most, got {}: '{}'", what, all.size(), fmt::join(all, "', '")));
+    return all.empty() ? fallback : all[0];
+  }
+
   // Throws for the first argument no accessor consumed.
   void finish() const {
     for (std::size_t i = 0; i < args_.size(); ++i)
@@ -97,18 +119,45 @@ class CommandLine {
   }
 
  private:
-  // The value after `name` converted by parse (strtoll/strtod-like), or `fallback`; anything
-  // left over or out of range is an error naming the option.
-  template <typename V, typename Parse>
-  V parsed(const std::string& name, V fallback, const char* what, Parse parse) {
-    const std::string s = text(name, "");
-    if (s.empty()) return fallback;
+  // The value after `name` (the last one if repeated), consumed; nullopt when absent.
+  std::optional<std::string> value_of(const std::string& name) {
+    std::optional<std::string> value;
+    for (std::size_t i = 0; i < args_.size(); ++i) {
+      if (used_[i] || args_[i] != name) continue;
+      if (i + 1 >= args_.size()) throw std::invalid_argument(fmt::format("{} needs a value", name));
+      used_[i] = used_[i + 1] = true;
+      value = args_[++i];
+    }
+    return value;
+  }
+
+  // The value after `name` converted (nullopt: not a V) and accepted by `ok`, or `fallback` when
+  // absent; anything else is an error naming the option and what it expects.
+  template <typename V, typename Convert, typename Ok>
+  V converted(const std::string& name, V fallback, const std::string& what, Convert convert,
+              Ok ok) {
+    const std::optional<std::string> s = value_of(name);
+    if (!s) return fallback;
+    const std::optional<V> v = convert(*s);
+    if (!v || !ok(*v))
+      throw std::invalid_argument(fmt::format("{} expects {}, got '{}'", name, what, *s));
+    return *v;
+  }
+
+  // The whole of s as a number; nullopt for an empty string, anything left over or out of range.
+  static std::optional<int64_t> to_integer(const std::string& s) {
     char* end = nullptr;
     errno = 0;
-    const auto v = parse(s.c_str(), &end);
-    if (*end != '\0' || errno != 0)
-      throw std::invalid_argument(fmt::format("{} expects {}, got '{}'", name, what, s));
-    return static_cast<V>(v);
+    const long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno != 0) return std::nullopt;
+    return static_cast<int64_t>(v);
+  }
+  static std::optional<double> to_number(const std::string& s) {
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end != '\0' || errno != 0) return std::nullopt;
+    return v;
   }
 
   std::vector<std::string> args_;

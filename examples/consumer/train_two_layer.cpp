@@ -13,8 +13,8 @@ int main() try {
   const std::string dir = data::default_fashion_mnist_dir();
   auto [X_all, y_all] = data::read_mnist_pair(dir + "/train-images-idx3-ubyte.gz",
                                               dir + "/train-labels-idx1-ubyte.gz");
-  auto [X_t, y_t] = data::read_mnist_pair(dir + "/t10k-images-idx3-ubyte.gz",
-                                          dir + "/t10k-labels-idx1-ubyte.gz");
+  auto [X_t, y_t] =
+      data::read_mnist_pair(dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz");
   // Rows flattened to 784 pixels scaled to [0, 1].
   auto rows = [](const Tensor& X, int64_t begin, int64_t end) {
     return reshape(slice(X, 0, begin, end), {end - begin, 784}) / 255.0;
@@ -37,8 +37,7 @@ int main() try {
   train::Solver solver(model, split, options);
   solver.train();
   const double acc = solver.check_accuracy(rows(X_t, 0, 1000), slice(y_t, 0, 0, 1000));
-  std::printf("dagrad %s: two-layer net, 500 training images, test accuracy %.3f\n", version,
-              acc);
+  std::printf("dagrad %s: two-layer net, 500 training images, test accuracy %.3f\n", version, acc);
   return acc > 0.5 ? 0 : 1;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

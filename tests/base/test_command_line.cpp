@@ -61,3 +61,71 @@ TEST_CASE("CommandLine positionals are what the options left, in order") {
   CHECK_THROWS_WITH_AS(unknown.finish(), "unknown argument '--bogus' (see --help)",
                        std::invalid_argument);
 }
+
+TEST_CASE("CommandLine flag with an alias takes either spelling") {
+  CommandLine a = make({"-v"});
+  CHECK(a.flag("--verbose", "-v"));
+  CHECK_NOTHROW(a.finish());
+  CommandLine b = make({"--verbose", "-v"});  // both consumed
+  CHECK(b.flag("--verbose", "-v"));
+  CHECK_NOTHROW(b.finish());
+  CommandLine c = make({});
+  CHECK_FALSE(c.flag("--verbose", "-v"));
+}
+
+TEST_CASE("CommandLine integer with a range") {
+  CommandLine cli = make({"--size", "64", "--threads", "256"});
+  CHECK(cli.integer("--size", 1024, 1, 1 << 16) == 64);
+  CHECK(cli.integer("--threads", 2, 1, 256) == 256);  // the bounds are allowed
+  CHECK(cli.integer("--repeats", 30, 1, 100) == 30);  // absent: the fallback, unchecked
+  CHECK_NOTHROW(cli.finish());
+  for (const char* bad : {"0", "65537", "x", "12x", "", "99999999999999999999"}) {
+    CAPTURE(bad);
+    CommandLine b = make({"--size", bad});
+    CHECK_THROWS_WITH_AS(
+        b.integer("--size", 1024, 1, 1 << 16),
+        ("--size expects an integer in [1, 65536], got '" + std::string(bad) + "'").c_str(),
+        std::invalid_argument);
+  }
+  CommandLine m = make({"--size"});
+  CHECK_THROWS_WITH_AS(m.integer("--size", 1, 1, 2), "--size needs a value", std::invalid_argument);
+}
+
+TEST_CASE("CommandLine positive numbers") {
+  CommandLine cli = make({"--eps", "1e-6"});
+  CHECK(cli.positive("--eps", 1e-5) == doctest::Approx(1e-6));
+  CHECK(cli.positive("--h", 0.5) == 0.5);  // absent
+  for (const char* bad : {"0", "-1e-5", "x", "nan", "inf", "1e999", ""}) {
+    CAPTURE(bad);
+    CommandLine b = make({"--eps", bad});
+    CHECK_THROWS_WITH_AS(
+        b.positive("--eps", 1e-5),
+        ("--eps expects a positive number, got '" + std::string(bad) + "'").c_str(),
+        std::invalid_argument);
+  }
+}
+
+TEST_CASE("CommandLine empty values are errors, not the fallback") {
+  CommandLine a = make({"--epochs", ""});
+  CHECK_THROWS_WITH_AS(a.integer("--epochs", 3), "--epochs expects an integer, got ''",
+                       std::invalid_argument);
+  CommandLine b = make({"--lr", ""});
+  CHECK_THROWS_WITH_AS(b.number("--lr", 1.0), "--lr expects a number, got ''",
+                       std::invalid_argument);
+  CommandLine c = make({"--out", ""});
+  CHECK(c.text("--out", "x").empty());  // text is whatever was given
+}
+
+TEST_CASE("CommandLine positional: at most one, named in the error") {
+  CommandLine none = make({"--eps", "1e-6"});
+  CHECK(none.positive("--eps", 1.0) == doctest::Approx(1e-6));
+  CHECK(none.positional("name filter", "all") == "all");
+  CommandLine one = make({"relu", "--verbose"});
+  CHECK(one.flag("--verbose"));
+  CHECK(one.positional("name filter") == "relu");
+  CHECK_NOTHROW(one.finish());
+  CommandLine two = make({"relu", "tanh", "conv"});
+  CHECK_THROWS_WITH_AS(two.positional("name filter"),
+                       "one name filter at most, got 3: 'relu', 'tanh', 'conv'",
+                       std::invalid_argument);
+}
