@@ -15,8 +15,8 @@ t0=$(date +%s)
 # aarch64-linux-gnu.ini. binfmt may be unusable in a container, so qemu-aarch64 is run by name.
 host_packages=(g++-aarch64-linux-gnu qemu-user meson ninja-build pkg-config doctest-dev
                nlohmann-json3-dev ccache)
-arm64_packages=(libopenblas-dev:arm64 libfmt-dev:arm64 zlib1g-dev:arm64 libc6:arm64
-                libstdc++6:arm64)
+arm64_packages=(libopenblas-dev:arm64 libfmt-dev:arm64 zlib1g-dev:arm64 libzip-dev:arm64
+                libc6:arm64 libstdc++6:arm64)
 source "$root/.ci/install.sh"
 dagrad_install "${host_packages[@]}"
 dagrad_install --arch arm64 "${arm64_packages[@]}"
