@@ -16,7 +16,7 @@ t0=$(date +%s)
 host_packages=(g++-aarch64-linux-gnu qemu-user meson ninja-build pkg-config doctest-dev
                nlohmann-json3-dev ccache)
 arm64_packages=(libopenblas-dev:arm64 libfmt-dev:arm64 zlib1g-dev:arm64 libzip-dev:arm64
-                libc6:arm64 libstdc++6:arm64)
+                libpng-dev:arm64 libc6:arm64 libstdc++6:arm64)
 source "$root/.ci/install.sh"
 dagrad_install "${host_packages[@]}"
 dagrad_install --arch arm64 "${arm64_packages[@]}"
