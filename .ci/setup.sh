@@ -5,7 +5,8 @@ set -euo pipefail
 DAGRAD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DAGRAD_BUILD="${DAGRAD_BUILD:-$DAGRAD_ROOT/build}"
 dagrad_packages=(g++ meson ninja-build pkg-config libopenblas-dev libfmt-dev doctest-dev
-                 zlib1g-dev dataset-fashion-mnist ccache "$@")
+                 zlib1g-dev nlohmann-json3-dev libzip-dev libpng-dev dataset-fashion-mnist ccache
+                 "$@")
 source "$DAGRAD_ROOT/.ci/install.sh"
 dagrad_install "${dagrad_packages[@]}"
 if [ ! -f "$DAGRAD_BUILD/build.ninja" ]; then

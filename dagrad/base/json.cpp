@@ -1,8 +1,17 @@
+// The reader is nlohmann/json's parser driven through its SAX interface: nlohmann does the
+// lexing, the grammar, the escapes and the UTF-8 checks, and the handler below builds a
+// json::Value, rejecting duplicate keys and nesting deeper than max_depth as it goes (nlohmann's
+// parser keeps its own stack on the heap, so hostile nesting cannot overflow ours). quote() is
+// nlohmann's serializer.
 #include "dagrad/base/json.h"
 
-#include <set>
-
 #include <fmt/format.h>
+
+#include <clocale>
+#include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 
 namespace dagrad::base::json {
 
@@ -44,6 +53,215 @@ const Value* Value::find(std::string_view key) const {
 
 namespace {
 
+using nlohmann_json = nlohmann::json;
+
+// A ParseError together with the byte offset it is at (parse() compares offsets).
+struct Failure {
+  std::string message;
+  std::size_t offset;
+};
+
+[[noreturn]] void fail(std::string_view problem, std::size_t offset) {
+  throw Failure{std::string(problem), offset};
+}
+
+// A forward iterator over the text that publishes how far nlohmann has read, so that the
+// handler's own errors (nesting, duplicate keys) can say where they are. nlohmann reads one byte
+// at a time through it and never looks back.
+class ReadingIterator {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  ReadingIterator() = default;
+  ReadingIterator(const char* at, const char** reached) : at_(at), reached_(reached) {}
+  reference operator*() const { return *at_; }
+  ReadingIterator& operator++() {
+    ++at_;
+    if (reached_) *reached_ = at_;
+    return *this;
+  }
+  ReadingIterator operator++(int) {
+    ReadingIterator before = *this;
+    ++*this;
+    return before;
+  }
+  bool operator==(const ReadingIterator& other) const { return at_ == other.at_; }
+
+ private:
+  const char* at_ = nullptr;
+  const char** reached_ = nullptr;  // where the adapter's copy has got to
+};
+
+// nlohmann's message without its "[json.exception.parse_error.101] parse error at line 1,
+// column 5: " prefix (or "[json.exception.out_of_range.406] ") (dagrad gives a byte offset instead)
+// and without the "; last read: '...'" it quotes the bad token with, which may be long and is not
+// always printable.
+std::string problem_of(const nlohmann_json::exception& e, const std::string& last_token) {
+  std::string what = e.what();
+  if (what.starts_with("[json.exception."))
+    if (const std::size_t bracket = what.find("] "); bracket != std::string::npos)
+      what.erase(0, bracket + 2);
+  if (const std::size_t column = what.find(", column "); column != std::string::npos)
+    if (const std::size_t colon = what.find(": ", column); colon != std::string::npos)
+      what.erase(0, colon + 2);
+  const std::string last_read = "; last read: '" + last_token + "'";
+  if (const std::size_t at = what.find(last_read); at != std::string::npos)
+    what.erase(at, last_read.size());
+  return what;
+}
+
+// Builds the Value from nlohmann's SAX events: a stack of the arrays and objects still open.
+class Builder final : public nlohmann::json_sax<nlohmann_json> {
+ public:
+  // `begin` is the text's first byte and `*reached` how far nlohmann has read.
+  Builder(const char* begin, const char* const* reached) : begin_(begin), reached_(reached) {}
+
+  Value take_result() { return std::move(*result_); }
+
+  bool null() override { return add(Value()); }
+  bool boolean(bool b) override { return add(Value(b)); }
+  // Integers come as values, not text. nlohmann calls number_integer only for a minus sign
+  // (plain digits are unsigned), and -0 is the only such text whose value is 0.
+  bool number_integer(number_integer_t v) override {
+    return add(Value(Value::Number{v == 0 ? "-0" : std::to_string(v)}));
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    return add(Value(Value::Number{std::to_string(v)}));
+  }
+  // `text` is the number as written, except that nlohmann puts the C locale's decimal point in
+  // place of '.' (to hand it to strtod): put the '.' back.
+  bool number_float(number_float_t, const string_t& text) override {
+    std::string s = text;
+    const char point = *std::localeconv()->decimal_point;
+    if (point != '.')
+      for (char& c : s)
+        if (c == point) c = '.';
+    return add(Value(Value::Number{std::move(s)}));
+  }
+  bool string(string_t& s) override { return add(Value(std::move(s))); }
+  bool binary(binary_t&) override { return false; }  // not produced by the JSON parser
+
+  bool start_object(std::size_t) override {
+    open(/*object=*/true);
+    return true;
+  }
+  // Keys are compared decoded, so "a" and "\u0061" collide.
+  bool key(string_t& k) override {
+    Open& top = open_.back();
+    if (!top.keys.insert(k).second) fail(fmt::format("duplicate key {}", quote(k)), key_offset());
+    top.key = std::move(k);
+    return true;
+  }
+  bool end_object() override {
+    Value v(std::move(open_.back().members));
+    open_.pop_back();
+    return add(std::move(v));
+  }
+  bool start_array(std::size_t) override {
+    open(/*object=*/false);
+    return true;
+  }
+  bool end_array() override {
+    Value v(std::move(open_.back().items));
+    open_.pop_back();
+    return add(std::move(v));
+  }
+
+  bool parse_error(std::size_t position, const std::string& last_token,
+                   const nlohmann::detail::exception& e) override {
+    // `position` counts the bytes read, the offending one (or the end of the text) included.
+    fail(problem_of(e, last_token), position > 0 ? position - 1 : 0);
+  }
+
+ private:
+  struct Open {
+    bool object;
+    Array items;
+    Object members;
+    std::set<std::string> keys;
+    std::string key;  // the member whose value comes next
+  };
+
+  // The offset of the last byte nlohmann has read.
+  std::size_t offset() const { return static_cast<std::size_t>(*reached_ - begin_) - 1; }
+
+  // Where the key just read starts: its closing quote is the last byte read, and the opening
+  // one is the first quote before it that a backslash does not escape (an even run of them).
+  std::size_t key_offset() const {
+    std::size_t at = offset();
+    while (at-- > 0) {
+      if (begin_[at] != '"') continue;
+      std::size_t backslashes = 0;
+      while (backslashes < at && begin_[at - 1 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) return at;
+    }
+    return offset();
+  }
+
+  void open(bool object) {
+    // The '[' or '{' is the last byte read.
+    if (open_.size() >= static_cast<std::size_t>(max_depth))
+      fail(fmt::format("arrays and objects nested more than {} deep", max_depth), offset());
+    open_.push_back(Open{object, {}, {}, {}, {}});
+  }
+
+  bool add(Value v) {
+    if (open_.empty()) {
+      result_ = std::move(v);
+    } else if (Open& top = open_.back(); top.object) {
+      top.members.emplace_back(std::move(top.key), std::move(v));
+    } else {
+      top.items.push_back(std::move(v));
+    }
+    return true;
+  }
+
+  const char* begin_;
+  const char* const* reached_;
+  std::vector<Open> open_;
+  std::optional<Value> result_;
+};
+
+// Parses `text`, which holds no NUL byte (nlohmann would take one for the end of the text).
+Value parse_without_nul(std::string_view text) {
+  // nlohmann skips a UTF-8 byte order mark; JSON texts exchanged between systems have none
+  // (RFC 8259, section 8.1), and dagrad's reader never accepted one.
+  if (text.starts_with("\xEF\xBB\xBF")) fail("unexpected byte 0xef (a byte order mark)", 0);
+  const char* reached = text.data();
+  Builder builder(text.data(), &reached);
+  const ReadingIterator first(text.data(), &reached), last(text.data() + text.size(), nullptr);
+  nlohmann_json::sax_parse(first, last, &builder, nlohmann_json::input_format_t::json,
+                           /*strict=*/true, /*ignore_comments=*/false);
+  return builder.take_result();
+}
+
+}  // namespace
+
+Value parse(std::string_view text) {
+  try {
+    // A NUL byte is never valid JSON (raw in a string or outside one), but nlohmann stops at
+    // it as at the end of the text. Parse what comes before it: an earlier error wins.
+    const std::size_t nul = text.find('\0');
+    if (nul == std::string_view::npos) return parse_without_nul(text);
+    std::string_view problem = "unexpected byte 0x00";
+    try {
+      parse_without_nul(text.substr(0, nul));
+      problem = "unexpected byte 0x00 after the JSON value";
+    } catch (const Failure& f) {
+      if (f.offset < nul) throw;
+    }
+    fail(problem, nul);
+  } catch (const Failure& f) {
+    throw ParseError(fmt::format("{} at byte {}", f.message, f.offset));
+  }
+}
+
+namespace {
+
 // The length of the well-formed UTF-8 sequence starting at s[i] (s[i] >= 0x80), or 0 if there
 // is none. The ranges are those of the Unicode standard's table of well-formed byte sequences:
 // they exclude overlong forms (C0, C1, E0 80..9F, F0 80..8F), surrogates (ED A0..BF) and code
@@ -72,276 +290,7 @@ std::size_t utf8_length_at(std::string_view s, std::size_t i) {
   return n;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  const auto put = [&](uint32_t b) { out += static_cast<char>(b); };
-  if (cp < 0x80) {
-    put(cp);
-  } else if (cp < 0x800) {
-    put(0xC0 | (cp >> 6));
-    put(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    put(0xE0 | (cp >> 12));
-    put(0x80 | ((cp >> 6) & 0x3F));
-    put(0x80 | (cp & 0x3F));
-  } else {
-    put(0xF0 | (cp >> 18));
-    put(0x80 | ((cp >> 12) & 0x3F));
-    put(0x80 | ((cp >> 6) & 0x3F));
-    put(0x80 | (cp & 0x3F));
-  }
-}
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// Recursive descent over the text; `depth` counts the arrays and objects we are inside.
-class Parser {
- public:
-  explicit Parser(std::string_view text) : text_(text) {}
-
-  Value parse_document() {
-    skip_whitespace();
-    Value v = parse_value(0);
-    skip_whitespace();
-    if (pos_ != text_.size()) fail(fmt::format("unexpected {} after the JSON value", next()));
-    return v;
-  }
-
- private:
-  [[noreturn]] void fail(std::string_view what) const {
-    throw ParseError(fmt::format("{} at byte {}", what, pos_));
-  }
-  bool at_end() const { return pos_ == text_.size(); }
-  unsigned char peek() const { return static_cast<unsigned char>(text_[pos_]); }
-  // The next character, described for a message.
-  std::string next() const {
-    if (at_end()) return "end of text";
-    const unsigned char c = peek();
-    return c > 0x20 && c < 0x7F ? fmt::format("'{}'", char(c)) : fmt::format("byte 0x{:02x}", c);
-  }
-  void skip_whitespace() {
-    while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
-      ++pos_;
-  }
-  void expect(char c, std::string_view context) {
-    if (at_end() || peek() != static_cast<unsigned char>(c))
-      fail(fmt::format("expected '{}' {}, found {}", c, context, next()));
-    ++pos_;
-  }
-  bool consume(std::string_view word) {
-    if (!text_.substr(pos_).starts_with(word)) return false;
-    pos_ += word.size();
-    return true;
-  }
-
-  Value parse_value(int depth) {
-    if (at_end()) fail("unexpected end of text, expected a value");
-    switch (peek()) {
-      case '{':
-        return parse_object(depth + 1);
-      case '[':
-        return parse_array(depth + 1);
-      case '"':
-        return Value(parse_string());
-      case 't':
-      case 'f':
-      case 'n':
-        return parse_literal();
-      default:
-        if (peek() == '-' || is_digit(peek())) return parse_number();
-        fail(fmt::format("unexpected {}, expected a value", next()));
-    }
-  }
-
-  void check_depth(int depth) const {
-    if (depth > max_depth)
-      fail(fmt::format("arrays and objects nested more than {} deep", max_depth));
-  }
-
-  Value parse_object(int depth) {
-    check_depth(depth);
-    ++pos_;  // '{'
-    Object members;
-    std::set<std::string> keys;  // decoded, so "a" and "\u0061" collide
-    skip_whitespace();
-    if (!at_end() && peek() == '}') {
-      ++pos_;
-      return Value(std::move(members));
-    }
-    while (true) {
-      skip_whitespace();
-      if (at_end() || peek() != '"') fail(fmt::format("expected a string key, found {}", next()));
-      const std::size_t key_pos = pos_;
-      std::string key = parse_string();
-      if (!keys.insert(key).second) {
-        pos_ = key_pos;
-        fail(fmt::format("duplicate key {}", quote(key)));
-      }
-      skip_whitespace();
-      expect(':', "after an object key");
-      skip_whitespace();
-      Value v = parse_value(depth);
-      members.emplace_back(std::move(key), std::move(v));
-      skip_whitespace();
-      if (!at_end() && peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect('}', "or ',' after an object member");
-      return Value(std::move(members));
-    }
-  }
-
-  Value parse_array(int depth) {
-    check_depth(depth);
-    ++pos_;  // '['
-    Array items;
-    skip_whitespace();
-    if (!at_end() && peek() == ']') {
-      ++pos_;
-      return Value(std::move(items));
-    }
-    while (true) {
-      skip_whitespace();
-      items.push_back(parse_value(depth));
-      skip_whitespace();
-      if (!at_end() && peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect(']', "or ',' after an array element");
-      return Value(std::move(items));
-    }
-  }
-
-  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, kept as text.
-  Value parse_number() {
-    const std::size_t start = pos_;
-    const auto digits = [&](std::string_view where) {
-      if (at_end() || !is_digit(peek())) fail(fmt::format("expected a digit {}", where));
-      while (!at_end() && is_digit(peek())) ++pos_;
-    };
-    if (peek() == '-') ++pos_;
-    if (!at_end() && peek() == '0') {
-      ++pos_;
-      if (!at_end() && is_digit(peek())) fail("leading zero in a number");
-    } else {
-      digits("in a number");
-    }
-    if (!at_end() && peek() == '.') {
-      ++pos_;
-      digits("after a decimal point");
-    }
-    if (!at_end() && (peek() == 'e' || peek() == 'E')) {
-      ++pos_;
-      if (!at_end() && (peek() == '+' || peek() == '-')) ++pos_;
-      digits("in an exponent");
-    }
-    return Value(Value::Number{std::string(text_.substr(start, pos_ - start))});
-  }
-
-  Value parse_literal() {
-    if (consume("true")) return Value(true);
-    if (consume("false")) return Value(false);
-    if (consume("null")) return Value();
-    fail(fmt::format("unexpected {}, expected a value", next()));
-  }
-
-  uint32_t parse_hex4() {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i, ++pos_) {
-      if (at_end()) fail("unexpected end of text in a \\u escape");
-      const char c = static_cast<char>(peek());
-      const int d = is_digit(c)              ? c - '0'
-                    : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                    : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                             : -1;
-      if (d < 0) fail(fmt::format("expected a hex digit in a \\u escape, found {}", next()));
-      v = v * 16 + static_cast<uint32_t>(d);
-    }
-    return v;
-  }
-
-  // After the backslash: one escape, appended to `out` as UTF-8.
-  void parse_escape(std::string& out) {
-    if (at_end()) fail("unterminated string");
-    const char c = static_cast<char>(peek());
-    ++pos_;
-    switch (c) {
-      case '"':
-        out += '"';
-        return;
-      case '\\':
-        out += '\\';
-        return;
-      case '/':
-        out += '/';
-        return;
-      case 'b':
-        out += '\b';
-        return;
-      case 'f':
-        out += '\f';
-        return;
-      case 'n':
-        out += '\n';
-        return;
-      case 'r':
-        out += '\r';
-        return;
-      case 't':
-        out += '\t';
-        return;
-      case 'u':
-        break;
-      default:
-        --pos_;
-        fail(fmt::format("invalid escape character {}", next()));
-    }
-    uint32_t cp = parse_hex4();
-    if (cp >= 0xDC00 && cp <= 0xDFFF) fail("unpaired low surrogate in a \\u escape");
-    if (cp >= 0xD800 && cp <= 0xDBFF) {  // a high surrogate: the low half must follow
-      if (!consume("\\u")) fail("unpaired high surrogate in a \\u escape");
-      const uint32_t low = parse_hex4();
-      if (low < 0xDC00 || low > 0xDFFF) fail("unpaired high surrogate in a \\u escape");
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-    }
-    append_utf8(out, cp);
-  }
-
-  std::string parse_string() {
-    ++pos_;  // '"'
-    std::string out;
-    while (true) {
-      if (at_end()) fail("unterminated string");
-      const unsigned char c = peek();
-      if (c == '"') {
-        ++pos_;
-        return out;
-      }
-      if (c == '\\') {
-        ++pos_;
-        parse_escape(out);
-      } else if (c < 0x20) {
-        fail(fmt::format("raw control character 0x{:02x} in a string", c));
-      } else if (c < 0x80) {
-        out += static_cast<char>(c);
-        ++pos_;
-      } else {
-        const std::size_t n = utf8_length_at(text_, pos_);
-        if (n == 0) fail("invalid UTF-8 in a string");
-        out.append(text_.substr(pos_, n));
-        pos_ += n;
-      }
-    }
-  }
-
-  std::string_view text_;
-  std::size_t pos_ = 0;
-};
-
 }  // namespace
-
-Value parse(std::string_view text) { return Parser(text).parse_document(); }
 
 bool is_valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
@@ -356,42 +305,15 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+// nlohmann's serializer escapes exactly as serde_json does (lowercase \u00XX for the other
+// control characters, UTF-8 and DEL as is).
 std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        else
-          out += c;
-    }
+  try {
+    return nlohmann_json(std::string(s))
+        .dump(-1, ' ', /*ensure_ascii=*/false, nlohmann_json::error_handler_t::strict);
+  } catch (const nlohmann_json::type_error&) {
+    throw std::invalid_argument("json::quote: the string is not valid UTF-8");
   }
-  out += '"';
-  return out;
 }
 
 }  // namespace dagrad::base::json

@@ -1,8 +1,10 @@
-// A small strict JSON reader and string writer for the file formats' headers (safetensors).
-// Private to dagrad (not installed). Strict on purpose, since headers come from untrusted files:
-// one value per text with nothing but whitespace after it, no duplicate object keys, strings
-// valid UTF-8 without raw control characters, nesting at most max_depth deep. Numbers keep
-// their text so that integer fields are checked exactly (as_uint64) instead of via a double.
+// A strict JSON reader and string writer for the file formats' headers (safetensors), on top of
+// nlohmann/json's parser and serializer (which stay out of this header). Private to dagrad (not
+// installed). Strict on purpose, since headers come from untrusted files: one value per text with
+// nothing but whitespace after it (no byte order mark, no NUL), no duplicate object keys, strings
+// valid UTF-8 without raw control characters, numbers finite as doubles, nesting at most
+// max_depth deep. Numbers keep their text so that integer fields are checked exactly (as_uint64)
+// instead of via a double.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -15,7 +17,8 @@
 
 namespace dagrad::base::json {
 
-// Why a text is not valid JSON, with the byte offset where the problem is.
+// Why a text is not valid JSON (nlohmann's description of the problem, or dagrad's for the
+// limits above), with the byte offset where the problem is.
 struct ParseError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -78,8 +81,9 @@ Value parse(std::string_view text);
 // True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
 bool is_valid_utf8(std::string_view s);
 
-// `s` (valid UTF-8) as a JSON string literal with its quotes, escaped the way serde_json does:
-// \" \\ \b \f \n \r \t, other control characters as \u00XX, everything else as is.
+// `s` as a JSON string literal with its quotes, escaped the way serde_json does: \" \\ \b \f \n
+// \r \t, other control characters as \u00XX, everything else as is. Throws
+// std::invalid_argument when `s` is not valid UTF-8 (check with is_valid_utf8 first).
 std::string quote(std::string_view s);
 
 }  // namespace dagrad::base::json

@@ -1,12 +1,17 @@
-// A minimal zip archive reader and writer, enough for .npz files: stored and deflated members,
-// zip64 sizes and offsets, data descriptors, archive comments. Private to dagrad (not installed).
+// Zip archives in memory, enough for .npz files, on top of libzip (which stays out of this
+// header): reading stored and deflated members (zip64, data descriptors and archive comments
+// included), and writing them. Private to dagrad (not installed).
 //
-// Archives may be hostile: every offset and size is checked against the buffer before use,
-// members may not overlap each other or the central directory, and inflating never goes past a
-// member's declared size. Every error is a std::runtime_error that starts with `what` (e.g.
-// "npz model.npz") followed by ": member '<name>': " when it concerns one member.
+// Archives may be hostile. libzip checks the structure (end records, central directory, local
+// headers, CRC-32s); on top of that the Reader refuses encrypted members, methods other than
+// stored/deflated, declared sizes above max_member_size and members whose compressed sizes add
+// up to more than the archive holds (overlapping members, the zip-bomb trick), before anything
+// is extracted; and extracting never produces more than a member's declared size. Every error is
+// a std::runtime_error that starts with `what` (e.g. "npz model.npz") followed by
+// ": member '<name>': " when it concerns one member.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,52 +23,54 @@ namespace dagrad::base::zip {
 inline constexpr uint64_t max_member_size = uint64_t{1} << 36;
 
 struct Entry {
-  std::string name;
-  uint16_t flags = 0;
+  std::string name;     // the bytes of the archive, not converted from CP437
+  uint64_t index = 0;   // in the central directory
   uint16_t method = 0;  // 0 stored, 8 deflated (the only two accepted)
   uint32_t crc32 = 0;
   uint64_t compressed_size = 0;
   uint64_t uncompressed_size = 0;
-  uint64_t local_header_offset = 0;
-  uint64_t data_offset = 0;  // where the member's stored/compressed bytes start
 };
 
-// The members of the archive `bytes` in central-directory order. Checks the end records, the
-// central directory, every local header and the layout (no overlaps), and rejects encrypted
-// members, methods other than stored/deflated and declared sizes above max_member_size, so
-// that extract() can only fail on the member's data itself.
-std::vector<Entry> read_directory(std::string_view bytes, const std::string& what);
+// An archive held in `bytes`, which must outlive the Reader.
+class Reader {
+ public:
+  // Opens the archive and checks every member as described above; throws std::runtime_error.
+  Reader(std::string_view bytes, std::string what);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
 
-// The uncompressed bytes of an entry from read_directory(bytes, ...), CRC-32 checked. A stored
-// member is returned as a view into `bytes`; a deflated one is inflated into `scratch` (and
-// the view points there), stopping as soon as it would exceed the declared size.
-std::string_view extract(std::string_view bytes, const Entry& entry, const std::string& what,
-                         std::string& scratch);
+  // The members in central-directory order.
+  const std::vector<Entry>& entries() const { return entries_; }
 
-// Builds an archive in memory, one member at a time: local header and data, then on finish()
-// the central directory and end record. zip64 fields are used only where needed (a size or
-// offset of 4 GiB - 1 or more, more than 65534 members) unless `force_zip64`, which writes them
-// everywhere (as Python's zipfile does with force_zip64=True), for testing readers.
+  // The uncompressed bytes of `entry` (one of entries()), CRC-32 checked. The buffer grows with
+  // what actually comes out, and reading stops as soon as it would exceed the declared size.
+  std::string extract(const Entry& entry) const;
+
+ private:
+  struct Archive;
+  std::string what_;
+  std::unique_ptr<Archive> archive_;
+  std::vector<Entry> entries_;
+};
+
+// Builds an archive in memory: members are added (and copied) one at a time, and finish()
+// has libzip write the archive. Every member is stamped 1980-01-01 00:00 with mode rw-r--r--, so
+// that the same members give the same bytes; zip64 records are written where sizes, offsets or
+// the member count need them.
 class Writer {
  public:
-  explicit Writer(std::string what, bool force_zip64 = false);
+  explicit Writer(std::string what);
   void add(std::string_view name, std::string_view data, bool deflate);
   std::string finish();  // the whole archive; the Writer is empty afterwards
 
  private:
-  struct Record {
-    std::string name;
-    uint16_t flags, method;
-    uint32_t crc32;
-    uint64_t compressed_size, uncompressed_size, offset;
+  struct Member {
+    std::string name, data;
+    bool deflate;
   };
-  void put_central_record(const Record& r);
-  void put_end_records(uint64_t directory_offset);
-
   std::string what_;
-  bool force_zip64_;
-  std::string out_;
-  std::vector<Record> records_;
+  std::vector<Member> members_;
 };
 
 // `s` for an error message: quoted by the caller, with bytes that are not printable ASCII

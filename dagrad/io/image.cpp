@@ -1,14 +1,15 @@
-// PNG is decoded by hand on top of zlib's inflate (chunk walk + CRC check + scanline
-// unfiltering); PGM/PPM are parsed directly. See the PNG specification (W3C, 2nd edition) and
-// the Netpbm format pages for the layouts implemented here.
+// PNG is read and written with libpng (its classic API: the simplified one would apply gamma
+// when reducing 16-bit samples); PGM/PPM are parsed directly, after the Netpbm format pages.
 #include "dagrad/io/image.h"
 
 #include <fmt/format.h>
-#include <zlib.h>
+#include <png.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csetjmp>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 
 #include "dagrad/base/file.h"
 
@@ -46,270 +48,221 @@ std::vector<uint8_t> read_whole_file(const std::string& path) {
   return bytes;
 }
 
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+// ---- PNG, through libpng ----
+//
+// libpng reports an error by calling our error callback, which must not return: it copies the
+// message into the PngState and longjmps back to the setjmp of the `guarded` call that is running.
+// Only libpng's C frames and trivially destructible lambdas lie in between, so the jump skips no
+// C++ destructor; `guarded` returns false and the caller, in ordinary C++, throws.
+
+// What libpng's callbacks see (trivially destructible: a longjmp may leave its frame).
+struct PngState {
+  const uint8_t* in = nullptr;  // reading: the file's bytes
+  size_t in_size = 0, in_pos = 0;
+  std::string* out = nullptr;  // writing: where the file's bytes go
+  bool out_of_memory = false;
+  char error[256] = "";
+  char warning[256] = "";  // the latest; libpng explains some errors in a warning first
+};
+
+void copy_message(char (&to)[256], png_const_charp message) {
+  std::snprintf(to, sizeof to, "%s", message ? message : "(no message)");
 }
 
-void put_be32(std::vector<uint8_t>& out, uint32_t v) {
-  out.push_back(static_cast<uint8_t>(v >> 24));
-  out.push_back(static_cast<uint8_t>(v >> 16));
-  out.push_back(static_cast<uint8_t>(v >> 8));
-  out.push_back(static_cast<uint8_t>(v));
+void on_png_error(png_structp png, png_const_charp message) {
+  copy_message(static_cast<PngState*>(png_get_error_ptr(png))->error, message);
+  png_longjmp(png, 1);
 }
 
-// Chunk types are four ASCII letters; anything else means we lost sync with the file.
-bool valid_chunk_type(const uint8_t* t) {
-  for (int i = 0; i < 4; ++i) {
-    if (!((t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' && t[i] <= 'z'))) return false;
+void on_png_warning(png_structp png, png_const_charp message) {
+  copy_message(static_cast<PngState*>(png_get_error_ptr(png))->warning, message);
+}
+
+void read_png_bytes(png_structp png, png_bytep to, size_t n) {
+  auto* s = static_cast<PngState*>(png_get_io_ptr(png));
+  if (s->in_size - s->in_pos < n) png_error(png, "truncated PNG (the file ends too early)");
+  std::memcpy(to, s->in + s->in_pos, n);
+  s->in_pos += n;
+}
+
+void write_png_bytes(png_structp png, png_bytep from, size_t n) {
+  auto* s = static_cast<PngState*>(png_get_io_ptr(png));
+  if (s->out_of_memory) return;
+  try {
+    s->out->append(reinterpret_cast<const char*>(from), n);
+  } catch (const std::bad_alloc&) {
+    s->out_of_memory = true;  // no exception may cross libpng: save_png throws afterwards
   }
+}
+
+void flush_png(png_structp) {}
+
+// Runs `step` (calls into libpng) with libpng's errors caught: false when one occurred.
+template <typename Step>
+bool guarded(png_structp png, const Step& step) {
+  static_assert(std::is_trivially_destructible_v<Step>, "a longjmp may leave its frame");
+  if (setjmp(png_jmpbuf(png))) return false;
+  step();
   return true;
 }
 
-uint8_t paeth(int a, int b, int c) {
-  int p = a + b - c;
-  int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
-  if (pa <= pb && pa <= pc) return static_cast<uint8_t>(a);
-  if (pb <= pc) return static_cast<uint8_t>(b);
-  return static_cast<uint8_t>(c);
+// The error libpng reported, with the warning that explains it when there is one (e.g.
+// "Invalid IHDR data (Invalid bit depth in IHDR)").
+std::string png_problem(const PngState& s) {
+  if (s.warning[0] == '\0') return s.error;
+  return fmt::format("{} ({})", s.error, s.warning);
 }
 
-// Inflates exactly `expected` bytes; more or less data than the header implies is an error.
-// The buffer grows as data actually arrives, so a corrupt header claiming a huge image cannot
-// make a tiny file allocate the full claimed size.
-std::vector<uint8_t> inflate_exact(const std::vector<uint8_t>& in, size_t expected,
-                                   const std::string& path) {
-  std::vector<uint8_t> out;
-  z_stream zs{};
-  if (inflateInit(&zs) != Z_OK) fail(path, "zlib inflateInit failed");
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());  // callers keep IDAT below 4 GiB
-  int ret = Z_OK;
-  // One byte beyond `expected` lets us notice a stream that decodes to more than promised.
-  const size_t limit = expected + 1;
-  while (ret == Z_OK) {
-    if (zs.total_out == out.size()) {
-      if (out.size() == limit) break;
-      out.resize(std::min(limit, std::max<size_t>(size_t{1} << 16, out.size() * 2)));
-    }
-    zs.next_out = out.data() + zs.total_out;
-    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
-    ret = inflate(&zs, Z_NO_FLUSH);
-    if (ret == Z_BUF_ERROR && zs.avail_in == 0) break;  // input ran out mid-stream
+// The read and info structs, destroyed with their owner.
+struct PngRead {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  explicit PngRead(PngState& state) {
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_png_error, on_png_warning);
+    if (png) info = png_create_info_struct(png);
   }
-  const std::string msg = zs.msg ? zs.msg : "zlib";
-  const size_t produced = zs.total_out;
-  inflateEnd(&zs);
-  if (ret == Z_DATA_ERROR || ret == Z_NEED_DICT || ret == Z_STREAM_ERROR || ret == Z_MEM_ERROR) {
-    fail(path, fmt::format("corrupt compressed image data ({})", msg));
+  ~PngRead() { png_destroy_read_struct(&png, &info, nullptr); }
+};
+
+// The header fields that decide the decoded layout.
+struct PngHeader {
+  png_uint_32 width = 0, height = 0;
+  int depth = 0, color_type = 0, interlace = 0;
+  bool trns = false;
+};
+
+// As the old decoder did, strictly: only IHDR, PLTE, tRNS, IDAT and IEND are read (the other
+// chunks are skipped, their CRCs still checked), a bad CRC anywhere is an error, and so are
+// libpng's "benign" errors (too much image data, a tRNS longer than PLTE, palette indices past
+// its end). Size limits are dagrad's (check_png_size), not libpng's default 1,000,000 pixels a
+// side.
+void configure_png_reader(png_structp png) {
+  png_set_benign_errors(png, 0);
+  png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, nullptr, -1);
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+}
+
+int png_channels_of(int color_type) {
+  switch (color_type) {
+    case PNG_COLOR_TYPE_GRAY:
+    case PNG_COLOR_TYPE_PALETTE:
+      return 1;
+    case PNG_COLOR_TYPE_GRAY_ALPHA:
+      return 2;
+    case PNG_COLOR_TYPE_RGB:
+      return 3;
+    default:
+      return 4;
   }
-  if (produced > expected) {
-    fail(path,
-         fmt::format("image data longer than the header implies (more than {} bytes)", expected));
-  }
-  if (ret != Z_STREAM_END) {
-    fail(path,
-         fmt::format("truncated image data (decompressed {} of {} bytes)", produced, expected));
-  }
-  if (produced < expected) {
-    fail(path,
-         fmt::format("image data too short (decompressed {} of {} bytes)", produced, expected));
-  }
-  out.resize(expected);
+}
+
+// Rejects, before anything is allocated for the pixels, an image whose decoded pixels or
+// decompressed rows would pass max_decoded_bytes, or whose rows are more than `file_size` bytes
+// of deflate data can hold (deflate expands at most 1032 times): a corrupt header must not make
+// a tiny file allocate absurd amounts of memory. Returns the decoded size.
+uint64_t check_png_size(const PngHeader& h, int out_channels, size_t file_size,
+                        const std::string& path) {
+  const uint64_t bits_per_pixel = uint64_t(png_channels_of(h.color_type)) * h.depth;
+  const uint64_t stride = (uint64_t{h.width} * bits_per_pixel + 7) / 8;
+  uint64_t raw = 0, out = 0;  // (stride + 1) * height can pass 2^64 for 2^31-pixel sides
+  const bool overflow =
+      __builtin_mul_overflow(stride + 1, uint64_t{h.height}, &raw) ||
+      __builtin_mul_overflow(uint64_t{h.width} * h.height, uint64_t(out_channels), &out);
+  if (overflow || raw > max_decoded_bytes || out > max_decoded_bytes)
+    fail(path, fmt::format("image too large ({}x{})", h.width, h.height));
+  constexpr uint64_t max_deflate_ratio = 1032;
+  if (raw > max_deflate_ratio * file_size)
+    fail(path, fmt::format("image data too short: a {}x{} image has {} bytes of rows, more than "
+                           "a {}-byte file can hold",
+                           h.width, h.height, raw, file_size));
   return out;
 }
 
-Image decode_png(const std::vector<uint8_t>& buf, const std::string& path) {
-  uint32_t width = 0, height = 0;
-  int depth = 0, color_type = -1;
-  std::vector<uint8_t> palette, trns, idat;
-  bool have_ihdr = false, have_iend = false;
-
-  size_t pos = sizeof png_signature;
-  while (!have_iend) {
-    if (buf.size() - pos < 12) {
-      fail(path, pos == buf.size() ? "truncated PNG (no IEND chunk)"
-                                   : "truncated PNG (incomplete chunk header)");
-    }
-    uint32_t len = be32(&buf[pos]);
-    const uint8_t* type_ptr = &buf[pos + 4];
-    if (!valid_chunk_type(type_ptr)) {
-      fail(path, fmt::format("bad chunk type at byte {} (corrupt PNG)", pos + 4));
-    }
-    std::string type(reinterpret_cast<const char*>(type_ptr), 4);
-    if (len > 0x7fffffffu) fail(path, fmt::format("bad length in '{}' chunk", type));
-    if (buf.size() - pos - 12 < len) {
-      fail(path, fmt::format("truncated PNG ('{}' chunk runs past the end of the file)", type));
-    }
-    const uint8_t* data = &buf[pos + 8];
-    uint32_t stored_crc = be32(data + len);
-    uint32_t crc = static_cast<uint32_t>(crc32(crc32(0, nullptr, 0), type_ptr, len + 4));
-    if (crc != stored_crc) fail(path, fmt::format("bad CRC in '{}' chunk", type));
-    if (!have_ihdr && type != "IHDR") fail(path, "bad PNG header: first chunk is not IHDR");
-
-    if (type == "IHDR") {
-      if (have_ihdr) fail(path, "bad PNG header: more than one IHDR chunk");
-      if (len != 13) fail(path, "bad PNG header: IHDR chunk must be 13 bytes");
-      have_ihdr = true;
-      width = be32(data);
-      height = be32(data + 4);
-      depth = data[8];
-      color_type = data[9];
-      if (width == 0 || height == 0 || width > 0x7fffffffu || height > 0x7fffffffu) {
-        fail(path, fmt::format("bad PNG header: invalid size {}x{}", width, height));
-      }
-      bool ok_depth = false;
-      const bool low = depth == 1 || depth == 2 || depth == 4 || depth == 8;
-      const bool high = depth == 8 || depth == 16;
-      if (color_type == 0) {
-        ok_depth = low || high;
-      } else if (color_type == 3) {
-        ok_depth = low;
-      } else if (color_type == 2 || color_type == 4 || color_type == 6) {
-        ok_depth = high;
-      } else {
-        fail(path, fmt::format("bad PNG header: invalid colour type {}", color_type));
-      }
-      if (!ok_depth) {
-        fail(path, fmt::format("bad PNG header: bit depth {} is invalid for colour type {}", depth,
-                               color_type));
-      }
-      if (data[10] != 0) fail(path, "bad PNG header: unknown compression method");
-      if (data[11] != 0) fail(path, "bad PNG header: unknown filter method");
-      if (data[12] == 1) fail(path, "interlaced PNG not supported");
-      if (data[12] != 0) fail(path, "bad PNG header: unknown interlace method");
-    } else if (type == "PLTE") {
-      if (len == 0 || len % 3 != 0 || len > 3 * 256) fail(path, "bad PLTE chunk length");
-      palette.assign(data, data + len);
-    } else if (type == "tRNS") {
-      trns.assign(data, data + len);
-    } else if (type == "IDAT") {
-      idat.insert(idat.end(), data, data + len);
-    } else if (type == "IEND") {
-      have_iend = true;
-    } else if (type[0] >= 'A' && type[0] <= 'Z') {
-      // An uppercase first letter marks a critical chunk: we cannot safely ignore it.
-      fail(path, fmt::format("unsupported critical chunk '{}'", type));
-    }
-    pos += 12 + size_t{len};
-  }
-  if (idat.empty()) fail(path, "PNG has no IDAT chunk");
-  if (idat.size() > std::numeric_limits<uInt>::max()) fail(path, "compressed data too large");
-  if (color_type == 3 && palette.empty()) fail(path, "palette PNG without a PLTE chunk");
-
-  const int in_channels = color_type == 0   ? 1
-                          : color_type == 2 ? 3
-                          : color_type == 3 ? 1
-                          : color_type == 4 ? 2
-                                            : 4;
-  // tRNS on gray/RGB is a single transparent colour key; on a palette it is per-entry alpha.
-  bool key_alpha = false;
-  if (color_type == 0 && trns.size() == 2) key_alpha = true;
-  if (color_type == 2 && trns.size() == 6) key_alpha = true;
-  if (color_type == 3 && trns.size() > palette.size() / 3) fail(path, "tRNS longer than PLTE");
-  const bool palette_alpha = color_type == 3 && !trns.empty();
-  const int out_channels =
-      color_type == 3 ? (palette_alpha ? 4 : 3) : in_channels + (key_alpha ? 1 : 0);
-
-  const uint64_t bits_per_pixel = uint64_t(in_channels) * depth;
-  const uint64_t stride64 = (uint64_t{width} * bits_per_pixel + 7) / 8;
-  // Products checked for overflow: (stride + 1) * height can pass 2^64 for 2^31-pixel sides,
-  // and a wrapped size would slip under the limit.
-  uint64_t raw64 = 0, out64 = 0;
-  const bool overflow = __builtin_mul_overflow(stride64 + 1, uint64_t{height}, &raw64) ||
-                        __builtin_mul_overflow(uint64_t{width} * height, uint64_t(out_channels),
-                                               &out64);
-  if (overflow || raw64 > max_decoded_bytes || out64 > max_decoded_bytes) {
-    fail(path, fmt::format("image too large ({}x{})", width, height));
-  }
-  const size_t stride = static_cast<size_t>(stride64);
-  const size_t bpp = std::max<size_t>(1, bits_per_pixel / 8);
-  std::vector<uint8_t> raw = inflate_exact(idat, static_cast<size_t>(raw64), path);
-
-  // Undo the per-row filters in place; each row is predicted from the already-restored one.
-  std::vector<uint8_t> zero_row(stride, 0);
-  for (uint32_t y = 0; y < height; ++y) {
-    uint8_t* row = &raw[y * (stride + 1)];
-    const int filter = row[0];
-    uint8_t* cur = row + 1;
-    const uint8_t* prev = y == 0 ? zero_row.data() : cur - (stride + 1);
-    switch (filter) {
-      case 0:
-        break;
-      case 1:
-        for (size_t i = bpp; i < stride; ++i) cur[i] = static_cast<uint8_t>(cur[i] + cur[i - bpp]);
-        break;
-      case 2:
-        for (size_t i = 0; i < stride; ++i) cur[i] = static_cast<uint8_t>(cur[i] + prev[i]);
-        break;
-      case 3:
-        for (size_t i = 0; i < stride; ++i) {
-          int left = i >= bpp ? cur[i - bpp] : 0;
-          cur[i] = static_cast<uint8_t>(cur[i] + ((left + prev[i]) >> 1));
-        }
-        break;
-      case 4:
-        for (size_t i = 0; i < stride; ++i) {
-          int left = i >= bpp ? cur[i - bpp] : 0;
-          int up_left = i >= bpp ? prev[i - bpp] : 0;
-          cur[i] = static_cast<uint8_t>(cur[i] + paeth(left, prev[i], up_left));
-        }
-        break;
-      default:
-        fail(path, fmt::format("bad filter type {} in row {}", filter, y));
-    }
-  }
-
-  auto sample = [depth](const uint8_t* row, size_t i) -> unsigned {
-    if (depth == 8) return row[i];
-    if (depth == 16) return (unsigned{row[2 * i]} << 8) | row[2 * i + 1];
-    size_t bit = i * depth;  // sub-byte samples are packed most significant bits first
-    unsigned shift = 8 - depth - static_cast<unsigned>(bit & 7);
-    return (row[bit >> 3] >> shift) & ((1u << depth) - 1);
-  };
-  auto to8 = [depth](unsigned v) -> uint8_t {
-    if (depth == 8) return static_cast<uint8_t>(v);
-    if (depth == 16) return static_cast<uint8_t>((v * 255 + 32767) / 65535);
-    return static_cast<uint8_t>(v * 255 / ((1u << depth) - 1));
-  };
-  unsigned key[3] = {0, 0, 0};
-  if (key_alpha) {
-    for (int c = 0; c < in_channels; ++c) key[c] = (unsigned{trns[2 * c]} << 8) | trns[2 * c + 1];
-  }
-
-  Image img;
-  img.width = static_cast<int>(width);
-  img.height = static_cast<int>(height);
-  img.channels = out_channels;
-  img.pixels.resize(static_cast<size_t>(out64));
-  const size_t n_entries = palette.size() / 3;
-  uint8_t* out = img.pixels.data();
-  for (uint32_t y = 0; y < height; ++y) {
-    const uint8_t* row = &raw[y * (stride + 1) + 1];
-    for (uint32_t x = 0; x < width; ++x) {
-      if (color_type == 3) {
-        unsigned idx = sample(row, x);
-        if (idx >= n_entries) {
-          fail(path, fmt::format("palette index {} out of range at ({}, {})", idx, x, y));
-        }
-        *out++ = palette[3 * idx];
-        *out++ = palette[3 * idx + 1];
-        *out++ = palette[3 * idx + 2];
-        if (palette_alpha) *out++ = idx < trns.size() ? trns[idx] : 255;
-        continue;
-      }
-      bool matches_key = key_alpha;
-      for (int c = 0; c < in_channels; ++c) {
-        unsigned v = sample(row, size_t{x} * in_channels + c);
-        if (key_alpha && v != key[c]) matches_key = false;
-        *out++ = to8(v);
-      }
-      if (key_alpha) *out++ = matches_key ? 0 : 255;
-    }
-  }
-  return img;
+// Transformations to 8-bit gray, gray+alpha, RGB or RGBA: samples below 8 bits scaled up, tRNS
+// to an alpha channel (png_set_expand), 16-bit samples rounded to 8 bits (png_set_scale_16:
+// round(v * 255 / 65535)), Adam7 passes put together. Palette images come out as one index per
+// byte (png_set_packing), for expand_palette: libpng's own expansion does not check the indices.
+// Returns the number of passes over the rows (7 for Adam7, else 1).
+int set_png_transforms(png_structp png, png_infop info, const PngHeader& h) {
+  if (h.color_type == PNG_COLOR_TYPE_PALETTE)
+    png_set_packing(png);
+  else
+    png_set_expand(png);
+  if (h.depth == 16) png_set_scale_16(png);
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  return passes;
 }
 
-// ---- PGM / PPM ----
+// The RGB (or, with tRNS, RGBA) pixels of palette indices, one per byte; entries missing from
+// tRNS are opaque. An index past the end of PLTE is an error.
+void expand_palette(const std::vector<uint8_t>& indices, png_structp png, png_infop info,
+                    Image& img, const std::string& path) {
+  png_colorp palette = nullptr;
+  int n_colors = 0;
+  png_bytep alpha = nullptr;
+  int n_alpha = 0;
+  if (!png_get_PLTE(png, info, &palette, &n_colors)) fail(path, "palette PNG without a PLTE chunk");
+  if (img.channels == 4) png_get_tRNS(png, info, &alpha, &n_alpha, nullptr);
+  uint8_t* out = img.pixels.data();
+  for (const uint8_t i : indices) {
+    if (i >= n_colors)
+      fail(path, fmt::format("palette index {} past the end of the {}-colour PLTE", i, n_colors));
+    *out++ = palette[i].red;
+    *out++ = palette[i].green;
+    *out++ = palette[i].blue;
+    if (img.channels == 4) *out++ = i < n_alpha ? alpha[i] : 255;
+  }
+}
+
+Image decode_png(const std::vector<uint8_t>& buf, const std::string& path) {
+  PngState state;
+  state.in = buf.data();
+  state.in_size = buf.size();
+  PngRead r(state);
+  if (!r.info) fail(path, "libpng could not start reading");
+  png_structp png = r.png;
+  png_infop info = r.info;
+  PngHeader h;
+  if (!guarded(png, [&] {
+        png_set_read_fn(png, &state, read_png_bytes);
+        configure_png_reader(png);
+        png_read_info(png, info);
+        png_get_IHDR(png, info, &h.width, &h.height, &h.depth, &h.color_type, &h.interlace, nullptr,
+                     nullptr);
+        h.trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
+      }))
+    fail(path, png_problem(state));
+  const bool alpha = (h.color_type & PNG_COLOR_MASK_ALPHA) || h.trns;
+  const int color_channels = (h.color_type & PNG_COLOR_MASK_COLOR) ? 3 : 1;
+  const int channels = color_channels + (alpha ? 1 : 0);
+  const uint64_t size = check_png_size(h, channels, buf.size(), path);
+  int passes = 1;
+  if (!guarded(png, [&] { passes = set_png_transforms(png, info, h); }))
+    fail(path, png_problem(state));
+  const bool indexed = h.color_type == PNG_COLOR_TYPE_PALETTE;
+  const int row_channels = indexed ? 1 : channels;  // what libpng writes per pixel
+  if (png_get_rowbytes(png, info) != size_t{h.width} * row_channels)
+    fail(path, "libpng's decoded rows do not have the expected size");  // cannot happen
+
+  Image img{static_cast<int>(h.width), static_cast<int>(h.height), channels,
+            std::vector<uint8_t>(size)};
+  std::vector<uint8_t> indices(indexed ? size_t{h.width} * h.height : 0);
+  uint8_t* const decoded = indexed ? indices.data() : img.pixels.data();
+  // Row by row rather than png_read_image, which would want a pointer per row (8 bytes for each
+  // of up to 2^30 rows). Each Adam7 pass goes over every row, libpng filling in its pixels.
+  const size_t stride = size_t{h.width} * row_channels;
+  if (!guarded(png, [&] {
+        for (int pass = 0; pass < passes; ++pass)
+          for (png_uint_32 y = 0; y < h.height; ++y)
+            png_read_row(png, decoded + y * stride, nullptr);
+        png_read_end(png, nullptr);
+      }))
+    fail(path, png_problem(state));
+  if (indexed) expand_palette(indices, png, info, img, path);
+  return img;
+}
 
 struct PnmCursor {
   const std::vector<uint8_t>& buf;
@@ -414,17 +367,48 @@ Image decode_pnm(const std::vector<uint8_t>& buf, const std::string& path) {
   throw std::runtime_error(fmt::format("save_png: '{}': {}", path, problem));
 }
 
-void append_chunk(std::vector<uint8_t>& out, const char* type, const uint8_t* data, size_t len) {
-  put_be32(out, static_cast<uint32_t>(len));
-  size_t type_pos = out.size();
-  out.insert(out.end(), type, type + 4);
-  out.insert(out.end(), data, data + len);
-  put_be32(out, static_cast<uint32_t>(
-                    crc32(crc32(0, nullptr, 0), &out[type_pos], static_cast<uInt>(len + 4))));
-}
+// The write and info structs, destroyed with their owner.
+struct PngWrite {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  explicit PngWrite(PngState& state) {
+    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &state, on_png_error, on_png_warning);
+    if (png) info = png_create_info_struct(png);
+  }
+  ~PngWrite() { png_destroy_write_struct(&png, &info); }
+};
 
-// Byte value mapped to the "minimum sum of absolute differences" cost used to pick a filter.
-int filter_cost(uint8_t v) { return v < 128 ? v : 256 - v; }
+// An 8-bit PNG of `img` (already checked) in memory. Each row gets whichever of the five
+// filters gives the smallest residuals (libpng's heuristic, the one the PNG spec recommends),
+// and zlib compresses at its default level.
+std::string encode_png(const Image& img, const std::string& path) {
+  static constexpr int color_types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
+                                         PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+  std::string out;
+  PngState state;
+  state.out = &out;
+  PngWrite w(state);
+  if (!w.info) fail_write(path, "libpng could not start writing");
+  png_structp png = w.png;
+  png_infop info = w.info;
+  const uint8_t* pixels = img.pixels.data();
+  const size_t stride = size_t(img.width) * img.channels;
+  const int color_type = color_types[img.channels];
+  if (!guarded(png, [&] {
+        png_set_write_fn(png, &state, write_png_bytes, flush_png);
+        png_set_user_limits(png, 0x7fffffff, 0x7fffffff);  // PNG's own limit, not 1,000,000
+        png_set_IHDR(png, info, static_cast<png_uint_32>(img.width),
+                     static_cast<png_uint_32>(img.height), 8, color_type, PNG_INTERLACE_NONE,
+                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+        png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_ALL_FILTERS);
+        png_write_info(png, info);
+        for (int y = 0; y < img.height; ++y) png_write_row(png, pixels + y * stride);
+        png_write_end(png, nullptr);
+      }))
+    fail_write(path, fmt::format("libpng: {}", png_problem(state)));
+  if (state.out_of_memory) fail_write(path, "out of memory");
+  return out;
+}
 
 uint8_t to_byte(double v, double lo, double hi, bool normalize) {
   if (!std::isfinite(v)) return 0;
@@ -493,60 +477,7 @@ void save_png(const Image& img, const std::string& path) {
                         img.width, img.height, img.channels, stride * img.height));
   }
 
-  // Filter each row with whichever of the five filters gives the smallest residuals, the
-  // heuristic the PNG spec recommends; it usually compresses far better than no filtering.
-  const size_t bpp = img.channels;
-  std::vector<uint8_t> filtered((stride + 1) * img.height);
-  std::vector<uint8_t> candidate(stride), best(stride), zero_row(stride, 0);
-  for (int y = 0; y < img.height; ++y) {
-    const uint8_t* cur = &img.pixels[y * stride];
-    const uint8_t* prev = y == 0 ? zero_row.data() : cur - stride;
-    long best_cost = std::numeric_limits<long>::max();
-    int best_filter = 0;
-    for (int f = 0; f < 5; ++f) {
-      long cost = 0;
-      for (size_t i = 0; i < stride; ++i) {
-        int left = i >= bpp ? cur[i - bpp] : 0;
-        int up_left = i >= bpp ? prev[i - bpp] : 0;
-        int pred = f == 0   ? 0
-                   : f == 1 ? left
-                   : f == 2 ? prev[i]
-                   : f == 3 ? (left + prev[i]) >> 1
-                            : paeth(left, prev[i], up_left);
-        candidate[i] = static_cast<uint8_t>(cur[i] - pred);
-        cost += filter_cost(candidate[i]);
-      }
-      if (cost < best_cost) {
-        best_cost = cost;
-        best_filter = f;
-        best.swap(candidate);
-      }
-    }
-    uint8_t* dst = &filtered[y * (stride + 1)];
-    dst[0] = static_cast<uint8_t>(best_filter);
-    std::copy(best.begin(), best.end(), dst + 1);
-  }
-
-  uLongf zlen = compressBound(filtered.size());
-  std::vector<uint8_t> zdata(zlen);
-  if (compress2(zdata.data(), &zlen, filtered.data(), filtered.size(), 6) != Z_OK) {
-    fail_write(path, "zlib compression failed");
-  }
-  zdata.resize(zlen);
-
-  std::vector<uint8_t> file(png_signature, png_signature + 8);
-  std::vector<uint8_t> ihdr;
-  put_be32(ihdr, static_cast<uint32_t>(img.width));
-  put_be32(ihdr, static_cast<uint32_t>(img.height));
-  static constexpr uint8_t color_types[5] = {0, 0, 4, 2, 6};
-  ihdr.insert(ihdr.end(), {8, color_types[img.channels], 0, 0, 0});
-  append_chunk(file, "IHDR", ihdr.data(), ihdr.size());
-  constexpr size_t max_idat = size_t{1} << 20;  // keep chunks modest for streaming readers
-  for (size_t off = 0; off < zdata.size(); off += max_idat) {
-    append_chunk(file, "IDAT", zdata.data() + off, std::min(max_idat, zdata.size() - off));
-  }
-  append_chunk(file, "IEND", nullptr, 0);
-  const std::string_view bytes(reinterpret_cast<const char*>(file.data()), file.size());
+  const std::string bytes = encode_png(img, path);
   base::write_file_atomically(bytes, path, fmt::format("save_png: '{}'", path));
 }
 

@@ -20,15 +20,16 @@ struct Image {
   }
 };
 
-// Reads a PNG (bit depths 1-16; gray, gray+alpha, RGB, RGBA, palette; non-interlaced) or a
-// PGM/PPM (P2, P3, P5, P6), chosen by the file's magic bytes. Samples deeper than 8 bits are
-// rounded to 8 bits; a palette becomes RGB, or RGBA when the file has transparency (tRNS), and
-// a tRNS colour key on gray/RGB likewise adds an alpha channel. Throws std::runtime_error naming
-// `path` and the problem (missing file, unknown format, truncation, bad CRC, bad header, ...).
+// Reads a PNG (with libpng: bit depths 1-16; gray, gray+alpha, RGB, RGBA, palette; plain or
+// Adam7-interlaced) or a PGM/PPM (P2, P3, P5, P6), chosen by the file's magic bytes. Samples
+// deeper than 8 bits are rounded to 8 bits; a palette becomes RGB, or RGBA when the file has
+// transparency (tRNS), and a tRNS colour key on gray/RGB likewise adds an alpha channel. Throws
+// std::runtime_error naming `path` and the problem (missing file, unknown format, truncation,
+// bad CRC, bad header, ...; for PNG, libpng's description of it).
 Image load_image(const std::string& path);
 
-// Writes an 8-bit PNG (channels 1 = gray, 2 = gray+alpha, 3 = RGB, 4 = RGBA). Writes to
-// `path + ".tmp"` and renames, so a failure never leaves a half-written file. Throws
+// Writes an 8-bit PNG (channels 1 = gray, 2 = gray+alpha, 3 = RGB, 4 = RGBA), encoded by libpng.
+// Writes to `path + ".tmp"` and renames, so a failure never leaves a half-written file. Throws
 // std::invalid_argument for an inconsistent image and std::runtime_error for I/O failures,
 // both naming `path`.
 void save_png(const Image& img, const std::string& path);

@@ -388,12 +388,11 @@ void save_npy(const Tensor& t, const std::string& path, bool as_int64) {
 
 NamedTensors parse_npz(std::string_view bytes, const std::string& source) {
   const std::string what = "npz " + source;
-  const std::vector<zip::Entry> entries = zip::read_directory(bytes, what);
-  check_member_names(entries, what);
+  const zip::Reader archive(bytes, what);
+  check_member_names(archive.entries(), what);
   NamedTensors arrays;
-  std::string scratch;  // inflated members, one at a time
-  for (const zip::Entry& e : entries) {
-    const std::string_view npy = zip::extract(bytes, e, what, scratch);
+  for (const zip::Entry& e : archive.entries()) {
+    const std::string npy = archive.extract(e);  // one member at a time
     arrays.emplace_back(std::string(key_of(e.name)), decode_npy(npy, member_what(what, e.name)));
   }
   return arrays;

@@ -9,12 +9,14 @@ build="${DAGRAD_CROSS_BUILD:-$root/build-aarch64}"
 log="${DAGRAD_CROSS_LOG:-$build/dagrad-tests.log}"
 t0=$(date +%s)
 
-# arm64 -dev packages come from Debian's multiarch archive; doctest is header-only, so the host's
-# copy serves both. The tests run on the multiarch runtime (libc6:arm64, libstdc++6:arm64), see
+# arm64 -dev packages come from Debian's multiarch archive; doctest and nlohmann/json are
+# header-only (arch: all, their .pc files in /usr/share/pkgconfig, which the cross file searches),
+# so the host's copy serves both. The tests run on the multiarch runtime (libc6:arm64, libstdc++6:arm64), see
 # aarch64-linux-gnu.ini. binfmt may be unusable in a container, so qemu-aarch64 is run by name.
-host_packages=(g++-aarch64-linux-gnu qemu-user meson ninja-build pkg-config doctest-dev ccache)
-arm64_packages=(libopenblas-dev:arm64 libfmt-dev:arm64 zlib1g-dev:arm64 libc6:arm64
-                libstdc++6:arm64)
+host_packages=(g++-aarch64-linux-gnu qemu-user meson ninja-build pkg-config doctest-dev
+               nlohmann-json3-dev ccache)
+arm64_packages=(libopenblas-dev:arm64 libfmt-dev:arm64 zlib1g-dev:arm64 libzip-dev:arm64
+                libpng-dev:arm64 libc6:arm64 libstdc++6:arm64)
 source "$root/.ci/install.sh"
 dagrad_install "${host_packages[@]}"
 dagrad_install --arch arm64 "${arm64_packages[@]}"

@@ -35,7 +35,7 @@ done
 
 source "$root/.ci/install.sh"
 dagrad_install clang-16 libclang-rt-16-dev meson ninja-build pkg-config libopenblas-dev libfmt-dev \
-  doctest-dev zlib1g-dev ccache
+  doctest-dev zlib1g-dev nlohmann-json3-dev libzip-dev libpng-dev ccache
 # -g puts the build directory into ccache's key; CI builds in a fresh clone each time, so leave
 # it out (the debug info's directory is only cosmetic for the sanitizers' symbolized stacks).
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <cstdint>
@@ -9,9 +10,10 @@
 
 #include "dagrad/autograd/autograd.h"
 #include "dagrad/base/file.h"
-#include "dagrad/io/npy.h"
 #include "dagrad/base/zip.h"
+#include "dagrad/io/npy.h"
 #include "tests/data/data_test_util.h"
+#include "tests/io/zip64_archive.h"
 
 using namespace dagrad;
 using namespace dagrad::test_util;
@@ -140,6 +142,14 @@ std::string two_member_npz(bool compress = false) {
   w.add("a.npy", io::npy_bytes(arange(6).reshape({2, 3})), compress);
   w.add("b.npy", io::npy_bytes(tensor({1, 2, 3}, {-1}, float64)), compress);
   return w.finish();
+}
+
+// Sets a field of member `nth`'s local header (at `local_at`) and central directory header (at
+// `central_at`) alike: libzip compares the two, so edits of one only are caught as inconsistent.
+void set_header_field(std::string& b, int nth, std::size_t local_at, std::size_t central_at,
+                      uint64_t v, int n) {
+  set_le(b, find_record(b, local_sig, nth) + local_at, v, n);
+  set_le(b, find_record(b, central_sig, nth) + central_at, v, n);
 }
 
 }  // namespace
@@ -453,16 +463,23 @@ TEST_CASE("npz: stored and deflated round trips keep keys, order, dtypes and val
       CHECK(back[i].second.dtype() == (i == 2 ? int64 : arrays[i].second.dtype()));
       CHECK(back[i].second.to_vector() == arrays[i].second.to_vector());
     }
-    // The members are np.save's bytes, and saving is deterministic.
+    // The members are np.save's bytes, stamped 1980-01-01 00:00, and saving is deterministic.
     const std::string bytes = base::read_file(path, "t");
-    const std::vector<zip::Entry> entries = zip::read_directory(bytes, "t");
-    std::string scratch;
-    CHECK(zip::extract(bytes, entries[0], "t", scratch) == io::npy_bytes(arrays[0].second));
-    CHECK(entries[0].method == (compress ? 8 : 0));
+    const zip::Reader archive(bytes, "t");
+    REQUIRE(archive.entries().size() == arrays.size());
+    CHECK(archive.extract(archive.entries()[0]) == io::npy_bytes(arrays[0].second));
+    CHECK(archive.entries()[0].method == (compress ? 8 : 0));
+    CHECK(archive.entries()[5].name == "nested/name.npy");
+    const std::size_t local = find_record(bytes, local_sig);
+    CHECK(get_le(bytes, local + 10, 2) == 0);               // DOS time
+    CHECK(get_le(bytes, local + 12, 2) == ((1 << 5) | 1));  // DOS date
     io::save_npz(arrays, path, compress, {"labels"});
     CHECK(base::read_file(path, "t") == bytes);
   }
+  // No members: the end record alone, as np.savez() writes it.
   io::save_npz({}, dir.file("none.npz"));
+  CHECK(base::read_file(dir.file("none.npz"), "t") ==
+        std::string("PK\x05\x06", 4) + std::string(18, '\0'));
   CHECK(io::load_npz(dir.file("none.npz")).empty());
 }
 
@@ -483,21 +500,17 @@ TEST_CASE("npz: reads Python zipfile's zip64 local headers and data descriptors"
   check_same(d[1].second, arange(6).reshape({2, 3}));
 }
 
-TEST_CASE("zip: force_zip64 archives (extra fields, zip64 end records) and archive comments") {
-  for (const bool deflate : {false, true}) {
-    zip::Writer w("w", /*force_zip64=*/true);
-    w.add("a.npy", f4_2x3_npy, deflate);
-    w.add("b.npy", io::npy_bytes(ones({4}, float64)), deflate);
-    std::string b = w.finish();
-    CHECK(b.find(std::string("PK\x06\x06", 4)) != std::string::npos);  // zip64 end record
-    const NamedTensors a = io::parse_npz(b, "z64.npz");
-    REQUIRE(a.size() == 2);
-    check_same(a[0].second, arange(6).reshape({2, 3}));
-    check_same(a[1].second, ones({4}, float64));
-    // An archive comment after the end record.
+TEST_CASE("zip: zip64 extra fields and end records, and archive comments") {
+  const std::string b = zip64_archive("a.npy", f4_2x3_npy);
+  CHECK(b.find(std::string("PK\x06\x06", 4)) != std::string::npos);  // zip64 end record
+  const NamedTensors a = io::parse_npz(b, "z64.npz");
+  REQUIRE(a.size() == 1);
+  check_same(a[0].second, arange(6).reshape({2, 3}));
+  // An archive comment after the end record.
+  for (std::string archive : {b, two_member_npz(true)}) {
     const std::string comment = "a comment with PK\x05\x06 in it";
-    set_le(b, b.size() - 2, comment.size(), 2);
-    CHECK(io::parse_npz(b + comment, "c.npz").size() == 2);
+    set_le(archive, archive.size() - 2, comment.size(), 2);
+    CHECK(io::parse_npz(archive + comment, "c.npz").size() >= 1);
   }
 }
 
@@ -506,47 +519,72 @@ TEST_CASE("zip: more than 65535 members use the zip64 end record") {
   const int n = 65536 + 3;
   for (int i = 0; i < n; ++i) w.add(std::to_string(i), std::string(1, static_cast<char>(i)), false);
   const std::string b = w.finish();
-  const std::vector<zip::Entry> entries = zip::read_directory(b, "many");
-  REQUIRE(entries.size() == static_cast<std::size_t>(n));
-  std::string scratch;
-  CHECK(entries[n - 1].name == std::to_string(n - 1));
-  CHECK(zip::extract(b, entries[n - 1], "many", scratch) == std::string(1, char((n - 1) & 0xFF)));
+  CHECK(b.find(std::string("PK\x06\x06", 4)) != std::string::npos);
+  const zip::Reader archive(b, "many");
+  REQUIRE(archive.entries().size() == static_cast<std::size_t>(n));
+  CHECK(archive.entries()[n - 1].name == std::to_string(n - 1));
+  CHECK(archive.extract(archive.entries()[n - 1]) == std::string(1, char((n - 1) & 0xFF)));
   CHECK(get_le(b, b.size() - 12, 2) == 0xFFFF);  // the ordinary record's count is saturated
+}
+
+TEST_CASE("zip: the writer names the member it cannot add") {
+  zip::Writer w("w");
+  w.add("a.npy", "x", false);
+  w.add("a.npy", "y", true);
+  CHECK(runtime_error_of([&] { w.finish(); }) == "w: member 'a.npy': libzip: File already exists");
+  CHECK(runtime_error_of([&] { w.add(std::string("a\0b", 3), "x", false); }) ==
+        "w: member 'a\\x00b': the name contains a NUL byte");
+  CHECK(runtime_error_of([&] {
+          w.add(std::string(70000, 'n'), "x", false);
+        }).ends_with("...': the name is longer than 65535 bytes"));
 }
 
 TEST_CASE("npz: a member whose CRC-32 does not match is an error naming the member") {
   std::string b = two_member_npz();
   b[find_record(b, local_sig, 1) - 1] ^= 1;  // the last data byte of a.npy
-  CHECK(npz_error(b).rfind("npz t.npz: member 'a.npy': CRC-32 mismatch (", 0) == 0);
+  CHECK(npz_error(b) == "npz t.npz: member 'a.npy': CRC-32 mismatch (the directory says " +
+                            fmt::format("{:08x}", get_le(b, find_record(b, central_sig) + 16, 4)) +
+                            "; CRC error)");
+  // The CRC-32 in both headers changed: the data no longer matches.
   std::string d = two_member_npz(/*compress=*/true);
-  const std::size_t central = find_record(d, central_sig, 1);
-  set_le(d, central + 16, get_le(d, central + 16, 4) ^ 0x10, 4);  // b.npy's stored CRC
+  for (const uint32_t sig : {local_sig, central_sig}) {
+    const std::size_t at = find_record(d, sig, 1) + (sig == local_sig ? 14 : 16);
+    set_le(d, at, get_le(d, at, 4) ^ 0x10, 4);
+  }
   CHECK_MESSAGE_HAS(npz_error(d), "npz t.npz: member 'b.npy': CRC-32 mismatch");
+  // Only in the central directory: libzip's consistency check sees the two headers differ.
+  d = two_member_npz(true);
+  const std::size_t central = find_record(d, central_sig, 1);
+  set_le(d, central + 16, get_le(d, central + 16, 4) ^ 0x10, 4);
+  CHECK(npz_error(d) == "npz t.npz: not a valid zip archive (Zip archive inconsistent)");
 }
 
 TEST_CASE("npz: unsupported members are errors naming the member") {
   const std::string good = two_member_npz();
-  const std::size_t central = find_record(good, central_sig, 1);  // b.npy
   std::string b = good;
-  set_le(b, central + 8, 1, 2);  // flag bit 0: encrypted
+  set_header_field(b, 1, 6, 8, 1, 2);  // flag bit 0: encrypted
   CHECK(npz_error(b) == "npz t.npz: member 'b.npy': encrypted members are not supported");
   b = good;
-  set_le(b, central + 10, 12, 2);  // bzip2
+  set_header_field(b, 1, 8, 10, 12, 2);  // bzip2
   CHECK(npz_error(b) ==
         "npz t.npz: member 'b.npy': unsupported compression method 12 (dagrad reads 0, stored, "
         "and 8, deflated)");
   b = good;
-  set_le(b, central + 24, get_le(b, central + 24, 4) + 1, 4);
-  CHECK_MESSAGE_HAS(npz_error(b),
-                    "member 'b.npy': stored member with compressed size 152 but "
-                    "uncompressed size 153");
+  set_header_field(b, 1, 22, 24, 153, 4);  // uncompressed size
+  CHECK(npz_error(b) ==
+        "npz t.npz: member 'b.npy': stored member with compressed size 152 but uncompressed size "
+        "153");
 }
 
 TEST_CASE("npz: member names must be <key>.npy, each key once") {
+  // Two members named a.npy (libzip will not write that: rename b.npy in both headers).
+  std::string b = two_member_npz();
+  for (const uint32_t sig : {local_sig, central_sig}) {
+    const std::size_t at = find_record(b, sig, 1);
+    b[at + (sig == local_sig ? 30 : 46)] = 'a';
+  }
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (File already exists)");
   zip::Writer w("w");
-  w.add("a.npy", f4_2x3_npy, false);
-  w.add("a.npy", f4_2x3_npy, true);
-  CHECK(npz_error(w.finish()) == "npz t.npz: duplicate key 'a' (two members are named 'a.npy')");
   w.add("a.npy", f4_2x3_npy, false);
   w.add("readme.txt", "hello", false);
   CHECK(npz_error(w.finish()) ==
@@ -581,133 +619,111 @@ TEST_CASE("npz: a bad .npy member is an error naming the file and the member") {
 }
 
 TEST_CASE("npz: declared sizes must match what inflates, and inflating stops at them") {
-  std::string good = two_member_npz(/*compress=*/true);
-  const std::size_t central = find_record(good, central_sig, 0);  // a.npy: 152 bytes
+  const std::string good = two_member_npz(/*compress=*/true);  // a.npy: 152 bytes
   std::string b = good;
-  set_le(b, central + 24, 151, 4);
+  set_header_field(b, 0, 22, 24, 151, 4);
   CHECK(npz_error(b) ==
         "npz t.npz: member 'a.npy': inflates to more than its declared size of 151 bytes");
-  set_le(b, central + 24, 153, 4);
+  set_header_field(b, 0, 22, 24, 153, 4);
   CHECK(npz_error(b) ==
-        "npz t.npz: member 'a.npy': inflates to 152 bytes, but its declared size "
-        "is 153");
+        "npz t.npz: member 'a.npy': the data ends after 152 bytes, but its declared size is 153");
 
   // A zip bomb: 16 MiB of zeros deflate to ~16 KiB; declared as 1000 bytes, it stops there.
   zip::Writer w("w");
   w.add("bomb.npy", std::string(16 << 20, '\0'), true);
   std::string bomb = w.finish();
   CHECK(bomb.size() < (1 << 20));
-  set_le(bomb, find_record(bomb, central_sig) + 24, 1000, 4);
+  set_header_field(bomb, 0, 22, 24, 1000, 4);
   CHECK(npz_error(bomb) ==
         "npz t.npz: member 'bomb.npy': inflates to more than its declared size of 1000 bytes");
 
   // Declared sizes are capped before anything is allocated.
-  zip::Writer w64("w", /*force_zip64=*/true);
-  w64.add("huge.npy", f4_2x3_npy, true);
-  std::string huge = w64.finish();
+  std::string huge = zip64_archive("huge.npy", f4_2x3_npy);
+  set_le(huge, 30 + 8 + 4, uint64_t{1} << 37, 8);  // the local zip64 extra's uncompressed size
   const std::size_t c = find_record(huge, central_sig);
-  REQUIRE(get_le(huge, c + 24, 4) == 0xFFFFFFFF);
-  set_le(huge, c + 46 + 8 + 4, uint64_t{1} << 37, 8);  // the zip64 extra's uncompressed size
+  set_le(huge, c + 46 + 8 + 4, uint64_t{1} << 37, 8);  // the central one's
   CHECK(npz_error(huge) ==
         "npz t.npz: member 'huge.npy': declared size of 137438953472 bytes is over the limit of "
         "68719476736 bytes");
+}
+
+TEST_CASE("npz: members may not overlap (the zip-bomb trick)") {
+  // Three stored members, a.npy's data stretched over b.npy and c.npy and b.npy's over c.npy,
+  // in both headers: their sizes add up to more than the archive.
+  zip::Writer w("w");
+  for (const char* name : {"a.npy", "b.npy", "c.npy"}) w.add(name, f4_2x3_npy, false);
+  std::string b = w.finish();
+  const uint64_t member = 30 + 5 + f4_2x3_npy.size();
+  set_header_field(b, 0, 18, 20, f4_2x3_npy.size() + 2 * member, 4);
+  set_header_field(b, 0, 22, 24, f4_2x3_npy.size() + 2 * member, 4);
+  set_header_field(b, 1, 18, 20, f4_2x3_npy.size() + member, 4);
+  set_header_field(b, 1, 22, 24, f4_2x3_npy.size() + member, 4);
+  CHECK(npz_error(b) == fmt::format("npz t.npz: member 'b.npy': the members' compressed sizes up "
+                                    "to this one add up to more than the archive's {} bytes "
+                                    "(members overlap)",
+                                    b.size()));
 }
 
 TEST_CASE("npz: corrupt and truncated deflate data are errors") {
   std::string b = two_member_npz(/*compress=*/true);
   const std::size_t data = find_record(b, local_sig) + 30 + 5;
   b[data] = static_cast<char>(0xFF);  // block type 3: invalid
-  CHECK_MESSAGE_HAS(npz_error(b), "npz t.npz: member 'a.npy': corrupt deflate data (");
+  CHECK_MESSAGE_HAS(npz_error(b),
+                    "npz t.npz: member 'a.npy': corrupt deflate data after 0 bytes (");
   b = two_member_npz(true);
-  const std::size_t central = find_record(b, central_sig);
-  set_le(b, central + 20, get_le(b, central + 20, 4) - 5, 4);  // compressed size
-  CHECK_MESSAGE_HAS(npz_error(b), "npz t.npz: member 'a.npy': truncated deflate data");
+  const uint64_t size = get_le(b, find_record(b, central_sig) + 20, 4);
+  set_header_field(b, 0, 18, 20, size - 5, 4);  // compressed size
+  CHECK_MESSAGE_HAS(npz_error(b), "npz t.npz: member 'a.npy': the data ends after ");
+  CHECK_MESSAGE_HAS(npz_error(b), " bytes, but its declared size is 152 (CRC error)");
 }
 
-TEST_CASE("npz: local header offsets must point at local headers without overlapping") {
+TEST_CASE("npz: broken archives are errors naming the file and libzip's finding") {
   const std::string good = two_member_npz();
-  const std::size_t central_b = find_record(good, central_sig, 1);
-  std::string b = good;
-  set_le(b, central_b + 42, 0xFFFFFF00, 4);
-  CHECK(npz_error(b) == "npz t.npz: member 'b.npy': no local header at offset 4294967040");
-  b = good;
-  set_le(b, central_b + 42, 1, 4);
-  CHECK(npz_error(b) == "npz t.npz: member 'b.npy': no local header at offset 1");
-  b = good;
-  set_le(b, central_b + 42, 0, 4);  // a.npy's local header
-  CHECK(npz_error(b) ==
-        "npz t.npz: member 'b.npy': the local header at offset 0 names 'a.npy' instead");
-  // a.npy claiming to be longer, so that it covers b.npy's local header.
-  b = good;
-  const std::size_t central_a = find_record(good, central_sig, 0);
-  set_le(b, central_a + 20, 200, 4);
-  set_le(b, central_a + 24, 200, 4);
-  CHECK(npz_error(b) ==
-        "npz t.npz: member 'b.npy': overlaps member 'a.npy' (local header offset 187)");
-  // Data running into the central directory.
-  b = good;
-  set_le(b, central_b + 20, 1000, 4);
-  set_le(b, central_b + 24, 1000, 4);
-  CHECK(npz_error(b) ==
-        "npz t.npz: member 'b.npy': data (offset 222, 1000 bytes) runs past the central "
-        "directory");
-}
-
-TEST_CASE("npz: broken end records and central directories are errors") {
-  const std::string good = two_member_npz();
-  CHECK(npz_error("") == "npz t.npz: not a zip archive (0 bytes is too short for one)");
-  CHECK(npz_error(f4_2x3_npy) ==
-        "npz t.npz: not a zip archive (no end-of-central-directory record)");
+  CHECK(npz_error("") == "npz t.npz: not a zip archive (the file is empty)");
+  CHECK(npz_error(f4_2x3_npy) == "npz t.npz: not a valid zip archive (Not a zip archive)");
   const std::size_t end = find_record(good, end_sig);
   std::string b = good;
-  set_le(b, end + 16, get_le(b, end + 16, 4) + 10, 4);
+  set_le(b, end + 16, get_le(b, end + 16, 4) + 10, 4);  // central directory offset
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Zip archive inconsistent)");
+  b = good;
+  set_le(b, end + 4, 1, 2);  // disk number
   CHECK(npz_error(b) ==
-        "npz t.npz: the central directory (offset 384, 102 bytes) lies outside the archive");
+        "npz t.npz: not a valid zip archive (Multi-disk zip archives not supported)");
   b = good;
-  set_le(b, end + 4, 1, 2);
-  CHECK(npz_error(b) == "npz t.npz: multi-disk (split) zip archives are not supported");
-  b = good;
-  set_le(b, end + 8, 3, 2);
+  set_le(b, end + 8, 3, 2);  // entry count
   set_le(b, end + 10, 3, 2);
-  CHECK(npz_error(b) == "npz t.npz: the central directory claims 3 entries in 102 bytes");
-  b = good;
-  set_le(b, end + 8, 1, 2);
-  set_le(b, end + 10, 1, 2);
-  CHECK(npz_error(b) == "npz t.npz: 51 unexpected bytes after the 1 central directory entries");
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Zip archive inconsistent)");
   b = good;
   b[find_record(good, central_sig, 1)] = 'X';
-  CHECK(npz_error(b) ==
-        "npz t.npz: central directory entry 1 (offset 425) is truncated or corrupt");
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Not a zip archive)");
   b = good;
-  set_le(b, find_record(good, central_sig, 1) + 28, 200, 2);  // name length
-  CHECK_MESSAGE_HAS(npz_error(b), "central directory entry 1 (offset 425) is truncated");
+  set_le(b, find_record(good, central_sig, 1) + 42, 1, 4);  // local header offset
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Not a zip archive)");
+  b = good;
+  set_le(b, find_record(good, central_sig, 1) + 42, 0, 4);  // a.npy's local header
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Zip archive inconsistent)");
+  b = good;
+  set_header_field(b, 1, 18, 20, 1000, 4);  // data running into the central directory
+  set_header_field(b, 1, 22, 24, 1000, 4);
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Not a zip archive)");
 }
 
 TEST_CASE("npz: zip64 fields that point nowhere are errors") {
-  zip::Writer w("w", /*force_zip64=*/true);
-  w.add("a.npy", f4_2x3_npy, false);
-  const std::string good = w.finish();
+  const std::string good = zip64_archive("a.npy", f4_2x3_npy);
   const std::size_t locator = find_record(good, 0x07064b50);
   std::string b = good;
   set_le(b, locator + 8, 5, 8);
-  CHECK(npz_error(b) == "npz t.npz: no zip64 end-of-central-directory record at offset 5");
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Zip archive inconsistent)");
   b = good;
   set_le(b, locator + 8, uint64_t{1} << 62, 8);
-  CHECK_MESSAGE_HAS(npz_error(b), "no zip64 end-of-central-directory record at offset");
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Zip archive inconsistent)");
   b = good;
   const std::size_t central = find_record(good, central_sig);
-  set_le(b, central + 30, 0, 2);  // no extra field at all
-  CHECK(npz_error(b) ==
-        "npz t.npz: member 'a.npy': sizes or offset are 0xFFFFFFFF but there is "
-        "no zip64 extra field");
+  set_le(b, central + 46 + 5, 0x5455, 2);  // another extra field id: no zip64 sizes
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (No such file)");
   b = good;
   set_le(b, central + 46 + 5 + 2, 8, 2);  // the extra field holds one value, not three
-  CHECK(npz_error(b) == "npz t.npz: member 'a.npy': the zip64 extra field is too short");
-  b = good;
-  set_le(b, central + 46 + 5, 0x5455, 2);  // another extra field id
-  CHECK(npz_error(b) ==
-        "npz t.npz: member 'a.npy': sizes or offset are 0xFFFFFFFF but there is "
-        "no zip64 extra field");
+  CHECK(npz_error(b) == "npz t.npz: not a valid zip archive (Zip archive inconsistent)");
 }
 
 TEST_CASE("npz: every truncation and every corrupted byte of a valid archive is a clean error") {

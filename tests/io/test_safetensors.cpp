@@ -255,14 +255,17 @@ TEST_CASE("safetensors: a header that is not a JSON object") {
   CHECK(header_error("[1, 2]").ends_with(": header is not a JSON object (it must start with '{')"));
   CHECK(header_error(" {}").ends_with("(it must start with '{')"));
   CHECK(header_error("{\"a\": nonsense}")
-            .ends_with(": header is not valid JSON: unexpected 'n', expected a value at byte 6"));
+            .ends_with(": header is not valid JSON: syntax error while parsing value - invalid "
+                       "literal at byte 7"));
   CHECK(header_error("{} {}").ends_with(
-      ": header is not valid JSON: unexpected '{' after the JSON value at byte 3"));
+      ": header is not valid JSON: syntax error while parsing value - unexpected '{'; expected "
+      "end of input at byte 3"));
   CHECK(header_error(std::string("{}\0\0\0\0\0\0", 8))
             .ends_with(
                 ": header is not valid JSON: unexpected byte 0x00 after the JSON value at byte 2"));
   CHECK(header_error("{\"\xFF\": 1}")
-            .ends_with(": header is not valid JSON: invalid UTF-8 in a string at byte 2"));
+            .ends_with(": header is not valid JSON: syntax error while parsing object key - "
+                       "invalid string: ill-formed UTF-8 byte; expected string literal at byte 2"));
   CHECK(header_error("{\"a\": 1,").find("header is not valid JSON") != std::string::npos);
 }
 

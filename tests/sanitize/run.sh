@@ -29,7 +29,8 @@ done
 source "$root/.ci/install.sh"
 set -e
 dagrad_install clang-16 libclang-rt-16-dev llvm-16 meson ninja-build pkg-config \
-  libopenblas-dev libfmt-dev doctest-dev zlib1g-dev dataset-fashion-mnist ccache
+  libopenblas-dev libfmt-dev doctest-dev zlib1g-dev nlohmann-json3-dev libzip-dev libpng-dev \
+  dataset-fashion-mnist ccache
 set +e
 cxx="${DAGRAD_SAN_CXX:-clang++-16}"
 # -g puts the build directory into ccache's key; CI builds in a fresh clone each time, so leave
