@@ -373,45 +373,33 @@ struct HingeCoef {  // (s, y) -> d max(0, 1 - y s)/ds = -y [1 - y s > 0]
 
 // The lists the kernel file instantiates, per path and dtype. A function missing here is a
 // link error at the op that uses it.
-#define DAGRAD_UNARY_FUNCTIONS(X)                                                               \
-  X(AddScalar)                                                                                  \
-  X(MulScalar)                                                                                  \
-  X(RsubScalar)                                                                                 \
-  X(RdivScalar)                                                                                 \
-  X(DivScalar)                                                                                  \
-  X(Neg) X(Square) X(PowScalar) X(Clamp) X(InsideMask) X(CompareScalar<std::greater<>>)         \
-      X(CompareScalar<std::less<>>) X(CompareScalar<std::greater_equal<>>)                      \
-          X(CompareScalar<std::less_equal<>>) X(CompareScalar<std::equal_to<>>) X(PositiveMask) \
-              X(LeakyMask) X(Exp) X(Log) X(Log1p) X(Sqrt) X(Sign) X(Abs) X(Sin) X(Cos) X(Tanh)  \
-                  X(Sigmoid) X(Relu) X(LeakyRelu) X(Softplus) X(Erf) X(Gelu) X(GeluTanh) X(Elu) \
-                      X(Silu) X(Tan) X(Atan) X(Rsqrt) X(Expm1) X(Log2) X(Floor) X(Ceil) X(Round)
-#define DAGRAD_BINARY_FUNCTIONS(X)                                                              \
-  X(Add)                                                                                        \
-  X(Sub)                                                                                        \
-  X(Mul)                                                                                        \
-  X(Div)                                                                                        \
-  X(Pow)                                                                                        \
-  X(First) X(Atan2) X(Maximum) X(Minimum) X(WinMask) X(NonzeroMask) X(Compare<std::equal_to<>>) \
-      X(Compare<std::not_equal_to<>>) X(Compare<std::less<>>) X(Compare<std::less_equal<>>)     \
-          X(Compare<std::greater<>>) X(Compare<std::greater_equal<>>) X(ReluBackward) X(HingeCoef)
+// Laid out by hand: clang-format reflows these lists differently on every pass.
+// clang-format off
+#define DAGRAD_UNARY_FUNCTIONS(X)                                                       \
+  X(AddScalar) X(MulScalar) X(RsubScalar) X(RdivScalar) X(DivScalar) X(Neg) X(Square)   \
+  X(PowScalar) X(Clamp) X(InsideMask) X(CompareScalar<std::greater<>>)                  \
+  X(CompareScalar<std::less<>>) X(CompareScalar<std::greater_equal<>>)                  \
+  X(CompareScalar<std::less_equal<>>) X(CompareScalar<std::equal_to<>>) X(PositiveMask) \
+  X(LeakyMask) X(Exp) X(Log) X(Log1p) X(Sqrt) X(Sign) X(Abs) X(Sin) X(Cos) X(Tanh)      \
+  X(Sigmoid) X(Relu) X(LeakyRelu) X(Softplus) X(Erf) X(Gelu) X(GeluTanh) X(Elu) X(Silu) \
+  X(Tan) X(Atan) X(Rsqrt) X(Expm1) X(Log2) X(Floor) X(Ceil) X(Round)
+#define DAGRAD_BINARY_FUNCTIONS(X)                                                      \
+  X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(First) X(Atan2) X(Maximum) X(Minimum) X(WinMask) \
+  X(NonzeroMask) X(Compare<std::equal_to<>>) X(Compare<std::not_equal_to<>>)            \
+  X(Compare<std::less<>>) X(Compare<std::less_equal<>>) X(Compare<std::greater<>>)      \
+  X(Compare<std::greater_equal<>>) X(ReluBackward) X(HingeCoef)
 
 // The functions that also run on int64 tensors: exact there (wrapping like PyTorch's int64).
 // Every other function computes in floating point and refuses int64 (map_unary/map_binary).
 #define DAGRAD_INTEGER_UNARY_FUNCTIONS(X)                                    \
-  X(Neg)                                                                     \
-  X(CompareScalar<std::greater<>>)                                           \
-  X(CompareScalar<std::less<>>)                                              \
+  X(Neg) X(CompareScalar<std::greater<>>) X(CompareScalar<std::less<>>)      \
   X(CompareScalar<std::greater_equal<>>) X(CompareScalar<std::less_equal<>>) \
-      X(CompareScalar<std::equal_to<>>)
-#define DAGRAD_INTEGER_BINARY_FUNCTIONS(X)                                              \
-  X(Add)                                                                                \
-  X(Sub)                                                                                \
-  X(Mul)                                                                                \
-  X(First)                                                                              \
-  X(Maximum)                                                                            \
-  X(Minimum) X(NonzeroMask) X(Compare<std::equal_to<>>) X(Compare<std::not_equal_to<>>) \
-      X(Compare<std::less<>>) X(Compare<std::less_equal<>>) X(Compare<std::greater<>>)  \
-          X(Compare<std::greater_equal<>>)
+  X(CompareScalar<std::equal_to<>>)
+#define DAGRAD_INTEGER_BINARY_FUNCTIONS(X)                                                  \
+  X(Add) X(Sub) X(Mul) X(First) X(Maximum) X(Minimum) X(NonzeroMask)                        \
+  X(Compare<std::equal_to<>>) X(Compare<std::not_equal_to<>>) X(Compare<std::less<>>)       \
+  X(Compare<std::less_equal<>>) X(Compare<std::greater<>>) X(Compare<std::greater_equal<>>)
+// clang-format on
 
 template <typename F>
 inline constexpr bool on_integers = false;

@@ -33,8 +33,9 @@ TEST_CASE("file errors name the file and the problem") {
   // A directory in the way of the rename: the .tmp is cleaned up, the directory untouched.
   const std::string blocked = dir.file("blocked");
   fs::create_directories(fs::path(blocked) / "inner");
-  CHECK(error_of<std::runtime_error>([&] { base::write_file_atomically("x", blocked, "out"); })
-            .find("out: cannot rename " + blocked + ".tmp into place") == 0);
+  CHECK(error_of<std::runtime_error>([&] {
+          base::write_file_atomically("x", blocked, "out");
+        }).find("out: cannot rename " + blocked + ".tmp into place") == 0);
   CHECK_FALSE(fs::exists(blocked + ".tmp"));
   CHECK(fs::is_directory(fs::path(blocked) / "inner"));
 }

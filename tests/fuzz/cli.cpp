@@ -1,6 +1,6 @@
-// Fuzz target: the examples' command-line parser (dagrad/base/command_line.h). The input split at its NUL
-// bytes is argv[1..]; the accessors are called as an example calls them, each on its own so that
-// one refusing its argument does not hide the rest.
+// Fuzz target: the examples' command-line parser (dagrad/base/command_line.h). The input split at
+// its NUL bytes is argv[1..]; the accessors are called as an example calls them, each on its own so
+// that one refusing its argument does not hide the rest.
 #include <vector>
 
 #include "dagrad/base/command_line.h"
