@@ -23,10 +23,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dagrad::base::CommandLine cli(static_cast<int>(args.size()), argv.data());
   expect_clean([&] { cli.help("usage: prog [--quick] [--epochs N] [--lr X] [--out DIR]"); });
   expect_clean([&] { cli.flag("--quick"); });
+  expect_clean([&] { cli.flag("--verbose", "-v"); });
   expect_clean([&] { cli.integer("--epochs", 10); });
+  expect_clean([&] { cli.integer("--size", 16, 1, 65536); });
   expect_clean([&] { cli.number("--lr", 1e-3); });
+  expect_clean([&] { cli.positive("--eps", 1e-6); });
   expect_clean([&] { cli.text("--out", "out"); });
   expect_clean([&] { cli.key_values(); });
+  expect_clean([&] { cli.positional("name filter"); });
   expect_clean([&] { cli.positionals(); });
   expect_clean([&] { cli.finish(); });
   return 0;

@@ -382,6 +382,7 @@ void cli_corpus() {
       {"repeated", "--out\0a\0--out\0b\0--quick\0--quick"sv},
       {"empty-args", "\0\0"sv},
       {"no-args", ""sv},
+      {"checked-forms", "--size\0000\0--eps\0nan\0a\0b\0-v"sv},
   };
   for (const auto& [name, line] : lines) put("cli", name, line);
 }
