@@ -17,22 +17,40 @@ void check_groups(const char* layer, int64_t in, int64_t out, int64_t groups) {
                     out, groups));
 }
 
+// "2" for a square size, "2x1" otherwise.
+std::string pair_text(Size2 s) {
+  return s.h == s.w ? fmt::format("{}", s.h) : fmt::format("{}x{}", s.h, s.w);
+}
+
 // ", stride s, padding p" and the dilation and groups when they are not 1.
-std::string conv_settings(int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
-  std::string s = fmt::format(", stride {}, padding {}", stride, padding);
-  if (dilation != 1) s += fmt::format(", dilation {}", dilation);
+std::string conv_settings(Size2 stride, Size2 padding, Size2 dilation, int64_t groups) {
+  std::string s = fmt::format(", stride {}, padding {}", pair_text(stride), pair_text(padding));
+  if (!(dilation == Size2(1))) s += fmt::format(", dilation {}", pair_text(dilation));
   if (groups != 1) s += fmt::format(", groups {}", groups);
   return s;
 }
+
+// A sliding window's sizes, checked when the layer is made rather than at its first forward.
+void check_window(const char* layer, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation) {
+  if (kernel.h <= 0 || kernel.w <= 0 || stride.h <= 0 || stride.w <= 0 || dilation.h <= 0 ||
+      dilation.w <= 0 || padding.h < 0 || padding.w < 0)
+    throw std::invalid_argument(
+        fmt::format("{}: kernel_size ({}, {}), stride ({}, {}) and dilation ({}, {}) must be "
+                    "positive, padding ({}, {}) not negative",
+                    layer, kernel.h, kernel.w, stride.h, stride.w, dilation.h, dilation.w,
+                    padding.h, padding.w));
+}
 }  // namespace
 
-Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Generator& gen,
                const Conv2dOptions& o)
     : in_(in_channels), out_(out_channels), k_(kernel_size), o_(o) {
   check_groups("Conv2d", in_, out_, o.groups);
-  const int64_t fan_in = in_ / o.groups * k_ * k_, fan_out = out_ / o.groups * k_ * k_;
-  weight = register_parameter(
-      "weight", init_weight({out_, in_ / o.groups, k_, k_}, fan_in, fan_out, o.init, gen, o.dtype));
+  check_window("Conv2d", k_, o.stride, o.padding, o.dilation);
+  const int64_t area = k_.h * k_.w;
+  const int64_t fan_in = in_ / o.groups * area, fan_out = out_ / o.groups * area;
+  weight = register_parameter("weight", init_weight({out_, in_ / o.groups, k_.h, k_.w}, fan_in,
+                                                    fan_out, o.init, gen, o.dtype));
   if (o.bias) bias = register_parameter("bias", zeros({out_}, o.dtype), false);
 }
 
@@ -41,7 +59,7 @@ Tensor Conv2d::forward(const Tensor& x) {
 }
 
 std::string Conv2d::describe() const {
-  return fmt::format("Conv2d({} -> {}, {}x{}{})", in_, out_, k_, k_,
+  return fmt::format("Conv2d({} -> {}, {}x{}{})", in_, out_, k_.h, k_.w,
                      conv_settings(o_.stride, o_.padding, o_.dilation, o_.groups));
 }
 
@@ -98,10 +116,8 @@ Pool2dOptions resolved(Pool2dOptions o, const char* layer) {
 
 // "MaxPool2d(3x3, stride 2, padding 1, ceil_mode)": the settings that differ from the defaults.
 std::string describe_pool(const char* layer, const Pool2dOptions& o, bool average) {
-  std::string s =
-      fmt::format("{}({}x{}, stride {}", layer, o.kernel_size.h, o.kernel_size.w,
-                  o.stride.h == o.stride.w ? fmt::format("{}", o.stride.h)
-                                           : fmt::format("{}x{}", o.stride.h, o.stride.w));
+  std::string s = fmt::format("{}({}x{}, stride {}", layer, o.kernel_size.h, o.kernel_size.w,
+                              pair_text(o.stride));
   if (!(o.padding == Size2(0))) s += fmt::format(", padding {}x{}", o.padding.h, o.padding.w);
   if (o.ceil_mode) s += ", ceil_mode";
   if (average && !o.count_include_pad) s += ", count_include_pad=false";

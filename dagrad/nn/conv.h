@@ -5,13 +5,15 @@
 
 namespace dagrad::nn {
 
-// The settings of a Conv2d, named at the call site with designated initializers:
+// The settings of a Conv2d, named at the call site with designated initializers; each size is
+// one integer for both axes or a (height, width) pair, as torch.nn.Conv2d's:
 //   Conv2d(3, 16, 3, gen, {.padding = 1, .init = {InitScheme::he, 0}, .bias = false})
+//   Conv2d(64, 64, {1, 7}, gen, {.padding = {0, 3}})  // Inception v3's factorized 7x7
 struct Conv2dOptions {
-  int64_t stride = 1;
-  int64_t padding = 0;
-  int64_t dilation = 1;
-  int64_t groups = 1;  // the weight is then (out, in / groups, k, k)
+  Size2 stride = 1;
+  Size2 padding = 0;
+  Size2 dilation = 1;
+  int64_t groups = 1;  // the weight is then (out, in / groups, kh, kw)
   Init init = {};
   Dtype dtype = float32;
   bool bias = true;
@@ -19,17 +21,18 @@ struct Conv2dOptions {
 
 class Conv2d : public Module {
  public:
-  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
+  Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Generator& gen,
          const Conv2dOptions& options = {});
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string describe() const override;
 
-  Tensor weight;  // (out, in / groups, k, k)
+  Tensor weight;  // (out, in / groups, kh, kw)
   Tensor bias;    // (out) or undefined
 
  private:
-  int64_t in_, out_, k_;
+  int64_t in_, out_;
+  Size2 k_;
   Conv2dOptions o_;
 };
 

@@ -269,6 +269,58 @@ TEST_CASE("layers: GroupNorm and AdaptiveAvgPool2d, and their PyTorch names") {
   CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "4.weight", "4.bias"});
 }
 
+TEST_CASE("layers: Conv2d with a (kh, kw) kernel and per-axis stride, padding and dilation") {
+  Generator gen(11);
+  // A 1x3 kernel of ones, padding (0, 1): each output is the sum of a pixel and its row
+  // neighbours (zero past the edges).
+  nn::Conv2d row_sum(1, 1, {1, 3}, gen, {.padding = {0, 1}, .dtype = float64, .bias = false});
+  CHECK(row_sum.weight.shape() == Shape{1, 1, 1, 3});
+  row_sum.weight.detach().fill_(1.0);
+  const Tensor img = tensor({1, 2, 3, 4, 5, 6}, {1, 1, 2, 3}, float64);
+  CHECK(row_sum(img).to_vector() == std::vector<double>{3, 6, 5, 9, 15, 11});
+  CHECK(row_sum.describe() == "Conv2d(1 -> 1, 1x3, stride 1, padding 0x1)");
+  // Inception v3's factorized pair, and every setting different per axis, against gradcheck.
+  nn::Conv2d tall(3, 4, {3, 1}, gen, {.padding = {1, 0}, .dtype = float64});
+  nn::Conv2d odd(3, 2, {3, 2}, gen,
+                 {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}, .dtype = float64});
+  CHECK(odd.weight.shape() == Shape{2, 3, 3, 2});
+  CHECK(odd.describe() == "Conv2d(3 -> 2, 3x2, stride 2x1, padding 1x0, dilation 1x2)");
+  const Tensor x = randn({2, 3, 5, 6}, gen, float64);
+  CHECK(tall(x).shape() == Shape{2, 4, 5, 6});
+  // Height (5 + 2 - 3) / 2 + 1 = 3; width (6 - (2 - 1) * 2 - 1) / 1 + 1 = 4.
+  CHECK(odd(x).shape() == Shape{2, 2, 3, 4});
+  check_module(tall, x, 1e-6);
+  check_module(odd, x, 1e-6);
+  // The same as the op with the layer's weights.
+  const Tensor want = conv2d(x, odd.weight, odd.bias, {2, 1}, {1, 0}, {1, 2});
+  CHECK(max(abs(odd(x) - want)).item() == 0.0);
+  // He init uses fan_in = in * kh * kw (= 9 here): the weights' std is sqrt(2 / 9).
+  nn::Conv2d wide(1, 2000, {3, 3}, gen, {.init = {nn::InitScheme::he, 0}, .dtype = float64});
+  nn::Conv2d flat(3, 2000, {1, 3}, gen, {.init = {nn::InitScheme::he, 0}, .dtype = float64});
+  for (nn::Conv2d* c : {&wide, &flat}) {
+    const double sd = std::sqrt(mean(c->weight * c->weight).item());
+    CHECK(sd == doctest::Approx(std::sqrt(2.0 / 9)).epsilon(0.03));  // 18000 samples: ~0.5%
+  }
+  CHECK_THROWS_WITH_AS(nn::Conv2d(3, 2, {3, 0}, gen),
+                       "Conv2d: kernel_size (3, 0), stride (1, 1) and dilation (1, 1) must be "
+                       "positive, padding (0, 0) not negative",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::Conv2d(3, 2, 3, gen, {.stride = {1, 0}}),
+                       "Conv2d: kernel_size (3, 3), stride (1, 0) and dilation (1, 1) must be "
+                       "positive, padding (0, 0) not negative",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::Conv2d(3, 2, 3, gen, {.padding = {-1, 0}}),
+                       "Conv2d: kernel_size (3, 3), stride (1, 1) and dilation (1, 1) must be "
+                       "positive, padding (-1, 0) not negative",
+                       std::invalid_argument);
+  // Too small an input: the op's error names it.
+  nn::Conv2d unpadded(3, 2, {3, 2}, gen, {.dtype = float64});
+  CHECK_THROWS_WITH_AS(unpadded(randn({1, 3, 2, 4}, gen, float64)),
+                       "conv2d: kernel 3x2 (weight (2, 3, 3, 2)) is larger than the padded input "
+                       "2x4 (input (1, 3, 2, 4), padding (0, 0))",
+                       std::invalid_argument);
+}
+
 TEST_CASE("layers: Conv2d with dilation and groups, Conv1d, ConvTranspose2d") {
   Generator gen(9);
   nn::Conv2d grouped(4, 6, 3, gen, {.padding = 2, .dilation = 2, .groups = 2, .dtype = float64});
