@@ -95,7 +95,8 @@ TEST_CASE("rules: every node of a program over each op family has its rule") {
       {sum(conv2d(img, k, Tensor(), 1, 1) * conv2d(img, k, Tensor(), 1, 1)) +
        sum(max_pool2d(img, 2) * max_pool2d(img, 2)) + sum(avg_pool2d(img, 2) * avg_pool2d(img, 2))},
       {img}, {}, {.create_graph = true})[0];
-  for (const Node* n : backward_order(sum(gimg))) {
+  const Tensor total = sum(gimg);  // alive while its nodes are read
+  for (const Node* n : backward_order(total)) {
     if (n->is_accumulator()) continue;
     CAPTURE(n->name);
     CHECK_FALSE(backward_rule(n->name).empty());
