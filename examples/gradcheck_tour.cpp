@@ -568,6 +568,10 @@ void norm_dropout_checks(std::vector<Check>& table) {
               return group_norm(in[0], 2, in[1], in[2]) + instance_norm(in[0], in[1], in[2]);
             }};
   });
+  normalization.add("local_response_norm", [](Generator& g) -> Case {
+    return {{rn(g, {2, 5, 2, 2})},
+            [](const Inputs& in) { return local_response_norm(in[0], 3, 0.8, 0.75, 1.0); }};
+  });
   masks.add("dropout (p = 0.3, fixed mask)", [](Generator& g) -> Case {
     const uint64_t seed = g.next_u64();
     return {{rn(g, {4, 5})}, [seed](const Inputs& in) {

@@ -56,4 +56,19 @@ std::string GroupNorm::describe() const {
   return fmt::format("GroupNorm({}, {})", groups_, channels_);
 }
 
+LocalResponseNorm::LocalResponseNorm(int64_t size, double alpha, double beta, double k)
+    : size_(size), alpha_(alpha), beta_(beta), k_(k) {
+  if (size <= 0)
+    throw std::invalid_argument(
+        fmt::format("LocalResponseNorm: size must be positive, got {}", size));
+}
+
+Tensor LocalResponseNorm::forward(const Tensor& x) {
+  return local_response_norm(x, size_, alpha_, beta_, k_);
+}
+
+std::string LocalResponseNorm::describe() const {
+  return fmt::format("LocalResponseNorm({}, alpha={}, beta={}, k={})", size_, alpha_, beta_, k_);
+}
+
 }  // namespace dagrad::nn

@@ -90,4 +90,18 @@ class GroupNorm : public Module {
   double eps_;
 };
 
+// LocalResponseNorm(size, alpha, beta, k): local_response_norm across channels, no parameters
+// (torch.nn.LocalResponseNorm; AlexNet uses size 5, alpha 1e-4, beta 0.75, k 2).
+class LocalResponseNorm : public Module {
+ public:
+  explicit LocalResponseNorm(int64_t size, double alpha = 1e-4, double beta = 0.75, double k = 1.0);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "LocalResponseNorm"; }
+  std::string describe() const override;
+
+ private:
+  int64_t size_;
+  double alpha_, beta_, k_;
+};
+
 }  // namespace dagrad::nn

@@ -88,7 +88,7 @@ bool parameterless_torch_layer(const Module* m) {
          dynamic_cast<const Dropout*>(m) || dynamic_cast<const Flatten*>(m) ||
          dynamic_cast<const GELU*>(m) || dynamic_cast<const SiLU*>(m) ||
          dynamic_cast<const ELU*>(m) || dynamic_cast<const AdaptiveAvgPool2d*>(m) ||
-         dynamic_cast<const AdaptiveMaxPool2d*>(m);
+         dynamic_cast<const AdaptiveMaxPool2d*>(m) || dynamic_cast<const LocalResponseNorm*>(m);
 }
 
 // A stack of layers (LayerStackClassifier, Sequential); `split` puts the layers before Flatten

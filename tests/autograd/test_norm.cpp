@@ -553,3 +553,49 @@ TEST_CASE("norm: group_norm and instance_norm, composed and differentiable to an
   test_util::check_all_orders([&](const Tensor& v) { return instance_norm(v, Tensor(), beta); }, x,
                               116, opts);
 }
+
+TEST_CASE("norm: local_response_norm matches PyTorch, differentiable to any order") {
+  // Values from torch 1.13 (F.local_response_norm, float64) on the same inputs.
+  std::vector<double> v3, v4;
+  for (int i = 0; i < 12; ++i) v3.push_back(0.3 * i - 1.1);
+  for (int i = 0; i < 16; ++i) v4.push_back(0.25 * i - 2);
+  const Tensor x3 = tensor(v3, {1, 4, 3}, float64), x4 = tensor(v4, {1, 4, 2, 2}, float64);
+  const std::vector<std::pair<Tensor, std::vector<double>>> cases = {
+      {local_response_norm(x3, 3, 0.5, 0.75, 2.0),
+       {-0.6072174088568769, -0.45723085577210854, -0.28990426591082463, -0.10743687903779363,
+        0.05398386181853843, 0.21074588074372202, 0.35050526661926423, 0.4657363906815676,
+        0.5544339477243626, 0.8027513516580431, 0.8852986753617182, 0.9443425405168716}},
+      // An even size: one channel before, none after.
+      {local_response_norm(x4, 2, 1.0, 0.5, 1.0),
+       {-1.1547005383792517, -1.0999438818457405, -1.028991510855053, -0.936585811581694,
+        -0.5345224838248488, -0.4472135954999579, -0.3333333333333333, -0.18569533817705186, 0.0,
+        0.2182178902359924, 0.4472135954999579, 0.6546536707079772, 0.8164965809277261,
+        0.9284766908852594, 1.0, 1.0434983894999017}},
+      // AlexNet's defaults (alpha 1e-4, beta 0.75, k 1) with a window wider than the channels.
+      {local_response_norm(x4, 5),
+       {-1.999850013123797, -1.749903209371001, -1.4999381279775845, -1.2499589859450666,
+        -0.9999100094489608, -0.7499409429258449, -0.49996250328094927, -0.24998031430861498, 0.0,
+        0.24998031430861498, 0.49996250328094927, 0.7499409429258449, 0.9999700010499614,
+        1.2499589859450666, 1.4999381279775845, 1.749903209371001}},
+  };
+  for (const auto& [got, want] : cases) {
+    const std::vector<double> g = got.to_vector();
+    REQUIRE(g.size() == want.size());
+    // A sum of at most 5 squares, a pow and a division: a few ulps each.
+    for (std::size_t i = 0; i < g.size(); ++i) CHECK(std::abs(g[i] - want[i]) <= 1e-15);
+  }
+  CHECK(local_response_norm(x4.to(float32), 3).dtype() == float32);
+  CHECK(error_of([&] {
+          local_response_norm(ones({4, 3}, float64), 3);
+        }) ==
+        "local_response_norm: input must be (N, C, *) with at least 3 axes, got shape (4, 3)");
+  CHECK(error_of([&] { local_response_norm(x3, 0); }) ==
+        "local_response_norm: size must be positive, got 0");
+  CHECK(error_of([&] { local_response_norm(x3.to(int64), 3); }).find("int64") != std::string::npos);
+  // Large alpha so that the normalizer's gradient matters.
+  const Tensor x = test_util::randn64({2, 5, 2, 3}, 120);
+  test_util::check_all_orders([](const Tensor& v) { return local_response_norm(v, 3, 0.8, 0.75); },
+                              x, 121);
+  test_util::check_all_orders(
+      [](const Tensor& v) { return local_response_norm(v, 4, 2.0, 1.5, 0.5); }, x, 122);
+}

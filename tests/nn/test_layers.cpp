@@ -246,6 +246,19 @@ TEST_CASE("layers: pooling options as torch.nn's, and AdaptiveMaxPool2d") {
   CHECK(max(abs(amp(x) - adaptive_max_pool2d(x, Size2{2, 3}))).item() == 0);
 }
 
+TEST_CASE("layers: LocalResponseNorm is the op, with no parameters") {
+  Generator gen(12);
+  nn::LocalResponseNorm lrn(5, 1e-4, 0.75, 2.0);  // AlexNet's
+  CHECK(lrn.describe() == "LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=2)");
+  CHECK(lrn.named_parameters().empty());
+  const Tensor x = randn({2, 6, 3, 3}, gen, float64) * 10.0;
+  CHECK(max(abs(lrn(x) - local_response_norm(x, 5, 1e-4, 0.75, 2.0))).item() == 0.0);
+  nn::LocalResponseNorm strong(3, 0.9, 0.75);
+  check_module(strong, randn({2, 4, 2, 2}, gen, float64));
+  CHECK_THROWS_WITH_AS(nn::LocalResponseNorm(0), "LocalResponseNorm: size must be positive, got 0",
+                       std::invalid_argument);
+}
+
 TEST_CASE("layers: GroupNorm and AdaptiveAvgPool2d, and their PyTorch names") {
   Generator gen(8);
   nn::GroupNorm gn(2, 4, 1e-5, float64);

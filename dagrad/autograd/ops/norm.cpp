@@ -380,4 +380,25 @@ Tensor instance_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, d
   return group_norm(x, x.shape()[1], gamma, beta, eps);
 }
 
+Tensor local_response_norm(const Tensor& x, int64_t size, double alpha, double beta, double k) {
+  detail::check_floating(x, "local_response_norm");
+  if (x.dim() < 3)
+    throw std::invalid_argument(
+        fmt::format("local_response_norm: input must be (N, C, *) with at least 3 axes, got "
+                    "shape {}",
+                    to_string(x.shape())));
+  if (size <= 0)
+    throw std::invalid_argument(
+        fmt::format("local_response_norm: size must be positive, got {}", size));
+  // Window sums along the channels: the squares padded with size/2 zero channels before and
+  // (size-1)/2 after, then the size shifted copies added.
+  const int64_t c = x.shape()[1];
+  std::vector<std::pair<int64_t, int64_t>> widths(x.dim(), {0, 0});
+  widths[1] = {size / 2, (size - 1) / 2};
+  const Tensor padded = pad(x * x, widths);
+  Tensor window = slice(padded, 1, 0, c);
+  for (int64_t j = 1; j < size; ++j) window = window + slice(padded, 1, j, j + c);
+  return x / pow(window * (alpha / static_cast<double>(size)) + k, beta);
+}
+
 }  // namespace dagrad

@@ -54,4 +54,11 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
 // group per channel.
 Tensor instance_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
 
+// Local response normalization across channels (F.local_response_norm, AlexNet's LRN): for x
+// (N, C, *), out_c = x_c / (k + alpha / size * sum_{c'} x_{c'}^2)^beta, the sum over the
+// `size` channels c - size/2 .. c + (size-1)/2 (missing channels count as 0, the divisor is
+// always size). Composed of differentiable ops: any order, forward mode.
+Tensor local_response_norm(const Tensor& x, int64_t size, double alpha = 1e-4, double beta = 0.75,
+                           double k = 1.0);
+
 }  // namespace dagrad
