@@ -105,8 +105,12 @@ SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& 
   return o;
 }
 
-Solver::Solver(nn::Classifier& model, SolverData data, SolverOptions options)
-    : model_(model), data_(std::move(data)), opts_(std::move(options)), gen_(opts_.seed) {
+Solver::Solver(nn::Module& model, SolverData data, SolverOptions options)
+    : model_(model),
+      classifier_(dynamic_cast<nn::Classifier*>(&model)),
+      data_(std::move(data)),
+      opts_(std::move(options)),
+      gen_(opts_.seed) {
   auto check_pair = [](const Tensor& X, const Tensor& y, const char* what) {
     if (!X.defined() || !y.defined())
       throw std::invalid_argument(fmt::format("Solver: {} data is missing", what));
@@ -150,9 +154,19 @@ Solver::Solver(nn::Classifier& model, SolverData data, SolverOptions options)
   if (!opts_.lr_schedule.empty()) (void)make_schedule(opts_.lr_schedule, opts_.schedule_config);
 }
 
+Tensor Solver::loss_on(const Tensor& X, const Tensor& y) {
+  return classifier_ ? classifier_->loss(X, y) : cross_entropy(model_.forward(X), y);
+}
+
+Tensor Solver::predict_on(const Tensor& X) {
+  if (classifier_) return classifier_->predict(X);
+  no_grad guard;
+  return argmax(model_.forward(X), 1);
+}
+
 double Solver::step(const Tensor& X, const Tensor& y) {
   model_.train();
-  Tensor loss = model_.loss(X, y);
+  Tensor loss = loss_on(X, y);
   optimizer_->zero_grad();
   loss.backward();
   if (comm_->size() > 1) {
@@ -193,7 +207,7 @@ double Solver::check_accuracy(const Tensor& X, const Tensor& y, int64_t num_samp
   int64_t correct = 0;
   for (int64_t start = first; start < last; start += batch_size) {
     const int64_t stop = std::min(last, start + batch_size);
-    Tensor pred = model_.predict(slice(Xs, 0, start, stop));
+    Tensor pred = predict_on(slice(Xs, 0, start, stop));
     const std::vector<double> p = pred.to_vector();
     const std::vector<double> t = slice(ys, 0, start, stop).to_vector();
     for (std::size_t i = 0; i < p.size(); ++i) correct += (p[i] == t[i]);

@@ -82,7 +82,10 @@ struct SolverOptions {
 
 class Solver {
  public:
-  Solver(nn::Classifier& model, SolverData data, SolverOptions options = {});
+  // Any module whose forward gives class scores (N, C): an nn::Sequential, a model. A
+  // Classifier brings its own loss (data loss and regularization) and predict; any other module
+  // is trained on softmax cross-entropy and predicts the argmax, as a PyTorch loop would.
+  Solver(nn::Module& model, SolverData data, SolverOptions options = {});
 
   void train();
   // Accuracy on (X, y), on a random subsample of num_samples when >= 0, in batches.
@@ -120,8 +123,11 @@ class Solver {
   void end_of_epoch_check();
   void end_of_epoch(optim::Schedule* schedule);
   void print_progress(int64_t t, int64_t pos, int64_t per_epoch, int64_t total, double loss);
+  Tensor loss_on(const Tensor& X, const Tensor& y);
+  Tensor predict_on(const Tensor& X);
 
-  nn::Classifier& model_;
+  nn::Module& model_;
+  nn::Classifier* classifier_;  // model_ when it is one, else null
   SolverData data_;
   SolverOptions opts_;
   std::unique_ptr<optim::Optimizer> optimizer_;

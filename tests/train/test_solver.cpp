@@ -43,6 +43,64 @@ TEST_CASE("solver: histories, lr decay, best parameters restored") {
   CHECK(s.best_val_acc > 0.6);
 }
 
+namespace {
+// A Sequential of Linear - ReLU - Linear, its weights drawn from `seed`.
+std::shared_ptr<nn::Sequential> mlp(uint64_t seed) {
+  Generator gen(seed);
+  auto s = std::make_shared<nn::Sequential>();
+  s->add(std::make_shared<nn::Linear>(6, 16, gen));
+  s->add(std::make_shared<nn::ReLU>());
+  s->add(std::make_shared<nn::Linear>(16, 3, gen));
+  return s;
+}
+// The same Sequential as a Classifier (its own loss and predict, cross-entropy and argmax).
+struct Wrapped : nn::Classifier {
+  explicit Wrapped(std::shared_ptr<nn::Sequential> b) : body(register_module("body", b)) {}
+  Tensor forward(const Tensor& x) override { return body->forward(x); }
+  std::string type_name() const override { return "Wrapped"; }
+  std::shared_ptr<nn::Sequential> body;
+};
+train::SolverOptions quick_adam() {
+  train::SolverOptions o;
+  o.update_rule = "adam";
+  o.optim_config = {{"learning_rate", 1e-2}};
+  o.batch_size = 20;
+  o.num_epochs = 5;
+  o.verbose = false;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("solver: trains any module whose forward gives scores, as a Classifier of it") {
+  Tensor Xt, yt, Xv, yv;
+  toy_data(200, 1, Xt, yt);
+  toy_data(100, 2, Xv, yv);
+  auto plain = mlp(5);
+  Wrapped wrapped(mlp(5));
+  train::Solver a(*plain, {Xt, yt, Xv, yv}, quick_adam());
+  train::Solver b(wrapped, {Xt, yt, Xv, yv}, quick_adam());
+  a.train();
+  b.train();
+  // Cross-entropy on the forward's scores and argmax predictions: the same run bit for bit.
+  REQUIRE(a.loss_history.size() == 50);
+  CHECK(a.loss_history == b.loss_history);
+  CHECK(a.val_acc_history == b.val_acc_history);
+  CHECK(a.best_val_acc > 0.8);
+  CHECK(a.check_accuracy(Xv, yv) == doctest::Approx(a.best_val_acc));  // best restored
+  // One score per row for 3 classes: cross_entropy's error names the problem.
+  Generator gen(6);
+  auto narrow = std::make_shared<nn::Sequential>();
+  narrow->add(std::make_shared<nn::Linear>(6, 1, gen));
+  train::Solver bad(*narrow, {Xt, yt, Xv, yv}, quick_adam());
+  try {
+    bad.train();
+    FAIL("no error");
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()) ==
+          "cross_entropy: label 2 at index 1 is out of range for 1 classes (expected 0 to 0)");
+  }
+}
+
 TEST_CASE("solver: overfits 50 examples to 100% training accuracy") {
   Generator gen(3);
   Tensor X = randn({50, 1, 8, 8}, gen), y = randint(0, 10, {50}, gen);
