@@ -246,6 +246,46 @@ TEST_CASE("layers: pooling options as torch.nn's, and AdaptiveMaxPool2d") {
   CHECK(max(abs(amp(x) - adaptive_max_pool2d(x, Size2{2, 3}))).item() == 0);
 }
 
+TEST_CASE("layers: Concat runs its branches on one input and joins them, Inception-style") {
+  Generator gen(13);
+  nn::Concat inception;
+  auto b1 = inception.add(
+      std::make_shared<nn::Conv2d>(3, 2, 1, gen, nn::Conv2dOptions{.dtype = float64}), "branch1");
+  auto b2 = std::make_shared<nn::Sequential>();
+  b2->add(std::make_shared<nn::Conv2d>(3, 1, 1, gen, nn::Conv2dOptions{.dtype = float64}));
+  b2->add(std::make_shared<nn::ReLU>());
+  b2->add(std::make_shared<nn::Conv2d>(1, 4, 3, gen,
+                                       nn::Conv2dOptions{.padding = 1, .dtype = float64}));
+  inception.add(b2, "branch2");
+  inception.add(std::make_shared<nn::MaxPool2d>(
+                    nn::Pool2dOptions{.kernel_size = 3, .stride = 1, .padding = 1}),
+                "branch3");
+  const Tensor x = randn({2, 3, 4, 4}, gen, float64);
+  const Tensor y = inception(x);
+  CHECK(y.shape() == Shape{2, 2 + 4 + 3, 4, 4});
+  CHECK(max(abs(y - concat({(*b1)(x), (*b2)(x), max_pool2d(x, 3, 1, 1)}, 1))).item() == 0.0);
+  std::vector<std::string> names;
+  for (const auto& [n, t] : inception.named_parameters()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"branch1.weight", "branch1.bias", "branch2.0.weight",
+                                          "branch2.0.bias", "branch2.2.weight", "branch2.2.bias"});
+  CHECK(inception.describe() ==
+        "Concat(Conv2d(3 -> 2, 1x1, stride 1, padding 0), Sequential(Conv2d(3 -> 1, 1x1, stride "
+        "1, padding 0), ReLU, Conv2d(1 -> 4, 3x3, stride 1, padding 1)), MaxPool2d(3x3, stride "
+        "1, padding 1x1))");
+  check_module(inception, x, 1e-6);
+  // Along another axis, and the errors.
+  nn::Concat rows(0);
+  rows.add(std::make_shared<nn::ReLU>());
+  rows.add(std::make_shared<nn::Tanh>());
+  CHECK(rows.describe() == "Concat(ReLU, Tanh, axis=0)");
+  CHECK(rows(x).shape() == Shape{4, 3, 4, 4});
+  CHECK_THROWS_WITH_AS(nn::Concat()(x), "Concat: no branches to run", std::invalid_argument);
+  nn::Concat mismatched;
+  mismatched.add(std::make_shared<nn::ReLU>());
+  mismatched.add(std::make_shared<nn::MaxPool2d>(2));
+  CHECK_THROWS_AS(mismatched(x), std::invalid_argument);  // (2,3,4,4) and (2,3,2,2)
+}
+
 TEST_CASE("layers: LocalResponseNorm is the op, with no parameters") {
   Generator gen(12);
   nn::LocalResponseNorm lrn(5, 1e-4, 0.75, 2.0);  // AlexNet's
