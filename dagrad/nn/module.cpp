@@ -87,6 +87,17 @@ void Module::train(bool on) {
   for (auto& [n, c] : children_) c->train(on);
 }
 
+void Module::freeze() {
+  for (Tensor& p : parameters()) {
+    p.zero_grad();
+    p.requires_grad_(false);
+  }
+}
+
+void Module::unfreeze() {
+  for (Tensor& p : parameters()) p.requires_grad_(true);
+}
+
 void Module::zero_grad() {
   for (Tensor& p : parameters()) p.zero_grad();
 }

@@ -60,6 +60,14 @@ class Module {
   std::vector<Tensor> weights() const;
   int64_t num_parameters() const;
 
+  // Transfer learning: the parameters of this module and its children stop requiring
+  // gradients and drop any they hold, so backward does not reach them and optimizers, which
+  // skip a parameter without a gradient, leave them alone (no update, weight decay or moment
+  // change). Buffers are not touched: call eval() on a frozen batch norm to keep its running
+  // statistics too. unfreeze() makes them trainable again.
+  void freeze();
+  void unfreeze();
+
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }

@@ -6,6 +6,7 @@
 
 #include "dagrad/io/checkpoint.h"
 #include "dagrad/nn/nn.h"
+#include "dagrad/optim/optimizer.h"
 
 using namespace dagrad;
 
@@ -64,6 +65,47 @@ TEST_CASE("module: zero_grad drops every gradient") {
   for (auto& t : net.parameters()) CHECK(t.grad().defined());
   net.zero_grad();
   for (auto& t : net.parameters()) CHECK_FALSE(t.grad().defined());
+}
+
+TEST_CASE("module: a frozen module gets no gradient and no update, even with weight decay") {
+  Generator gen(21);
+  nn::Sequential net;
+  auto body = net.add(std::make_shared<nn::Linear>(4, 5, gen));
+  net.add(std::make_shared<nn::ReLU>());
+  auto head = net.add(std::make_shared<nn::Linear>(5, 2, gen));
+  const Tensor X = randn({6, 4}, gen), y = tensor({0, 1, 0, 1, 1, 0});
+  auto adamw = optim::make_optimizer("adamw", net.parameters(),
+                                     {{"learning_rate", 0.1}, {"weight_decay", 0.5}});
+  cross_entropy(net(X), y).backward();  // a gradient first: freeze() drops it
+  body->freeze();
+  CHECK_FALSE(body->weight.requires_grad());
+  CHECK_FALSE(body->weight.grad().defined());
+  const Tensor w0 = body->weight.detach().clone(), b0 = body->bias.detach().clone();
+  const Tensor h0 = head->weight.detach().clone();
+  for (int i = 0; i < 3; ++i) {
+    adamw->zero_grad();
+    cross_entropy(net(X), y).backward();
+    CHECK_FALSE(body->weight.grad().defined());
+    CHECK(head->weight.grad().defined());
+    adamw->step();
+  }
+  CHECK(max(abs(body->weight - w0)).item() == 0.0);  // no decay either
+  CHECK(max(abs(body->bias - b0)).item() == 0.0);
+  CHECK(max(abs(head->weight - h0)).item() > 0.0);
+  // No moments were kept for the frozen parameters (indices 0 and 1).
+  for (const auto& [name, t] : adamw->state()) {
+    CAPTURE(name);
+    CHECK((name == "t" || name.ends_with(".2") || name.ends_with(".3")));
+  }
+  // Unfrozen, it trains again; freezing the whole net leaves nothing to differentiate.
+  body->unfreeze();
+  adamw->zero_grad();
+  cross_entropy(net(X), y).backward();
+  adamw->step();
+  CHECK(max(abs(body->weight - w0)).item() > 0.0);
+  net.freeze();
+  for (const Tensor& p : net.parameters()) CHECK_FALSE(p.requires_grad());
+  CHECK_FALSE(cross_entropy(net(X), y).requires_grad());
 }
 
 TEST_CASE("module: L2 regularization is 0.5 * reg * sum(W^2) over weights only") {
