@@ -54,8 +54,20 @@ bool split_state_name(const std::string& name, std::string& slot, std::size_t& i
 // ---------------------------------------------------------------------------------------
 // Base
 
-Optimizer::Optimizer(std::vector<Tensor> params, Config config)
-    : params_(std::move(params)), config_(std::move(config)) {
+ParamGroups::ParamGroups(std::vector<Tensor> params) : groups{{std::move(params), {}}} {}
+ParamGroups::ParamGroups(std::initializer_list<Tensor> params)
+    : ParamGroups(std::vector<Tensor>(params)) {}
+ParamGroups::ParamGroups(std::vector<ParamGroup> g) : groups(std::move(g)) {}
+
+Optimizer::Optimizer(ParamGroups params, Config config) : config_(std::move(config)) {
+  for (std::size_t g = 0; g < params.groups.size(); ++g) {
+    for (Tensor& p : params.groups[g].params) {
+      params_.push_back(std::move(p));
+      group_of_.push_back(g);
+    }
+    group_configs_.push_back(std::move(params.groups[g].config));
+  }
+  if (group_configs_.empty()) group_configs_.emplace_back();  // no groups: one empty group
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     if (!p.defined())
@@ -81,14 +93,24 @@ Optimizer::~Optimizer() = default;
 
 void Optimizer::apply_defaults(const Config& defaults) {
   const std::string rule = name();
-  for (const auto& [k, v] : config_) {
-    if (!defaults.count(k))
-      throw std::invalid_argument(
-          fmt::format("{}: unknown config key '{}' (valid: {})", rule, k, join_keys(defaults)));
-    check_value(rule, k, v);
-  }
+  auto check_keys = [&](const Config& c, const std::string& where) {
+    for (const auto& [k, v] : c) {
+      if (!defaults.count(k))
+        throw std::invalid_argument(fmt::format("{}: unknown config key '{}'{} (valid: {})", rule,
+                                                k, where, join_keys(defaults)));
+      check_value(rule, k, v);
+    }
+  };
+  check_keys(config_, "");
   for (const auto& [k, v] : defaults) config_.emplace(k, v);
-  lr_ = config_.at("learning_rate");
+  // Each group: its own keys over the optimizer's (which now hold every default).
+  for (std::size_t g = 0; g < group_configs_.size(); ++g) {
+    check_keys(group_configs_[g], fmt::format(" in parameter group {}", g));
+    for (const auto& [k, v] : config_) group_configs_[g].emplace(k, v);
+  }
+  group_base_lr_.clear();
+  for (const Config& c : group_configs_) group_base_lr_.push_back(c.at("learning_rate"));
+  lr_ = group_base_lr_[0];
 }
 
 void Optimizer::set_slots(std::vector<std::string> names) {
@@ -112,10 +134,27 @@ double Optimizer::hyper(const std::string& key) const {
 
 double Optimizer::learning_rate() const { return lr_; }
 
+// The first group's current rate, and the others' in proportion to where they started; from
+// the starting rates each time, so a resumed run computes the same rates as an unbroken one.
+double Optimizer::group_learning_rate(std::size_t group) const {
+  if (group >= group_base_lr_.size())
+    throw std::out_of_range(fmt::format("{}: no parameter group {} (there are {})", name(), group,
+                                        group_base_lr_.size()));
+  if (group == 0) return lr_;
+  return group_base_lr_[0] == 0 ? group_base_lr_[group]
+                                : group_base_lr_[group] * (lr_ / group_base_lr_[0]);
+}
+
 void Optimizer::set_learning_rate(double lr) {
   check_value(name(), "learning_rate", lr);
+  if (group_base_lr_.size() > 1 && group_base_lr_[0] == 0)
+    throw std::invalid_argument(fmt::format(
+        "{}: set_learning_rate: the first parameter group started at learning rate 0, so the "
+        "other groups' rates cannot follow it in proportion",
+        name()));
   lr_ = lr;
   config_["learning_rate"] = lr;
+  group_configs_[0]["learning_rate"] = lr;
 }
 
 void Optimizer::step() {
@@ -222,131 +261,118 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
 // Rules. Each update sets its constants and runs its loop from the kernel layer
 // (dagrad/kernels/optimizer.cpp, one version per instruction-set path).
 
-Sgd::Sgd(std::vector<Tensor> params, Config config)
-    : Optimizer(std::move(params), std::move(config)) {
+Sgd::Sgd(ParamGroups params, Config config) : Optimizer(std::move(params), std::move(config)) {
   apply_defaults({{"learning_rate", 1e-2}, {"weight_decay", 0.0}});
-  wd_ = hyper("weight_decay");
 }
 
-void Sgd::update(std::size_t, Tensor& p, const Tensor& g) {
+void Sgd::update(std::size_t i, Tensor& p, const Tensor& g) {
+  const double lr = learning_rate_of(i), wd = hyper_of(i, "weight_decay");
   DAGRAD_DISPATCH(p.dtype(), {
     kernels::UpdateHyper<T> h;
-    h.lr = static_cast<T>(learning_rate()), h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    h.lr = static_cast<T>(lr), h.wd = static_cast<T>(wd), h.l2 = wd != 0;
     kernels::optimizer_kernels<T>().sgd(p.data<T>(), g.data<T>(), p.numel(), h);
   });
 }
 
-SgdMomentum::SgdMomentum(std::vector<Tensor> params, Config config)
+SgdMomentum::SgdMomentum(ParamGroups params, Config config)
     : Optimizer(std::move(params), std::move(config)) {
   apply_defaults({{"learning_rate", 1e-2}, {"momentum", 0.9}, {"weight_decay", 0.0}});
-  mu_ = hyper("momentum");
-  wd_ = hyper("weight_decay");
   set_slots({"v"});
 }
 
 // v = mu*v - lr*dw;  w += v
 void SgdMomentum::update(std::size_t i, Tensor& p, const Tensor& g) {
+  const double lr = learning_rate_of(i), mu = hyper_of(i, "momentum");
+  const double wd = hyper_of(i, "weight_decay");
   Tensor& vel = slot(0, i);
   DAGRAD_DISPATCH(p.dtype(), {
     kernels::UpdateHyper<T> h;
-    h.lr = static_cast<T>(learning_rate()), h.mu = static_cast<T>(mu_);
-    h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    h.lr = static_cast<T>(lr), h.mu = static_cast<T>(mu);
+    h.wd = static_cast<T>(wd), h.l2 = wd != 0;
     kernels::optimizer_kernels<T>().momentum(p.data<T>(), vel.data<T>(), g.data<T>(), p.numel(), h);
   });
 }
 
-Nesterov::Nesterov(std::vector<Tensor> params, Config config)
+Nesterov::Nesterov(ParamGroups params, Config config)
     : Optimizer(std::move(params), std::move(config)) {
   apply_defaults({{"learning_rate", 1e-2}, {"momentum", 0.9}, {"weight_decay", 0.0}});
-  mu_ = hyper("momentum");
-  wd_ = hyper("weight_decay");
   set_slots({"v"});
 }
 
 // v_prev = v;  v = mu*v - lr*dw;  w += -mu*v_prev + (1+mu)*v
 void Nesterov::update(std::size_t i, Tensor& p, const Tensor& g) {
+  const double lr = learning_rate_of(i), mu = hyper_of(i, "momentum");
+  const double wd = hyper_of(i, "weight_decay");
   Tensor& vel = slot(0, i);
   DAGRAD_DISPATCH(p.dtype(), {
     kernels::UpdateHyper<T> h;
-    h.lr = static_cast<T>(learning_rate()), h.mu = static_cast<T>(mu_);
-    h.one_plus_mu = static_cast<T>(1 + mu_), h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    h.lr = static_cast<T>(lr), h.mu = static_cast<T>(mu);
+    h.one_plus_mu = static_cast<T>(1 + mu), h.wd = static_cast<T>(wd), h.l2 = wd != 0;
     kernels::optimizer_kernels<T>().nesterov(p.data<T>(), vel.data<T>(), g.data<T>(), p.numel(), h);
   });
 }
 
-RmsProp::RmsProp(std::vector<Tensor> params, Config config)
+RmsProp::RmsProp(ParamGroups params, Config config)
     : Optimizer(std::move(params), std::move(config)) {
   apply_defaults(
       {{"learning_rate", 1e-2}, {"decay_rate", 0.99}, {"epsilon", 1e-8}, {"weight_decay", 0.0}});
-  decay_ = hyper("decay_rate");
-  eps_ = hyper("epsilon");
-  wd_ = hyper("weight_decay");
   set_slots({"cache"});
 }
 
 // cache = d*cache + (1-d)*dw²;  w -= lr*dw/(sqrt(cache)+eps)
 void RmsProp::update(std::size_t i, Tensor& p, const Tensor& g) {
+  const double lr = learning_rate_of(i), decay = hyper_of(i, "decay_rate");
+  const double eps = hyper_of(i, "epsilon"), wd = hyper_of(i, "weight_decay");
   Tensor& cache = slot(0, i);
   DAGRAD_DISPATCH(p.dtype(), {
     kernels::UpdateHyper<T> h;
-    h.lr = static_cast<T>(learning_rate()), h.decay = static_cast<T>(decay_);
-    h.one_minus_decay = static_cast<T>(1 - decay_), h.eps = static_cast<T>(eps_);
-    h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    h.lr = static_cast<T>(lr), h.decay = static_cast<T>(decay);
+    h.one_minus_decay = static_cast<T>(1 - decay), h.eps = static_cast<T>(eps);
+    h.wd = static_cast<T>(wd), h.l2 = wd != 0;
     kernels::optimizer_kernels<T>().rmsprop(p.data<T>(), cache.data<T>(), g.data<T>(), p.numel(),
                                             h);
   });
 }
 
-Adagrad::Adagrad(std::vector<Tensor> params, Config config)
+Adagrad::Adagrad(ParamGroups params, Config config)
     : Optimizer(std::move(params), std::move(config)) {
   apply_defaults({{"learning_rate", 1e-2}, {"epsilon", 1e-8}, {"weight_decay", 0.0}});
-  eps_ = hyper("epsilon");
-  wd_ = hyper("weight_decay");
   set_slots({"cache"});
 }
 
 // cache += dw²;  w -= lr*dw/(sqrt(cache)+eps)
 void Adagrad::update(std::size_t i, Tensor& p, const Tensor& g) {
+  const double lr = learning_rate_of(i), eps = hyper_of(i, "epsilon");
+  const double wd = hyper_of(i, "weight_decay");
   Tensor& cache = slot(0, i);
   DAGRAD_DISPATCH(p.dtype(), {
     kernels::UpdateHyper<T> h;
-    h.lr = static_cast<T>(learning_rate()), h.eps = static_cast<T>(eps_);
-    h.wd = static_cast<T>(wd_), h.l2 = wd_ != 0;
+    h.lr = static_cast<T>(lr), h.eps = static_cast<T>(eps);
+    h.wd = static_cast<T>(wd), h.l2 = wd != 0;
     kernels::optimizer_kernels<T>().adagrad(p.data<T>(), cache.data<T>(), g.data<T>(), p.numel(),
                                             h);
   });
 }
 
-Adam::Adam(std::vector<Tensor> params, Config config)
-    : Adam(std::move(params), std::move(config), false) {
+Adam::Adam(ParamGroups params, Config config) : Adam(std::move(params), std::move(config), false) {
   apply_defaults({{"learning_rate", 1e-2},
                   {"beta1", 0.9},
                   {"beta2", 0.999},
                   {"epsilon", 1e-8},
                   {"weight_decay", 0.0}});
-  read_hypers();
 }
 
-Adam::Adam(std::vector<Tensor> params, Config config, bool decoupled)
+Adam::Adam(ParamGroups params, Config config, bool decoupled)
     : Optimizer(std::move(params), std::move(config)), decoupled_(decoupled) {
   set_slots({"m", "v"});
 }
 
-void Adam::read_hypers() {
-  b1_ = hyper("beta1");
-  b2_ = hyper("beta2");
-  eps_ = hyper("epsilon");
-  wd_ = hyper("weight_decay");
-}
-
-AdamW::AdamW(std::vector<Tensor> params, Config config)
-    : Adam(std::move(params), std::move(config), true) {
+AdamW::AdamW(ParamGroups params, Config config) : Adam(std::move(params), std::move(config), true) {
   apply_defaults({{"learning_rate", 1e-2},
                   {"beta1", 0.9},
                   {"beta2", 0.999},
                   {"epsilon", 1e-8},
                   {"weight_decay", 1e-2}});
-  read_hypers();
 }
 
 // adam:  dw += wd*w;  m = b1*m + (1-b1)*dw;  v = b2*v + (1-b2)*dw²;
@@ -356,15 +382,16 @@ void Adam::update(std::size_t i, Tensor& p, const Tensor& g) {
   Tensor& m = slot(0, i);
   Tensor& v = slot(1, i);
   const double t = static_cast<double>(param_step(i));
-  const double lr = learning_rate();
+  const double lr = learning_rate_of(i), b1 = hyper_of(i, "beta1"), b2 = hyper_of(i, "beta2");
+  const double eps = hyper_of(i, "epsilon"), wd = hyper_of(i, "weight_decay");
   DAGRAD_DISPATCH(p.dtype(), {
     kernels::UpdateHyper<T> h;
-    h.lr = static_cast<T>(lr), h.b1 = static_cast<T>(b1_), h.b2 = static_cast<T>(b2_);
-    h.one_minus_b1 = static_cast<T>(1 - b1_), h.one_minus_b2 = static_cast<T>(1 - b2_);
-    h.bias1 = static_cast<T>(1 - std::pow(b1_, t)), h.bias2 = static_cast<T>(1 - std::pow(b2_, t));
-    h.eps = static_cast<T>(eps_), h.wd = static_cast<T>(wd_);
-    h.shrink = static_cast<T>(1 - lr * wd_);
-    h.l2 = !decoupled_ && wd_ != 0, h.decoupled = decoupled_ && wd_ != 0;
+    h.lr = static_cast<T>(lr), h.b1 = static_cast<T>(b1), h.b2 = static_cast<T>(b2);
+    h.one_minus_b1 = static_cast<T>(1 - b1), h.one_minus_b2 = static_cast<T>(1 - b2);
+    h.bias1 = static_cast<T>(1 - std::pow(b1, t)), h.bias2 = static_cast<T>(1 - std::pow(b2, t));
+    h.eps = static_cast<T>(eps), h.wd = static_cast<T>(wd);
+    h.shrink = static_cast<T>(1 - lr * wd);
+    h.l2 = !decoupled_ && wd != 0, h.decoupled = decoupled_ && wd != 0;
     kernels::optimizer_kernels<T>().adam(p.data<T>(), m.data<T>(), v.data<T>(), g.data<T>(),
                                          p.numel(), h);
   });
@@ -378,8 +405,8 @@ const std::vector<std::string>& update_rules() {
   return rules;
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const std::string& update_rule,
-                                          std::vector<Tensor> params, const Config& config) {
+std::unique_ptr<Optimizer> make_optimizer(const std::string& update_rule, ParamGroups params,
+                                          const Config& config) {
   if (update_rule == "sgd") return std::make_unique<Sgd>(std::move(params), config);
   if (update_rule == "sgd_momentum")
     return std::make_unique<SgdMomentum>(std::move(params), config);

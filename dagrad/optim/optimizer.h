@@ -23,6 +23,7 @@
 // - Arithmetic runs in the parameter's dtype (float32 parameters update in float32).
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,12 +37,28 @@ namespace dagrad::optim {
 // Hyper-parameters by name, cs231n's optim_config: {"learning_rate", 1e-2}, {"momentum", 0.9}.
 using Config = std::map<std::string, double>;
 
+// Parameters with hyper-parameters of their own (PyTorch's param_groups): `config` overrides
+// the optimizer's config for them, e.g. {{"learning_rate", 1e-4}} for a pretrained backbone
+// beside a new head that takes the optimizer's rate. Every key must be one the rule knows.
+struct ParamGroup {
+  std::vector<Tensor> params;
+  Config config;
+};
+
+// What an optimizer is given: a plain list of parameters (one group) or several groups.
+struct ParamGroups {
+  ParamGroups(std::vector<Tensor> params);            // NOLINT: implicit on purpose
+  ParamGroups(std::initializer_list<Tensor> params);  // NOLINT: make_optimizer(r, {w, b})
+  ParamGroups(std::vector<ParamGroup> groups);        // NOLINT: implicit on purpose
+  std::vector<ParamGroup> groups;
+};
+
 class Optimizer {
  public:
-  // params: leaf tensors (normally with requires_grad). Each rule's constructor fills in
-  // its defaults and rejects keys it does not know (std::invalid_argument listing the valid
-  // ones) and out-of-range values.
-  Optimizer(std::vector<Tensor> params, Config config);
+  // params: leaf tensors (normally with requires_grad), in one group or several. Each rule's
+  // constructor fills in its defaults and rejects keys it does not know (std::invalid_argument
+  // listing the valid ones) and out-of-range values, in `config` and in every group's.
+  Optimizer(ParamGroups params, Config config);
   virtual ~Optimizer();
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -52,12 +69,20 @@ class Optimizer {
   // Drops every parameter's .grad (PyTorch's set_to_none).
   void zero_grad();
 
+  // The learning rate of the first group. Setting it moves every group's in proportion (a
+  // group that started at 10x the first stays at 10x), as PyTorch's schedulers scale each
+  // group's; with several groups the first one's must then not start at 0.
   double learning_rate() const;
   void set_learning_rate(double lr);
   // The resolved hyper-parameters (defaults filled in); hyper("beta1") reads one.
   const Config& config() const { return config_; }
   double hyper(const std::string& key) const;
+  // Parameter groups: how many, and each one's resolved config and current learning rate.
+  std::size_t num_groups() const { return group_configs_.size(); }
+  const Config& group_config(std::size_t group) const { return group_configs_.at(group); }
+  double group_learning_rate(std::size_t group) const;
 
+  // Every group's parameters, in order: state() and load_state() index them.
   const std::vector<Tensor>& params() const { return params_; }
   virtual std::string name() const = 0;      // "sgd", "sgd_momentum", ..., "adamw"
   int64_t step_count() const { return t_; }  // number of step() calls
@@ -86,11 +111,19 @@ class Optimizer {
   Tensor& slot(std::size_t k, std::size_t i);
   // How many updates parameter i has had, including the current one (t, from 1).
   int64_t param_step(std::size_t i) const { return param_steps_[i]; }
+  // Parameter i's hyper-parameters: those of its group.
+  double hyper_of(std::size_t i, const std::string& key) const {
+    return group_configs_[group_of_[i]].at(key);
+  }
+  double learning_rate_of(std::size_t i) const { return group_learning_rate(group_of_[i]); }
 
  private:
   std::vector<Tensor> params_;
+  std::vector<std::size_t> group_of_;  // per parameter
+  std::vector<Config> group_configs_;  // each group's overrides, resolved by apply_defaults
+  std::vector<double> group_base_lr_;  // each group's learning rate at the start
   Config config_;
-  double lr_ = 1e-2;
+  double lr_ = 1e-2;  // the first group's current rate
   int64_t t_ = 0;
   std::vector<int64_t> param_steps_;
   std::vector<std::string> slot_names_;
@@ -107,82 +140,65 @@ class Optimizer {
 //   adamw:                   as adam, but weight_decay 1e-2 (decoupled)
 class Sgd : public Optimizer {
  public:
-  Sgd(std::vector<Tensor> params, Config config = {});
+  Sgd(ParamGroups params, Config config = {});
   std::string name() const override { return "sgd"; }
 
  protected:
   void update(std::size_t i, Tensor& p, const Tensor& g) override;
-
- private:
-  double wd_;
 };
 
 class SgdMomentum : public Optimizer {
  public:
-  SgdMomentum(std::vector<Tensor> params, Config config = {});
+  SgdMomentum(ParamGroups params, Config config = {});
   std::string name() const override { return "sgd_momentum"; }
 
  protected:
   void update(std::size_t i, Tensor& p, const Tensor& g) override;
-
- private:
-  double mu_, wd_;
 };
 
 class Nesterov : public Optimizer {
  public:
-  Nesterov(std::vector<Tensor> params, Config config = {});
+  Nesterov(ParamGroups params, Config config = {});
   std::string name() const override { return "nesterov"; }
 
  protected:
   void update(std::size_t i, Tensor& p, const Tensor& g) override;
-
- private:
-  double mu_, wd_;
 };
 
 class RmsProp : public Optimizer {
  public:
-  RmsProp(std::vector<Tensor> params, Config config = {});
+  RmsProp(ParamGroups params, Config config = {});
   std::string name() const override { return "rmsprop"; }
 
  protected:
   void update(std::size_t i, Tensor& p, const Tensor& g) override;
-
- private:
-  double decay_, eps_, wd_;
 };
 
 class Adagrad : public Optimizer {
  public:
-  Adagrad(std::vector<Tensor> params, Config config = {});
+  Adagrad(ParamGroups params, Config config = {});
   std::string name() const override { return "adagrad"; }
 
  protected:
   void update(std::size_t i, Tensor& p, const Tensor& g) override;
-
- private:
-  double eps_, wd_;
 };
 
 class Adam : public Optimizer {
  public:
-  Adam(std::vector<Tensor> params, Config config = {});
+  Adam(ParamGroups params, Config config = {});
   std::string name() const override { return "adam"; }
 
  protected:
-  Adam(std::vector<Tensor> params, Config config, bool decoupled);
-  void read_hypers();
+  Adam(ParamGroups params, Config config, bool decoupled);
   void update(std::size_t i, Tensor& p, const Tensor& g) override;
 
  private:
   bool decoupled_;  // adamw: weight decay shrinks w directly instead of joining dw
-  double b1_ = 0, b2_ = 0, eps_ = 0, wd_ = 0;
 };
 
 class AdamW : public Adam {
  public:
-  AdamW(std::vector<Tensor> params, Config config = {});
+  AdamW(ParamGroups params, Config config = {});
   std::string name() const override { return "adamw"; }
 };
 
@@ -191,7 +207,7 @@ const std::vector<std::string>& update_rules();
 
 // Builds a rule by name ("sgd", "sgd_momentum", "nesterov", "rmsprop", "adagrad", "adam",
 // "adamw"); an unknown name is std::invalid_argument listing the valid ones.
-std::unique_ptr<Optimizer> make_optimizer(const std::string& update_rule,
-                                          std::vector<Tensor> params, const Config& config = {});
+std::unique_ptr<Optimizer> make_optimizer(const std::string& update_rule, ParamGroups params,
+                                          const Config& config = {});
 
 }  // namespace dagrad::optim
