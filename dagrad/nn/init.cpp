@@ -15,6 +15,7 @@ Tensor init_weight(const Shape& shape, int64_t fan_in, int64_t fan_out, const In
   if (init.scheme == InitScheme::xavier)
     std = std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
   if (init.scheme == InitScheme::he) std = std::sqrt(2.0 / static_cast<double>(fan_in));
+  if (init.scheme == InitScheme::lecun) std = std::sqrt(1.0 / static_cast<double>(fan_in));
   Tensor w = randn(shape, gen, dtype);
   w.mul_(std);
   return w;
@@ -24,8 +25,9 @@ InitScheme parse_init_scheme(const std::string& name) {
   if (name == "gaussian") return InitScheme::gaussian;
   if (name == "xavier") return InitScheme::xavier;
   if (name == "he") return InitScheme::he;
+  if (name == "lecun") return InitScheme::lecun;
   throw std::invalid_argument(
-      fmt::format("unknown init scheme '{}' (expected gaussian, xavier or he)", name));
+      fmt::format("unknown init scheme '{}' (expected gaussian, xavier, he or lecun)", name));
 }
 
 }  // namespace dagrad::nn

@@ -1,4 +1,5 @@
-// Weight initialization: Gaussian x weight_scale (the cs231n default), Xavier/Glorot, He/Kaiming.
+// Weight initialization: Gaussian x weight_scale (the cs231n default), Xavier/Glorot, He/Kaiming,
+// LeCun.
 // Biases start at 0, norm scales at 1 and shifts at 0.
 #pragma once
 #include <string>
@@ -7,7 +8,7 @@
 
 namespace dagrad::nn {
 
-enum class InitScheme { gaussian, xavier, he };
+enum class InitScheme { gaussian, xavier, he, lecun };
 
 struct Init {
   InitScheme scheme = InitScheme::gaussian;
@@ -16,8 +17,9 @@ struct Init {
 
 // A weight of `shape` whose fan-in/fan-out are given (Linear: D, M; Conv: C*KH*KW, F*KH*KW).
 //   gaussian: N(0, weight_scale^2)   xavier: N(0, 2/(fan_in+fan_out))   he: N(0, 2/fan_in)
+//   lecun: N(0, 1/fan_in) (LeCun et al. 1998, "Efficient BackProp"; for tanh and SELU nets)
 Tensor init_weight(const Shape& shape, int64_t fan_in, int64_t fan_out, const Init& init,
                    Generator& gen, Dtype dtype = float32);
-InitScheme parse_init_scheme(const std::string& name);  // "gaussian", "xavier", "he"
+InitScheme parse_init_scheme(const std::string& name);  // "gaussian", "xavier", "he", "lecun"
 
 }  // namespace dagrad::nn

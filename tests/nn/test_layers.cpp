@@ -426,6 +426,10 @@ TEST_CASE("layers: init schemes have the promised scale") {
   CHECK(std_of(xv) == doctest::Approx(std::sqrt(2.0 / 500)).epsilon(0.03));
   Tensor he = nn::init_weight({200, 300}, 200, 300, {nn::InitScheme::he, 0}, gen);
   CHECK(std_of(he) == doctest::Approx(std::sqrt(2.0 / 200)).epsilon(0.03));
-  CHECK_THROWS_WITH_AS(nn::parse_init_scheme("kaiming"), doctest::Contains("kaiming"),
+  Tensor lc = nn::init_weight({200, 300}, 200, 300, {nn::InitScheme::lecun, 0}, gen);
+  CHECK(std_of(lc) == doctest::Approx(std::sqrt(1.0 / 200)).epsilon(0.03));
+  CHECK(nn::parse_init_scheme("lecun") == nn::InitScheme::lecun);
+  CHECK_THROWS_WITH_AS(nn::parse_init_scheme("kaiming"),
+                       "unknown init scheme 'kaiming' (expected gaussian, xavier, he or lecun)",
                        std::invalid_argument);
 }
