@@ -65,6 +65,16 @@ double InverseTimeDecay::lr(double base_lr, int64_t epoch) const {
   return base_lr / (1 + k_ * static_cast<double>(epoch));
 }
 
+InverseSqrtDecay::InverseSqrtDecay(double k) : k_(k) {
+  if (!(k >= 0) || !std::isfinite(k))
+    throw std::invalid_argument(fmt::format("inverse_sqrt schedule: k must be >= 0, got {}", k));
+}
+
+double InverseSqrtDecay::lr(double base_lr, int64_t epoch) const {
+  check_epoch(*this, epoch);
+  return base_lr / std::sqrt(1 + k_ * static_cast<double>(epoch));
+}
+
 CosineDecay::CosineDecay(int64_t total_epochs, double min_lr)
     : total_(total_epochs), min_lr_(min_lr) {
   if (total_epochs < 1)
@@ -83,8 +93,8 @@ double CosineDecay::lr(double base_lr, int64_t epoch) const {
 }
 
 const std::vector<std::string>& schedule_names() {
-  static const std::vector<std::string> names = {"constant", "exponential", "step", "inverse_time",
-                                                 "cosine"};
+  static const std::vector<std::string> names = {"constant",     "exponential",  "step",
+                                                 "inverse_time", "inverse_sqrt", "cosine"};
   return names;
 }
 
@@ -96,7 +106,7 @@ std::unique_ptr<Schedule> make_schedule(const std::string& name, const Config& c
     defaults = {{"decay", 0.95}};
   } else if (name == "step") {
     defaults = {{"step_size", 10}, {"gamma", 0.1}};
-  } else if (name == "inverse_time") {
+  } else if (name == "inverse_time" || name == "inverse_sqrt") {
     defaults = {{"k", 1.0}};
   } else if (name == "cosine") {
     defaults = {{"total_epochs", NAN}, {"min_lr", 0.0}};
@@ -124,6 +134,7 @@ std::unique_ptr<Schedule> make_schedule(const std::string& name, const Config& c
     return std::make_unique<StepDecay>(as_count(name, "step_size", c.at("step_size")),
                                        c.at("gamma"));
   if (name == "inverse_time") return std::make_unique<InverseTimeDecay>(c.at("k"));
+  if (name == "inverse_sqrt") return std::make_unique<InverseSqrtDecay>(c.at("k"));
   if (name == "cosine")
     return std::make_unique<CosineDecay>(as_count(name, "total_epochs", c.at("total_epochs")),
                                          c.at("min_lr"));

@@ -62,6 +62,18 @@ class InverseTimeDecay : public Schedule {
   double k_;
 };
 
+// base / sqrt(1 + k*epoch) — the course's a0 / sqrt(t), counted so that epoch 0 runs at base.
+// k >= 0.
+class InverseSqrtDecay : public Schedule {
+ public:
+  explicit InverseSqrtDecay(double k);
+  double lr(double base_lr, int64_t epoch) const override;
+  std::string name() const override { return "inverse_sqrt"; }
+
+ private:
+  double k_;
+};
+
 // min_lr + (base - min_lr) * (1 + cos(pi * epoch / total_epochs)) / 2 for epoch <=
 // total_epochs, and min_lr after that (PyTorch's CosineAnnealingLR closed form, except that
 // it stays at min_lr instead of rising again). total_epochs >= 1, min_lr >= 0.

@@ -45,8 +45,8 @@ struct SolverOptions {
   std::string update_rule = "sgd";  // sgd, sgd_momentum, nesterov, rmsprop, adagrad, adam, adamw
   optim::Config optim_config;       // e.g. {{"learning_rate", 1e-3}}
   double lr_decay = 1.0;            // per-epoch multiplicative decay
-  std::string lr_schedule;          // "" (use lr_decay), "step", "inverse_time", "cosine"
-  optim::Config schedule_config;    // e.g. {{"step_size", 5}, {"gamma", 0.1}}
+  std::string lr_schedule;  // "" (use lr_decay), "step", "inverse_time", "inverse_sqrt", "cosine"
+  optim::Config schedule_config;  // e.g. {{"step_size", 5}, {"gamma", 0.1}}
   int64_t batch_size = 100;
   int num_epochs = 10;
   int64_t num_train_samples = 1000;  // training examples used to measure training accuracy

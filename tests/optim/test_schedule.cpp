@@ -30,6 +30,22 @@ TEST_CASE("schedule: step decay drops by gamma every step_size epochs") {
   CHECK(s.lr(2.0, 9) == doctest::Approx(0.002).epsilon(1e-15));
 }
 
+TEST_CASE("schedule: inverse square-root decay is base/sqrt(1+k*epoch)") {
+  InverseSqrtDecay s(1.0);
+  CHECK(s.lr(0.3, 0) == 0.3);
+  CHECK(s.lr(0.3, 3) == doctest::Approx(0.15).epsilon(1e-15));  // a0 / sqrt(4)
+  CHECK(s.lr(0.3, 8) == doctest::Approx(0.1).epsilon(1e-15));   // a0 / sqrt(9)
+  CHECK(InverseSqrtDecay(0.0).lr(0.3, 5) == 0.3);
+  CHECK(make_schedule("inverse_sqrt", {{"k", 3}})->lr(2.0, 5) ==
+        doctest::Approx(0.5).epsilon(1e-15));
+  CHECK(make_schedule("inverse_sqrt")->name() == "inverse_sqrt");
+  CHECK_THROWS_WITH_AS(make_schedule("inverse_sqrt", {{"k", -1}}),
+                       "inverse_sqrt schedule: k must be >= 0, got -1", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(make_schedule("inverse_sqrt", {{"step_size", 1}}),
+                       "inverse_sqrt schedule: unknown config key 'step_size' (valid: k)",
+                       std::invalid_argument);
+}
+
 TEST_CASE("schedule: inverse time decay is base/(1+k*epoch)") {
   InverseTimeDecay s(0.5);
   CHECK(s.lr(0.2, 0) == 0.2);
