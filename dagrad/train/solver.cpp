@@ -50,6 +50,42 @@ bool parse_bool(const std::string& key, const std::string& v) {
   throw std::invalid_argument(fmt::format("Solver option '{}': '{}' is not true/false", key, v));
 }
 
+// schedule_config of lr_schedule "plateau", each key checked.
+template <typename Plateau>
+Plateau plateau_config(const optim::Config& config) {
+  Plateau p;
+  for (const auto& [k, v] : config) {
+    auto bad = [&](const char* want) {
+      throw std::invalid_argument(
+          fmt::format("plateau schedule: '{}' = {} must be {}", k, v, want));
+    };
+    auto count = [&] {
+      if (!(v >= 0 && v <= 1e9) || v != std::floor(v)) bad("a whole number >= 0");
+      return static_cast<int64_t>(v);
+    };
+    if (k == "factor") {
+      if (!(v > 0 && v < 1)) bad("in (0, 1)");
+      p.factor = v;
+    } else if (k == "patience") {
+      p.patience = count();
+    } else if (k == "cooldown") {
+      p.cooldown = count();
+    } else if (k == "min_lr") {
+      if (!(v >= 0) || !std::isfinite(v)) bad(">= 0");
+      p.min_lr = v;
+    } else if (k == "threshold") {
+      if (!(v >= 0) || !std::isfinite(v)) bad(">= 0");
+      p.threshold = v;
+    } else {
+      throw std::invalid_argument(fmt::format(
+          "plateau schedule: unknown config key '{}' (valid: cooldown, factor, min_lr, patience, "
+          "threshold)",
+          k));
+    }
+  }
+  return p;
+}
+
 std::string clock_text(double seconds) {
   const int s = static_cast<int>(seconds + 0.5);
   return fmt::format("{:02d}:{:02d}", s / 60, s % 60);
@@ -60,7 +96,9 @@ std::string clock_text(double seconds) {
 SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& kv) {
   static const char* optim_keys[] = {"learning_rate", "momentum", "decay_rate",  "epsilon",
                                      "beta1",         "beta2",    "weight_decay"};
-  static const char* schedule_keys[] = {"step_size", "gamma", "k", "min_lr", "total_epochs"};
+  static const char* schedule_keys[] = {"step_size", "gamma",        "k",
+                                        "min_lr",    "total_epochs", "factor",
+                                        "patience",  "cooldown",     "threshold"};
   SolverOptions o;
   for (const auto& [k, v] : kv) {
     if (k == "update_rule")
@@ -85,6 +123,10 @@ SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& 
       o.print_every = parse_integer<int>(k, v, 0, 1e9);
     else if (k == "verbose")
       o.verbose = parse_bool(k, v);
+    else if (k == "early_stopping_patience")
+      o.early_stopping_patience = parse_integer<int>(k, v, 0, 1e9);
+    else if (k == "early_stopping_min_delta")
+      o.early_stopping_min_delta = parse_number(k, v);
     else if (k == "clip_grad_norm")
       o.clip_grad_norm = parse_number(k, v);
     else if (k == "seed")
@@ -98,8 +140,9 @@ SolverOptions SolverOptions::from_map(const std::map<std::string, std::string>& 
       throw std::invalid_argument(fmt::format(
           "Solver: unknown option '{}' (known: update_rule, learning_rate, momentum, decay_rate, "
           "epsilon, beta1, beta2, weight_decay, lr_decay, lr_schedule, step_size, gamma, k, "
-          "min_lr, total_epochs, batch_size, num_epochs, num_train_samples, num_val_samples, "
-          "checkpoint_name, state_path, print_every, verbose, clip_grad_norm, seed)",
+          "min_lr, total_epochs, factor, patience, cooldown, threshold, batch_size, num_epochs, "
+          "num_train_samples, num_val_samples, checkpoint_name, state_path, print_every, "
+          "verbose, early_stopping_patience, early_stopping_min_delta, clip_grad_norm, seed)",
           k));
   }
   return o;
@@ -151,7 +194,57 @@ Solver::Solver(nn::Module& model, SolverData data, SolverOptions options)
                                               opts_.seed, drop_last, opts_.augmentation);
   optimizer_ = make_optimizer(opts_.update_rule, model_.parameters(), opts_.optim_config);
   base_lr_ = optimizer_->learning_rate();
-  if (!opts_.lr_schedule.empty()) (void)make_schedule(opts_.lr_schedule, opts_.schedule_config);
+  plateau_on_ = opts_.lr_schedule == "plateau";
+  if (plateau_on_)
+    plateau_ = plateau_config<Plateau>(opts_.schedule_config);
+  else if (!opts_.lr_schedule.empty())
+    (void)make_schedule(opts_.lr_schedule, opts_.schedule_config);
+  if (opts_.early_stopping_patience < 0 || !(opts_.early_stopping_min_delta >= 0))
+    throw std::invalid_argument(fmt::format(
+        "Solver: early_stopping_patience ({}) and early_stopping_min_delta ({}) must be >= 0",
+        opts_.early_stopping_patience, opts_.early_stopping_min_delta));
+}
+
+bool Solver::Watch::improved(double val, double delta) {
+  if (val > best + delta) {
+    best = val;
+    bad_epochs = 0;
+    return true;
+  }
+  ++bad_epochs;
+  return false;
+}
+
+// PyTorch's ReduceLROnPlateau.step(val_acc) in mode max with an absolute threshold.
+void Solver::reduce_on_plateau(double val_acc) {
+  Watch& w = plateau_watch_;
+  w.improved(val_acc, plateau_.threshold);
+  if (w.cooldown > 0) {
+    --w.cooldown;
+    w.bad_epochs = 0;
+  }
+  if (w.bad_epochs <= plateau_.patience) return;
+  const double old_lr = optimizer_->learning_rate();
+  const double new_lr = std::max(old_lr * plateau_.factor, plateau_.min_lr);
+  if (old_lr - new_lr > 1e-8 * old_lr) {
+    optimizer_->set_learning_rate(new_lr);
+    if (opts_.verbose)
+      fmt::print("(Epoch {}) validation accuracy on a plateau: learning rate {:.3e} -> {:.3e}\n",
+                 epoch, old_lr, new_lr);
+  }
+  w.cooldown = plateau_.cooldown;
+  w.bad_epochs = 0;
+}
+
+void Solver::check_early_stopping(double val_acc) {
+  if (opts_.early_stopping_patience == 0) return;
+  early_watch_.improved(val_acc, opts_.early_stopping_min_delta);
+  if (early_watch_.bad_epochs >= opts_.early_stopping_patience && epoch < opts_.num_epochs) {
+    stopped_early = true;
+    if (opts_.verbose)
+      fmt::print("(Epoch {}) early stopping: no validation gain above {} for {} epochs\n", epoch,
+                 opts_.early_stopping_min_delta, early_watch_.bad_epochs);
+  }
 }
 
 Tensor Solver::loss_on(const Tensor& X, const Tensor& y) {
@@ -251,10 +344,12 @@ void Solver::end_of_epoch_check() {
 // model checkpoint and the training state.
 void Solver::end_of_epoch(Schedule* schedule) {
   ++epoch;
-  const double lr =
-      schedule ? schedule->lr(base_lr_, epoch) : optimizer_->learning_rate() * opts_.lr_decay;
-  optimizer_->set_learning_rate(lr);
+  if (!plateau_on_)
+    optimizer_->set_learning_rate(schedule ? schedule->lr(base_lr_, epoch)
+                                           : optimizer_->learning_rate() * opts_.lr_decay);
   end_of_epoch_check();
+  if (plateau_on_) reduce_on_plateau(val_acc_history.back());
+  check_early_stopping(val_acc_history.back());
   if (!opts_.checkpoint_name.empty() && leader()) {
     std::map<std::string, std::string> meta{
         {"epoch", std::to_string(epoch)},
@@ -288,7 +383,7 @@ void Solver::train() {
   const int64_t per_epoch = loader_->num_batches();
   const int64_t total = per_epoch * opts_.num_epochs;
   std::unique_ptr<Schedule> schedule;
-  if (!opts_.lr_schedule.empty())
+  if (!opts_.lr_schedule.empty() && !plateau_on_)
     schedule = make_schedule(opts_.lr_schedule, opts_.schedule_config);
 
   using clock = std::chrono::steady_clock;
@@ -299,7 +394,7 @@ void Solver::train() {
   };
 
   if (train_acc_history.empty()) end_of_epoch_check();  // before training, as cs231n records it
-  for (int64_t t = epoch * per_epoch; epoch < opts_.num_epochs;) {
+  for (int64_t t = epoch * per_epoch; epoch < opts_.num_epochs && !stopped_early;) {
     loader_->reset();
     int64_t pos = 0;
     const std::size_t epoch_begin = loss_history.size();

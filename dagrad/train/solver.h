@@ -20,6 +20,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,8 +46,19 @@ struct SolverOptions {
   std::string update_rule = "sgd";  // sgd, sgd_momentum, nesterov, rmsprop, adagrad, adam, adamw
   optim::Config optim_config;       // e.g. {{"learning_rate", 1e-3}}
   double lr_decay = 1.0;            // per-epoch multiplicative decay
-  std::string lr_schedule;  // "" (use lr_decay), "step", "inverse_time", "inverse_sqrt", "cosine"
+  // "" (use lr_decay), "step", "inverse_time", "inverse_sqrt", "cosine" (optim/schedule.h), or
+  // "plateau": PyTorch's ReduceLROnPlateau on the validation accuracy (mode max, absolute
+  // threshold) - when it has not beaten its best by more than `threshold` for more than
+  // `patience` epochs, the rate is multiplied by `factor` (not below `min_lr`), and `cooldown`
+  // epochs pass before counting again. Keys and defaults: factor 0.1, patience 10, cooldown 0,
+  // min_lr 0, threshold 0.
+  std::string lr_schedule;
   optim::Config schedule_config;  // e.g. {{"step_size", 5}, {"gamma", 0.1}}
+  // Early stopping: train() ends once the validation accuracy has gone this many epochs without
+  // beating its best by more than early_stopping_min_delta (0: never stops early). The best
+  // parameters are restored at the end either way.
+  int early_stopping_patience = 0;
+  double early_stopping_min_delta = 0.0;
   int64_t batch_size = 100;
   int num_epochs = 10;
   int64_t num_train_samples = 1000;  // training examples used to measure training accuracy
@@ -112,6 +124,7 @@ class Solver {
   std::vector<double> val_acc_history;
   double best_val_acc = 0.0;
   int epoch = 0;
+  bool stopped_early = false;  // train() ended before num_epochs (early stopping)
   double train_seconds = 0.0;
   const SolverOptions& options() const { return opts_; }
   optim::Optimizer& optimizer() { return *optimizer_; }
@@ -125,6 +138,24 @@ class Solver {
   void print_progress(int64_t t, int64_t pos, int64_t per_epoch, int64_t total, double loss);
   Tensor loss_on(const Tensor& X, const Tensor& y);
   Tensor predict_on(const Tensor& X);
+  void reduce_on_plateau(double val_acc);
+  void check_early_stopping(double val_acc);
+
+  // A watch on the validation accuracy: its best, and the epochs since it last improved.
+  struct Watch {
+    double best = -std::numeric_limits<double>::infinity();
+    int64_t bad_epochs = 0;
+    int64_t cooldown = 0;  // plateau only: epochs left before counting again
+    // Records val: true when it beats the best by more than delta.
+    bool improved(double val, double delta);
+  };
+  struct Plateau {
+    double factor = 0.1, min_lr = 0.0, threshold = 0.0;
+    int64_t patience = 10, cooldown = 0;
+  };
+  bool plateau_on_ = false;
+  Plateau plateau_;
+  Watch plateau_watch_, early_watch_;
 
   nn::Module& model_;
   nn::Classifier* classifier_;  // model_ when it is one, else null

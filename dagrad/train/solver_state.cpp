@@ -3,7 +3,9 @@
 //            batch_size, world_size, epoch, learning_rate, best_val_acc, train_seconds (doubles
 //            as hex floats: exact), rng.solver, rng.loader.shuffle, rng.loader.augment (the
 //            same on every process), rank<r>.rng.model.<name> (each process's dropout streams;
-//            Generator::state text)
+//            Generator::state text), plateau.best, plateau.bad_epochs, plateau.cooldown,
+//            early_stopping.best, early_stopping.bad_epochs, stopped_early (absent from files
+//            written before them: read as a fresh start)
 //   tensors: model.<name> (parameters and buffers), best.<name>, optimizer.<name>,
 //            history.loss, history.train_acc, history.val_acc (float64)
 #include <fmt/format.h>
@@ -44,6 +46,7 @@ class StateFile {
     if (it == ck_.meta.end()) fail(fmt::format("'{}' is missing", key));
     return it->second;
   }
+  bool has(const std::string& key) const { return ck_.meta.count(key) != 0; }
   double number(const std::string& key) const {
     const std::string& t = text(key);
     char* end = nullptr;
@@ -114,7 +117,13 @@ void Solver::save_state(const std::string& path) const {
              {"train_seconds", exact(train_seconds)},
              {"rng.solver", gen_.state()},
              {"rng.loader.shuffle", loader.shuffle},
-             {"rng.loader.augment", loader.augment}};
+             {"rng.loader.augment", loader.augment},
+             {"plateau.best", exact(plateau_watch_.best)},
+             {"plateau.bad_epochs", std::to_string(plateau_watch_.bad_epochs)},
+             {"plateau.cooldown", std::to_string(plateau_watch_.cooldown)},
+             {"early_stopping.best", exact(early_watch_.best)},
+             {"early_stopping.bad_epochs", std::to_string(early_watch_.bad_epochs)},
+             {"stopped_early", stopped_early ? "1" : "0"}};
   for (std::size_t r = 0; r < per_rank.size(); ++r) {
     const std::string& text = per_rank[r];
     for (std::size_t at = 0; at < text.size();) {
@@ -153,6 +162,14 @@ void Solver::resume(const std::string& path) {
   for (const auto& [name, gen] : model_.named_generators())
     model_gens.emplace_back(
         gen, file.generator(fmt::format("rank{}.rng.model.{}", comm_->rank(), name)));
+  // The plateau and early-stopping watches (fresh when the file predates them).
+  Watch plateau, early;
+  if (file.has("plateau.best")) {
+    plateau = {file.number("plateau.best"), file.count("plateau.bad_epochs"),
+               file.count("plateau.cooldown")};
+    early = {file.number("early_stopping.best"), file.count("early_stopping.bad_epochs"), 0};
+  }
+  const bool saved_stopped = file.has("stopped_early") && file.count("stopped_early") == 1;
   const NamedTensors best_state = file.group("best");
   const std::vector<double> losses = file.history("loss"), train_acc = file.history("train_acc"),
                             val_acc = file.history("val_acc");
@@ -190,6 +207,9 @@ void Solver::resume(const std::string& path) {
   best_state_.clear();
   for (const auto& [name, t] : best_state) best_state_.emplace_back(name, t);
   epoch = static_cast<int>(saved_epoch);
+  plateau_watch_ = plateau;
+  early_watch_ = early;
+  stopped_early = saved_stopped;
   best_val_acc = best;
   train_seconds = seconds;
   loss_history = losses;

@@ -38,18 +38,30 @@ void image_data(int64_t n, uint64_t seed, Tensor& X, Tensor& y) {
 }
 
 // Dropout, batch norm, augmentation and a decaying learning rate: every source of state.
+// `plain`: no dropout or batch norm (whose running statistics move the validation accuracy).
+nn::FullyConnectedNetConfig net_config(bool plain) {
+  if (plain)
+    return {.hidden_dims = {12},
+            .input_dim = 36,
+            .num_classes = 4,
+            .weight_scale = 0.1,
+            .dtype = float64,
+            .seed = 3};
+  return {.hidden_dims = {12, 8},
+          .input_dim = 36,
+          .num_classes = 4,
+          .dropout_keep_ratio = 0.8,
+          .normalization = "batchnorm",
+          .weight_scale = 0.1,
+          .dtype = float64,
+          .seed = 3};
+}
+
 struct Run {
   Tensor Xt, yt, Xv, yv;
-  nn::FullyConnectedNet net{{.hidden_dims = {12, 8},
-                             .input_dim = 36,
-                             .num_classes = 4,
-                             .dropout_keep_ratio = 0.8,
-                             .normalization = "batchnorm",
-                             .weight_scale = 0.1,
-                             .dtype = float64,
-                             .seed = 3}};
+  nn::FullyConnectedNet net;
   train::SolverOptions opts;
-  Run(int epochs, const std::string& state_path) {
+  Run(int epochs, const std::string& state_path, bool plain = false) : net(net_config(plain)) {
     image_data(120, 1, Xt, yt);
     image_data(40, 2, Xv, yv);
     Xt = Xt.to(float64);
@@ -98,6 +110,84 @@ TEST_CASE("solver: a resumed run ends bit-identical to an uninterrupted one") {
   CHECK(c.best_val_acc == a.best_val_acc);
   CHECK(c.optimizer().learning_rate() == a.optimizer().learning_rate());
   CHECK(c.loss_history.size() == 3 * 4);
+}
+
+TEST_CASE("solver: plateau and early-stopping state resume bit-identical") {
+  // A learning rate so small that the accuracy stalls: the plateau cuts the rate and early
+  // stopping ends the run, both mid-way, and both carry over a resume.
+  TempDir dir;
+  auto setup = [](Run& r) {
+    r.opts.augmentation = {};
+    r.opts.lr_schedule = "plateau";
+    r.opts.optim_config = {{"learning_rate", 1e-9}};
+    r.opts.lr_decay = 1.0;
+    r.opts.schedule_config = {{"patience", 0}, {"factor", 0.5}, {"cooldown", 1}};
+    r.opts.early_stopping_patience = 4;
+  };
+  Run whole(8, dir.file("whole.state"), true);
+  setup(whole);
+  train::Solver a(whole.net, {whole.Xt, whole.yt, whole.Xv, whole.yv}, whole.opts);
+  a.train();
+  // Epoch 1 sets the best; 2-5 do not beat it: stopped after epoch 5. The plateau (patience 0,
+  // cooldown 1) halves the rate after epochs 2 and 4.
+  CHECK(a.stopped_early);
+  CHECK(a.epoch == 5);
+  CHECK(a.val_acc_history.size() == 6);
+  CHECK(a.optimizer().learning_rate() == 1e-9 * 0.25);
+
+  Run first(3, dir.file("part.state"), true);
+  setup(first);
+  train::Solver b(first.net, {first.Xt, first.yt, first.Xv, first.yv}, first.opts);
+  b.train();
+  CHECK_FALSE(b.stopped_early);
+  Run rest(8, dir.file("part.state"), true);
+  setup(rest);
+  train::Solver c(rest.net, {rest.Xt, rest.yt, rest.Xv, rest.yv}, rest.opts);
+  c.resume(dir.file("part.state"));
+  c.train();
+  CHECK(c.stopped_early);
+  CHECK(c.epoch == 5);
+  CHECK(c.loss_history == a.loss_history);
+  CHECK(c.val_acc_history == a.val_acc_history);
+  CHECK(c.optimizer().learning_rate() == a.optimizer().learning_rate());
+  CHECK(values(rest.net) == values(whole.net));
+  // Resuming the finished run trains no further.
+  Run again(8, dir.file("whole.state"), true);
+  setup(again);
+  train::Solver d(again.net, {again.Xt, again.yt, again.Xv, again.yv}, again.opts);
+  d.resume(dir.file("whole.state"));
+  d.train();
+  CHECK(d.loss_history.size() == a.loss_history.size());
+  CHECK(values(again.net) == values(whole.net));
+}
+
+TEST_CASE("solver: plateau and early-stopping options are checked") {
+  Run r(1, "");
+  auto make = [&r](train::SolverOptions o) {
+    return error_of([&] { train::Solver s(r.net, {r.Xt, r.yt, r.Xv, r.yv}, o); });
+  };
+  train::SolverOptions o = r.opts;
+  o.lr_schedule = "plateau";
+  o.schedule_config = {{"factor", 1.0}};
+  CHECK(make(o) == "plateau schedule: 'factor' = 1 must be in (0, 1)");
+  o.schedule_config = {{"patience", 1.5}};
+  CHECK(make(o) == "plateau schedule: 'patience' = 1.5 must be a whole number >= 0");
+  o.schedule_config = {{"gamma", 0.1}};
+  CHECK(make(o) ==
+        "plateau schedule: unknown config key 'gamma' (valid: cooldown, factor, min_lr, patience, "
+        "threshold)");
+  o = r.opts;
+  o.early_stopping_patience = -1;
+  CHECK(make(o) ==
+        "Solver: early_stopping_patience (-1) and early_stopping_min_delta (0) must be >= 0");
+  const auto parsed = train::SolverOptions::from_map({{"early_stopping_patience", "3"},
+                                                      {"early_stopping_min_delta", "0.01"},
+                                                      {"lr_schedule", "plateau"},
+                                                      {"patience", "2"},
+                                                      {"factor", "0.5"}});
+  CHECK(parsed.early_stopping_patience == 3);
+  CHECK(parsed.early_stopping_min_delta == 0.01);
+  CHECK(parsed.schedule_config.at("patience") == 2);
 }
 
 TEST_CASE("solver: resume refuses what does not fit, and changes nothing") {
