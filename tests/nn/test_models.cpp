@@ -214,6 +214,22 @@ TEST_CASE("models: binary logistic / hinge and softmax classifiers") {
                        std::invalid_argument);
 }
 
+TEST_CASE("models: the classic LeNet-5 on 32x32, no padding: 400 features into fc1") {
+  nn::LeNet5 classic({.input_dim = {1, 32, 32}, .num_classes = 10}, 0);
+  CHECK(classic.describe() == "LeNet5(conv1 padding 0)");
+  CHECK(nn::LeNet5().describe() == "LeNet5");
+  // conv1 6*25+6, conv2 16*6*25+16, fc1 400*120+120, fc2 120*84+84, fc3 84*10+10.
+  CHECK(classic.num_parameters() == 156 + 2416 + 48120 + 10164 + 850);
+  for (const auto& [name, t] : classic.named_parameters())
+    if (name == "fc1.weight") CHECK(t.shape() == Shape{400, 120});
+  Generator gen(4);
+  CHECK(classic(randn({2, 1, 32, 32}, gen)).shape() == Shape{2, 10});
+  CHECK_THROWS_WITH_AS(nn::LeNet5({.input_dim = {1, 12, 12}}, 0),
+                       "LeNet5: input 12x12 is too small", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::LeNet5({}, -1), "LeNet5: conv1_padding must be >= 0, got -1",
+                       std::invalid_argument);
+}
+
 TEST_CASE("models: LeNet5, VGGNet and SmallResNet shapes and gradients") {
   Generator gen(4);
   nn::LeNet5 lenet({.input_dim = {1, 28, 28}, .num_classes = 10, .dtype = float64});

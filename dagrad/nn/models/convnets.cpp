@@ -32,19 +32,23 @@ int64_t out_size(int64_t in, int64_t k, int64_t stride, int64_t pad) {
 }
 }  // namespace
 
-LeNet5::LeNet5(const ConvNetConfig& c) {
+LeNet5::LeNet5(const ConvNetConfig& c, int64_t conv1_padding) : padding_(conv1_padding) {
+  if (conv1_padding < 0)
+    throw std::invalid_argument(
+        fmt::format("LeNet5: conv1_padding must be >= 0, got {}", conv1_padding));
   reg = c.reg;
   input_dim_ = c.input_dim;
   Generator gen(c.seed);
   const Init he{InitScheme::he, 0.0};
   const auto [C, H, W] = c.input_dim;
-  int64_t h = out_size(out_size(H, 5, 1, 2), 2, 2, 0), w = out_size(out_size(W, 5, 1, 2), 2, 2, 0);
+  const int64_t p = conv1_padding;
+  int64_t h = out_size(out_size(H, 5, 1, p), 2, 2, 0), w = out_size(out_size(W, 5, 1, p), 2, 2, 0);
   h = out_size(out_size(h, 5, 1, 0), 2, 2, 0);
   w = out_size(out_size(w, 5, 1, 0), 2, 2, 0);
   if (h < 1 || w < 1)
     throw std::invalid_argument(fmt::format("LeNet5: input {}x{} is too small", H, W));
   add("conv1", std::make_shared<Conv2d>(C, 6, 5, gen,
-                                        Conv2dOptions{.padding = 2, .init = he, .dtype = c.dtype}));
+                                        Conv2dOptions{.padding = p, .init = he, .dtype = c.dtype}));
   add("relu1", std::make_shared<ReLU>());
   add("pool1", std::make_shared<MaxPool2d>(2));
   add("conv2",
@@ -90,6 +94,11 @@ VGGNet::VGGNet(const VGGConfig& c) : cfg_(c) {
   if (c.dropout > 0) add("dropout", std::make_shared<Dropout>(c.dropout, c.seed + 1));
   add("fc2", std::make_shared<Linear>(c.hidden_dim, c.num_classes, gen,
                                       Init{InitScheme::xavier, 0.0}, c.dtype));
+}
+
+std::string LeNet5::describe() const {
+  // The default keeps its old description (training states written before the option).
+  return padding_ == 2 ? "LeNet5" : fmt::format("LeNet5(conv1 padding {})", padding_);
 }
 
 std::string VGGNet::describe() const {

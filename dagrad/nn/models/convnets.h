@@ -37,12 +37,17 @@ struct ConvNetConfig {
   uint64_t seed = 0;
 };
 
-// LeNet-5: conv5x5(6, pad 2) - relu - pool - conv5x5(16) - relu - pool - fc120 - relu - fc84 -
-// relu - fc (padding 2 on the first conv makes 28x28 inputs behave like LeCun's 32x32).
+// LeNet-5: conv5x5(6, pad p) - relu - pool - conv5x5(16) - relu - pool - fc120 - relu - fc84 -
+// relu - fc. Padding 2 (the default) makes 28x28 inputs behave like LeCun's 32x32; padding 0 on
+// 32x32 inputs is the original (the course's: 16 x 5 x 5 = 400 features into fc120).
 class LeNet5 : public LayerStackClassifier {
  public:
-  explicit LeNet5(const ConvNetConfig& config = {});
+  explicit LeNet5(const ConvNetConfig& config = {}, int64_t conv1_padding = 2);
   std::string type_name() const override { return "LeNet5"; }
+  std::string describe() const override;
+
+ private:
+  int64_t padding_;
 };
 
 // VGG-style: for each stage, convs_per_stage x {conv3x3 - batchnorm - relu}, then 2x2 max pool;
