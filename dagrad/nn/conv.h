@@ -26,6 +26,10 @@ class Conv2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string describe() const override;
+  // Each output sums (in / groups) * kh * kw products.
+  int64_t multiply_adds(const Tensor&, const Tensor& out) const override {
+    return out.numel() * (in_ / o_.groups) * k_.h * k_.w;
+  }
 
   Tensor weight;  // (out, in / groups, kh, kw)
   Tensor bias;    // (out) or undefined
@@ -56,6 +60,9 @@ class Conv1d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv1d"; }
   std::string describe() const override;
+  int64_t multiply_adds(const Tensor&, const Tensor& out) const override {
+    return out.numel() * (in_ / o_.groups) * k_;
+  }
 
   Tensor weight;  // (out, in / groups, k)
   Tensor bias;    // (out) or undefined
@@ -83,6 +90,10 @@ class ConvTranspose2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "ConvTranspose2d"; }
   std::string describe() const override;
+  // Each input element scatters into out * k * k outputs.
+  int64_t multiply_adds(const Tensor& in, const Tensor&) const override {
+    return in.numel() * out_ * k_ * k_;
+  }
 
   Tensor weight;  // (in, out, k, k)
   Tensor bias;    // (out) or undefined

@@ -12,6 +12,9 @@ class Linear : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Linear"; }
   std::string describe() const override;
+  int64_t multiply_adds(const Tensor&, const Tensor& out) const override {
+    return out.numel() * in_;  // each output is a dot product of length in
+  }
 
   Tensor weight;  // (in, out): x @ W, the cs231n layout
   Tensor bias;    // (out) or undefined

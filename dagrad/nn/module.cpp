@@ -12,6 +12,21 @@
 
 namespace dagrad::nn {
 
+namespace {
+thread_local ForwardHook* forward_hook = nullptr;
+}  // namespace
+
+ScopedForwardHook::ScopedForwardHook(ForwardHook& hook) : previous_(forward_hook) {
+  forward_hook = &hook;
+}
+ScopedForwardHook::~ScopedForwardHook() { forward_hook = previous_; }
+
+Tensor Module::operator()(const Tensor& x) {
+  Tensor out = forward(x);
+  if (forward_hook) forward_hook->after_forward(*this, x, out);
+  return out;
+}
+
 Tensor& Module::register_parameter(const std::string& name, Tensor t, bool decay) {
   for (const Param& p : params_)
     if (p.name == name)

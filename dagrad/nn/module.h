@@ -38,6 +38,29 @@ struct LoadTarget {
 LoadReport load_into(const std::vector<LoadTarget>& targets, const NamedTensors& incoming,
                      bool strict, const std::string& what);
 
+class Module;
+
+// Sees every module call made through Module::operator() on this thread, after the forward:
+// how a summary reads each layer's output. Installed by a ScopedForwardHook; none by default
+// (a call then costs one thread-local test).
+class ForwardHook {
+ public:
+  virtual ~ForwardHook() = default;
+  virtual void after_forward(const Module& m, const Tensor& input, const Tensor& output) = 0;
+};
+
+// Installs `hook` for this thread while alive (the previous one comes back after).
+class ScopedForwardHook {
+ public:
+  explicit ScopedForwardHook(ForwardHook& hook);
+  ~ScopedForwardHook();
+  ScopedForwardHook(const ScopedForwardHook&) = delete;
+  ScopedForwardHook& operator=(const ScopedForwardHook&) = delete;
+
+ private:
+  ForwardHook* previous_;
+};
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -46,7 +69,15 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x), seen by the thread's ForwardHook if one is installed. Containers call their
+  // children this way.
+  Tensor operator()(const Tensor& x);
+  // The multiply-adds one call costs, for summaries: a layer's convolutions and matrix
+  // products (elementwise work, norms and pooling count 0, as the course's tables do).
+  virtual int64_t multiply_adds(const Tensor& input, const Tensor& output) const {
+    (void)input, (void)output;
+    return 0;
+  }
   // A short description for summaries, e.g. "Linear(784 -> 100)".
   virtual std::string describe() const { return type_name(); }
   virtual std::string type_name() const = 0;

@@ -19,3 +19,4 @@
 #include "dagrad/nn/residual.h"
 #include "dagrad/nn/sequential.h"
 #include "dagrad/nn/serialize.h"
+#include "dagrad/nn/summary.h"

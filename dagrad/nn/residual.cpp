@@ -26,9 +26,9 @@ ResidualBlock::ResidualBlock(int64_t in_channels, int64_t out_channels, int64_t 
 }
 
 Tensor ResidualBlock::forward(const Tensor& x) {
-  Tensor h = bn1_->forward(conv1_->forward(x));
-  h = bn2_->forward(conv2_->forward(h));
-  Tensor skip = proj_ ? proj_bn_->forward(proj_->forward(x)) : x;
+  Tensor h = (*bn1_)((*conv1_)(x));
+  h = (*bn2_)((*conv2_)(h));
+  Tensor skip = proj_ ? (*proj_bn_)((*proj_)(x)) : x;
   return relu(h + skip);
 }
 

@@ -20,14 +20,14 @@ std::string Container::describe() const {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& l : layers_) h = l->forward(h);
+  for (auto& l : layers_) h = (*l)(h);
   return h;
 }
 
 Tensor Concat::forward(const Tensor& x) {
   if (layers_.empty()) throw std::invalid_argument("Concat: no branches to run");
   std::vector<Tensor> outs;
-  for (auto& l : layers_) outs.push_back(l->forward(x));
+  for (auto& l : layers_) outs.push_back((*l)(x));
   return concat(outs, axis_);
 }
 

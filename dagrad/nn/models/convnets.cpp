@@ -14,7 +14,7 @@ namespace dagrad::nn {
 Tensor LayerStackClassifier::forward(const Tensor& X) {
   check_input(X);
   Tensor h = X;
-  for (auto& l : layers_) h = l->forward(h);
+  for (auto& l : layers_) h = (*l)(h);
   return h;
 }
 
