@@ -54,7 +54,9 @@ bool parse_bool(const std::string& key, const std::string& v) {
 template <typename Plateau>
 Plateau plateau_config(const optim::Config& config) {
   Plateau p;
-  for (const auto& [k, v] : config) {
+  for (const auto& entry : config) {
+    const std::string& k = entry.first;  // named, not bound: clang cannot capture bindings
+    const double v = entry.second;
     auto bad = [&](const char* want) {
       throw std::invalid_argument(
           fmt::format("plateau schedule: '{}' = {} must be {}", k, v, want));
