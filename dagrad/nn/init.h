@@ -8,7 +8,8 @@
 
 namespace dagrad::nn {
 
-enum class InitScheme { gaussian, xavier, he, lecun };
+// zeros: all 0, for a model about to load its weights (no random draws to pay for).
+enum class InitScheme { gaussian, xavier, he, lecun, zeros };
 
 struct Init {
   InitScheme scheme = InitScheme::gaussian;
@@ -20,6 +21,7 @@ struct Init {
 //   lecun: N(0, 1/fan_in) (LeCun et al. 1998, "Efficient BackProp"; for tanh and SELU nets)
 Tensor init_weight(const Shape& shape, int64_t fan_in, int64_t fan_out, const Init& init,
                    Generator& gen, Dtype dtype = float32);
-InitScheme parse_init_scheme(const std::string& name);  // "gaussian", "xavier", "he", "lecun"
+// "gaussian", "xavier", "he", "lecun", "zeros"
+InitScheme parse_init_scheme(const std::string& name);
 
 }  // namespace dagrad::nn

@@ -12,6 +12,7 @@
 #include "dagrad/nn/models/fully_connected_net.h"
 #include "dagrad/nn/models/linear_classifiers.h"
 #include "dagrad/nn/models/three_layer_convnet.h"
+#include "dagrad/nn/models/torchvision.h"
 #include "dagrad/nn/models/two_layer_net.h"
 #include "dagrad/nn/module.h"
 #include "dagrad/nn/norm.h"

@@ -38,6 +38,12 @@ class TorchKeys {
   void section(const std::string& name) {
     prefix_ = name.empty() ? "" : name + ".";
     index_ = 0;
+    indexed_ = true;
+  }
+  // The next layer's entries go under `path` itself ("layer1.0.conv1.weight"), not numbered.
+  void at(const std::string& path) {
+    prefix_ = path + ".";
+    indexed_ = false;
   }
   void skip(int modules = 1) { index_ += modules; }
   void linear(const Tensor& W, const Tensor& b) {  // torch weight (out, in) = W^T
@@ -72,13 +78,14 @@ class TorchKeys {
 
  private:
   std::string entry(const char* field) const {
-    return fmt::format("{}{}.{}", prefix_, index_, field);
+    return indexed_ ? fmt::format("{}{}.{}", prefix_, index_, field) : prefix_ + field;
   }
   void add(const char* field, TorchKey::Kind kind, const Tensor& t) {
     keys.push_back({entry(field), kind, t});
   }
   std::string prefix_;
   int index_ = 0;
+  bool indexed_ = true;
 };
 
 bool parameterless_torch_layer(const Module* m) {
@@ -91,39 +98,64 @@ bool parameterless_torch_layer(const Module* m) {
          dynamic_cast<const AdaptiveMaxPool2d*>(m) || dynamic_cast<const LocalResponseNorm*>(m);
 }
 
+// One layer's entries at the keys' current place; false for a layer with no torch.nn
+// equivalent here.
+bool layer_keys(TorchKeys& keys, Module* layer) {
+  if (auto* conv = dynamic_cast<Conv2d*>(layer)) {
+    keys.conv(conv->weight, conv->bias);
+  } else if (auto* c1 = dynamic_cast<Conv1d*>(layer)) {
+    keys.conv(c1->weight, c1->bias);
+  } else if (auto* ct = dynamic_cast<ConvTranspose2d*>(layer)) {
+    keys.conv(ct->weight, ct->bias);
+  } else if (auto* lin = dynamic_cast<Linear*>(layer)) {
+    keys.linear(lin->weight, lin->bias);
+  } else if (auto* bn = dynamic_cast<BatchNorm*>(layer)) {
+    keys.batch_norm(bn->gamma, bn->beta, bn->running_mean, bn->running_var,
+                    &bn->num_batches_tracked);
+    if (bn->fused_relu()) keys.skip();  // the ReLU after BatchNorm2d in torch
+  } else if (auto* ln = dynamic_cast<LayerNorm*>(layer)) {
+    keys.layer_norm(ln->gamma, ln->beta);
+  } else if (auto* gn = dynamic_cast<GroupNorm*>(layer)) {
+    keys.layer_norm(gn->gamma, gn->beta);  // the same two names: weight, bias
+  } else if (auto* emb = dynamic_cast<Embedding*>(layer)) {
+    keys.embedding(emb->weight);
+  } else if (parameterless_torch_layer(layer)) {
+    keys.skip();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+[[noreturn]] void no_equivalent(const Module& model, const std::string& name, const Module& layer) {
+  throw std::invalid_argument(
+      fmt::format("PyTorch state_dict: {} has no torch.nn equivalent here (layer '{}', {})",
+                  model.type_name(), name, layer.describe()));
+}
+
 // A stack of layers (LayerStackClassifier, Sequential); `split` puts the layers before Flatten
 // in `features` and the rest in `classifier`.
 void stack_keys(TorchKeys& keys, const Module& model, bool split) {
   if (split) keys.section("features");
   for (const auto& [name, child] : model.children()) {
-    Module* layer = child.get();
-    if (auto* conv = dynamic_cast<Conv2d*>(layer)) {
-      keys.conv(conv->weight, conv->bias);
-    } else if (auto* c1 = dynamic_cast<Conv1d*>(layer)) {
-      keys.conv(c1->weight, c1->bias);
-    } else if (auto* ct = dynamic_cast<ConvTranspose2d*>(layer)) {
-      keys.conv(ct->weight, ct->bias);
-    } else if (auto* lin = dynamic_cast<Linear*>(layer)) {
-      keys.linear(lin->weight, lin->bias);
-    } else if (auto* bn = dynamic_cast<BatchNorm*>(layer)) {
-      keys.batch_norm(bn->gamma, bn->beta, bn->running_mean, bn->running_var,
-                      &bn->num_batches_tracked);
-      if (bn->fused_relu()) keys.skip();  // the ReLU after BatchNorm2d in torch
-    } else if (auto* ln = dynamic_cast<LayerNorm*>(layer)) {
-      keys.layer_norm(ln->gamma, ln->beta);
-    } else if (auto* gn = dynamic_cast<GroupNorm*>(layer)) {
-      keys.layer_norm(gn->gamma, gn->beta);  // the same two names: weight, bias
-    } else if (auto* emb = dynamic_cast<Embedding*>(layer)) {
-      keys.embedding(emb->weight);
-    } else if (split && dynamic_cast<Flatten*>(layer)) {
+    if (split && dynamic_cast<Flatten*>(child.get()))
       keys.section("classifier");
-    } else if (parameterless_torch_layer(layer)) {
-      keys.skip();
-    } else {
-      throw std::invalid_argument(
-          fmt::format("PyTorch state_dict: {} has no torch.nn equivalent here (layer '{}', {})",
-                      model.type_name(), name, layer->describe()));
+    else if (!layer_keys(keys, child.get()))
+      no_equivalent(model, name, *child);
+  }
+}
+
+// A model whose modules carry PyTorch's names (torchvision's: features.0, layer1.0.conv1, ...):
+// every layer's entries under its dotted path.
+void tree_keys(TorchKeys& keys, const Module& root, const Module& m, const std::string& path) {
+  for (const auto& [name, child] : m.children()) {
+    const std::string at = path.empty() ? name : path + "." + name;
+    if (!child->children().empty()) {
+      tree_keys(keys, root, *child, at);
+      continue;
     }
+    keys.at(at);
+    if (!layer_keys(keys, child.get())) no_equivalent(root, at, *child);
   }
 }
 
@@ -173,10 +205,13 @@ std::vector<TorchKey> torch_keys(Module& model) {
     stack_keys(keys, model, true);
   } else if (dynamic_cast<Sequential*>(&model)) {
     stack_keys(keys, model, false);
+  } else if (!model.children().empty()) {
+    tree_keys(keys, model, model, "");
   } else {
     throw std::invalid_argument(fmt::format(
         "PyTorch state_dict: no PyTorch equivalent is defined for {} (there is one for "
-        "TwoLayerNet, FullyConnectedNet, ThreeLayerConvNet, LeNet5, VGGNet and Sequential)",
+        "TwoLayerNet, FullyConnectedNet, ThreeLayerConvNet, LeNet5, VGGNet, Sequential and "
+        "models of named modules)",
         model.type_name()));
   }
   return keys.keys;

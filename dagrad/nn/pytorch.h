@@ -11,6 +11,8 @@
 //                       `features`, those after to `classifier` (torchvision's VGG naming);
 //                       BatchNormReLU2d is BatchNorm2d followed by ReLU (two entries)
 //   nn::Sequential      a flat Sequential, one entry per torch module
+//   other models        by their modules' dotted names (the torchvision-structured alexnet,
+//                       vgg*: features.0.weight, classifier.6.bias, as torchvision's)
 // Layouts: Linear weights are (out, in) in PyTorch and (in, out) in dagrad (cs231n), so they
 // are transposed both ways; conv weights (out, in, kh, kw) are the same. Batch norm's gamma and
 // beta are `weight` and `bias`; running_mean/running_var are copied as they are, and

@@ -123,6 +123,21 @@ TEST_CASE("shape_ops: permute and transpose values") {
   expect_error<std::out_of_range>([&] { transpose(x, 0, 3); }, {"transpose", "axis 3"});
 }
 
+TEST_CASE("shape_ops: a large matrix transpose (tiled) puts every element in its place") {
+  // 37 x 70: partial tiles on both axes; int64 values are exact positions.
+  std::vector<double> v(37 * 70);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i);
+  for (Dtype dt : {float32, float64, int64}) {
+    const Tensor t = transpose(tensor(v, {37, 70}, dt), 0, 1);
+    REQUIRE(t.shape() == Shape{70, 37});
+    const std::vector<double> got = t.to_vector();
+    bool all = true;
+    for (int64_t i = 0; i < 70; ++i)
+      for (int64_t j = 0; j < 37; ++j) all = all && got[i * 37 + j] == v[j * 70 + i];
+    CHECK(all);
+  }
+}
+
 TEST_CASE("shape_ops: permute and transpose gradcheck") {
   expect_gradcheck(
       [](const std::vector<Tensor>& in) {

@@ -35,9 +35,10 @@ echo "== unit tests under qemu-aarch64 (log: $log)"
 set +e
 # -L /: the same runtime as the exe_wrapper of the cross file. doctest's exit code is not used:
 # the summary line is the verdict, and its absence means the binary crashed or hung. A guest
-# deadlocked in futexes once outlived SIGTERM, hence the KILL 30 s later.
+# deadlocked in futexes once outlived SIGTERM, hence the KILL 30 s later. -tse=slow: the tests
+# of full-size models (gigabytes of float64 weights) run natively only.
 (cd "$root" && timeout -k 30 "${DAGRAD_CROSS_TIMEOUT:-1800}" \
-  qemu-aarch64 -L / "$build/tests/dagrad-tests" --no-intro=true "$@") >"$log" 2>&1
+  qemu-aarch64 -L / "$build/tests/dagrad-tests" --no-intro=true -tse=slow "$@") >"$log" 2>&1
 t3=$(date +%s)
 grep -E "FAILED|ERROR|CRASHED" "$log" | head -40
 summary=$(grep -E "^\[doctest\] test cases:" "$log" | tail -1)

@@ -429,7 +429,12 @@ TEST_CASE("layers: init schemes have the promised scale") {
   Tensor lc = nn::init_weight({200, 300}, 200, 300, {nn::InitScheme::lecun, 0}, gen);
   CHECK(std_of(lc) == doctest::Approx(std::sqrt(1.0 / 200)).epsilon(0.03));
   CHECK(nn::parse_init_scheme("lecun") == nn::InitScheme::lecun);
-  CHECK_THROWS_WITH_AS(nn::parse_init_scheme("kaiming"),
-                       "unknown init scheme 'kaiming' (expected gaussian, xavier, he or lecun)",
-                       std::invalid_argument);
+  Tensor z = nn::init_weight({3, 4}, 3, 4, {nn::InitScheme::zeros, 0}, gen, float64);
+  CHECK(z.to_vector() == std::vector<double>(12, 0.0));
+  CHECK(z.dtype() == float64);
+  CHECK(nn::parse_init_scheme("zeros") == nn::InitScheme::zeros);
+  CHECK_THROWS_WITH_AS(
+      nn::parse_init_scheme("kaiming"),
+      "unknown init scheme 'kaiming' (expected gaussian, xavier, he, lecun or zeros)",
+      std::invalid_argument);
 }

@@ -59,6 +59,20 @@ Tensor permute_raw(const Tensor& x, const std::vector<int>& perm) {
     std::memcpy(out.raw_data(), x.raw_data(), dtype_size(x.dtype()));
     return out;
   }
+  if (nd == 2 && perm[0] == 1) {  // a matrix transpose: in tiles, so reads and writes stay cached
+    DAGRAD_DISPATCH_ALL(x.dtype(), {
+      const T* px = x.data<T>();
+      T* po = out.data<T>();
+      const int64_t rows = os[0], cols = os[1];  // out (rows, cols) = x (cols, rows) transposed
+      constexpr int64_t tile = 32;
+      for (int64_t i0 = 0; i0 < rows; i0 += tile)
+        for (int64_t j0 = 0; j0 < cols; j0 += tile)
+          for (int64_t i = i0; i < std::min(i0 + tile, rows); ++i)
+            for (int64_t j = j0; j < std::min(j0 + tile, cols); ++j)
+              po[i * cols + j] = px[j * rows + i];
+    });
+    return out;
+  }
   const Shape xs = contiguous_strides(x.shape());
   Shape st;  // stride in x of each output axis
   for (int i = 0; i < nd; ++i) st.push_back(xs[perm[i]]);
