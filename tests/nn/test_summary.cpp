@@ -77,3 +77,21 @@ TEST_CASE("summary: a model of raw ops is one row; bad inputs name the model") {
                        "summarize: input size (1, 0, 28) of LeNet5 must be positive",
                        std::invalid_argument);
 }
+
+TEST_CASE("summary: VGG-16 at 224x224 has the notes' 138 M parameters" *
+          doctest::test_suite("slow")) {
+  auto vgg = nn::vgg16({.initialize = false});
+  const nn::ModelSummary s = nn::summarize(*vgg, {3, 224, 224});
+  CHECK(s.parameters == 138357544);  // torchvision's count
+  // 13 convolutions (each followed by a ReLU), 5 pools, the adaptive pool, 3 Linear, 2 ReLU
+  // and 2 Dropout in the classifier.
+  CHECK(s.layers.size() == 13 * 2 + 5 + 1 + 3 + 2 + 2);
+  CHECK(s.layers.front().output == Shape{1, 64, 224, 224});
+  CHECK(s.layers.back().output == Shape{1, 1000});
+  // The classifier's matrix products: 25088*4096 + 4096*4096 + 4096*1000.
+  int64_t fc = 0;
+  for (const auto& l : s.layers)
+    if (l.name.starts_with("classifier")) fc += l.multiply_adds;
+  CHECK(fc == 25088LL * 4096 + 4096LL * 4096 + 4096LL * 1000);
+  CHECK(s.multiply_adds == 15470264320LL);  // the 15.47 G multiply-adds usually quoted
+}
