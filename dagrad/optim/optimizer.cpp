@@ -154,7 +154,6 @@ void Optimizer::set_learning_rate(double lr) {
         name()));
   lr_ = lr;
   config_["learning_rate"] = lr;
-  group_configs_[0]["learning_rate"] = lr;
 }
 
 void Optimizer::step() {

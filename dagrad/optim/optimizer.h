@@ -77,7 +77,8 @@ class Optimizer {
   // The resolved hyper-parameters (defaults filled in); hyper("beta1") reads one.
   const Config& config() const { return config_; }
   double hyper(const std::string& key) const;
-  // Parameter groups: how many, and each one's resolved config and current learning rate.
+  // Parameter groups: how many, each one's config as resolved at construction (its
+  // learning_rate is where the group started) and its current learning rate.
   std::size_t num_groups() const { return group_configs_.size(); }
   const Config& group_config(std::size_t group) const { return group_configs_.at(group); }
   double group_learning_rate(std::size_t group) const;
